@@ -1,0 +1,193 @@
+/**
+ * LXD events (`GET /1.0/events`, websocket) as a `Stream`, with a bounded buffer and an explicit overflow policy.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as internal from "./internal/events.js"
+import { LxdClient } from "./LxdClient.js"
+import type { LxdError } from "./LxdError.js"
+
+/**
+ * `lifecycle` event: `{ action: "instance-started", source: "/1.0/instances/c1", context, requestor }`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const LifecycleEvent = internal.LifecycleEvent
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LifecycleEvent extends Schema.Schema.Type<typeof LifecycleEvent> {}
+
+/**
+ * `operation` event: the full operation object after a change.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const OperationEvent = internal.OperationEvent
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface OperationEvent extends Schema.Schema.Type<typeof OperationEvent> {}
+
+/**
+ * `logging` event (admin only): `{ message, level, context }`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const LoggingEvent = internal.LoggingEvent
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LoggingEvent extends Schema.Schema.Type<typeof LoggingEvent> {}
+
+/**
+ * Any event type this client does not know (newer servers add `ovn`, `security`, …), kept with raw metadata.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RawEvent = internal.RawEvent
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawEvent extends Schema.Schema.Type<typeof RawEvent> {
+  readonly raw: true
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LxdEvent = LifecycleEvent | OperationEvent | LoggingEvent | RawEvent
+
+/**
+ * What happens when the consumer falls behind and `bufferSize` events are waiting: `"fail"` (default) ends the
+ * stream with `EventBufferOverflow` so the consumer can re-list and resubscribe; `"dropping"` drops new events;
+ * `"sliding"` drops the oldest.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Overflow = internal.Overflow
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions {
+  /** Event types to receive (`lifecycle`, `operation`, `logging`, …); all that the caller may see by default. */
+  readonly types?: ReadonlyArray<"lifecycle" | "operation" | "logging" | (string & {})> | undefined
+  /** Project to listen to; the current project (`LxdClient.withProject`) by default. */
+  readonly project?: string | undefined
+  /** Listen to every project (`all-projects=true`). */
+  readonly allProjects?: boolean | undefined
+  /** Events buffered for a slow consumer. Default 1024. */
+  readonly bufferSize?: number | undefined
+  /** Default `"fail"`. */
+  readonly overflow?: Overflow | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Events extends Context.Tag("@effect-lxd/core/Events")<Events, Events.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Events {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /**
+     * Events as a stream (`GET /1.0/events`, websocket). The websocket opens when the stream starts and closes
+     * with the stream's scope. Fails with `ClientConnectionFailed` (connect or connection lost),
+     * `EventBufferOverflow` (under `"fail"`), `ProtocolError` (an event that does not match its schema).
+     */
+    readonly stream: (options?: StreamOptions) => Stream.Stream<LxdEvent, LxdError>
+    /**
+     * Subscribes now, in the current scope, and returns the stream: nothing that happens after this effect
+     * completes is missed. Use it to start an action after subscribing.
+     */
+    readonly subscribe: (options?: StreamOptions) => Effect.Effect<Stream.Stream<LxdEvent, LxdError>, LxdError, Scope.Scope>
+  }
+}
+
+/**
+ * Keeps only lifecycle events, optionally of the given actions (`instance-started`, …).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const lifecycle = <E, R>(
+  self: Stream.Stream<LxdEvent, E, R>,
+  actions?: ReadonlyArray<string>
+): Stream.Stream<LifecycleEvent, E, R> =>
+  Stream.filter(
+    self,
+    (event): event is LifecycleEvent =>
+      event.type === "lifecycle" && !("raw" in event) &&
+      (actions === undefined || actions.includes((event as LifecycleEvent).metadata.action))
+  )
+
+/**
+ * Keeps only operation events.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const operations = <E, R>(self: Stream.Stream<LxdEvent, E, R>): Stream.Stream<OperationEvent, E, R> =>
+  Stream.filter(self, (event): event is OperationEvent => event.type === "operation" && !("raw" in event))
+
+/**
+ * Decodes one event frame's text. Errors: `ProtocolError`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const decode: (text: string) => Effect.Effect<LxdEvent, LxdError> = internal.decodeEvent as (
+  text: string
+) => Effect.Effect<LxdEvent, LxdError>
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Events.Service, never, LxdClient> = Effect.gen(function*() {
+  const client = yield* LxdClient
+  const subscribe = (options: StreamOptions = {}) =>
+    Effect.map(
+      internal.subscribe(client.websocket, options),
+      (texts) => Stream.mapEffect(texts, decode)
+    ).pipe(Effect.withSpan("Events.subscribe"))
+  return Events.of({
+    subscribe,
+    stream: (options) => Stream.unwrapScoped(subscribe(options))
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Events, never, LxdClient> = Layer.effect(Events, make)

@@ -1,0 +1,37 @@
+/**
+ * Every effect-lxd service in one layer, over a transport:
+ * `Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket()))`.
+ *
+ * @since 0.1.0
+ */
+import * as Layer from "effect/Layer"
+import * as Certificates from "./Certificates.js"
+import * as Events from "./Events.js"
+import * as LxdClient from "./LxdClient.js"
+import type { LxdTransport } from "./LxdTransport.js"
+import * as Operations from "./Operations.js"
+import * as Server from "./Server.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Services =
+  | LxdClient.LxdClient
+  | Server.Server
+  | Operations.Operations
+  | Events.Events
+  | Certificates.Certificates
+
+/**
+ * All services, needing only a transport.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Services, never, LxdTransport> = Layer.mergeAll(
+  Server.layer,
+  Operations.layer,
+  Events.layer,
+  Certificates.layer
+).pipe(Layer.provideMerge(LxdClient.layer))

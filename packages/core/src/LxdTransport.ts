@@ -1,0 +1,99 @@
+/**
+ * The transport the request engine runs on: an `HttpClient` whose requests carry paths below the server's origin,
+ * and a websocket opener. `@effect-lxd/node` provides unix-socket and HTTPS layers; `@effect-lxd/testing` provides
+ * a scripted mock and an in-memory fake.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { ClientConnectionFailed } from "./LxdError.js"
+
+/**
+ * One websocket frame: text frames are strings, binary frames are bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Frame = string | Uint8Array
+
+/**
+ * An open websocket. It lives in the `Scope` it was opened in; closing the scope closes it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LxdWebSocket {
+  /**
+   * The frames as they arrive, for one consumer. Pulling drives backpressure: a transport pauses reading from
+   * the network while unread frames pile up. Ends when the peer closes normally (1000/1005); fails with
+   * `ClientConnectionFailed` when the connection is lost.
+   */
+  readonly frames: Stream.Stream<Frame, ClientConnectionFailed>
+  /** Sends one frame; waits until the transport accepted it (flow control for large inputs). */
+  readonly send: (frame: Frame) => Effect.Effect<void, ClientConnectionFailed>
+  /** Sends a close frame (default 1000) and lets the peer finish. */
+  readonly close: (code?: number) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class LxdTransport extends Context.Tag("@effect-lxd/core/LxdTransport")<LxdTransport, LxdTransport.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace LxdTransport {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /** Where the transport connects (`unix:/var/lib/lxd/unix.socket`, `https://10.0.0.2:8443`), for messages. */
+    readonly endpoint: string
+    /** An HTTP client; requests carry the path and query only (`/1.0/instances?recursion=1`). */
+    readonly http: HttpClient.HttpClient
+    /**
+     * Opens a websocket to a path with its query (`/1.0/events?type=lifecycle`). Succeeds once the connection
+     * is open; fails with `ClientConnectionFailed` (refused, TLS or pin failure, handshake refused).
+     */
+    readonly websocket: (pathAndQuery: string) => Effect.Effect<LxdWebSocket, ClientConnectionFailed, Scope.Scope>
+  }
+}
+
+/**
+ * Describes why a connection failed, from a transport error's cause chain: a missing socket, a refused
+ * connection, a TLS or certificate-pin failure, or the error's own message.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const describeConnectionError = (cause: unknown): string => {
+  const seen = new Set<unknown>()
+  let current: unknown = cause
+  let fallback: string | undefined
+  while (typeof current === "object" && current !== null && !seen.has(current)) {
+    seen.add(current)
+    const e = current as { code?: unknown; message?: unknown; cause?: unknown; reason?: unknown }
+    const code = typeof e.code === "string" ? e.code : undefined
+    const message = typeof e.message === "string" ? e.message : undefined
+    if (code === "ENOENT") return `socket not found (ENOENT)${message ? `: ${message}` : ""}`
+    if (code === "ECONNREFUSED") return `connection refused (ECONNREFUSED)${message ? `: ${message}` : ""}`
+    if (code === "EACCES") return `permission denied (EACCES)${message ? `: ${message}` : ""}`
+    if (code === "ERR_LXD_CERTIFICATE_PIN") return `TLS: ${message ?? "server certificate does not match the pin"}`
+    if (code !== undefined && (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || code.includes("CERT"))) {
+      return `TLS: ${message ?? code}`
+    }
+    if (code !== undefined && fallback === undefined) fallback = `${code}${message ? `: ${message}` : ""}`
+    if (fallback === undefined && message !== undefined && message.length > 0 && message !== "Transport error") {
+      fallback = message
+    }
+    current = e.cause ?? (typeof e.reason === "object" ? e.reason : undefined)
+  }
+  return fallback ?? String(cause)
+}

@@ -1,0 +1,147 @@
+/**
+ * LXD background operations (`/1.0/operations`): list, get, wait with a timeout, cancel.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Path from "./internal/path.js"
+import { LxdClient, type OperationHandle } from "./LxdClient.js"
+import type { LxdError } from "./LxdError.js"
+import { Operation } from "./LxdSchema.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category guards
+   */
+  isFinal,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  Operation,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  StatusCode
+} from "./LxdSchema.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListOptions {
+  /** Operations of every project (`all-projects=true`, extension `operations_get_query_all_projects`). */
+  readonly allProjects?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Operations extends Context.Tag("@effect-lxd/core/Operations")<Operations, Operations.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Operations {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /**
+     * Every operation the server still knows, in all statuses (`GET /1.0/operations?recursion=1`). Finished
+     * operations disappear about 5 seconds after they end.
+     * Errors: `ClientConnectionFailed`, `ProtocolError`, `APIExtensionNotAvailable` (allProjects), status errors.
+     */
+    readonly list: (options?: ListOptions) => Effect.Effect<ReadonlyArray<Operation>, LxdError>
+    /** Operation IDs grouped by lower-case status (`GET /1.0/operations`). */
+    readonly listIds: (
+      options?: ListOptions
+    ) => Effect.Effect<Readonly<Record<string, ReadonlyArray<string>>>, LxdError>
+    /** `GET /1.0/operations/{id}`. Errors: `NotFound` (unknown or already collected), `InvalidArgument`. */
+    readonly get: (id: string) => Effect.Effect<Operation, LxdError>
+    /**
+     * Waits until the operation is final (`GET /1.0/operations/{id}/wait`, long-polled). Fails with
+     * `OperationFailed`, `OperationCancelled`, `OperationTimeout` (when `timeout` passes; the operation goes
+     * on), `NotFound`.
+     */
+    readonly wait: (
+      id: string,
+      options?: { readonly timeout?: Duration.DurationInput | undefined }
+    ) => Effect.Effect<Operation, LxdError>
+    /** Cancels the operation (`DELETE /1.0/operations/{id}`); `BadRequest` if LXD cannot cancel it. */
+    readonly cancel: (id: string) => Effect.Effect<void, LxdError>
+    /** A handle on an existing operation (no cancel when a scope closes). */
+    readonly attach: (id: string) => Effect.Effect<OperationHandle, LxdError>
+  }
+}
+
+const OperationsByStatus = Schema.NullOr(
+  Schema.Record({ key: Schema.String, value: Schema.NullOr(Schema.Array(Operation)) })
+)
+const IdsByStatus = Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.NullOr(Schema.Array(Schema.String)) }))
+
+const path = (id: string) => Path.build("/operations/", ["operation id", id])
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Operations.Service, never, LxdClient> = Effect.gen(function*() {
+  const client = yield* LxdClient
+  const listQuery = (recursion: string, options?: ListOptions) =>
+    Effect.as(
+      options?.allProjects === true ? client.requireExtension("operations_get_query_all_projects") : Effect.void,
+      { recursion, ...(options?.allProjects === true ? { "all-projects": "true" } : {}) }
+    )
+  return Operations.of({
+    list: (options) =>
+      listQuery("1", options).pipe(
+        Effect.flatMap((query) => client.sync(OperationsByStatus, { method: "GET", path: "/operations", query })),
+        Effect.map((r) => Object.values(r.metadata ?? {}).flatMap((ops) => ops ?? [])),
+        Effect.withSpan("Operations.list")
+      ),
+    listIds: (options) =>
+      listQuery("0", options).pipe(
+        Effect.flatMap((query) => client.sync(IdsByStatus, { method: "GET", path: "/operations", query })),
+        Effect.map((r) => {
+          const out: Record<string, ReadonlyArray<string>> = {}
+          for (const [status, urls] of Object.entries(r.metadata ?? {})) out[status] = (urls ?? []).map(Path.nameFromUrl)
+          return out
+        }),
+        Effect.withSpan("Operations.listIds")
+      ),
+    get: (id) =>
+      path(id).pipe(
+        Effect.flatMap((p) => client.sync(Operation, { method: "GET", path: p })),
+        Effect.map((r) => r.metadata),
+        Effect.withSpan("Operations.get")
+      ),
+    wait: (id, options) =>
+      path(id).pipe(
+        Effect.flatMap(() => client.attach(id)),
+        Effect.flatMap((handle) => handle.wait(options)),
+        Effect.withSpan("Operations.wait")
+      ),
+    cancel: (id) =>
+      path(id).pipe(
+        Effect.flatMap((p) => client.request({ method: "DELETE", path: p })),
+        Effect.asVoid,
+        Effect.withSpan("Operations.cancel")
+      ),
+    attach: (id) => Effect.flatMap(path(id), () => client.attach(id))
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Operations, never, LxdClient> = Layer.effect(Operations, make)

@@ -1,0 +1,66 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * Trusted certificates, trust tokens, authentication.
+ *
+ * @since 0.1.0
+ */
+export * as Certificates from "./Certificates.js"
+
+/**
+ * LXD events as streams.
+ *
+ * @since 0.1.0
+ */
+export * as Events from "./Events.js"
+
+/**
+ * Every service in one layer.
+ *
+ * @since 0.1.0
+ */
+export * as Lxd from "./Lxd.js"
+
+/**
+ * The request engine.
+ *
+ * @since 0.1.0
+ */
+export * as LxdClient from "./LxdClient.js"
+
+/**
+ * The error family.
+ *
+ * @since 0.1.0
+ */
+export * as LxdError from "./LxdError.js"
+
+/**
+ * Shared wire types.
+ *
+ * @since 0.1.0
+ */
+export * as LxdSchema from "./LxdSchema.js"
+
+/**
+ * The transport interface.
+ *
+ * @since 0.1.0
+ */
+export * as LxdTransport from "./LxdTransport.js"
+
+/**
+ * Background operations.
+ *
+ * @since 0.1.0
+ */
+export * as Operations from "./Operations.js"
+
+/**
+ * Server information and configuration.
+ *
+ * @since 0.1.0
+ */
+export * as Server from "./Server.js"

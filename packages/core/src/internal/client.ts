@@ -1,0 +1,260 @@
+/**
+ * The request engine behind `LxdClient`.
+ *
+ * @internal
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type { LxdClient, RawResponse, Request, SyncResponse } from "../LxdClient.js"
+import { CurrentProject, CurrentTarget } from "../LxdClient.js"
+import {
+  APIExtensionNotAvailable,
+  ClientConnectionFailed,
+  fromStatus,
+  type LxdError,
+  ProtocolError
+} from "../LxdError.js"
+import { ServerInfo } from "../LxdSchema.js"
+import { describeConnectionError, LxdTransport } from "../LxdTransport.js"
+import * as Envelope from "./envelope.js"
+import * as Events from "./events.js"
+import * as Op from "./operation.js"
+
+const API = "/1.0"
+
+/**
+ * Builds the query: the request's own keys, then `project` (unless `all-projects` is asked for or the request
+ * names its own) and `target` from the references.
+ *
+ * @internal
+ */
+export const composeQuery = (
+  query: Readonly<Record<string, string | undefined>> | undefined,
+  project: string | undefined,
+  target: string | undefined
+): Array<[string, string]> => {
+  const out: Array<[string, string]> = []
+  let hasProject = false
+  let hasTarget = false
+  let allProjects = false
+  if (query !== undefined) {
+    for (const key in query) {
+      const value = query[key]
+      if (value === undefined) continue
+      if (key === "project") hasProject = true
+      else if (key === "target") hasTarget = true
+      else if (key === "all-projects" && value === "true") allProjects = true
+      out.push([key, value])
+    }
+  }
+  if (project !== undefined && !hasProject && !allProjects) out.push(["project", project])
+  if (target !== undefined && !hasTarget) out.push(["target", target])
+  return out
+}
+
+/** @internal */
+export const queryString = (params: ReadonlyArray<readonly [string, string]>): string => {
+  if (params.length === 0) return ""
+  let out = ""
+  for (const [k, v] of params) out += `${out === "" ? "?" : "&"}${encodeURIComponent(k)}=${encodeURIComponent(v)}`
+  return out
+}
+
+const formatParseError = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
+
+/** @internal */
+export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effect.gen(function*() {
+  const transport = yield* LxdTransport
+  const http = transport.http
+
+  const buildRequest = (request: Request, project: string | undefined, target: string | undefined) => {
+    const url = API + request.path + queryString(composeQuery(request.query, project, target))
+    let req = HttpClientRequest.make(request.method)(url, { acceptJson: true })
+    if (request.rawBody !== undefined) req = HttpClientRequest.setBody(req, request.rawBody)
+    else if (request.body !== undefined) req = HttpClientRequest.bodyUnsafeJson(req, request.body)
+    if (request.headers !== undefined) req = HttpClientRequest.setHeaders(req, request.headers)
+    if (request.etag !== undefined) req = HttpClientRequest.setHeader(req, "If-Match", request.etag)
+    return req
+  }
+
+  const connectionFailed = (request: Request, cause: unknown) =>
+    new ClientConnectionFailed({
+      method: request.method,
+      path: API + request.path,
+      endpoint: transport.endpoint,
+      reason: describeConnectionError(cause),
+      cause
+    })
+
+  const send = (request: Request) =>
+    Effect.flatMap(
+      Effect.zip(CurrentProject, CurrentTarget),
+      ([project, target]) =>
+        http.execute(buildRequest(request, project, target)).pipe(
+          Effect.mapError((cause) => connectionFailed(request, cause))
+        )
+    )
+
+  const readEnvelope = (
+    request: Request,
+    response: HttpClientResponse.HttpClientResponse
+  ): Effect.Effect<RawResponse, LxdError> =>
+    Effect.flatMap(
+      Effect.mapError(response.json, (cause) =>
+        new ProtocolError({
+          method: request.method,
+          path: API + request.path,
+          description: `HTTP ${response.status}: the body is not JSON`,
+          cause
+        })),
+      (json): Effect.Effect<RawResponse, LxdError> => {
+        const envelope = Envelope.parse(json)
+        if ("invalid" in envelope) {
+          return Effect.fail(
+            new ProtocolError({
+              method: request.method,
+              path: API + request.path,
+              description: `HTTP ${response.status}: ${envelope.invalid}`
+            })
+          )
+        }
+        if (envelope.type === "error") {
+          return Effect.fail(fromStatus({
+            method: request.method,
+            path: API + request.path,
+            status: response.status,
+            errorCode: envelope.error_code,
+            message: envelope.error
+          }))
+        }
+        const result: RawResponse = {
+          status: response.status,
+          type: envelope.type,
+          metadata: envelope.metadata,
+          operation: envelope.type === "async" ? envelope.operation : undefined,
+          etag: response.headers["etag"],
+          location: response.headers["location"]
+        }
+        return Effect.succeed(result)
+      }
+    )
+
+  const request = (req: Request): Effect.Effect<RawResponse, LxdError> =>
+    Effect.scoped(Effect.flatMap(send(req), (response) => readEnvelope(req, response)))
+
+  const requestRaw = (req: Request): Effect.Effect<HttpClientResponse.HttpClientResponse, LxdError> =>
+    Effect.flatMap(send(req), (response) => {
+      if (response.status >= 400) {
+        return Effect.flatMap(readEnvelope(req, response), () =>
+          Effect.fail(
+            new ProtocolError({
+              method: req.method,
+              path: API + req.path,
+              description: `HTTP ${response.status}: expected a raw body, got a JSON envelope`
+            })
+          ))
+      }
+      return Effect.succeed(response)
+    })
+
+  const decoders = new WeakMap<object, (u: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownEither>>>()
+  const decoderFor = <A, I>(schema: Schema.Schema<A, I, never>) => {
+    let decode = decoders.get(schema)
+    if (decode === undefined) {
+      decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>)
+      decoders.set(schema, decode)
+    }
+    return decode as (u: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownEither<A, I>>>
+  }
+
+  const decodeMetadata = <A, I>(schema: Schema.Schema<A, I, never>, req: Request, metadata: unknown) => {
+    const result = decoderFor(schema)(metadata)
+    return result._tag === "Right" ? Effect.succeed(result.right) : Effect.fail(
+      new ProtocolError({
+        method: req.method,
+        path: API + req.path,
+        description: `metadata does not match ${schemaName(schema)}: ${formatParseError(result.left)}`,
+        cause: result.left
+      })
+    )
+  }
+
+  const sync = <A, I>(schema: Schema.Schema<A, I, never>, req: Request): Effect.Effect<SyncResponse<A>, LxdError> =>
+    Effect.flatMap(request(req), (response) => {
+      if (response.type !== "sync") {
+        return Effect.fail(
+          new ProtocolError({
+            method: req.method,
+            path: API + req.path,
+            description: `expected a sync response, got an operation (${response.operation})`
+          })
+        )
+      }
+      return Effect.map(decodeMetadata(schema, req, response.metadata), (metadata) => ({
+        metadata,
+        etag: response.etag,
+        location: response.location
+      }))
+    })
+
+  const websocket = (path: string, query?: Readonly<Record<string, string | undefined>>) =>
+    Effect.flatMap(
+      Effect.zip(CurrentProject, CurrentTarget),
+      ([project, target]) =>
+        transport.websocket(API + path + queryString(composeQuery(query, project, target)))
+    )
+
+  const engine: Op.Engine = { request }
+
+  const subscribeOperations = Effect.map(
+    Events.subscribe(websocket, { types: ["operation"], overflow: "sliding", bufferSize: 256 }),
+    (texts) =>
+      texts.pipe(
+        Stream.mapEffect(Events.decodeEvent),
+        Stream.filterMap((event) =>
+          event.type === "operation" && !("raw" in event) ? Option.some(event.metadata) : Option.none()
+        )
+      )
+  )
+
+  const operation: LxdClient.Service["operation"] = (req, options = {}) =>
+    Op.start(engine, req, options, options.progress === true ? subscribeOperations : undefined)
+
+  const [cachedServer, invalidate] = yield* Effect.cachedInvalidateWithTTL(
+    Effect.map(sync(ServerInfo, { method: "GET", path: "" }), (r) => r.metadata),
+    Duration.infinity
+  )
+  const server = Effect.tapError(cachedServer, () => invalidate)
+
+  const hasExtension = (name: string) => Effect.map(server, (info) => info.api_extensions.includes(name))
+
+  return {
+    transport,
+    request,
+    requestRaw,
+    sync,
+    operation,
+    run: (req, options) => Effect.scoped(Effect.flatMap(operation(req, options), (handle) => handle.wait())),
+    attach: (op) => Op.attach(engine, op),
+    websocket,
+    server,
+    refreshServer: invalidate,
+    hasExtension,
+    requireExtension: (name) =>
+      Effect.flatMap(
+        hasExtension(name),
+        (has) => has ? Effect.void : Effect.fail(new APIExtensionNotAvailable({ extension: name }))
+      )
+  } satisfies LxdClient.Service
+})
+
+const schemaName = (schema: Schema.Schema.Any): string => {
+  const id = schema.ast.annotations[Symbol.for("effect/annotation/Identifier")]
+  return typeof id === "string" ? id : "its schema"
+}

@@ -1,0 +1,232 @@
+/**
+ * Following background operations: the long-poll wait loop that survives LXD's quirks, and the scoped handle.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { OperationHandle, OperationOptions, RawResponse, Request } from "../LxdClient.js"
+import {
+  type LxdError,
+  OperationCancelled,
+  OperationFailed,
+  OperationTimeout,
+  ProtocolError,
+  type StatusError
+} from "../LxdError.js"
+import { isFinal, Operation, StatusCode } from "../LxdSchema.js"
+import { splitUrl } from "./path.js"
+
+const decodeOperation = Schema.decodeUnknownEither(Operation)
+
+/** @internal */
+export const toOperation = (method: string, path: string, metadata: unknown): Effect.Effect<Operation, ProtocolError> => {
+  const result = decodeOperation(metadata)
+  return result._tag === "Right"
+    ? Effect.succeed(result.right)
+    : Effect.fail(
+      new ProtocolError({
+        method,
+        path,
+        description: `operation does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(result.left)}`,
+        cause: result.left
+      })
+    )
+}
+
+/** The long-poll slice: how long one `GET …/wait` asks the server to hold. */
+const WAIT_SLICE_SECONDS = 30
+
+/** @internal */
+export interface Engine {
+  readonly request: (request: Request) => Effect.Effect<RawResponse, LxdError>
+}
+
+const isStatusError = (e: LxdError): e is StatusError =>
+  e._tag === "NotFound" || e._tag === "Conflict" || e._tag === "BadRequest" || e._tag === "Forbidden" ||
+  e._tag === "PreconditionFailed" || e._tag === "LxdApiError"
+
+/**
+ * `GET {operation}/wait?timeout=N` once. 5.0.2 answers a still-running operation when the timeout passes and a
+ * failed one with HTTP 200; 6.x writes failures as an error envelope inside the 200. On an error envelope the
+ * operation is fetched again and that is trusted; if it is gone, the original error stands.
+ *
+ * @internal
+ */
+export const waitOnce = (engine: Engine, url: string, seconds: number): Effect.Effect<Operation, LxdError> => {
+  const { path, query } = splitUrl(url)
+  return engine.request({ method: "GET", path: `${path}/wait`, query: { ...query, timeout: String(seconds) } }).pipe(
+    Effect.flatMap((response) => toOperation("GET", `${path}/wait`, response.metadata)),
+    Effect.catchIf(
+      (e) => isStatusError(e) && e._tag !== "NotFound",
+      (original) =>
+        get(engine, url).pipe(
+          Effect.catchAll(() => Effect.fail(original))
+        )
+    )
+  )
+}
+
+/** `GET /1.0/operations/{id}` by URL. @internal */
+export const get = (engine: Engine, url: string): Effect.Effect<Operation, LxdError> => {
+  const { path, query } = splitUrl(url)
+  return engine.request({ method: "GET", path, query }).pipe(
+    Effect.flatMap((response) => toOperation("GET", path, response.metadata))
+  )
+}
+
+/** `DELETE /1.0/operations/{id}` by URL. @internal */
+export const cancel = (engine: Engine, url: string): Effect.Effect<void, LxdError> => {
+  const { path, query } = splitUrl(url)
+  return Effect.asVoid(engine.request({ method: "DELETE", path, query }))
+}
+
+/**
+ * Turns a final operation into success or the matching error.
+ *
+ * @internal
+ */
+export const settle = (operation: Operation): Effect.Effect<Operation, OperationFailed | OperationCancelled> => {
+  if (operation.status_code === StatusCode.Success) return Effect.succeed(operation)
+  if (operation.status_code === StatusCode.Cancelled) {
+    return Effect.fail(
+      new OperationCancelled({ operationId: operation.id, message: operation.err || "Operation cancelled" })
+    )
+  }
+  return Effect.fail(
+    new OperationFailed({
+      operationId: operation.id,
+      statusCode: operation.status_code,
+      message: operation.err || operation.status,
+      metadata: operation.metadata
+    })
+  )
+}
+
+/**
+ * Waits until the operation is final, looping over long-poll slices.
+ *
+ * @internal
+ */
+export const waitFinal = (
+  engine: Engine,
+  url: string,
+  initial: Operation,
+  onFinal: (op: Operation) => void
+): Effect.Effect<Operation, LxdError> => {
+  const loop = (op: Operation): Effect.Effect<Operation, LxdError> =>
+    isFinal(op)
+      ? Effect.sync(() => {
+        onFinal(op)
+        return op
+      })
+      : Effect.flatMap(waitOnce(engine, url, WAIT_SLICE_SECONDS), loop)
+  return Effect.flatMap(loop(initial), settle)
+}
+
+/** @internal */
+export const operationUrl = (id: string): string => `/1.0/operations/${encodeURIComponent(id)}`
+
+/** A synthetic completed operation for endpoints that answered sync where an operation was expected. @internal */
+export const syntheticSuccess = (metadata: unknown): Operation => ({
+  id: "",
+  class: "task",
+  description: "",
+  status: "Success",
+  status_code: StatusCode.Success,
+  resources: {},
+  metadata,
+  may_cancel: false,
+  err: "",
+  location: ""
+})
+
+/**
+ * Starts an operation in the caller's scope. The release cancels it when it is not final (or waits, bounded,
+ * for one LXD cannot cancel).
+ *
+ * @internal
+ */
+export const start = (
+  engine: Engine,
+  request: Request,
+  options: OperationOptions,
+  subscribeOperations: Effect.Effect<Stream.Stream<Operation, LxdError>, LxdError, Scope.Scope> | undefined
+): Effect.Effect<OperationHandle, LxdError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const events = subscribeOperations === undefined ? undefined : yield* subscribeOperations
+    const state = { final: false }
+    const onFinal = () => {
+      state.final = true
+    }
+    const response = yield* engine.request(request)
+    if (response.type === "sync" || response.operation === undefined) {
+      const op = syntheticSuccess(response.metadata)
+      return makeHandle(engine, "", op, state, onFinal, Stream.empty)
+    }
+    const url = response.operation
+    const initial = yield* toOperation(request.method, request.path, response.metadata)
+    if (isFinal(initial)) state.final = true
+    const progress = events === undefined ? Stream.empty : events.pipe(
+      Stream.filter((op) => op.id === initial.id),
+      Stream.takeUntil(isFinal)
+    )
+    const grace = Duration.decode(options.uncancellableGrace ?? "60 seconds")
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        if (state.final) return Effect.void
+        if (initial.may_cancel) return cancel(engine, url).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+        return waitFinal(engine, url, initial, onFinal).pipe(Effect.timeout(grace), Effect.ignore)
+      })
+    )
+    return makeHandle(engine, url, initial, state, onFinal, progress)
+  })
+
+const makeHandle = (
+  engine: Engine,
+  url: string,
+  initial: Operation,
+  state: { final: boolean },
+  onFinal: (op: Operation) => void,
+  progress: Stream.Stream<Operation, LxdError>
+): OperationHandle => ({
+  id: initial.id,
+  url,
+  initial,
+  wait: (options) => {
+    const wait = url === "" ? settle(initial) : waitFinal(engine, url, initial, onFinal)
+    if (options?.timeout === undefined) return wait
+    const timeout = Duration.decode(options.timeout)
+    return wait.pipe(
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () => new OperationTimeout({ operationId: initial.id, timeoutMillis: Duration.toMillis(timeout) })
+      })
+    )
+  },
+  cancel: url === "" ? Effect.void : Effect.tap(cancel(engine, url), () => {
+    state.final = true
+  }),
+  progress
+})
+
+/**
+ * A handle for an operation that already exists (no cancel-on-close).
+ *
+ * @internal
+ */
+export const attach = (engine: Engine, operation: Operation | string): Effect.Effect<OperationHandle, LxdError> =>
+  Effect.gen(function*() {
+    const url = typeof operation === "string"
+      ? (operation.startsWith("/1.0/") ? operation : operationUrl(operation))
+      : operationUrl(operation.id)
+    const op = typeof operation === "string" ? yield* get(engine, url) : operation
+    const state = { final: isFinal(op) }
+    return makeHandle(engine, url, op, state, () => {
+      state.final = true
+    }, Stream.empty)
+  })

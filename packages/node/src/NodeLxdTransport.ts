@@ -1,0 +1,215 @@
+/**
+ * Node transports for LXD, as Layers: the local unix socket (with LXD's own discovery order) and HTTPS with a
+ * client certificate and a pinned server certificate. HTTP goes through undici, websockets through `ws` with the
+ * same TLS options and no `Origin` header. Neither layer provides or replaces the application's `HttpClient`.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { LxdTransport } from "@effect-lxd/core/LxdTransport"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Undici from "undici"
+import type * as WS from "ws"
+import { explainTlsError, type TlsSettings, tlsOptions } from "./internal/tls.js"
+import * as WebSocket from "./internal/websocket.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommonOptions {
+  /** Wraps the HTTP client (retries for GETs, logging). Never retry requests that start operations. */
+  readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface UnixSocketOptions extends CommonOptions {
+  /** Socket path; by default {@link resolveSocketPath}. */
+  readonly socketPath?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpsOptions extends CommonOptions {
+  /** `https://host:8443`. */
+  readonly url: string
+  /** PEM client certificate: the identity LXD trusts. */
+  readonly clientCertificate?: string | undefined
+  /** PEM private key of the client certificate. */
+  readonly clientKey?: Redacted.Redacted<string> | undefined
+  /**
+   * PEM server certificate to pin (LXD's self-signed `server.crt`). Without it the system's trust store verifies
+   * the server (for LXD behind a CA-issued certificate).
+   */
+  readonly serverCertificate?: string | undefined
+  /** Skips server verification entirely. Explicit opt-out; never the default. */
+  readonly insecureSkipVerify?: boolean | undefined
+}
+
+const SNAP_SOCKET = "/var/snap/lxd/common/lxd/unix.socket"
+const DEBIAN_SOCKET = "/var/lib/lxd/unix.socket"
+
+/**
+ * LXD's discovery order for the local socket (`client/connection.go`): `$LXD_SOCKET`, then
+ * `$LXD_DIR/unix.socket`, then the snap's socket if it exists, then `/var/lib/lxd/unix.socket`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolveSocketPath = (
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  exists: (path: string) => boolean = Fs.existsSync
+): string => {
+  if (env.LXD_SOCKET) return env.LXD_SOCKET
+  if (env.LXD_DIR) return Path.join(env.LXD_DIR, "unix.socket")
+  if (exists(SNAP_SOCKET)) return SNAP_SOCKET
+  return DEBIAN_SOCKET
+}
+
+const makeTransport = (o: {
+  readonly endpoint: string
+  readonly origin: string
+  readonly wsUrl: (pathAndQuery: string) => string
+  readonly connect: NonNullable<Undici.Agent.Options["connect"]>
+  readonly wsOptions: WS.ClientOptions
+  readonly mapError?: ((error: unknown) => unknown) | undefined
+  readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
+}) =>
+  Effect.gen(function*() {
+    const dispatcher = yield* Effect.acquireRelease(
+      Effect.sync(() => new Undici.Agent({ connect: o.connect, pipelining: 1 })),
+      (agent) => Effect.promise(() => agent.destroy())
+    )
+    const base = NodeHttpClient.makeUndici(dispatcher).pipe(
+      HttpClient.mapRequest(HttpClientRequest.prependUrl(o.origin))
+    )
+    const http = o.transformClient ? o.transformClient(base) : base
+    return LxdTransport.of({
+      endpoint: o.endpoint,
+      http,
+      websocket: (pathAndQuery) =>
+        WebSocket.open({
+          url: o.wsUrl(pathAndQuery),
+          endpoint: o.endpoint,
+          pathAndQuery,
+          wsOptions: o.wsOptions,
+          mapError: o.mapError
+        })
+    })
+  })
+
+/**
+ * Connects over the local unix socket. A socket user is fully trusted by LXD.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<LxdTransport> =>
+  Layer.scoped(
+    LxdTransport,
+    Effect.suspend(() => {
+      const socketPath = options.socketPath ?? resolveSocketPath()
+      return makeTransport({
+        endpoint: `unix:${socketPath}`,
+        origin: "http://lxd",
+        wsUrl: (p) => `ws+unix://${socketPath}:${p}`,
+        connect: { socketPath },
+        wsOptions: {},
+        transformClient: options.transformClient
+      })
+    })
+  )
+
+/**
+ * Connects over HTTPS with a client certificate. The server certificate is pinned when given (TLS 1.3 only);
+ * a mismatch fails every request and websocket with `ClientConnectionFailed` ("does not match the pinned
+ * certificate").
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport> =>
+  Layer.scoped(
+    LxdTransport,
+    Effect.suspend(() => {
+      const url = new URL(options.url)
+      const origin = url.origin
+      const settings: TlsSettings = {
+        cert: options.clientCertificate,
+        key: options.clientKey === undefined ? undefined : Redacted.value(options.clientKey),
+        serverCertificate: options.serverCertificate,
+        insecureSkipVerify: options.insecureSkipVerify
+      }
+      const tls = tlsOptions(settings)
+      const explain = explainTlsError(settings)
+      const connector = Undici.buildConnector(tls as Undici.buildConnector.BuildOptions)
+      // rewrite certificate failures so the error says the pin did not match
+      const connect: Undici.buildConnector.connector = (opts, callback) =>
+        connector(opts, (...args) => {
+          if (args[0] !== null) callback(explain(args[0]) as Error, null)
+          else callback(...args)
+        })
+      return makeTransport({
+        endpoint: origin,
+        origin,
+        wsUrl: (p) => `wss://${url.host}${p}`,
+        connect,
+        wsOptions: tls as unknown as WS.ClientOptions,
+        mapError: explain,
+        transformClient: options.transformClient
+      })
+    })
+  )
+
+/**
+ * {@link layerHttps} from `Config` (environment by default).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerHttpsConfig = (config: Config.Config.Wrap<HttpsOptions>): Layer.Layer<LxdTransport, never> =>
+  Layer.unwrapEffect(
+    Effect.map(Effect.orDie(Config.unwrap(config)), layerHttps)
+  )
+
+/**
+ * Picks the transport from the environment: HTTPS when `LXD_URL` is set (`LXD_CLIENT_CERT`, `LXD_CLIENT_KEY`,
+ * `LXD_SERVER_CERT` as PEM text or file paths), else the local unix socket ({@link resolveSocketPath}).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<LxdTransport> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const url = yield* Config.option(Config.string("LXD_URL"))
+    if (url._tag === "None") return layerUnixSocket()
+    const pem = (name: string) =>
+      Config.option(Config.string(name)).pipe(
+        Config.map((o) => o._tag === "None" ? undefined : readPem(o.value))
+      )
+    const cert = yield* pem("LXD_CLIENT_CERT")
+    const key = yield* pem("LXD_CLIENT_KEY")
+    const server = yield* pem("LXD_SERVER_CERT")
+    return layerHttps({
+      url: url.value,
+      clientCertificate: cert,
+      clientKey: key === undefined ? undefined : Redacted.make(key),
+      serverCertificate: server
+    })
+  }).pipe(Effect.orDie)
+)
+
+const readPem = (value: string): string =>
+  value.includes("-----BEGIN") ? value : Fs.readFileSync(value, "utf8")

@@ -1,0 +1,179 @@
+/**
+ * `ws` sockets as `LxdWebSocket`s, with backpressure: the socket is paused while unread frames pile up.
+ *
+ * @internal
+ */
+import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
+import { describeConnectionError, type Frame, type LxdWebSocket } from "@effect-lxd/core/LxdTransport"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as WS from "ws"
+
+/** Pause reading from the network once this many bytes wait for the consumer. */
+const HIGH_WATER_BYTES = 1024 * 1024
+
+/** @internal */
+export interface OpenOptions {
+  readonly url: string
+  readonly endpoint: string
+  readonly pathAndQuery: string
+  readonly wsOptions: WS.ClientOptions
+  /** Maps a low-level error to a clearer one (TLS pin failures). */
+  readonly mapError?: ((error: unknown) => unknown) | undefined
+}
+
+/**
+ * Opens a websocket in the current scope; succeeds once it is open.
+ *
+ * @internal
+ */
+export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientConnectionFailed, Scope.Scope> => {
+  const failed = (cause: unknown, reason?: string) =>
+    new ClientConnectionFailed({
+      method: "GET",
+      path: options.pathAndQuery,
+      endpoint: options.endpoint,
+      reason: reason ?? describeConnectionError(options.mapError ? options.mapError(cause) : cause),
+      cause
+    })
+  return Effect.acquireRelease(
+    Effect.async<{ ws: WS.WebSocket; socket: LxdWebSocket }, ClientConnectionFailed>((resume) => {
+      const ws = new WS.WebSocket(options.url, { perMessageDeflate: false, ...options.wsOptions })
+      const buffer = new FrameBuffer(ws, failed)
+      const onError = (error: Error) => {
+        ws.off("open", onOpen)
+        resume(Effect.fail(failed(error)))
+      }
+      const onOpen = () => {
+        ws.off("error", onError)
+        ws.on("error", (error) => buffer.fail(failed(error)))
+        resume(Effect.succeed({ ws, socket: buffer.socket }))
+      }
+      ws.once("open", onOpen)
+      ws.once("error", onError)
+      ws.once("unexpected-response", (_req, res) => {
+        ws.off("error", onError)
+        ws.off("open", onOpen)
+        const chunks: Array<Buffer> = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8")
+          let message = text.trim()
+          try {
+            const json = JSON.parse(text) as { error?: unknown }
+            if (typeof json.error === "string") message = json.error
+          } catch {
+            // not JSON: keep the text
+          }
+          resume(Effect.fail(failed(undefined, `websocket handshake refused: HTTP ${res.statusCode} ${message}`)))
+          ws.terminate()
+        })
+      })
+      ws.on("message", (data, isBinary) => buffer.push(data, isBinary))
+      ws.on("close", (code, reason) => buffer.closed(code, reason.toString("utf8")))
+      return Effect.sync(() => ws.terminate())
+    }),
+    ({ ws }) =>
+      Effect.sync(() => {
+        if (ws.readyState === WS.WebSocket.OPEN) ws.close(1000)
+        else if (ws.readyState === WS.WebSocket.CONNECTING) ws.terminate()
+        // if the peer never answers the close, do not keep the socket around
+        const timer = setTimeout(() => ws.terminate(), 2000)
+        timer.unref()
+        ws.once("close", () => clearTimeout(timer))
+      })
+  ).pipe(Effect.map(({ socket }) => socket))
+}
+
+class FrameBuffer {
+  private items: Array<Frame> = []
+  private bytes = 0
+  private paused = false
+  private done: Option.Option<Option.Option<ClientConnectionFailed>> = Option.none()
+  private waiter: (() => void) | undefined = undefined
+  readonly socket: LxdWebSocket
+
+  constructor(
+    private readonly ws: WS.WebSocket,
+    private readonly failed: (cause: unknown, reason?: string) => ClientConnectionFailed
+  ) {
+    const take = Effect.async<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>>((resume) => {
+      const attempt = () => {
+        if (this.items.length > 0) {
+          const chunk = Chunk.unsafeFromArray(this.items)
+          this.items = []
+          this.bytes = 0
+          if (this.paused) {
+            this.paused = false
+            this.ws.resume()
+          }
+          resume(Effect.succeed(chunk))
+          return true
+        }
+        if (Option.isSome(this.done)) {
+          resume(Effect.fail(this.done.value))
+          return true
+        }
+        return false
+      }
+      if (attempt()) return
+      this.waiter = () => {
+        if (attempt()) this.waiter = undefined
+      }
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    })
+    this.socket = {
+      frames: Stream.repeatEffectChunkOption(take),
+      send: (frame) =>
+        Effect.async<void, ClientConnectionFailed>((resume) => {
+          if (this.ws.readyState !== WS.WebSocket.OPEN) {
+            resume(Effect.fail(this.failed(undefined, "websocket is closed")))
+            return
+          }
+          this.ws.send(frame, { binary: typeof frame !== "string" }, (error) => {
+            resume(error ? Effect.fail(this.failed(error)) : Effect.void)
+          })
+        }),
+      close: (code) =>
+        Effect.sync(() => {
+          if (this.ws.readyState === WS.WebSocket.OPEN) this.ws.close(code ?? 1000)
+        })
+    }
+  }
+
+  push(data: WS.RawData, isBinary: boolean) {
+    let frame: Frame
+    if (!isBinary) frame = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString("utf8")
+    else if (Array.isArray(data)) frame = Buffer.concat(data)
+    else if (data instanceof ArrayBuffer) frame = new Uint8Array(data)
+    else frame = data
+    this.items.push(frame)
+    this.bytes += frame.length
+    if (!this.paused && this.bytes >= HIGH_WATER_BYTES) {
+      this.paused = true
+      this.ws.pause()
+    }
+    this.waiter?.()
+  }
+
+  closed(code: number, reason: string) {
+    if (Option.isSome(this.done)) return
+    this.done = Option.some(
+      code === 1000 || code === 1005
+        ? Option.none()
+        : Option.some(this.failed(undefined, `websocket closed abnormally (code ${code}${reason ? `: ${reason}` : ""})`))
+    )
+    this.waiter?.()
+  }
+
+  fail(error: ClientConnectionFailed) {
+    if (Option.isSome(this.done)) return
+    this.done = Option.some(Option.some(error))
+    this.waiter?.()
+  }
+}
