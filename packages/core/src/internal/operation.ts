@@ -173,14 +173,21 @@ export const start = (
     if (isFinal(initial)) state.final = true
     const progress = events === undefined ? Stream.empty : events.pipe(
       Stream.filter((op) => op.id === initial.id),
+      Stream.tap((op) => Effect.sync(() => isFinal(op) && onFinal(op))),
       Stream.takeUntil(isFinal)
     )
     const grace = Duration.decode(options.uncancellableGrace ?? "60 seconds")
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         if (state.final) return Effect.void
-        if (initial.may_cancel) return cancel(engine, url).pipe(Effect.timeout("5 seconds"), Effect.ignore)
-        return waitFinal(engine, url, initial, onFinal).pipe(Effect.timeout(grace), Effect.ignore)
+        // finalisers are uninterruptible: the bounded work must be made interruptible or the timeout never fires
+        if (initial.may_cancel) {
+          return Effect.interruptible(cancel(engine, url)).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+        }
+        return Effect.interruptible(waitFinal(engine, url, initial, onFinal)).pipe(
+          Effect.timeout(grace),
+          Effect.ignore
+        )
       })
     )
     return makeHandle(engine, url, initial, state, onFinal, progress)

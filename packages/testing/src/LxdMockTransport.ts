@@ -1,0 +1,420 @@
+/**
+ * A scripted mock transport for tests: requests are answered by handlers the test supplies (by method and path
+ * pattern), with builders for sync, async (operation), error, raw and websocket answers, and every request is
+ * recorded so tests can assert on it.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
+import type { Operation } from "@effect-lxd/core/LxdSchema"
+import { type Frame, LxdTransport, type LxdWebSocket } from "@effect-lxd/core/LxdTransport"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+
+/**
+ * A request as the mock saw it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MockRequest {
+  readonly method: string
+  /** Path below `/1.0` (`/instances/c1`; `""` for `/1.0` itself), decoded segments left encoded. */
+  readonly path: string
+  /** Path and query as sent (`/1.0/instances/c1?project=p`). */
+  readonly url: string
+  readonly query: Readonly<Record<string, string>>
+  readonly headers: Readonly<Record<string, string>>
+  /** The JSON body, parsed; `undefined` when there is none or it is not JSON. */
+  readonly body: unknown
+  /** The raw body bytes, when there is one. */
+  readonly bytes: Uint8Array | undefined
+  /** Values of `:params` of the matched route pattern. */
+  readonly params: Readonly<Record<string, string>>
+}
+
+/**
+ * An answer to give.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MockResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string | Uint8Array
+  /** When set, the request fails at the transport with this cause (no answer at all). */
+  readonly transportFailure?: unknown
+}
+
+/**
+ * No answer: the transport fails as a refused or missing socket would (`ClientConnectionFailed` for the caller).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unreachable = (code = "ECONNREFUSED", message = `connect ${code} mock`): MockResponse => ({
+  status: 0,
+  headers: {},
+  body: "",
+  transportFailure: Object.assign(new Error(message), { code })
+})
+
+/**
+ * A sync envelope (`200`, or `201` with `location`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sync = (
+  metadata: unknown,
+  options: { readonly status?: number; readonly etag?: string; readonly location?: string } = {}
+): MockResponse =>
+  json(
+    { type: "sync", status: "Success", status_code: 200, operation: "", error_code: 0, error: "", metadata },
+    options.status ?? (options.location ? 201 : 200),
+    {
+      ...(options.etag === undefined ? {} : { etag: options.etag }),
+      ...(options.location === undefined ? {} : { location: options.location })
+    }
+  )
+
+/**
+ * An operation object, `Running` unless overridden.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const operation = (id: string, overrides: Partial<Record<keyof Operation, unknown>> = {}): Record<string, unknown> => ({
+  id,
+  class: "task",
+  description: "Mock operation",
+  created_at: "2026-01-01T00:00:00Z",
+  updated_at: "2026-01-01T00:00:00Z",
+  status: "Running",
+  status_code: 103,
+  resources: {},
+  metadata: null,
+  may_cancel: true,
+  err: "",
+  location: "none",
+  ...overrides
+})
+
+/**
+ * An async envelope (`202`, `Location` = operation URL) for an operation object.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const async = (op: Record<string, unknown>, options: { readonly url?: string } = {}): MockResponse => {
+  const url = options.url ?? `/1.0/operations/${String(op.id)}`
+  return json(
+    {
+      type: "async",
+      status: "Operation created",
+      status_code: 100,
+      operation: url,
+      error_code: 0,
+      error: "",
+      metadata: op
+    },
+    202,
+    { location: url }
+  )
+}
+
+/**
+ * An error envelope (`error_code` = HTTP status unless given).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const error = (status: number, message: string, options: { readonly errorCode?: number } = {}): MockResponse =>
+  json(
+    { type: "error", status: "", status_code: 0, operation: "", error_code: options.errorCode ?? status, error: message, metadata: null },
+    status
+  )
+
+/**
+ * Any JSON body (for answers that are not envelopes).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const json = (body: unknown, status = 200, headers: Readonly<Record<string, string>> = {}): MockResponse => ({
+  status,
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body)
+})
+
+/**
+ * A raw body (file pulls, exports, logs).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const raw = (
+  body: string | Uint8Array,
+  options: { readonly status?: number; readonly headers?: Readonly<Record<string, string>> } = {}
+): MockResponse => ({
+  status: options.status ?? 200,
+  headers: { "content-type": "application/octet-stream", ...options.headers },
+  body
+})
+
+/**
+ * A websocket script: the frames the server sends, and what to do with frames the client sends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MockSocket {
+  readonly frames: Stream.Stream<Frame>
+  readonly onSend?: ((frame: Frame) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * A websocket that sends the given frames, then closes normally.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const socket = (
+  frames: Iterable<Frame> | Stream.Stream<Frame>,
+  options: { readonly onSend?: (frame: Frame) => Effect.Effect<void> } = {}
+): MockSocket => ({
+  frames: Stream.StreamTypeId in (frames as object) ? frames as Stream.Stream<Frame> : Stream.fromIterable(frames as Iterable<Frame>),
+  onSend: options.onSend
+})
+
+/**
+ * An event frame as LXD sends it on `/1.0/events`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const event = (type: string, metadata: unknown, options: { readonly project?: string } = {}): string =>
+  JSON.stringify({
+    type,
+    timestamp: "2026-01-01T00:00:00.000000000Z",
+    metadata,
+    location: "none",
+    project: options.project ?? "default"
+  })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler = (request: MockRequest) => Effect.Effect<MockResponse>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SocketHandler = (request: MockRequest) => Effect.Effect<MockSocket, ClientConnectionFailed>
+
+/**
+ * A route: method (or `*`) and a path pattern below `/1.0` with `:params` (`/instances/:name/state`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Route<H> {
+  readonly method: string
+  readonly pattern: string
+  readonly handler: H
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const route = <H extends Handler | SocketHandler>(method: string, pattern: string, handler: H): Route<H> => ({
+  method,
+  pattern,
+  handler
+})
+
+const matchPattern = (pattern: string, path: string): Record<string, string> | undefined => {
+  const ps = pattern.split("/")
+  const xs = path.split("/")
+  if (ps.length !== xs.length) return undefined
+  const params: Record<string, string> = {}
+  for (let i = 0; i < ps.length; i++) {
+    const p = ps[i]!
+    if (p.startsWith(":")) params[p.slice(1)] = decodeURIComponent(xs[i]!)
+    else if (p !== "*" && p !== xs[i]) return undefined
+  }
+  return params
+}
+
+/**
+ * The record of what the mock saw.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class MockTransport extends Context.Tag("@effect-lxd/testing/MockTransport")<MockTransport, {
+  /** Every HTTP request, in order (websocket opens are included with method `WS`). */
+  readonly requests: Effect.Effect<ReadonlyArray<MockRequest>>
+  /** Frames the client sent on websockets, by socket URL. */
+  readonly sent: Effect.Effect<ReadonlyArray<{ readonly url: string; readonly frame: Frame }>>
+}>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Answers a request; or give `routes`. */
+  readonly handle?: Handler | undefined
+  /** Routes tried in order; an unmatched request is a defect naming the endpoint. */
+  readonly routes?: ReadonlyArray<Route<Handler>> | undefined
+  /** Websocket routes (`/events`, `/operations/:id/websocket`). */
+  readonly sockets?: ReadonlyArray<Route<SocketHandler>> | undefined
+}
+
+const parse = (url: URL) => {
+  const full = url.pathname
+  const path = full === "/1.0" ? "" : full.startsWith("/1.0/") ? full.slice(4) : full
+  const query: Record<string, string> = {}
+  for (const [k, v] of url.searchParams) query[k] = v
+  return { path, query, url: full + url.search }
+}
+
+const decoder = new TextDecoder()
+
+/**
+ * The mock as a Layer: it provides `LxdTransport` and the `MockTransport` record.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<LxdTransport | MockTransport> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const requests = yield* Ref.make<ReadonlyArray<MockRequest>>([])
+    const sent = yield* Ref.make<ReadonlyArray<{ readonly url: string; readonly frame: Frame }>>([])
+
+    const dispatch = <H>(
+      method: string,
+      path: string,
+      routes: ReadonlyArray<Route<H>> | undefined,
+      fallback: H | undefined
+    ): { handler: H; params: Record<string, string> } | undefined => {
+      for (const r of routes ?? []) {
+        if (r.method !== "*" && r.method !== method) continue
+        const params = matchPattern(r.pattern, path)
+        if (params !== undefined) return { handler: r.handler, params }
+      }
+      return fallback === undefined ? undefined : { handler: fallback, params: {} }
+    }
+
+    const http = HttpClient.mapRequest(HttpClientRequest.prependUrl("http://lxd.mock"))(HttpClient.make((request, url) =>
+      Effect.gen(function*() {
+        let bytes: Uint8Array | undefined
+        const body = request.body
+        if (body._tag === "Uint8Array") bytes = body.body
+        else if (body._tag === "Raw" && typeof body.body === "string") bytes = new TextEncoder().encode(body.body)
+        else if (body._tag === "Stream") {
+          bytes = yield* Stream.runFold(body.stream, new Uint8Array(0), (acc, chunk) => {
+            const out = new Uint8Array(acc.length + chunk.length)
+            out.set(acc)
+            out.set(chunk, acc.length)
+            return out
+          }).pipe(Effect.orDie)
+        }
+        let jsonBody: unknown = undefined
+        if (bytes !== undefined && (request.headers["content-type"] ?? "").includes("json")) {
+          try {
+            jsonBody = JSON.parse(decoder.decode(bytes))
+          } catch {
+            jsonBody = undefined
+          }
+        }
+        const { path, query, url: full } = parse(url)
+        const found = dispatch(request.method, path, options.routes, options.handle)
+        const req: MockRequest = {
+          method: request.method,
+          path,
+          url: full,
+          query,
+          headers: request.headers,
+          body: jsonBody,
+          bytes,
+          params: found?.params ?? {}
+        }
+        yield* Ref.update(requests, (rs) => [...rs, req])
+        if (found === undefined) {
+          return yield* Effect.dieMessage(`LxdMockTransport: no route for ${request.method} ${full}`)
+        }
+        const answer = yield* found.handler(req)
+        if (answer.transportFailure !== undefined) {
+          return yield* new HttpClientError.RequestError({
+            request,
+            reason: "Transport",
+            cause: answer.transportFailure
+          })
+        }
+        return HttpClientResponse.fromWeb(
+          request,
+          new Response(
+            answer.status === 204 || answer.status === 304 ? null : answer.body as BodyInit,
+            { status: answer.status, headers: answer.headers }
+          )
+        )
+      })
+    ))
+
+    const websocket = (pathAndQuery: string) =>
+      Effect.gen(function*() {
+        const url = new URL(pathAndQuery, "http://lxd.mock")
+        const { path, query, url: full } = parse(url)
+        const found = dispatch("GET", path, options.sockets, undefined)
+        const req: MockRequest = {
+          method: "WS",
+          path,
+          url: full,
+          query,
+          headers: {},
+          body: undefined,
+          bytes: undefined,
+          params: found?.params ?? {}
+        }
+        yield* Ref.update(requests, (rs) => [...rs, req])
+        if (found === undefined) {
+          return yield* new ClientConnectionFailed({
+            method: "GET",
+            path: full,
+            endpoint: "mock",
+            reason: `LxdMockTransport: no websocket route for ${full}`
+          })
+        }
+        const script = yield* found.handler(req)
+        const closed = yield* Queue.unbounded<void>()
+        const ws: LxdWebSocket = {
+          frames: script.frames.pipe(Stream.interruptWhen(Queue.take(closed))),
+          send: (frame) =>
+            Effect.zipRight(
+              Ref.update(sent, (xs) => [...xs, { url: full, frame }]),
+              script.onSend ? script.onSend(frame) : Effect.void
+            ),
+          close: () => Effect.asVoid(Queue.offer(closed, undefined))
+        }
+        yield* Effect.addFinalizer(() => Queue.offer(closed, undefined))
+        return ws
+      })
+
+    return Context.make(LxdTransport, LxdTransport.of({ endpoint: "mock", http, websocket })).pipe(
+      Context.add(MockTransport, { requests: Ref.get(requests), sent: Ref.get(sent) })
+    )
+  }))

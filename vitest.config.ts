@@ -1,0 +1,26 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    // one shared daemon: files run one after another
+    fileParallelism: false,
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["packages/*/test/**/*.test.ts"],
+          testTimeout: 10_000
+        }
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/**/*.test.ts"],
+          globalSetup: ["./test/lab/globalSetup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000
+        }
+      }
+    ]
+  }
+})
