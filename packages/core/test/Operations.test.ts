@@ -136,6 +136,7 @@ describe("operations are scoped resources", () => {
       routes: [
         route("POST", "/instances", () => Effect.succeed(asyncAnswer(operation("op7", { may_cancel: mayCancel })))),
         route("GET", "/operations/op7/wait", () => Effect.never),
+        route("GET", "/operations/op7", () => Effect.succeed(sync(operation("op7", { may_cancel: mayCancel })))),
         route("DELETE", "/operations/op7", () => Effect.succeed(sync(null)))
       ]
     })
@@ -170,6 +171,24 @@ describe("operations are scoped resources", () => {
       yield* Fiber.await(fiber)
       expect(yield* requests).toContain("DELETE /1.0/operations/op7")
     }).pipe(Effect.provide(hanging(true))))
+
+  it.effect("an operation that became cancellable after it started is cancelled", () =>
+    Effect.gen(function*() {
+      const client = yield* LxdClient.LxdClient
+      const fiber = yield* Effect.fork(client.run({ method: "POST", path: "/images" }))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(fiber)
+      const rs = yield* requests
+      expect(rs).toContain("GET /1.0/operations/op10")
+      expect(rs).toContain("DELETE /1.0/operations/op10")
+    }).pipe(Effect.provide(mockLayer({
+      routes: [
+        route("POST", "/images", () => Effect.succeed(asyncAnswer(operation("op10", { may_cancel: false })))),
+        route("GET", "/operations/op10/wait", () => Effect.never),
+        route("GET", "/operations/op10", () => Effect.succeed(sync(operation("op10", { may_cancel: true })))),
+        route("DELETE", "/operations/op10", () => Effect.succeed(sync(null)))
+      ]
+    }))))
 
   it.effect("an operation LXD cannot cancel is waited for (bounded), never DELETEd", () =>
     Effect.gen(function*() {

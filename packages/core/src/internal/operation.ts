@@ -160,7 +160,7 @@ export const start = (
   Effect.gen(function*() {
     const events = subscribeOperations === undefined ? undefined : yield* subscribeOperations
     const state = { final: false }
-    const onFinal = () => {
+    const onFinal = (_op: Operation) => {
       state.final = true
     }
     const response = yield* engine.request(request)
@@ -177,19 +177,20 @@ export const start = (
       Stream.takeUntil(isFinal)
     )
     const grace = Duration.decode(options.uncancellableGrace ?? "60 seconds")
-    yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        if (state.final) return Effect.void
-        // finalisers are uninterruptible: the bounded work must be made interruptible or the timeout never fires
-        if (initial.may_cancel) {
-          return Effect.interruptible(cancel(engine, url)).pipe(Effect.timeout("5 seconds"), Effect.ignore)
-        }
-        return Effect.interruptible(waitFinal(engine, url, initial, onFinal)).pipe(
-          Effect.timeout(grace),
-          Effect.ignore
-        )
-      })
-    )
+    // LXD may only learn that an operation is cancellable once it runs (an image download reports
+    // may_cancel: false at creation, true once the transfer starts), so a non-cancellable initial answer is
+    // checked again before giving up on cancelling.
+    // Finalisers run uninterruptibly (and the fiber may already be interrupted): each step runs interruptibly
+    // inside its own timeout, whose race gives it a fresh fiber, so the bound really holds.
+    const bounded = <A>(effect: Effect.Effect<A, LxdError>, limit: Duration.DurationInput) =>
+      Effect.timeout(Effect.interruptible(effect), limit)
+    const cancelOrDrain = Effect.gen(function*() {
+      const current = initial.may_cancel ? initial : yield* bounded(get(engine, url), "5 seconds")
+      if (isFinal(current)) return
+      if (current.may_cancel) return yield* bounded(cancel(engine, url), "5 seconds")
+      yield* bounded(waitFinal(engine, url, current, onFinal), grace)
+    })
+    yield* Effect.addFinalizer(() => Effect.suspend(() => state.final ? Effect.void : Effect.ignore(cancelOrDrain)))
     return makeHandle(engine, url, initial, state, onFinal, progress)
   })
 

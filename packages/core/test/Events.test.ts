@@ -1,0 +1,127 @@
+import { Events } from "@effect-lxd/core"
+import { LxdMockTransport } from "@effect-lxd/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Schedule, Stream } from "effect"
+import { mockLayer } from "./helpers.js"
+
+const { route, socket, event, operation } = LxdMockTransport
+
+const lifecycle = (action: string, source = "/1.0/instances/c1") =>
+  event("lifecycle", { action, source, context: {}, requestor: { username: "root", protocol: "unix", address: "@" } })
+
+const withFrames = (frames: ReadonlyArray<string> | Stream.Stream<string>) =>
+  mockLayer({ sockets: [route("GET", "/events", () => Effect.succeed(socket(frames)))] })
+
+const requests = Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)
+
+describe("Events.stream", () => {
+  it.effect("decodes lifecycle, operation, logging, and keeps unknown types raw", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      const all = yield* Stream.runCollect(events.stream())
+      const [a, b, c, d] = Chunk.toReadonlyArray(all)
+      expect(a!.type).toBe("lifecycle")
+      if (a!.type === "lifecycle" && !("raw" in a!)) {
+        expect((a as Events.LifecycleEvent).metadata.action).toBe("instance-started")
+        expect((a as Events.LifecycleEvent).metadata.requestor?.protocol).toBe("unix")
+      }
+      expect(b!.type).toBe("operation")
+      expect((b as Events.OperationEvent).metadata.id).toBe("op1")
+      expect(c!.type).toBe("logging")
+      expect(d!.type).toBe("ovn")
+      expect("raw" in d!).toBe(true)
+    }).pipe(Effect.provide(withFrames([
+      lifecycle("instance-started"),
+      event("operation", operation("op1")),
+      event("logging", { message: "hi", level: "info", context: null }),
+      event("ovn", { whatever: 1 })
+    ]))))
+
+  it.effect("type, project and all-projects go into the query", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      yield* Stream.runDrain(events.stream({ types: ["lifecycle", "operation"], project: "p1" }))
+      yield* Stream.runDrain(events.stream({ allProjects: true }))
+      const rs = yield* requests
+      expect(rs.map((r) => r.url)).toEqual([
+        "/1.0/events?type=lifecycle%2Coperation&project=p1",
+        "/1.0/events?all-projects=true"
+      ])
+    }).pipe(Effect.provide(withFrames([]))))
+
+  it.effect("an event that does not match its schema is a ProtocolError", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      const e = yield* Effect.flip(Stream.runDrain(events.stream()))
+      expect(e._tag).toBe("ProtocolError")
+    }).pipe(Effect.provide(withFrames([event("lifecycle", { action: 42 })]))))
+
+  it.effect("a frame that is not JSON is a ProtocolError", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      const e = yield* Effect.flip(Stream.runDrain(events.stream()))
+      expect(e._tag).toBe("ProtocolError")
+    }).pipe(Effect.provide(withFrames(["{not json"]))))
+
+  it.effect("lifecycle() narrows to lifecycle events of the given actions", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      const got = yield* Stream.runCollect(Events.lifecycle(events.stream(), ["instance-deleted"]))
+      expect(Chunk.toReadonlyArray(got).map((e) => e.metadata.action)).toEqual(["instance-deleted"])
+    }).pipe(Effect.provide(withFrames([
+      lifecycle("instance-created"),
+      event("operation", operation("op1")),
+      lifecycle("instance-deleted")
+    ]))))
+})
+
+describe("overflow policies", () => {
+  const burst = Array.from({ length: 50 }, (_, i) => lifecycle("instance-updated", `/1.0/instances/c${i}`))
+
+  // subscribe, let the whole burst arrive while nobody reads, then read
+  const readAfterBurst = (options: Events.StreamOptions) =>
+    Effect.scoped(Effect.gen(function*() {
+      const events = yield* Events.Events
+      const stream = yield* events.subscribe(options)
+      yield* Effect.sleep("30 millis")
+      return yield* Stream.runCollect(stream).pipe(
+        Effect.map((c) => Chunk.toReadonlyArray(c).map((e) => (e as Events.LifecycleEvent).metadata.source)),
+        Effect.either
+      )
+    }))
+
+  it.live("fail (default): the stream ends with EventBufferOverflow", () =>
+    Effect.gen(function*() {
+      const result = yield* readAfterBurst({ bufferSize: 10 })
+      expect(result._tag).toBe("Left")
+      if (result._tag === "Left") {
+        expect(result.left._tag).toBe("EventBufferOverflow")
+        expect(result.left.message).toContain("10")
+      }
+    }).pipe(Effect.provide(withFrames(burst))))
+
+  it.live("dropping: the first bufferSize events are kept, later ones dropped", () =>
+    Effect.gen(function*() {
+      const result = yield* readAfterBurst({ bufferSize: 10, overflow: "dropping" })
+      expect(result._tag).toBe("Right")
+      if (result._tag === "Right") expect(result.right).toEqual(burst.slice(0, 10).map((_, i) => `/1.0/instances/c${i}`))
+    }).pipe(Effect.provide(withFrames(burst))))
+
+  it.live("sliding: the last bufferSize events are kept", () =>
+    Effect.gen(function*() {
+      const result = yield* readAfterBurst({ bufferSize: 10, overflow: "sliding" })
+      expect(result._tag).toBe("Right")
+      if (result._tag === "Right") {
+        expect(result.right).toEqual(burst.slice(40).map((_, i) => `/1.0/instances/c${40 + i}`))
+      }
+    }).pipe(Effect.provide(withFrames(burst))))
+
+  it.live("a consumer that keeps up loses nothing with a tiny buffer", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      const got = yield* Stream.runCollect(Stream.take(events.stream({ bufferSize: 2 }), 50))
+      expect(Chunk.size(got)).toBe(50)
+    }).pipe(Effect.provide(withFrames(
+      Stream.fromIterable(burst).pipe(Stream.schedule(Schedule.spaced("1 millis")))
+    ))))
+})
