@@ -109,6 +109,8 @@ const down = async (dir: string): Promise<void> => {
       maxBuffer: 16 * 1024 * 1024
     })
   } catch (e) {
+    // An empty folder (up never got far) can still go; rmdir refuses anything else.
+    await fs.rmdir(dir).catch(() => undefined)
     const message = `lxd-lab.sh down ${dir} failed: ${errorText(e)}`
     if (inCI) throw new Error(message)
     warn(message)
@@ -268,9 +270,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide("lab", infos[0] ?? null)
     project.provide("lab2", infos[1] ?? null)
   } catch (e) {
-    // Do not leave a half-started lab behind (down is idempotent).
-    await teardown()
-    fail(errorText(e))
+    // Do not leave a half-started lab behind (down is idempotent); report the start failure first.
+    let message = errorText(e)
+    try {
+      await teardown()
+    } catch (te) {
+      message += `\n(and the teardown failed too: ${errorText(te)})`
+    }
+    fail(message)
   }
   return teardown
 }

@@ -4,11 +4,12 @@ import type { LabInfo } from "./types.js"
 export type { LabInfo } from "./types.js"
 
 const missing = (key: "lab" | "lab2"): Error => {
-  const why = inject("labError") ?? "no reason recorded"
+  const why = inject("labError") as string | null | undefined
+  if (why != null) return new Error(`LXD lab daemon "${key}" is not available: ${why}`)
   const hint = key === "lab2"
     ? "the second daemon starts only with LXD_LAB_DAEMONS=2"
     : "is test/lab/globalSetup.ts in the vitest config's globalSetup?"
-  return new Error(`LXD lab daemon "${key}" is not available: ${why} (${hint})`)
+  return new Error(`LXD lab daemon "${key}" is not available (${hint})`)
 }
 
 /** The lab daemon started by `test/lab/globalSetup.ts`; throws a clear Error when there is none. */
