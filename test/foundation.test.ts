@@ -116,7 +116,12 @@ describe("HTTPS trust", () => {
     const keys = makeCertificate("effect-lxd-restricted")
     return Effect.gen(function*() {
       const certificates = yield* Certificates.Certificates
-      const fingerprint = yield* certificates.create({ certificate: keys.cert, name: "restricted-one", restricted: true, projects: ["default"] })
+      const fingerprint = yield* certificates.create({
+        certificate: keys.cert,
+        name: "restricted-one",
+        restricted: true,
+        projects: ["default"]
+      })
       expect(fingerprint).toMatch(/^[0-9a-f]{64}$/)
       const { certificate, etag } = yield* certificates.getWithEtag(fingerprint)
       expect(certificate.restricted).toBe(true)
@@ -137,7 +142,10 @@ describe("HTTPS trust", () => {
         Effect.flatMap(Certificates.Certificates, (c) => c.createToken({ name: "token-client" })),
         unix
       )
-      const pending = yield* Effect.provide(Effect.flatMap(Operations.Operations, (o) => o.get(token.operationId)), unix)
+      const pending = yield* Effect.provide(
+        Effect.flatMap(Operations.Operations, (o) => o.get(token.operationId)),
+        unix
+      )
       expect(pending.status_code).toBe(103)
       yield* Effect.provide(
         Effect.gen(function*() {
@@ -168,7 +176,10 @@ const slowImageServer = Effect.acquireRelease(
     const server = http.createServer((req, res) => {
       const { port } = server.address() as AddressInfo
       if (req.method === "HEAD" || req.url === "/meta") {
-        res.writeHead(200, { "LXD-Image-Hash": "a".repeat(64), "LXD-Image-URL": `http://127.0.0.1:${port}/image.tar.gz` })
+        res.writeHead(200, {
+          "LXD-Image-Hash": "a".repeat(64),
+          "LXD-Image-URL": `http://127.0.0.1:${port}/image.tar.gz`
+        })
         res.end()
         return
       }
@@ -184,38 +195,48 @@ const slowImageServer = Effect.acquireRelease(
       resume(Effect.succeed({ url: `http://127.0.0.1:${port}/meta`, closed, server }))
     })
   }),
-  ({ server }) => Effect.sync(() => server.closeAllConnections()).pipe(Effect.zipRight(Effect.promise(() => new Promise((r) => server.close(r)))))
+  ({ server }) =>
+    Effect.sync(() => server.closeAllConnections()).pipe(
+      Effect.zipRight(Effect.promise(() => new Promise((r) => server.close(r))))
+    )
 )
 
 describe("operations", () => {
-  it.live("an operation started and then interrupted is cancelled on the server", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const client = yield* LxdClient.LxdClient
-      const operations = yield* Operations.Operations
-      const events = yield* Events.Events
-      const image = yield* slowImageServer
-      const opEvents = yield* events.subscribe({ types: ["operation"] })
-      const collected = yield* Effect.fork(Stream.runCollect(
-        Events.operations(opEvents).pipe(Stream.takeUntil((e) => e.metadata.status_code >= 200))
-      ))
-      const fiber = yield* Effect.fork(
-        client.run({ method: "POST", path: "/images", body: { source: { type: "url", url: image.url } } })
-      )
-      // wait until LXD is downloading (its operation shows up running, and becomes cancellable)
-      const running = yield* operations.list().pipe(
-        Effect.map((ops) => ops.find((o) => o.description === "Downloading image" && o.status_code === 103 && o.may_cancel)),
-        Effect.flatMap(Option.fromNullable),
-        Effect.retry({ times: 100, schedule: undefined }),
-        Effect.tapError(() => Effect.sleep("50 millis"))
-      )
-      yield* Fiber.interrupt(fiber)
-      const final = Chunk.toReadonlyArray(yield* Fiber.join(collected)).filter((e) => e.metadata.id === running.id).at(-1)
-      expect(final?.metadata.status_code).toBeGreaterThanOrEqual(400) // LXD 5.0.2 reports Failure "context canceled"
-      const after = yield* operations.get(running.id)
-      expect(after.status_code).toBeGreaterThanOrEqual(400)
-      expect(after.err).toContain("cancel")
-      yield* Effect.promise(() => image.closed) // and LXD hung up on the download
-    })).pipe(Effect.provide(unix)), { timeout: 30_000 })
+  it.live(
+    "an operation started and then interrupted is cancelled on the server",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const client = yield* LxdClient.LxdClient
+        const operations = yield* Operations.Operations
+        const events = yield* Events.Events
+        const image = yield* slowImageServer
+        const opEvents = yield* events.subscribe({ types: ["operation"] })
+        const collected = yield* Effect.fork(Stream.runCollect(
+          Events.operations(opEvents).pipe(Stream.takeUntil((e) => e.metadata.status_code >= 200))
+        ))
+        const fiber = yield* Effect.fork(
+          client.run({ method: "POST", path: "/images", body: { source: { type: "url", url: image.url } } })
+        )
+        // wait until LXD is downloading (its operation shows up running, and becomes cancellable)
+        const running = yield* operations.list().pipe(
+          Effect.map((ops) =>
+            ops.find((o) => o.description === "Downloading image" && o.status_code === 103 && o.may_cancel)
+          ),
+          Effect.flatMap(Option.fromNullable),
+          Effect.retry({ times: 100, schedule: undefined }),
+          Effect.tapError(() => Effect.sleep("50 millis"))
+        )
+        yield* Fiber.interrupt(fiber)
+        const final = Chunk.toReadonlyArray(yield* Fiber.join(collected)).filter((e) => e.metadata.id === running.id)
+          .at(-1)
+        expect(final?.metadata.status_code).toBeGreaterThanOrEqual(400) // LXD 5.0.2 reports Failure "context canceled"
+        const after = yield* operations.get(running.id)
+        expect(after.status_code).toBeGreaterThanOrEqual(400)
+        expect(after.err).toContain("cancel")
+        yield* Effect.promise(() => image.closed) // and LXD hung up on the download
+      })).pipe(Effect.provide(unix)),
+    { timeout: 30_000 }
+  )
 
   it.live("Operations.wait with a timeout fails with OperationTimeout; cancel ends a token operation", () =>
     Effect.gen(function*() {
@@ -234,7 +255,11 @@ describe("operations", () => {
   it.live("a failed operation is OperationFailed with LXD's message", () =>
     Effect.gen(function*() {
       const client = yield* LxdClient.LxdClient
-      yield* client.run({ method: "POST", path: "/instances", body: { name: "fail-src", source: { type: "image", alias: info.image } } })
+      yield* client.run({
+        method: "POST",
+        path: "/instances",
+        body: { name: "fail-src", source: { type: "image", alias: info.image } }
+      })
       // 5.0.2: a copy without "profiles" fails in the operation (with HTTP 200 on /wait)
       const e = yield* Effect.flip(client.run({
         method: "POST",

@@ -13,8 +13,21 @@ export const makeCertificate = (cn = "effect-lxd-test"): KeyPair => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-cert-"))
   try {
     execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-nodes",
-      "-keyout", path.join(dir, "c.key"), "-out", path.join(dir, "c.crt"), "-days", "2", "-subj", `/CN=${cn}`
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:secp384r1",
+      "-nodes",
+      "-keyout",
+      path.join(dir, "c.key"),
+      "-out",
+      path.join(dir, "c.crt"),
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${cn}`
     ], { stdio: "ignore" })
     return {
       cert: fs.readFileSync(path.join(dir, "c.crt"), "utf8"),

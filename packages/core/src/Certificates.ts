@@ -9,8 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as Path from "./internal/path.js"
 import { toOperation } from "./internal/operation.js"
+import * as Path from "./internal/path.js"
 import { LxdClient } from "./LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "./LxdError.js"
 import { NullableArray, OpenEnum } from "./LxdSchema.js"
@@ -194,13 +194,14 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
       Effect.map((r) => ({ certificate: r.metadata, etag: r.etag })),
       Effect.withSpan("Certificates.get")
     )
-  const write = (method: "PUT" | "PATCH") =>
-  (fingerprint: string, put: CertificatePut, options?: { readonly etag?: string | undefined }) =>
-    Effect.all([path(fingerprint), body(put)]).pipe(
-      Effect.flatMap(([p, b]) => client.request({ method, path: p, body: b, etag: options?.etag })),
-      Effect.asVoid,
-      Effect.withSpan(method === "PUT" ? "Certificates.replace" : "Certificates.update")
-    )
+  const write =
+    (method: "PUT" | "PATCH") =>
+    (fingerprint: string, put: CertificatePut, options?: { readonly etag?: string | undefined }) =>
+      Effect.all([path(fingerprint), body(put)]).pipe(
+        Effect.flatMap(([p, b]) => client.request({ method, path: p, body: b, etag: options?.etag })),
+        Effect.asVoid,
+        Effect.withSpan(method === "PUT" ? "Certificates.replace" : "Certificates.update")
+      )
   return Certificates.of({
     listFingerprints: client.sync(Schema.Array(Schema.String), { method: "GET", path: "/certificates" }).pipe(
       Effect.map((r) => r.metadata.map(Path.nameFromUrl)),

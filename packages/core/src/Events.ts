@@ -129,7 +129,9 @@ export declare namespace Events {
      * Subscribes now, in the current scope, and returns the stream: nothing that happens after this effect
      * completes is missed. Use it to start an action after subscribing.
      */
-    readonly subscribe: (options?: StreamOptions) => Effect.Effect<Stream.Stream<LxdEvent, LxdError>, LxdError, Scope.Scope>
+    readonly subscribe: (
+      options?: StreamOptions
+    ) => Effect.Effect<Stream.Stream<LxdEvent, LxdError>, LxdError, Scope.Scope>
   }
 }
 

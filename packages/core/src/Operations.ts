@@ -86,7 +86,9 @@ export declare namespace Operations {
 const OperationsByStatus = Schema.NullOr(
   Schema.Record({ key: Schema.String, value: Schema.NullOr(Schema.Array(Operation)) })
 )
-const IdsByStatus = Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.NullOr(Schema.Array(Schema.String)) }))
+const IdsByStatus = Schema.NullOr(
+  Schema.Record({ key: Schema.String, value: Schema.NullOr(Schema.Array(Schema.String)) })
+)
 
 const path = (id: string) => Path.build("/operations/", ["operation id", id])
 
@@ -113,7 +115,9 @@ export const make: Effect.Effect<Operations.Service, never, LxdClient> = Effect.
         Effect.flatMap((query) => client.sync(IdsByStatus, { method: "GET", path: "/operations", query })),
         Effect.map((r) => {
           const out: Record<string, ReadonlyArray<string>> = {}
-          for (const [status, urls] of Object.entries(r.metadata ?? {})) out[status] = (urls ?? []).map(Path.nameFromUrl)
+          for (const [status, urls] of Object.entries(r.metadata ?? {})) {
+            out[status] = (urls ?? []).map(Path.nameFromUrl)
+          }
           return out
         }),
         Effect.withSpan("Operations.listIds")

@@ -128,12 +128,13 @@ export const make: Effect.Effect<Server.Service, never, LxdClient> = Effect.gen(
     Effect.map((r) => ({ info: r.metadata, etag: r.etag })),
     Effect.withSpan("Server.get")
   )
-  const writeConfig = (method: "PUT" | "PATCH") =>
-  (config: Readonly<Record<string, string>>, options?: { readonly etag?: string | undefined }) =>
-    client.request({ method, path: "", body: { config }, etag: options?.etag }).pipe(
-      Effect.zipRight(client.refreshServer),
-      Effect.withSpan(method === "PUT" ? "Server.replaceConfig" : "Server.updateConfig")
-    )
+  const writeConfig =
+    (method: "PUT" | "PATCH") =>
+    (config: Readonly<Record<string, string>>, options?: { readonly etag?: string | undefined }) =>
+      client.request({ method, path: "", body: { config }, etag: options?.etag }).pipe(
+        Effect.zipRight(client.refreshServer),
+        Effect.withSpan(method === "PUT" ? "Server.replaceConfig" : "Server.updateConfig")
+      )
   return Server.of({
     info: client.server,
     getWithEtag,

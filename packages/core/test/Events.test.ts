@@ -104,7 +104,9 @@ describe("overflow policies", () => {
     Effect.gen(function*() {
       const result = yield* readAfterBurst({ bufferSize: 10, overflow: "dropping" })
       expect(result._tag).toBe("Right")
-      if (result._tag === "Right") expect(result.right).toEqual(burst.slice(0, 10).map((_, i) => `/1.0/instances/c${i}`))
+      if (result._tag === "Right") {
+        expect(result.right).toEqual(burst.slice(0, 10).map((_, i) => `/1.0/instances/c${i}`))
+      }
     }).pipe(Effect.provide(withFrames(burst))))
 
   it.live("sliding: the last bufferSize events are kept", () =>

@@ -58,7 +58,11 @@ describe("envelope decoding", () => {
       const e = yield* Effect.flip(client.request({ method: "GET", path: "/x" }))
       expect(e._tag).toBe("ProtocolError")
       expect(e.message).toContain("HTTP 502")
-    }).pipe(Effect.provide(answering(raw("<html>bad gateway</html>", { status: 502, headers: { "content-type": "text/html" } })))))
+    }).pipe(
+      Effect.provide(
+        answering(raw("<html>bad gateway</html>", { status: 502, headers: { "content-type": "text/html" } }))
+      )
+    ))
 
   it.effect("JSON that is not an envelope is a ProtocolError", () =>
     Effect.gen(function*() {

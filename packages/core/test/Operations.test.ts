@@ -74,7 +74,7 @@ describe("waiting for operations", () => {
       const client = yield* LxdClient.LxdClient
       const e = yield* Effect.flip(client.run({ method: "POST", path: "/instances" }))
       expect(e._tag).toBe("OperationFailed")
-      expect((yield* requests)).toContain("GET /1.0/operations/op4")
+      expect(yield* requests).toContain("GET /1.0/operations/op4")
     }).pipe(Effect.provide(mockLayer({
       routes: [
         route("POST", "/instances", () => Effect.succeed(asyncAnswer(operation("op4")))),
@@ -104,7 +104,7 @@ describe("waiting for operations", () => {
       const op = yield* client.run({ method: "POST", path: "/storage-pools/default/volumes/custom" })
       expect(op.status_code).toBe(200)
       expect(op.id).toBe("")
-      expect((yield* requests)).toEqual(["POST /1.0/storage-pools/default/volumes/custom"])
+      expect(yield* requests).toEqual(["POST /1.0/storage-pools/default/volumes/custom"])
     }).pipe(Effect.provide(mockLayer({ handle: () => Effect.succeed(sync(null, { location: "/1.0/x" })) }))))
 
   it.effect("a vanished operation (garbage-collected) is NotFound", () =>
@@ -153,7 +153,9 @@ describe("operations are scoped resources", () => {
   it.effect("a timeout cancels it too", () =>
     Effect.gen(function*() {
       const client = yield* LxdClient.LxdClient
-      const fiber = yield* Effect.fork(client.run({ method: "POST", path: "/instances" }).pipe(Effect.timeout("5 seconds")))
+      const fiber = yield* Effect.fork(
+        client.run({ method: "POST", path: "/instances" }).pipe(Effect.timeout("5 seconds"))
+      )
       yield* TestClock.adjust("6 seconds")
       const exit = yield* Fiber.await(fiber)
       expect(exit._tag).toBe("Failure")
@@ -193,7 +195,9 @@ describe("operations are scoped resources", () => {
   it.effect("an operation LXD cannot cancel is waited for (bounded), never DELETEd", () =>
     Effect.gen(function*() {
       const client = yield* LxdClient.LxdClient
-      const fiber = yield* Effect.fork(client.run({ method: "POST", path: "/instances" }, { uncancellableGrace: "10 seconds" }))
+      const fiber = yield* Effect.fork(
+        client.run({ method: "POST", path: "/instances" }, { uncancellableGrace: "10 seconds" })
+      )
       yield* TestClock.adjust("1 second")
       const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
       yield* TestClock.adjust("1 second")

@@ -26,7 +26,9 @@ describe("name validation", () => {
 
   it("the error says which rule broke", () => {
     const r = validate("instance", "1abc")
-    if (r._tag === "Left") expect(r.left.message).toBe("Invalid instance name \"1abc\": must not start with a digit or a dash")
+    if (r._tag === "Left") {
+      expect(r.left.message).toBe("Invalid instance name \"1abc\": must not start with a digit or a dash")
+    }
   })
 
   it("segments are percent-encoded", () => {
@@ -75,7 +77,13 @@ describe("certificates", () => {
       const fp = yield* certs.create({ certificate: pem, name: "ci", restricted: true, projects: ["p1"] })
       expect(fp).toBe("abcdef")
       const [r] = yield* requests
-      expect(r!.body).toEqual({ type: "client", certificate: "QUJDREVG", name: "ci", restricted: true, projects: ["p1"] })
+      expect(r!.body).toEqual({
+        type: "client",
+        certificate: "QUJDREVG",
+        name: "ci",
+        restricted: true,
+        projects: ["p1"]
+      })
     }).pipe(Effect.provide(mockLayer({
       handle: () => Effect.succeed(LxdMockTransport.sync(null, { location: "/1.0/certificates/abcdef" }))
     }))))

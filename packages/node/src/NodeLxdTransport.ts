@@ -5,10 +5,10 @@
  *
  * @since 0.1.0
  */
+import { LxdTransport } from "@effect-lxd/core/LxdTransport"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -17,7 +17,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Undici from "undici"
 import type * as WS from "ws"
-import { explainTlsError, type TlsSettings, tlsOptions } from "./internal/tls.js"
+import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as WebSocket from "./internal/websocket.js"
 
 /**
@@ -211,5 +211,4 @@ export const layerConfig: Layer.Layer<LxdTransport> = Layer.unwrapEffect(
   }).pipe(Effect.orDie)
 )
 
-const readPem = (value: string): string =>
-  value.includes("-----BEGIN") ? value : Fs.readFileSync(value, "utf8")
+const readPem = (value: string): string => value.includes("-----BEGIN") ? value : Fs.readFileSync(value, "utf8")

@@ -5,13 +5,13 @@
  *
  * @since 0.1.0
  */
+import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
+import type { Operation } from "@effect-lxd/core/LxdSchema"
+import { type Frame, LxdTransport, type LxdWebSocket } from "@effect-lxd/core/LxdTransport"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
-import type { Operation } from "@effect-lxd/core/LxdSchema"
-import { type Frame, LxdTransport, type LxdWebSocket } from "@effect-lxd/core/LxdTransport"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -93,7 +93,10 @@ export const sync = (
  * @since 0.1.0
  * @category constructors
  */
-export const operation = (id: string, overrides: Partial<Record<keyof Operation, unknown>> = {}): Record<string, unknown> => ({
+export const operation = (
+  id: string,
+  overrides: Partial<Record<keyof Operation, unknown>> = {}
+): Record<string, unknown> => ({
   id,
   class: "task",
   description: "Mock operation",
@@ -140,7 +143,15 @@ export const async = (op: Record<string, unknown>, options: { readonly url?: str
  */
 export const error = (status: number, message: string, options: { readonly errorCode?: number } = {}): MockResponse =>
   json(
-    { type: "error", status: "", status_code: 0, operation: "", error_code: options.errorCode ?? status, error: message, metadata: null },
+    {
+      type: "error",
+      status: "",
+      status_code: 0,
+      operation: "",
+      error_code: options.errorCode ?? status,
+      error: message,
+      metadata: null
+    },
     status
   )
 
@@ -192,7 +203,9 @@ export const socket = (
   frames: Iterable<Frame> | Stream.Stream<Frame>,
   options: { readonly onSend?: (frame: Frame) => Effect.Effect<void> } = {}
 ): MockSocket => ({
-  frames: Stream.StreamTypeId in (frames as object) ? frames as Stream.Stream<Frame> : Stream.fromIterable(frames as Iterable<Frame>),
+  frames: Stream.StreamTypeId in (frames as object)
+    ? frames as Stream.Stream<Frame>
+    : Stream.fromIterable(frames as Iterable<Frame>),
   onSend: options.onSend
 })
 
@@ -319,61 +332,63 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
       return fallback === undefined ? undefined : { handler: fallback, params: {} }
     }
 
-    const http = HttpClient.mapRequest(HttpClientRequest.prependUrl("http://lxd.mock"))(HttpClient.make((request, url) =>
-      Effect.gen(function*() {
-        let bytes: Uint8Array | undefined
-        const body = request.body
-        if (body._tag === "Uint8Array") bytes = body.body
-        else if (body._tag === "Raw" && typeof body.body === "string") bytes = new TextEncoder().encode(body.body)
-        else if (body._tag === "Stream") {
-          bytes = yield* Stream.runFold(body.stream, new Uint8Array(0), (acc, chunk) => {
-            const out = new Uint8Array(acc.length + chunk.length)
-            out.set(acc)
-            out.set(chunk, acc.length)
-            return out
-          }).pipe(Effect.orDie)
-        }
-        let jsonBody: unknown = undefined
-        if (bytes !== undefined && (request.headers["content-type"] ?? "").includes("json")) {
-          try {
-            jsonBody = JSON.parse(decoder.decode(bytes))
-          } catch {
-            jsonBody = undefined
+    const http = HttpClient.mapRequest(HttpClientRequest.prependUrl("http://lxd.mock"))(
+      HttpClient.make((request, url) =>
+        Effect.gen(function*() {
+          let bytes: Uint8Array | undefined
+          const body = request.body
+          if (body._tag === "Uint8Array") bytes = body.body
+          else if (body._tag === "Raw" && typeof body.body === "string") bytes = new TextEncoder().encode(body.body)
+          else if (body._tag === "Stream") {
+            bytes = yield* Stream.runFold(body.stream, new Uint8Array(0), (acc, chunk) => {
+              const out = new Uint8Array(acc.length + chunk.length)
+              out.set(acc)
+              out.set(chunk, acc.length)
+              return out
+            }).pipe(Effect.orDie)
           }
-        }
-        const { path, query, url: full } = parse(url)
-        const found = dispatch(request.method, path, options.routes, options.handle)
-        const req: MockRequest = {
-          method: request.method,
-          path,
-          url: full,
-          query,
-          headers: request.headers,
-          body: jsonBody,
-          bytes,
-          params: found?.params ?? {}
-        }
-        yield* Ref.update(requests, (rs) => [...rs, req])
-        if (found === undefined) {
-          return yield* Effect.dieMessage(`LxdMockTransport: no route for ${request.method} ${full}`)
-        }
-        const answer = yield* found.handler(req)
-        if (answer.transportFailure !== undefined) {
-          return yield* new HttpClientError.RequestError({
+          let jsonBody: unknown = undefined
+          if (bytes !== undefined && (request.headers["content-type"] ?? "").includes("json")) {
+            try {
+              jsonBody = JSON.parse(decoder.decode(bytes))
+            } catch {
+              jsonBody = undefined
+            }
+          }
+          const { path, query, url: full } = parse(url)
+          const found = dispatch(request.method, path, options.routes, options.handle)
+          const req: MockRequest = {
+            method: request.method,
+            path,
+            url: full,
+            query,
+            headers: request.headers,
+            body: jsonBody,
+            bytes,
+            params: found?.params ?? {}
+          }
+          yield* Ref.update(requests, (rs) => [...rs, req])
+          if (found === undefined) {
+            return yield* Effect.dieMessage(`LxdMockTransport: no route for ${request.method} ${full}`)
+          }
+          const answer = yield* found.handler(req)
+          if (answer.transportFailure !== undefined) {
+            return yield* new HttpClientError.RequestError({
+              request,
+              reason: "Transport",
+              cause: answer.transportFailure
+            })
+          }
+          return HttpClientResponse.fromWeb(
             request,
-            reason: "Transport",
-            cause: answer.transportFailure
-          })
-        }
-        return HttpClientResponse.fromWeb(
-          request,
-          new Response(
-            answer.status === 204 || answer.status === 304 ? null : answer.body as BodyInit,
-            { status: answer.status, headers: answer.headers }
+            new Response(
+              answer.status === 204 || answer.status === 304 ? null : answer.body as BodyInit,
+              { status: answer.status, headers: answer.headers }
+            )
           )
-        )
-      })
-    ))
+        })
+      )
+    )
 
     const websocket = (pathAndQuery: string) =>
       Effect.gen(function*() {

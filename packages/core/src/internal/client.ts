@@ -206,8 +206,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
   const websocket = (path: string, query?: Readonly<Record<string, string | undefined>>) =>
     Effect.flatMap(
       Effect.zip(CurrentProject, CurrentTarget),
-      ([project, target]) =>
-        transport.websocket(API + path + queryString(composeQuery(query, project, target)))
+      ([project, target]) => transport.websocket(API + path + queryString(composeQuery(query, project, target)))
     )
 
   const engine: Op.Engine = { request }

@@ -24,7 +24,11 @@ import { splitUrl } from "./path.js"
 const decodeOperation = Schema.decodeUnknownEither(Operation)
 
 /** @internal */
-export const toOperation = (method: string, path: string, metadata: unknown): Effect.Effect<Operation, ProtocolError> => {
+export const toOperation = (
+  method: string,
+  path: string,
+  metadata: unknown
+): Effect.Effect<Operation, ProtocolError> => {
   const result = decodeOperation(metadata)
   return result._tag === "Right"
     ? Effect.succeed(result.right)

@@ -166,7 +166,9 @@ class FrameBuffer {
     this.done = Option.some(
       code === 1000 || code === 1005
         ? Option.none()
-        : Option.some(this.failed(undefined, `websocket closed abnormally (code ${code}${reason ? `: ${reason}` : ""})`))
+        : Option.some(
+          this.failed(undefined, `websocket closed abnormally (code ${code}${reason ? `: ${reason}` : ""})`)
+        )
     )
     this.waiter?.()
   }
