@@ -551,6 +551,7 @@ cmd_up() {
   printf 'default-remote: local\n' >"$DIR/lxc-client/config.yml"
 
   trap up_failed EXIT
+  # The daemon must not inherit our stdout (fd 3): a caller reading it to EOF (execFile) would wait forever.
   # A clean environment: only what the daemon needs. The dead proxy makes its fetch of instance types from the
   # public image server fail at once (LXD never proxies loopback, so 127.0.0.1 traffic is unaffected). Go
   # prefers the upper-case variables, so set both spellings.
@@ -559,9 +560,10 @@ cmd_up() {
     LXD_DIR="$LXD_DIR_PATH" \
     https_proxy="$DEAD_PROXY" HTTPS_PROXY="$DEAD_PROXY" http_proxy="$DEAD_PROXY" HTTP_PROXY="$DEAD_PROXY" \
     no_proxy="" NO_PROXY="" \
-    lxd --group root --logfile "$DIR/lxd.log" </dev/null >"$DIR/lxd.out" 2>&1 &
+    lxd --group root --logfile "$DIR/lxd.log" </dev/null >"$DIR/lxd.out" 2>&1 3>&- &
   local pid=$!
   echo "$pid" >"$DIR/lxd.pid"
+  log "daemon $pid started at +$(($(now_ms) - t0)) ms"
 
   local i ready=0
   for ((i = 0; i < 600; i++)); do

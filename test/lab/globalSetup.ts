@@ -241,9 +241,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // Keep the default behaviour (exit) when nobody else handles the signal.
     if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
   }
-  process.on("exit", onExit)
-  process.on("SIGINT", onSignal)
-  process.on("SIGTERM", onSignal)
+  // Prepended: vitest's own SIGINT/SIGTERM/exit listeners (registered earlier) call process.exit() from inside
+  // the "exit" event, which exits at once and skips every exit listener registered after them.
+  process.prependListener("exit", onExit)
+  process.prependListener("SIGINT", onSignal)
+  process.prependListener("SIGTERM", onSignal)
   const unregister = (): void => {
     process.off("exit", onExit)
     process.off("SIGINT", onSignal)

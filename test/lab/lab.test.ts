@@ -1,13 +1,16 @@
 import * as http from "node:http"
 import { describe, expect, it } from "vitest"
-import { lab, lab2Available, lab2 } from "./lab.js"
+import { lab, lab2, lab2Available } from "./lab.js"
 
 const get = (socketPath: string, path: string): Promise<{ status: number; body: unknown }> =>
   new Promise((resolve, reject) => {
     const req = http.request({ socketPath, path, method: "GET" }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (c: Buffer) => chunks.push(c))
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }))
+      res.on(
+        "end",
+        () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) })
+      )
       res.on("error", reject)
     })
     req.on("error", reject)
