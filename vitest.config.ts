@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     // one shared daemon: files run one after another
     fileParallelism: false,
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     projects: [
       {
         test: {

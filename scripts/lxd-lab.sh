@@ -534,6 +534,9 @@ cmd_up() {
   ((${#LXD_DIR_PATH} + 12 < 108)) || die "LXD_DIR path too long for a unix socket: $LXD_DIR_PATH"
 
   mkdir -p "$DIR"
+  # Unprivileged containers run with shifted uids (100000+): they must be able to traverse every folder above
+  # their rootfs. A folder made by mkdtemp is 0700, and then `lxd forkstart` fails with exit status 1.
+  chmod 0755 "$DIR"
   if lab_daemon_alive; then
     die "a daemon is already running with LXD_DIR=$LXD_DIR_PATH (pid $(lab_daemon_pids | paste -sd' ')); run: bash $0 down $DIR"
   fi

@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /**
@@ -234,7 +235,7 @@ export type Handler = (request: MockRequest) => Effect.Effect<MockResponse>
  * @since 0.1.0
  * @category models
  */
-export type SocketHandler = (request: MockRequest) => Effect.Effect<MockSocket, ClientConnectionFailed>
+export type SocketHandler = (request: MockRequest) => Effect.Effect<MockSocket, ClientConnectionFailed, Scope.Scope>
 
 /**
  * A route: method (or `*`) and a path pattern below `/1.0` with `:params` (`/instances/:name/state`).
@@ -295,6 +296,8 @@ export interface Options {
   readonly routes?: ReadonlyArray<Route<Handler>> | undefined
   /** Websocket routes (`/events`, `/operations/:id/websocket`). */
   readonly sockets?: ReadonlyArray<Route<SocketHandler>> | undefined
+  /** Answers requests no route matched (instead of a defect). */
+  readonly fallback?: Handler | undefined
 }
 
 const parse = (url: URL) => {
@@ -356,7 +359,7 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
             }
           }
           const { path, query, url: full } = parse(url)
-          const found = dispatch(request.method, path, options.routes, options.handle)
+          const found = dispatch(request.method, path, options.routes, options.handle ?? options.fallback)
           const req: MockRequest = {
             method: request.method,
             path,

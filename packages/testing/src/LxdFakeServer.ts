@@ -1,0 +1,59 @@
+/**
+ * An in-memory fake LXD for tests: server info and extensions, operations (running, success, failure, cancel,
+ * the ~5 s expiry), events as LXD emits them, profiles, images (read), instances with their state transitions
+ * and snapshots. It answers at the REST level, so every effect-lxd service runs on it unchanged. An endpoint it
+ * does not implement is a defect naming the endpoint: a gap is never mistaken for success.
+ *
+ * The same contract suite runs against it and against a real LXD (`test/` in the repository); where they
+ * differ, LXD is right.
+ *
+ * @since 0.1.0
+ */
+import type { LxdTransport } from "@effect-lxd/core/LxdTransport"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Fake from "./internal/fakeCore.js"
+import { routes } from "./internal/fakeRoutes.js"
+import * as M from "./LxdMockTransport.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** API extensions to advertise (default: the subset of LXD 5.0.2's that the fake implements). */
+  readonly extensions?: ReadonlyArray<string> | undefined
+  /** `environment.server_name`. */
+  readonly serverName?: string | undefined
+  /** How long finished operations stay visible, in ms (LXD: 5000). */
+  readonly operationRetention?: number | undefined
+}
+
+/**
+ * The extensions the fake advertises by default.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultExtensions: ReadonlyArray<string> = Fake.DEFAULT_EXTENSIONS
+
+/**
+ * A fresh fake LXD with a `default` project, a `default` profile with a root disk, and a `busybox` image alias.
+ * It also provides the mock's `MockTransport` record of requests.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<LxdTransport | M.MockTransport> =>
+  Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const scope = yield* Effect.scope
+      const state = yield* Fake.makeState(options, scope)
+      const { routes: httpRoutes, sockets } = routes(state)
+      return M.layer({
+        routes: httpRoutes,
+        sockets,
+        fallback: (request) => Effect.dieMessage(`LxdFakeServer does not implement ${request.method} ${request.url}`)
+      })
+    })
+  )

@@ -1,0 +1,308 @@
+/**
+ * The in-memory fake LXD: state, operations and events. Routes live in `fakeRoutes.ts`.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as M from "../LxdMockTransport.js"
+
+/** @internal */
+export type Json = Record<string, unknown>
+
+/** @internal */
+export interface FakeSnapshot {
+  name: string
+  created_at: string
+  expires_at: string
+  stateful: boolean
+  description: string
+  config: Record<string, string>
+  devices: Record<string, Record<string, string>>
+  profiles: Array<string>
+  ephemeral: boolean
+}
+
+/** @internal */
+export interface FakeInstance {
+  name: string
+  project: string
+  type: string
+  description: string
+  status: "Running" | "Stopped" | "Frozen"
+  created_at: string
+  last_used_at: string
+  ephemeral: boolean
+  profiles: Array<string>
+  config: Record<string, string>
+  devices: Record<string, Record<string, string>>
+  snapshots: Map<string, FakeSnapshot>
+}
+
+/** @internal */
+export interface FakeProfile {
+  name: string
+  project: string
+  description: string
+  config: Record<string, string>
+  devices: Record<string, Record<string, string>>
+}
+
+/** @internal */
+export interface FakeImage {
+  fingerprint: string
+  project: string
+  public: boolean
+  filename: string
+  size: number
+  architecture: string
+  properties: Record<string, string>
+  created_at: string
+  uploaded_at: string
+  aliases: Array<{ name: string; description: string }>
+  type: string
+}
+
+/** @internal */
+export interface FakeOperation {
+  readonly op: Json
+  readonly project: string
+  readonly done: Deferred.Deferred<void>
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+}
+
+/** The fake's clock of record: real time, formatted as LXD does. @internal */
+export const now = (): string => new Date().toISOString().replace("Z", "000000Z")
+
+/** LXD's "never". @internal */
+export const NEVER = "0001-01-01T00:00:00Z"
+
+let counter = 0
+/** @internal */
+export const uuid = (): string => {
+  counter++
+  const hex = (n: number, len: number) => n.toString(16).padStart(len, "0").slice(-len)
+  return `${hex(Date.now(), 8)}-${hex(counter, 4)}-4${hex(counter * 7, 3)}-8${hex(counter * 13, 3)}-${
+    hex(Math.floor(Math.random() * 2 ** 48), 12)
+  }`
+}
+
+/** A stable hash (FNV-1a, 64 hex digits by repetition) for ETags and fingerprints. @internal */
+export const hash = (text: string): string => {
+  let out = ""
+  for (let round = 0; round < 8; round++) {
+    let h = 0x811c9dc5 ^ round
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i)
+      h = Math.imul(h, 0x01000193)
+    }
+    out += (h >>> 0).toString(16).padStart(8, "0")
+  }
+  return out
+}
+
+/** Extensions the fake implements (a subset of LXD 5.0.2's). @internal */
+export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
+  "storage_zfs_remove_snapshots",
+  "container_host_shutdown_timeout",
+  "etag",
+  "patch",
+  "certificate_update",
+  "container_exec_recording",
+  "file_delete",
+  "file_append",
+  "file_symlinks",
+  "container_exec_signal_handling",
+  "api_filtering",
+  "instances",
+  "instance_types",
+  "projects",
+  "event_lifecycle",
+  "event_location",
+  "event_project",
+  "event_lifecycle_requestor",
+  "instance_get_full",
+  "instance_all_projects",
+  "instance_bulk_state_change",
+  "certificate_token",
+  "image_create_aliases",
+  "resources",
+  "operation_description",
+  "snapshot_expiry",
+  "snapshot_expiry_creation",
+  "container_exec_user_group_cwd",
+  "instance_file_head"
+]
+
+/** @internal */
+export interface FakeOptions {
+  readonly extensions?: ReadonlyArray<string> | undefined
+  readonly serverName?: string | undefined
+  /** How long finished operations stay visible (LXD: 5 seconds). */
+  readonly operationRetention?: number | undefined
+}
+
+/**
+ * The fake's state and its two engines: operations (run in fibers of the layer's scope) and events (a PubSub
+ * the `/events` websockets subscribe to).
+ *
+ * @internal
+ */
+export interface FakeState {
+  readonly options: FakeOptions
+  readonly extensions: Array<string>
+  readonly config: Record<string, string>
+  readonly instances: Map<string, FakeInstance>
+  readonly profiles: Map<string, FakeProfile>
+  readonly images: Map<string, FakeImage>
+  readonly projects: Map<string, { name: string; description: string; config: Record<string, string> }>
+  readonly operations: Map<string, FakeOperation>
+  readonly events: PubSub.PubSub<{ readonly type: string; readonly project: string; readonly text: string }>
+  readonly scope: Scope.Scope
+}
+
+/** @internal */
+export const key = (project: string, name: string) => `${project}/${name}`
+
+/** @internal */
+export const makeState = (options: FakeOptions, scope: Scope.Scope): Effect.Effect<FakeState> =>
+  Effect.map(
+    PubSub.unbounded<{ readonly type: string; readonly project: string; readonly text: string }>(),
+    (events) => {
+      const state: FakeState = {
+        options,
+        extensions: [...(options.extensions ?? DEFAULT_EXTENSIONS)],
+        config: { "core.https_address": "", "core.trust_password": "" },
+        instances: new Map(),
+        profiles: new Map(),
+        images: new Map(),
+        projects: new Map([["default", { name: "default", description: "Default LXD project", config: {} }]]),
+        operations: new Map(),
+        events,
+        scope
+      }
+      state.profiles.set(key("default", "default"), {
+        name: "default",
+        project: "default",
+        description: "Default LXD profile",
+        config: {},
+        devices: { root: { path: "/", pool: "default", type: "disk" } }
+      })
+      const fingerprint = hash("busybox")
+      state.images.set(key("default", fingerprint), {
+        fingerprint,
+        project: "default",
+        public: false,
+        filename: "busybox.tar.gz",
+        size: 1_187_840,
+        architecture: "x86_64",
+        properties: { os: "busybox", release: "1.35.0", description: "busybox fake image" },
+        created_at: now(),
+        uploaded_at: now(),
+        aliases: [{ name: "busybox", description: "" }],
+        type: "container"
+      })
+      return state
+    }
+  )
+
+/** Emits one event to every matching listener. @internal */
+export const emit = (state: FakeState, type: string, project: string, metadata: unknown): Effect.Effect<void> =>
+  Effect.asVoid(PubSub.publish(state.events, {
+    type,
+    project,
+    text: JSON.stringify({ type, timestamp: now(), metadata, location: "none", project })
+  }))
+
+/** A lifecycle event as LXD emits it. @internal */
+export const lifecycle = (
+  state: FakeState,
+  project: string,
+  action: string,
+  source: string,
+  context: Json = {}
+): Effect.Effect<void> =>
+  emit(state, "lifecycle", project, {
+    action,
+    source,
+    context,
+    requestor: { username: "root", protocol: "unix", address: "@" }
+  })
+
+/** A failure inside an operation: LXD reports it as the operation's `err`. @internal */
+export class OpFailure {
+  constructor(readonly message: string) {}
+}
+
+/**
+ * Starts an operation: answers `202` at once, runs `work` in a fiber, moves the operation to Success (with the
+ * work's metadata) or Failure (`OpFailure`), emits operation events on each change, and forgets it
+ * `operationRetention` ms after it ends.
+ *
+ * @internal
+ */
+export const startOperation = (
+  state: FakeState,
+  project: string,
+  options: {
+    readonly description: string
+    readonly resources?: Record<string, Array<string>>
+    readonly class?: string
+    readonly mayCancel?: boolean
+    readonly metadata?: unknown
+  },
+  work: Effect.Effect<unknown, OpFailure>
+): Effect.Effect<M.MockResponse> =>
+  Effect.gen(function*() {
+    const id = uuid()
+    const created = now()
+    const op: Json = {
+      id,
+      class: options.class ?? "task",
+      description: options.description,
+      created_at: created,
+      updated_at: created,
+      status: "Running",
+      status_code: 103,
+      resources: options.resources ?? null,
+      metadata: options.metadata ?? null,
+      may_cancel: options.mayCancel ?? false,
+      err: "",
+      location: "none"
+    }
+    const done = yield* Deferred.make<void>()
+    const entry: FakeOperation = { op, project, done, fiber: undefined }
+    state.operations.set(id, entry)
+    yield* emit(state, "operation", project, { ...op })
+    const finish = (status: string, code: number, fields: Json) =>
+      Effect.gen(function*() {
+        if ((op.status_code as number) >= 200) return
+        Object.assign(op, { status, status_code: code, updated_at: now(), may_cancel: false }, fields)
+        yield* emit(state, "operation", project, { ...op })
+        yield* Deferred.succeed(done, undefined)
+        // forked interruptible: this may run in an interruption's finaliser, and must not hold the scope open
+        yield* Effect.sleep(state.options.operationRetention ?? 5000).pipe(
+          Effect.zipRight(Effect.sync(() => state.operations.delete(id))),
+          Effect.interruptible,
+          Effect.forkIn(state.scope)
+        )
+      })
+    entry.fiber = yield* Effect.yieldNow().pipe(
+      Effect.zipRight(work),
+      Effect.matchEffect({
+        onSuccess: (metadata) =>
+          finish("Success", 200, metadata === undefined ? {} : { metadata: metadata ?? op.metadata }),
+        onFailure: (failure) => finish("Failure", 400, { err: failure.message })
+      }),
+      Effect.onInterrupt(() => finish("Cancelled", 401, { err: "Operation cancelled" })),
+      Effect.forkIn(state.scope)
+    )
+    return M.async({ ...op })
+  })
+
+/** Cancels a running operation (`DELETE /1.0/operations/{id}`). @internal */
+export const cancelOperation = (entry: FakeOperation): Effect.Effect<void> =>
+  entry.fiber === undefined ? Effect.void : Effect.asVoid(Fiber.interrupt(entry.fiber))

@@ -1,0 +1,857 @@
+/**
+ * The fake's REST surface: the routes it implements, answering as LXD 5.0.2 does (envelopes, operations,
+ * error texts, lifecycle events). Anything else is a defect naming the endpoint.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as PubSub from "effect/PubSub"
+import * as Stream from "effect/Stream"
+import * as M from "../LxdMockTransport.js"
+import {
+  cancelOperation,
+  emit,
+  type FakeInstance,
+  type FakeProfile,
+  type FakeState,
+  hash,
+  type Json,
+  key,
+  lifecycle,
+  NEVER,
+  now,
+  OpFailure,
+  startOperation,
+  uuid
+} from "./fakeCore.js"
+
+type Route = M.Route<M.Handler>
+const ok = (metadata: unknown, options?: { readonly etag?: string; readonly location?: string }) =>
+  Effect.succeed(M.sync(metadata, options))
+const fail = (status: number, message: string) => Effect.succeed(M.error(status, message))
+const projectOf = (r: M.MockRequest) => r.query.project ?? "default"
+const body = (r: M.MockRequest): Json =>
+  typeof r.body === "object" && r.body !== null && !Array.isArray(r.body) ? r.body as Json : {}
+const strMap = (u: unknown): Record<string, string> => {
+  const out: Record<string, string> = {}
+  if (typeof u === "object" && u !== null) { for (const [k, v] of Object.entries(u)) out[k] = String(v) }
+  return out
+}
+const devMap = (u: unknown): Record<string, Record<string, string>> => {
+  const out: Record<string, Record<string, string>> = {}
+  if (typeof u === "object" && u !== null) { for (const [k, v] of Object.entries(u)) out[k] = strMap(v) }
+  return out
+}
+const etagOf = (writable: unknown) => `"${hash(JSON.stringify(writable))}"`
+const checkEtag = (r: M.MockRequest, current: string): string | undefined => {
+  const ifMatch = r.headers["if-match"]
+  if (ifMatch === undefined || ifMatch === "") return undefined
+  const strip = (s: string) => s.replace(/^"|"$/g, "")
+  return strip(ifMatch) === strip(current) ? undefined : `ETag doesn't match: ${strip(current)} vs ${strip(ifMatch)}`
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// server
+
+const serverInfo = (state: FakeState) => ({
+  api_extensions: state.extensions,
+  api_status: "stable",
+  api_version: "1.0",
+  auth: "trusted",
+  public: false,
+  auth_methods: ["tls"],
+  config: { ...state.config, ...(state.config["core.trust_password"] ? { "core.trust_password": true } : {}) },
+  environment: {
+    addresses: [],
+    architectures: ["x86_64", "i686"],
+    certificate: "",
+    certificate_fingerprint: "",
+    driver: "lxc",
+    driver_version: "5.0.2",
+    firewall: "nftables",
+    kernel: "Linux",
+    kernel_architecture: "x86_64",
+    kernel_features: {},
+    kernel_version: "6.1.0",
+    lxc_features: {},
+    os_name: "Debian GNU/Linux",
+    os_version: "12",
+    project: "default",
+    server: "lxd",
+    server_clustered: false,
+    server_event_mode: "full-mesh",
+    server_name: state.options.serverName ?? "fake",
+    server_pid: 1,
+    server_version: "5.0.2",
+    storage: "dir",
+    storage_version: "1",
+    storage_supported_drivers: [{ Name: "dir", Version: "1", Remote: false }]
+  }
+})
+
+const serverRoutes = (state: FakeState): Array<Route> => {
+  const writeConfig = (merge: boolean) => (r: M.MockRequest) => {
+    const mismatch = checkEtag(r, etagOf(state.config))
+    if (mismatch) return fail(412, mismatch)
+    const config = strMap(body(r).config)
+    if (!merge) { for (const k of Object.keys(state.config)) delete state.config[k] }
+    for (const [k, v] of Object.entries(config)) {
+      if (v === "") delete state.config[k]
+      else state.config[k] = v
+    }
+    return ok({})
+  }
+  return [
+    M.route("GET", "", () => ok(serverInfo(state), { etag: etagOf(state.config) })),
+    M.route("PUT", "", writeConfig(false)),
+    M.route("PATCH", "", writeConfig(true)),
+    M.route("GET", "/resources", () =>
+      ok({
+        cpu: { architecture: "x86_64", total: 2, sockets: [{ name: "fake", vendor: "fake", socket: 0, cores: [] }] },
+        memory: { used: 1 << 30, total: 24 << 30 }
+      }))
+  ]
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// operations and events
+
+const operationRoutes = (state: FakeState): Array<Route> => [
+  M.route("GET", "/operations", (r) => {
+    const byStatus: Record<string, Array<unknown>> = {}
+    for (const entry of state.operations.values()) {
+      if (r.query["all-projects"] !== "true" && entry.project !== projectOf(r)) continue
+      const status = String(entry.op.status).toLowerCase()
+      ;(byStatus[status] ??= []).push(r.query.recursion === "1" ? { ...entry.op } : `/1.0/operations/${entry.op.id}`)
+    }
+    return ok(byStatus)
+  }),
+  M.route("GET", "/operations/:id", (r) => {
+    const entry = state.operations.get(r.params.id!)
+    return entry ? ok({ ...entry.op }) : fail(404, "Operation not found")
+  }),
+  M.route("DELETE", "/operations/:id", (r) => {
+    const entry = state.operations.get(r.params.id!)
+    if (!entry) return fail(404, "Operation not found")
+    if (entry.op.may_cancel !== true) return fail(400, "This operation can't be cancelled")
+    return Effect.as(cancelOperation(entry), M.sync({}))
+  }),
+  M.route("GET", "/operations/:id/wait", (r) =>
+    Effect.gen(function*() {
+      const entry = state.operations.get(r.params.id!)
+      if (!entry) return M.error(404, "Operation not found")
+      const timeout = Number(r.query.timeout ?? "-1")
+      const wait = Deferred.await(entry.done)
+      yield* timeout < 0 ? wait : Effect.timeoutOption(wait, timeout * 1000)
+      return M.sync({ ...entry.op })
+    }))
+]
+
+const eventSockets = (state: FakeState): Array<M.Route<M.SocketHandler>> => [
+  M.route("GET", "/events", (r) =>
+    Effect.gen(function*() {
+      const types = r.query.type ? r.query.type.split(",") : undefined
+      const all = r.query["all-projects"] === "true"
+      const project = projectOf(r)
+      const subscription = yield* PubSub.subscribe(state.events)
+      return M.socket(
+        Stream.fromQueue(subscription).pipe(
+          Stream.filter((e) => (types === undefined || types.includes(e.type)) && (all || e.project === project)),
+          Stream.map((e) => e.text)
+        )
+      )
+    }))
+]
+
+// ------------------------------------------------------------------------------------------------------------
+// profiles
+
+const profileJson = (state: FakeState, p: FakeProfile) => ({
+  name: p.name,
+  description: p.description,
+  config: p.config,
+  devices: p.devices,
+  used_by: [...state.instances.values()]
+    .filter((i) => i.project === p.project && i.profiles.includes(p.name))
+    .map((i) => `/1.0/instances/${i.name}`)
+})
+const profileWritable = (p: FakeProfile) => ({ description: p.description, config: p.config, devices: p.devices })
+
+const profileRoutes = (state: FakeState): Array<Route> => {
+  const find = (r: M.MockRequest) => state.profiles.get(key(projectOf(r), r.params.name!))
+  const write = (merge: boolean) => (r: M.MockRequest) => {
+    const p = find(r)
+    if (!p) return fail(404, "Profile not found")
+    const mismatch = checkEtag(r, etagOf(profileWritable(p)))
+    if (mismatch) return fail(412, mismatch)
+    const b = body(r)
+    if (merge) {
+      if (typeof b.description === "string") p.description = b.description
+      for (const [k, v] of Object.entries(strMap(b.config))) v === "" ? delete p.config[k] : (p.config[k] = v)
+      Object.assign(p.devices, devMap(b.devices))
+    } else {
+      p.description = typeof b.description === "string" ? b.description : ""
+      p.config = strMap(b.config)
+      p.devices = devMap(b.devices)
+    }
+    return Effect.zipRight(lifecycle(state, p.project, "profile-updated", `/1.0/profiles/${p.name}`), ok({}))
+  }
+  return [
+    M.route("GET", "/profiles", (r) => {
+      const ps = [...state.profiles.values()].filter((p) => p.project === projectOf(r))
+      return ok(
+        r.query.recursion === "1" ? ps.map((p) => profileJson(state, p)) : ps.map((p) => `/1.0/profiles/${p.name}`)
+      )
+    }),
+    M.route("POST", "/profiles", (r) => {
+      const b = body(r)
+      const name = String(b.name ?? "")
+      const project = projectOf(r)
+      if (name === "") return fail(400, "No name provided")
+      if (state.profiles.has(key(project, name))) {
+        return fail(500, `Error inserting "${name}" into database: The profile already exists`)
+      }
+      state.profiles.set(key(project, name), {
+        name,
+        project,
+        description: typeof b.description === "string" ? b.description : "",
+        config: strMap(b.config),
+        devices: devMap(b.devices)
+      })
+      return Effect.zipRight(
+        lifecycle(state, project, "profile-created", `/1.0/profiles/${name}`),
+        ok({}, { location: `/1.0/profiles/${name}` })
+      )
+    }),
+    M.route("GET", "/profiles/:name", (r) => {
+      const p = find(r)
+      return p ? ok(profileJson(state, p), { etag: etagOf(profileWritable(p)) }) : fail(404, "Profile not found")
+    }),
+    M.route("PUT", "/profiles/:name", write(false)),
+    M.route("PATCH", "/profiles/:name", write(true)),
+    M.route("POST", "/profiles/:name", (r) => {
+      const p = find(r)
+      if (!p) return fail(404, "Profile not found")
+      const name = String(body(r).name ?? "")
+      if (p.name === "default") return fail(403, "The \"default\" profile cannot be renamed")
+      if (state.profiles.has(key(p.project, name))) return fail(409, `Name "${name}" already in use`)
+      state.profiles.delete(key(p.project, p.name))
+      const old = p.name
+      p.name = name
+      state.profiles.set(key(p.project, name), p)
+      return Effect.zipRight(
+        lifecycle(state, p.project, "profile-renamed", `/1.0/profiles/${name}`, { old_name: old }),
+        ok({}, { location: `/1.0/profiles/${name}` })
+      )
+    }),
+    M.route("DELETE", "/profiles/:name", (r) => {
+      const p = find(r)
+      if (!p) return fail(404, "Profile not found")
+      if (p.name === "default") return fail(403, "The \"default\" profile cannot be deleted")
+      if (profileJson(state, p).used_by.length > 0) return fail(400, "Profile is currently in use")
+      state.profiles.delete(key(p.project, p.name))
+      return Effect.zipRight(lifecycle(state, p.project, "profile-deleted", `/1.0/profiles/${p.name}`), ok({}))
+    })
+  ]
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// instances
+
+const statusCode = { Running: 103, Stopped: 102, Frozen: 110 } as const
+
+const expanded = (state: FakeState, i: FakeInstance) => {
+  const config: Record<string, string> = {}
+  const devices: Record<string, Record<string, string>> = {}
+  for (const name of i.profiles) {
+    const p = state.profiles.get(key(i.project, name))
+    if (p) {
+      Object.assign(config, p.config)
+      Object.assign(devices, p.devices)
+    }
+  }
+  return { config: { ...config, ...i.config }, devices: { ...devices, ...i.devices } }
+}
+
+const instanceWritable = (i: FakeInstance) => ({
+  architecture: "x86_64",
+  config: i.config,
+  devices: i.devices,
+  ephemeral: i.ephemeral,
+  profiles: i.profiles,
+  stateful: false,
+  description: i.description
+})
+
+const instanceJson = (state: FakeState, i: FakeInstance) => {
+  const x = expanded(state, i)
+  return {
+    architecture: "x86_64",
+    config: i.config,
+    devices: i.devices,
+    ephemeral: i.ephemeral,
+    profiles: i.profiles,
+    stateful: false,
+    description: i.description,
+    created_at: i.created_at,
+    expanded_config: x.config,
+    expanded_devices: x.devices,
+    name: i.name,
+    status: i.status,
+    status_code: statusCode[i.status],
+    last_used_at: i.last_used_at,
+    location: "none",
+    type: i.type,
+    project: i.project
+  }
+}
+
+const stateJson = (i: FakeInstance) => ({
+  status: i.status,
+  status_code: statusCode[i.status],
+  disk: {},
+  memory: { usage: i.status === "Stopped" ? 0 : 1_048_576, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
+  network: i.status === "Stopped" ? null : {
+    lo: {
+      addresses: [{ family: "inet", address: "127.0.0.1", netmask: "8", scope: "local" }],
+      counters: { bytes_received: 0, bytes_sent: 0, packets_received: 0, packets_sent: 0 },
+      hwaddr: "",
+      host_name: "",
+      mtu: 65536,
+      state: "up",
+      type: "loopback"
+    }
+  },
+  pid: i.status === "Stopped" ? 0 : 4242,
+  processes: i.status === "Stopped" ? 0 : 1,
+  cpu: { usage: 0 }
+})
+
+const snapshotJson = (i: FakeInstance, s: FakeInstance["snapshots"] extends Map<string, infer S> ? S : never) => ({
+  architecture: "x86_64",
+  config: s.config,
+  created_at: s.created_at,
+  description: s.description,
+  devices: s.devices,
+  ephemeral: s.ephemeral,
+  expanded_config: s.config,
+  expanded_devices: s.devices,
+  expires_at: s.expires_at,
+  last_used_at: NEVER,
+  name: s.name,
+  profiles: s.profiles,
+  size: 0,
+  stateful: s.stateful,
+  instance: i.name
+})
+
+/** `key eq value` terms joined by `and` (LXD's filter language, the part the fake understands). */
+const matches = (state: FakeState, i: FakeInstance, filter: string | undefined): boolean => {
+  if (filter === undefined || filter.trim() === "") return true
+  const json = instanceJson(state, i) as Record<string, unknown>
+  return filter.split(/\s+and\s+/i).every((term) => {
+    const m = /^\s*(not\s+)?([\w.\-/]+)\s+(eq|ne)\s+"?([^"]*)"?\s*$/i.exec(term)
+    if (!m) return false
+    const [, not, field, op, value] = m
+    let actual: unknown = json
+    if (field!.startsWith("config.") || field!.startsWith("expanded_config.")) {
+      const dot = field!.indexOf(".")
+      actual = (json[field!.slice(0, dot)] as Record<string, string>)[field!.slice(dot + 1)]
+    } else actual = json[field!]
+    const equal = String(actual ?? "").toLowerCase() === value!.toLowerCase()
+    const result = op!.toLowerCase() === "eq" ? equal : !equal
+    return not ? !result : result
+  })
+}
+
+let generated = 0
+const adjectives = ["brave", "calm", "eager", "fair", "gentle", "happy", "jolly", "keen", "lively", "merry"]
+const animals = ["otter", "lynx", "heron", "badger", "falcon", "marten", "osprey", "beaver", "ibex", "wren"]
+
+const instanceRoutes = (state: FakeState): Array<Route> => {
+  const find = (r: M.MockRequest) => state.instances.get(key(projectOf(r), r.params.name!))
+  const source = (i: FakeInstance) => `/1.0/instances/${i.name}`
+
+  const changeState = (i: FakeInstance, action: string, force: boolean): Effect.Effect<void, OpFailure> =>
+    Effect.gen(function*() {
+      const src = source(i)
+      switch (action) {
+        case "start":
+          if (i.status === "Running") return yield* Effect.fail(new OpFailure("The instance is already running"))
+          if (i.status === "Frozen") return yield* Effect.fail(new OpFailure("The instance is frozen"))
+          i.status = "Running"
+          i.last_used_at = now()
+          i.config["volatile.last_state.power"] = "RUNNING"
+          return yield* lifecycle(state, i.project, "instance-started", src)
+        case "stop":
+          if (i.status === "Stopped") return yield* Effect.fail(new OpFailure("The instance is already stopped"))
+          i.status = "Stopped"
+          i.config["volatile.last_state.power"] = "STOPPED"
+          yield* lifecycle(state, i.project, force ? "instance-stopped" : "instance-shutdown", src)
+          if (i.ephemeral) {
+            state.instances.delete(key(i.project, i.name))
+            yield* lifecycle(state, i.project, "instance-deleted", src)
+          }
+          return
+        case "restart":
+          if (i.status !== "Running") return yield* Effect.fail(new OpFailure("The instance isn't running"))
+          i.last_used_at = now()
+          return yield* lifecycle(state, i.project, "instance-restarted", src)
+        case "freeze":
+          if (i.status === "Frozen") return yield* Effect.fail(new OpFailure("The container is already frozen"))
+          if (i.status !== "Running") return yield* Effect.fail(new OpFailure("The instance isn't running"))
+          i.status = "Frozen"
+          return yield* lifecycle(state, i.project, "instance-paused", src)
+        case "unfreeze":
+          if (i.status !== "Frozen") return yield* Effect.fail(new OpFailure("The container is already running"))
+          i.status = "Running"
+          return yield* lifecycle(state, i.project, "instance-resumed", src)
+        default:
+          return yield* Effect.fail(new OpFailure(`Unknown action ${action}`))
+      }
+    })
+
+  const write = (merge: boolean) => (r: M.MockRequest) => {
+    const i = find(r)
+    if (!i) return fail(404, "Instance not found")
+    const mismatch = checkEtag(r, etagOf(instanceWritable(i)))
+    if (mismatch) return fail(412, mismatch)
+    const b = body(r)
+    if (!merge && typeof b.restore === "string" && b.restore !== "") {
+      const snap = i.snapshots.get(b.restore)
+      if (!snap) return fail(404, "Instance snapshot not found")
+      return startOperation(
+        state,
+        i.project,
+        { description: "Restoring snapshot", resources: { instances: [source(i)] } },
+        Effect.gen(function*() {
+          i.config = { ...snap.config }
+          i.devices = { ...snap.devices }
+          i.profiles = [...snap.profiles]
+          yield* lifecycle(state, i.project, "instance-restored", source(i), { snapshot: snap.name })
+        })
+      )
+    }
+    const apply = Effect.gen(function*() {
+      // 5.0.2 (lxd/instance_patch.go): a PATCH without description resets it
+      i.description = typeof b.description === "string" ? b.description : ""
+      if (merge) {
+        for (const [k, v] of Object.entries(strMap(b.config))) v === "" ? delete i.config[k] : (i.config[k] = v)
+        Object.assign(i.devices, devMap(b.devices))
+        if (Array.isArray(b.profiles)) i.profiles = b.profiles.map(String)
+        if (typeof b.ephemeral === "boolean") i.ephemeral = b.ephemeral
+      } else {
+        const volatile = Object.entries(i.config).filter(([k]) => k.startsWith("volatile.") || k.startsWith("image."))
+        i.config = { ...Object.fromEntries(volatile), ...strMap(b.config) }
+        i.devices = devMap(b.devices)
+        i.profiles = Array.isArray(b.profiles) ? b.profiles.map(String) : []
+        i.ephemeral = b.ephemeral === true
+      }
+      yield* lifecycle(state, i.project, "instance-updated", source(i))
+    })
+    // PUT is an operation, PATCH is sync (as in LXD)
+    return merge ? Effect.zipRight(apply, ok({})) : startOperation(
+      state,
+      i.project,
+      { description: "Updating instance", resources: { instances: [source(i)] } },
+      apply
+    )
+  }
+
+  const create = (r: M.MockRequest) =>
+    Effect.gen(function*() {
+      const b = body(r)
+      const project = projectOf(r)
+      const src = (typeof b.source === "object" && b.source !== null ? b.source : {}) as Json
+      const type = String(src.type ?? "none")
+      let name = typeof b.name === "string" ? b.name : ""
+      if (name === "") {
+        do {
+          generated++
+          name = `${adjectives[generated % 10]}-${animals[Math.floor(generated / 10) % 10]}${
+            generated > 99 ? generated : ""
+          }`
+        } while (state.instances.has(key(project, name)))
+      }
+      const explicitProfiles = Array.isArray(b.profiles)
+      let profiles = explicitProfiles ? (b.profiles as Array<unknown>).map(String) : ["default"]
+      for (const p of profiles) {
+        if (!state.profiles.has(key(project, p))) return M.error(404, `Requested profile "${p}" doesn't exist`)
+      }
+      let config: Record<string, string> = strMap(b.config)
+      let devices = devMap(b.devices)
+      let description = typeof b.description === "string" ? b.description : ""
+      if (type === "image") {
+        const image = [...state.images.values()].find((img) =>
+          img.project === project &&
+          (img.fingerprint.startsWith(String(src.fingerprint ?? "\0")) ||
+            img.aliases.some((a) => a.name === src.alias))
+        )
+        if (!image) return M.error(404, src.alias !== undefined ? "Image alias not found" : "Image not found")
+        config = {
+          "image.architecture": image.architecture,
+          ...Object.fromEntries(Object.entries(image.properties).map(([k, v]) => [`image.${k}`, v])),
+          "volatile.base_image": image.fingerprint,
+          "volatile.uuid": uuid(),
+          ...config
+        }
+      } else if (type === "copy") {
+        const [srcName, snapName] = String(src.source ?? "").split("/")
+        const from = state.instances.get(key(String(src.project ?? project), srcName ?? ""))
+        if (!from) return M.error(404, "Instance not found")
+        const snap = snapName === undefined ? undefined : from.snapshots.get(snapName)
+        if (snapName !== undefined && !snap) return M.error(404, "Instance snapshot not found")
+        const base = snap ?? from
+        config = { ...base.config, "volatile.uuid": uuid(), ...config }
+        devices = { ...base.devices, ...devices }
+        if (description === "" && snap === undefined) description = from.description
+        // 5.0.2: a copy does not inherit profiles; without "profiles" there is no root disk
+        profiles = explicitProfiles ? profiles : []
+      } else if (type !== "none") {
+        return M.error(400, `Unknown source type ${type}`)
+      }
+      const instance: FakeInstance = {
+        name,
+        project,
+        type: String(b.type ?? "container"),
+        description,
+        status: "Stopped",
+        created_at: now(),
+        last_used_at: NEVER,
+        ephemeral: b.ephemeral === true,
+        profiles,
+        config,
+        devices,
+        snapshots: new Map()
+      }
+      const url = `/1.0/instances/${name}`
+      return yield* startOperation(
+        state,
+        project,
+        {
+          description: "Creating instance",
+          resources: { instances: [url], containers: [url.replace("instances", "containers")] }
+        },
+        Effect.gen(function*() {
+          if (state.instances.has(key(project, name))) {
+            return yield* Effect.fail(
+              new OpFailure(
+                "Failed creating instance record: Add instance info to the database: This \"instances\" entry already exists"
+              )
+            )
+          }
+          const rootDisk = Object.values(expanded(state, instance).devices).some((d) =>
+            d.type === "disk" && d.path === "/"
+          )
+          if (!rootDisk) {
+            return yield* Effect.fail(
+              new OpFailure(
+                "Failed creating instance record: Failed initialising instance: Failed getting root disk: No root device could be found"
+              )
+            )
+          }
+          state.instances.set(key(project, name), instance)
+          yield* lifecycle(state, project, "instance-created", url)
+        })
+      )
+    })
+
+  return [
+    M.route("GET", "/instances", (r) => {
+      const all = r.query["all-projects"] === "true"
+      const list = [...state.instances.values()].filter((i) =>
+        (all || i.project === projectOf(r)) && matches(state, i, r.query.filter)
+      )
+      const recursion = r.query.recursion ?? "0"
+      if (recursion === "0") {
+        return ok(
+          list.map((i) => `/1.0/instances/${i.name}${all && i.project !== "default" ? `?project=${i.project}` : ""}`)
+        )
+      }
+      if (recursion === "1") return ok(list.map((i) => instanceJson(state, i)))
+      return ok(list.map((i) => ({
+        ...instanceJson(state, i),
+        state: stateJson(i),
+        snapshots: [...i.snapshots.values()].map((s) => snapshotJson(i, s)),
+        backups: []
+      })))
+    }),
+    M.route("POST", "/instances", create),
+    M.route("PUT", "/instances", (r) => {
+      const st = (body(r).state ?? {}) as Json
+      const targets = [...state.instances.values()].filter((i) => i.project === projectOf(r))
+      return startOperation(
+        state,
+        projectOf(r),
+        { description: "Updating instance states", resources: { instances: targets.map(source) } },
+        Effect.forEach(targets, (i) => Effect.ignore(changeState(i, String(st.action), st.force === true)), {
+          discard: true
+        })
+      )
+    }),
+    M.route("GET", "/instances/:name", (r) => {
+      const i = find(r)
+      if (!i) return fail(404, "Instance not found")
+      const json = instanceJson(state, i)
+      return ok(
+        r.query.recursion === "1"
+          ? {
+            ...json,
+            state: stateJson(i),
+            snapshots: [...i.snapshots.values()].map((s) => snapshotJson(i, s)),
+            backups: []
+          }
+          : json,
+        { etag: etagOf(instanceWritable(i)) }
+      )
+    }),
+    M.route("PUT", "/instances/:name", write(false)),
+    M.route("PATCH", "/instances/:name", write(true)),
+    M.route("DELETE", "/instances/:name", (r) => {
+      const i = find(r)
+      if (!i) return fail(404, "Instance not found")
+      if (i.status !== "Stopped") return fail(400, "Instance is running")
+      return startOperation(
+        state,
+        i.project,
+        { description: "Deleting instance", resources: { instances: [source(i)] } },
+        Effect.gen(function*() {
+          state.instances.delete(key(i.project, i.name))
+          yield* lifecycle(state, i.project, "instance-deleted", source(i))
+        })
+      )
+    }),
+    M.route("POST", "/instances/:name", (r) => {
+      const i = find(r)
+      if (!i) return fail(404, "Instance not found")
+      const b = body(r)
+      if (b.migration === true) return fail(501, "LxdFakeServer does not implement migration")
+      const name = String(b.name ?? "")
+      if (state.instances.has(key(i.project, name))) return fail(409, `Name "${name}" already in use`)
+      return startOperation(
+        state,
+        i.project,
+        { description: "Renaming instance", resources: { instances: [source(i)] } },
+        Effect.gen(function*() {
+          if (i.status === "Running") {
+            return yield* Effect.fail(new OpFailure("Renaming of running container not allowed"))
+          }
+          const old = i.name
+          state.instances.delete(key(i.project, old))
+          i.name = name
+          state.instances.set(key(i.project, name), i)
+          yield* lifecycle(state, i.project, "instance-renamed", source(i), { old_name: old })
+        })
+      )
+    }),
+    M.route("GET", "/instances/:name/state", (r) => {
+      const i = find(r)
+      return i ? ok(stateJson(i)) : fail(404, "Instance not found")
+    }),
+    M.route("PUT", "/instances/:name/state", (r) => {
+      const i = find(r)
+      if (!i) return fail(404, "Instance not found")
+      const b = body(r)
+      const action = String(b.action ?? "")
+      const description = {
+        start: "Starting instance",
+        stop: "Stopping instance",
+        restart: "Restarting instance",
+        freeze: "Freezing instance",
+        unfreeze: "Unfreezing instance"
+      }[action] ?? "Updating instance state"
+      if (b.stateful === true) {
+        return startOperation(
+          state,
+          i.project,
+          { description },
+          Effect.fail(new OpFailure("Unable to perform container live migration. CRIU isn't installed"))
+        )
+      }
+      return startOperation(
+        state,
+        i.project,
+        { description, resources: { instances: [source(i)] } },
+        changeState(i, action, b.force === true)
+      )
+    }),
+    ...snapshotRoutes(state, find)
+  ]
+}
+
+const snapshotRoutes = (
+  state: FakeState,
+  find: (r: M.MockRequest) => FakeInstance | undefined
+): Array<Route> => {
+  const snapUrl = (i: FakeInstance, s: string) => `/1.0/instances/${i.name}/snapshots/${s}`
+  const withSnap = (
+    r: M.MockRequest,
+    f: (i: FakeInstance, s: NonNullable<ReturnType<FakeInstance["snapshots"]["get"]>>) => Effect.Effect<M.MockResponse>
+  ) => {
+    const i = find(r)
+    if (!i) return fail(404, "Instance not found")
+    const s = i.snapshots.get(r.params.snap!)
+    if (!s) return fail(404, "Instance snapshot not found")
+    return f(i, s)
+  }
+  const writeExpiry = (r: M.MockRequest) =>
+    withSnap(r, (i, s) => {
+      const b = body(r)
+      if (typeof b.expires_at === "string") s.expires_at = b.expires_at
+      if (r.method === "PUT") {
+        return startOperation(
+          state,
+          i.project,
+          { description: "Updating snapshot" },
+          lifecycle(state, i.project, "instance-snapshot-updated", snapUrl(i, s.name))
+        )
+      }
+      return Effect.zipRight(lifecycle(state, i.project, "instance-snapshot-updated", snapUrl(i, s.name)), ok({}))
+    })
+  return [
+    M.route("GET", "/instances/:name/snapshots", (r) => {
+      const i = find(r)
+      if (!i) return fail(404, "Instance not found")
+      const snaps = [...i.snapshots.values()]
+      return ok(r.query.recursion === "1" ? snaps.map((s) => snapshotJson(i, s)) : snaps.map((s) => snapUrl(i, s.name)))
+    }),
+    M.route("POST", "/instances/:name/snapshots", (r) => {
+      const i = find(r)
+      if (!i) return fail(404, "Instance not found")
+      const b = body(r)
+      let name = typeof b.name === "string" && b.name !== "" ? b.name : ""
+      if (name === "") { for (let n = 0; name === "" || i.snapshots.has(name); n++) name = `snap${n}` }
+      if (i.snapshots.has(name)) return fail(409, `Snapshot "${name}" already exists`)
+      return startOperation(
+        state,
+        i.project,
+        { description: "Snapshotting instance", resources: { instances: [`/1.0/instances/${i.name}`] } },
+        Effect.gen(function*() {
+          if (b.stateful === true) {
+            return yield* Effect.fail(new OpFailure("Unable to create a stateful snapshot. CRIU isn't installed"))
+          }
+          i.snapshots.set(name, {
+            name,
+            created_at: now(),
+            expires_at: typeof b.expires_at === "string" ? b.expires_at : NEVER,
+            stateful: false,
+            description: "",
+            config: { ...i.config },
+            devices: { ...i.devices },
+            profiles: [...i.profiles],
+            ephemeral: i.ephemeral
+          })
+          yield* lifecycle(state, i.project, "instance-snapshot-created", snapUrl(i, name))
+        })
+      )
+    }),
+    M.route(
+      "GET",
+      "/instances/:name/snapshots/:snap",
+      (r) => withSnap(r, (i, s) => ok(snapshotJson(i, s), { etag: etagOf({ expires_at: s.expires_at }) }))
+    ),
+    M.route("PATCH", "/instances/:name/snapshots/:snap", writeExpiry),
+    M.route("PUT", "/instances/:name/snapshots/:snap", writeExpiry),
+    M.route("POST", "/instances/:name/snapshots/:snap", (r) =>
+      withSnap(r, (i, s) => {
+        const name = String(body(r).name ?? "")
+        if (i.snapshots.has(name)) return fail(409, `Name "${name}" already in use`)
+        return startOperation(
+          state,
+          i.project,
+          { description: "Renaming snapshot" },
+          Effect.gen(function*() {
+            const old = s.name
+            i.snapshots.delete(old)
+            s.name = name
+            i.snapshots.set(name, s)
+            yield* lifecycle(state, i.project, "instance-snapshot-renamed", snapUrl(i, name), { old_name: old })
+          })
+        )
+      })),
+    M.route("DELETE", "/instances/:name/snapshots/:snap", (r) =>
+      withSnap(r, (i, s) =>
+        startOperation(
+          state,
+          i.project,
+          { description: "Deleting snapshot" },
+          Effect.gen(function*() {
+            i.snapshots.delete(s.name)
+            yield* lifecycle(state, i.project, "instance-snapshot-deleted", snapUrl(i, s.name))
+          })
+        )))
+  ]
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// images (read side, for creating instances)
+
+const imageRoutes = (state: FakeState): Array<Route> => {
+  const imageJson = (img: NonNullable<ReturnType<FakeState["images"]["get"]>>) => ({
+    aliases: img.aliases,
+    architecture: img.architecture,
+    auto_update: false,
+    cached: false,
+    created_at: img.created_at,
+    expires_at: NEVER,
+    filename: img.filename,
+    fingerprint: img.fingerprint,
+    last_used_at: NEVER,
+    profiles: ["default"],
+    properties: img.properties,
+    public: img.public,
+    size: img.size,
+    type: img.type,
+    update_source: null,
+    uploaded_at: img.uploaded_at
+  })
+  return [
+    M.route("GET", "/images", (r) => {
+      const list = [...state.images.values()].filter((i) => i.project === projectOf(r))
+      return ok(r.query.recursion === "1" ? list.map(imageJson) : list.map((i) => `/1.0/images/${i.fingerprint}`))
+    }),
+    M.route("GET", "/images/:fingerprint", (r) => {
+      const img = [...state.images.values()].find((i) =>
+        i.project === projectOf(r) && i.fingerprint.startsWith(r.params.fingerprint!)
+      )
+      return img
+        ? ok(imageJson(img), { etag: etagOf({ public: img.public, properties: img.properties }) })
+        : fail(404, "Image not found")
+    }),
+    M.route("GET", "/images/aliases", (r) => {
+      const aliases = [...state.images.values()].filter((i) => i.project === projectOf(r)).flatMap((img) =>
+        img.aliases.map((a) => ({ name: a.name, description: a.description, target: img.fingerprint, type: img.type }))
+      )
+      return ok(r.query.recursion === "1" ? aliases : aliases.map((a) => `/1.0/images/aliases/${a.name}`))
+    }),
+    M.route("GET", "/images/aliases/:name", (r) => {
+      const img = [...state.images.values()].find((i) =>
+        i.project === projectOf(r) && i.aliases.some((a) => a.name === r.params.name)
+      )
+      const alias = img?.aliases.find((a) => a.name === r.params.name)
+      return img && alias
+        ? ok({ name: alias.name, description: alias.description, target: img.fingerprint, type: img.type })
+        : fail(404, "Image alias not found")
+    })
+  ]
+}
+
+/**
+ * Every route of the fake.
+ *
+ * @internal
+ */
+export const routes = (state: FakeState): { routes: Array<Route>; sockets: Array<M.Route<M.SocketHandler>> } => ({
+  routes: [
+    ...serverRoutes(state),
+    ...operationRoutes(state),
+    ...profileRoutes(state),
+    ...instanceRoutes(state),
+    ...imageRoutes(state)
+  ],
+  sockets: eventSockets(state)
+})
+
+/** @internal */
+export { emit }
