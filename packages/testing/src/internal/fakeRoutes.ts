@@ -43,6 +43,13 @@ const devMap = (u: unknown): Record<string, Record<string, string>> => {
   if (typeof u === "object" && u !== null) { for (const [k, v] of Object.entries(u)) out[k] = strMap(v) }
   return out
 }
+/** PATCH semantics for config maps: keys merge, `""` unsets. */
+const mergeConfig = (target: Record<string, string>, patch: unknown) => {
+  for (const [k, v] of Object.entries(strMap(patch))) {
+    if (v === "") delete target[k]
+    else target[k] = v
+  }
+}
 const etagOf = (writable: unknown) => `"${hash(JSON.stringify(writable))}"`
 const checkEtag = (r: M.MockRequest, current: string): string | undefined => {
   const ifMatch = r.headers["if-match"]
@@ -188,7 +195,7 @@ const profileRoutes = (state: FakeState): Array<Route> => {
     const b = body(r)
     if (merge) {
       if (typeof b.description === "string") p.description = b.description
-      for (const [k, v] of Object.entries(strMap(b.config))) v === "" ? delete p.config[k] : (p.config[k] = v)
+      mergeConfig(p.config, b.config)
       Object.assign(p.devices, devMap(b.devices))
     } else {
       p.description = typeof b.description === "string" ? b.description : ""
@@ -437,7 +444,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       // 5.0.2 (lxd/instance_patch.go): a PATCH without description resets it
       i.description = typeof b.description === "string" ? b.description : ""
       if (merge) {
-        for (const [k, v] of Object.entries(strMap(b.config))) v === "" ? delete i.config[k] : (i.config[k] = v)
+        mergeConfig(i.config, b.config)
         Object.assign(i.devices, devMap(b.devices))
         if (Array.isArray(b.profiles)) i.profiles = b.profiles.map(String)
         if (typeof b.ephemeral === "boolean") i.ephemeral = b.ephemeral
