@@ -13,8 +13,10 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
@@ -436,3 +438,115 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
       Context.add(MockTransport, { requests: Ref.get(requests), sent: Ref.get(sent) })
     )
   }))
+
+/**
+ * An operation the test drives: it stays `Running` (with `GET`, long-poll `/wait` that answers the running
+ * operation at its timeout as LXD 5.0.2 does, and `DELETE` = cancel) until the test calls `succeed` or `fail`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ControlledOperation {
+  readonly id: string
+  /** The `202` answer that starts it; return it from the route that creates the operation. */
+  readonly accepted: MockResponse
+  /** Routes for `/operations/{id}` and `/operations/{id}/wait`; put them in `routes`. */
+  readonly routes: ReadonlyArray<Route<Handler>>
+  readonly succeed: (metadata?: unknown) => Effect.Effect<void>
+  readonly fail: (err: string, metadata?: unknown) => Effect.Effect<void>
+  /** Whether a client cancelled it (`DELETE`). */
+  readonly cancelled: Effect.Effect<boolean>
+  /** The operation as it is now. */
+  readonly current: Effect.Effect<Record<string, unknown>>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const controlledOperation = (
+  id: string,
+  overrides: Partial<Record<keyof Operation, unknown>> = {}
+): Effect.Effect<ControlledOperation> =>
+  Effect.gen(function*() {
+    const state = yield* Ref.make(operation(id, overrides))
+    const done = yield* Deferred.make<void>()
+    const cancelled = yield* Ref.make(false)
+    const finish = (fields: Record<string, unknown>) =>
+      Effect.zipRight(
+        Ref.update(state, (op) => ({ ...op, ...fields, may_cancel: false })),
+        Deferred.succeed(done, undefined)
+      )
+    const current = Ref.get(state)
+    return {
+      id,
+      accepted: async(operation(id, overrides)),
+      routes: [
+        route("GET", `/operations/${id}`, () => Effect.map(current, (op) => sync(op))),
+        route("GET", `/operations/${id}/wait`, (r) => {
+          const seconds = Number(r.query.timeout ?? "-1")
+          const wait = Deferred.await(done)
+          return Effect.zipRight(
+            seconds < 0 ? wait : Effect.timeoutOption(wait, seconds * 1000),
+            Effect.map(current, (op) => sync(op))
+          )
+        }),
+        route("DELETE", `/operations/${id}`, () =>
+          Effect.flatMap(current, (op) =>
+            op.may_cancel !== true
+              ? Effect.succeed(error(400, "This operation can't be cancelled"))
+              : Effect.as(
+                Effect.zipRight(
+                  Ref.set(cancelled, true),
+                  finish({ status: "Cancelled", status_code: 401, err: "Operation cancelled" })
+                ),
+                sync({})
+              )))
+      ],
+      succeed: (metadata) =>
+        finish({ status: "Success", status_code: 200, ...(metadata === undefined ? {} : { metadata }) }),
+      fail: (err, metadata) =>
+        finish({ status: "Failure", status_code: 400, err, ...(metadata === undefined ? {} : { metadata }) }),
+      cancelled: Ref.get(cancelled),
+      current
+    } satisfies ControlledOperation
+  })
+
+/**
+ * An event websocket the test pushes events into (`emit`), for `/events` in `sockets`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ControlledEvents {
+  readonly route: Route<SocketHandler>
+  /** Sends one event (`event(type, metadata)`) to every connected listener. */
+  readonly emit: (frame: string) => Effect.Effect<void>
+  /** Completes once at least `n` listeners are connected (so a test does not race the subscription). */
+  readonly connected: (n?: number) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const controlledEvents: Effect.Effect<ControlledEvents> = Effect.gen(function*() {
+  const hub = yield* PubSub.unbounded<string>()
+  const listeners = yield* Ref.make(0)
+  const routeEvents = route("GET", "/events", () =>
+    Effect.gen(function*() {
+      const subscription = yield* PubSub.subscribe(hub)
+      yield* Ref.update(listeners, (n) => n + 1)
+      yield* Effect.addFinalizer(() => Ref.update(listeners, (n) => n - 1))
+      return socket(Stream.fromQueue(subscription))
+    }))
+  return {
+    route: routeEvents,
+    emit: (frame) => Effect.asVoid(PubSub.publish(hub, frame)),
+    connected: (n = 1) =>
+      Effect.gen(function*() {
+        // yields instead of sleeping, so it works under the TestClock too
+        while ((yield* Ref.get(listeners)) < n) yield* Effect.yieldNow()
+      })
+  }
+})
