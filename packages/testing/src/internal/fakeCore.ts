@@ -24,6 +24,7 @@ export interface FakeSnapshot {
   devices: Record<string, Record<string, string>>
   profiles: Array<string>
   ephemeral: boolean
+  files: Map<string, FakeFile>
 }
 
 /** @internal */
@@ -40,6 +41,32 @@ export interface FakeInstance {
   config: Record<string, string>
   devices: Record<string, Record<string, string>>
   snapshots: Map<string, FakeSnapshot>
+  /** The instance's filesystem: absolute path → entry (see `fakeFiles.ts`). */
+  files: Map<string, FakeFile>
+}
+
+/** @internal */
+export type FakeFile =
+  | { readonly type: "file"; content: Uint8Array; uid: number; gid: number; mode: number; modified: string }
+  | { readonly type: "directory"; uid: number; gid: number; mode: number; modified: string }
+  | { readonly type: "symlink"; target: string; uid: number; gid: number; mode: number; modified: string }
+
+/** A deep copy of a filesystem (snapshots, restores, copies). @internal */
+export const cloneFiles = (files: Map<string, FakeFile>): Map<string, FakeFile> => {
+  const out = new Map<string, FakeFile>()
+  for (const [p, f] of files) out.set(p, f.type === "file" ? { ...f, content: f.content.slice() } : { ...f })
+  return out
+}
+
+/** A fresh root filesystem: the directories a busybox image has. @internal */
+export const rootFilesystem = (): Map<string, FakeFile> => {
+  const files = new Map<string, FakeFile>()
+  const dir = (mode = 0o755): FakeFile => ({ type: "directory", uid: 0, gid: 0, mode, modified: now() })
+  for (const p of ["/", "/bin", "/dev", "/etc", "/proc", "/root", "/sbin", "/sys", "/tmp", "/var"]) {
+    files.set(p, dir(p === "/tmp" ? 0o1777 : p === "/root" ? 0o700 : 0o755))
+  }
+  files.set("/etc/hostname", { type: "file", content: new TextEncoder().encode("fake\n"), uid: 0, gid: 0, mode: 0o644, modified: now() })
+  return files
 }
 
 /** @internal */

@@ -9,9 +9,13 @@ import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
+import { execRoutes, execSockets } from "./fakeExec.js"
+import { fileRoutes } from "./fakeFiles.js"
 import {
   cancelOperation,
+  cloneFiles,
   emit,
+  type FakeFile,
   type FakeInstance,
   type FakeProfile,
   type FakeState,
@@ -22,6 +26,7 @@ import {
   NEVER,
   now,
   OpFailure,
+  rootFilesystem,
   startOperation,
   uuid
 } from "./fakeCore.js"
@@ -436,6 +441,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
           i.config = { ...snap.config }
           i.devices = { ...snap.devices }
           i.profiles = [...snap.profiles]
+          i.files = cloneFiles(snap.files)
           yield* lifecycle(state, i.project, "instance-restored", source(i), { snapshot: snap.name })
         })
       )
@@ -489,6 +495,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       let config: Record<string, string> = strMap(b.config)
       let devices = devMap(b.devices)
       let description = typeof b.description === "string" ? b.description : ""
+      let copiedFiles: Map<string, FakeFile> | undefined
       if (type === "image") {
         const image = [...state.images.values()].find((img) =>
           img.project === project &&
@@ -510,6 +517,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         const snap = snapName === undefined ? undefined : from.snapshots.get(snapName)
         if (snapName !== undefined && !snap) return M.error(404, "Instance snapshot not found")
         const base = snap ?? from
+        copiedFiles = cloneFiles(base.files)
         config = { ...base.config, "volatile.uuid": uuid(), ...config }
         devices = { ...base.devices, ...devices }
         if (description === "" && snap === undefined) description = from.description
@@ -530,7 +538,8 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         profiles,
         config,
         devices,
-        snapshots: new Map()
+        snapshots: new Map(),
+        files: copiedFiles ?? rootFilesystem()
       }
       const url = `/1.0/instances/${name}`
       return yield* startOperation(
@@ -747,7 +756,8 @@ const snapshotRoutes = (
             config: { ...i.config },
             devices: { ...i.devices },
             profiles: [...i.profiles],
-            ephemeral: i.ephemeral
+            ephemeral: i.ephemeral,
+            files: cloneFiles(i.files)
           })
           yield* lifecycle(state, i.project, "instance-snapshot-created", snapUrl(i, name))
         })
@@ -855,9 +865,11 @@ export const routes = (state: FakeState): { routes: Array<Route>; sockets: Array
     ...operationRoutes(state),
     ...profileRoutes(state),
     ...instanceRoutes(state),
+    ...fileRoutes(state),
+    ...execRoutes(state),
     ...imageRoutes(state)
   ],
-  sockets: eventSockets(state)
+  sockets: [...eventSockets(state), ...execSockets(state)]
 })
 
 /** @internal */
