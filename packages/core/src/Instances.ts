@@ -1,10 +1,67 @@
 /**
- * LXD instances (`/1.0/instances`): containers and virtual machines.
+ * LXD instances (`/1.0/instances`): containers and virtual machines, their whole lifecycle (create, change,
+ * state, snapshots, backups, publish as an image, console log, log files, metadata and templates).
+ *
+ * Every long step is an LXD background operation that lives in the caller's scope: interrupting a method (a
+ * timeout, a failing sibling, `Fiber.interrupt`) cancels the operation on the server, or waits (bounded) for one
+ * LXD cannot cancel, so nothing is left running behind the caller. `create` also deletes an instance it brought
+ * into existence when it is interrupted. {@link Containers} and {@link VirtualMachines} are the same service
+ * restricted to one instance type.
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { Devices, NullableArray, OpenEnum, StringMap, Timestamp } from "./LxdSchema.js"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/instances.js"
+import type { LxdClient, OperationHandle, OperationOptions } from "./LxdClient.js"
+import type { LxdError } from "./LxdError.js"
+import { type ConfigMap, Devices, type DevicesMap, NullableArray, OpenEnum, StringMap, Timestamp } from "./LxdSchema.js"
+
+// ---------------------------------------------------------------------------------------------------------------
+// schemas
+
+/**
+ * An instance status as LXD spells it (open: a newer server may send another one).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceStatus = OpenEnum(
+  "Running",
+  "Stopped",
+  "Frozen",
+  "Error",
+  "Starting",
+  "Stopping",
+  "Freezing",
+  "Ready"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type InstanceStatus = Schema.Schema.Type<typeof InstanceStatus>
+
+/**
+ * The instance type (open).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceType = OpenEnum("container", "virtual-machine")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type InstanceType = Schema.Schema.Type<typeof InstanceType>
 
 /**
  * An instance as `GET /1.0/instances/{name}` returns it.
@@ -14,10 +71,10 @@ import { Devices, NullableArray, OpenEnum, StringMap, Timestamp } from "./LxdSch
  */
 export const Instance = Schema.Struct({
   name: Schema.String,
-  type: Schema.optionalWith(OpenEnum("container", "virtual-machine"), { default: () => "container" }),
+  type: Schema.optionalWith(InstanceType, { default: () => "container" }),
   architecture: Schema.optionalWith(Schema.String, { default: () => "" }),
   description: Schema.optionalWith(Schema.String, { default: () => "" }),
-  status: OpenEnum("Running", "Stopped", "Frozen", "Error", "Starting", "Stopping", "Freezing", "Ready"),
+  status: InstanceStatus,
   status_code: Schema.Number,
   created_at: Timestamp,
   last_used_at: Timestamp,
@@ -37,3 +94,908 @@ export const Instance = Schema.Struct({
  * @category models
  */
 export interface Instance extends Schema.Schema.Type<typeof Instance> {}
+
+const count = Schema.optionalWith(Schema.Number, { default: () => 0 })
+
+/**
+ * CPU usage of a running instance (`usage` in nanoseconds).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceStateCPU = Schema.Struct({ usage: count }).annotations({ identifier: "InstanceStateCPU" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceStateCPU extends Schema.Schema.Type<typeof InstanceStateCPU> {}
+
+/**
+ * Memory usage in bytes.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceStateMemory = Schema.Struct({
+  usage: count,
+  usage_peak: count,
+  swap_usage: count,
+  swap_usage_peak: count,
+  /** Newer servers also report the limit. */
+  total: Schema.optional(Schema.Number)
+}).annotations({ identifier: "InstanceStateMemory" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceStateMemory extends Schema.Schema.Type<typeof InstanceStateMemory> {}
+
+/**
+ * Disk usage of one disk device, in bytes (empty on storage drivers without quotas, such as `dir`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceStateDisk = Schema.Struct({
+  usage: count,
+  total: Schema.optional(Schema.Number)
+}).annotations({ identifier: "InstanceStateDisk" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceStateDisk extends Schema.Schema.Type<typeof InstanceStateDisk> {}
+
+/**
+ * One address of a network interface.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceStateNetworkAddress = Schema.Struct({
+  family: OpenEnum("inet", "inet6"),
+  address: Schema.String,
+  netmask: Schema.optionalWith(Schema.String, { default: () => "" }),
+  scope: Schema.optionalWith(OpenEnum("global", "local", "link"), { default: () => "" })
+}).annotations({ identifier: "InstanceStateNetworkAddress" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceStateNetworkAddress extends Schema.Schema.Type<typeof InstanceStateNetworkAddress> {}
+
+/**
+ * Traffic counters of a network interface.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceStateNetworkCounters = Schema.Struct({
+  bytes_received: count,
+  bytes_sent: count,
+  packets_received: count,
+  packets_sent: count,
+  errors_received: count,
+  errors_sent: count,
+  packets_dropped_outbound: count,
+  packets_dropped_inbound: count
+}).annotations({ identifier: "InstanceStateNetworkCounters" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceStateNetworkCounters extends Schema.Schema.Type<typeof InstanceStateNetworkCounters> {}
+
+/**
+ * One network interface of a running instance.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceStateNetwork = Schema.Struct({
+  addresses: NullableArray(InstanceStateNetworkAddress),
+  counters: Schema.optionalWith(InstanceStateNetworkCounters, {
+    nullable: true,
+    default: () => ({
+      bytes_received: 0,
+      bytes_sent: 0,
+      packets_received: 0,
+      packets_sent: 0,
+      errors_received: 0,
+      errors_sent: 0,
+      packets_dropped_outbound: 0,
+      packets_dropped_inbound: 0
+    })
+  }),
+  hwaddr: Schema.optionalWith(Schema.String, { default: () => "" }),
+  host_name: Schema.optionalWith(Schema.String, { default: () => "" }),
+  mtu: count,
+  state: Schema.optionalWith(OpenEnum("up", "down"), { default: () => "" }),
+  type: Schema.optionalWith(OpenEnum("broadcast", "loopback", "point-to-point"), { default: () => "" })
+}).annotations({ identifier: "InstanceStateNetwork" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceStateNetwork extends Schema.Schema.Type<typeof InstanceStateNetwork> {}
+
+/**
+ * The live state of an instance (`GET /1.0/instances/{name}/state`). `disk` and `network` are keyed by device
+ * or interface name; both are `{}` when LXD has nothing to report (a stopped instance, a `dir` pool).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceState = Schema.Struct({
+  status: InstanceStatus,
+  status_code: Schema.Number,
+  disk: Schema.optionalWith(Schema.Record({ key: Schema.String, value: InstanceStateDisk }), {
+    nullable: true,
+    default: () => ({})
+  }),
+  memory: Schema.optionalWith(InstanceStateMemory, {
+    nullable: true,
+    default: () => ({ usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 })
+  }),
+  network: Schema.optionalWith(Schema.Record({ key: Schema.String, value: InstanceStateNetwork }), {
+    nullable: true,
+    default: () => ({})
+  }),
+  pid: count,
+  processes: count,
+  cpu: Schema.optionalWith(InstanceStateCPU, { nullable: true, default: () => ({ usage: 0 }) })
+}).annotations({ identifier: "InstanceState" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceState extends Schema.Schema.Type<typeof InstanceState> {}
+
+/**
+ * A snapshot (`GET /1.0/instances/{name}/snapshots/{snapshot}`). `name` is the snapshot's own name (no
+ * `instance/` prefix). `expires_at` is `0001-01-01T00:00:00Z` when it never expires.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceSnapshot = Schema.Struct({
+  name: Schema.String,
+  architecture: Schema.optionalWith(Schema.String, { default: () => "" }),
+  created_at: Timestamp,
+  last_used_at: Schema.optional(Timestamp),
+  expires_at: Schema.optional(Timestamp),
+  ephemeral: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  stateful: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  profiles: NullableArray(Schema.String),
+  config: StringMap,
+  devices: Devices,
+  expanded_config: StringMap,
+  expanded_devices: Devices,
+  /** Size in bytes; `-1` when the storage driver cannot tell. */
+  size: Schema.optionalWith(Schema.Number, { default: () => -1 })
+}).annotations({ identifier: "InstanceSnapshot" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSnapshot extends Schema.Schema.Type<typeof InstanceSnapshot> {}
+
+/**
+ * A backup (`GET /1.0/instances/{name}/backups/{backup}`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceBackup = Schema.Struct({
+  name: Schema.String,
+  created_at: Timestamp,
+  expires_at: Schema.optional(Timestamp),
+  instance_only: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  container_only: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  optimized_storage: Schema.optionalWith(Schema.Boolean, { default: () => false })
+}).annotations({ identifier: "InstanceBackup" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceBackup extends Schema.Schema.Type<typeof InstanceBackup> {}
+
+/**
+ * An instance with its state, snapshots and backups (`GET /1.0/instances?recursion=2`, or
+ * `GET /1.0/instances/{name}?recursion=1` with `instance_get_full`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceFull = Schema.Struct({
+  ...Instance.fields,
+  state: Schema.optionalWith(InstanceState, { nullable: true }),
+  snapshots: NullableArray(InstanceSnapshot),
+  backups: NullableArray(InstanceBackup)
+}).annotations({ identifier: "InstanceFull" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceFull extends Schema.Schema.Type<typeof InstanceFull> {}
+
+/**
+ * The writable fields of an instance (`PUT /1.0/instances/{name}`). A PUT replaces all of them: a key left out
+ * of `config` is removed, a device left out of `devices` is detached. Decoding a GET with this schema under
+ * `{ onExcessProperty: "preserve" }` keeps fields a newer server added (that is what `modify` does).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstancePut = Schema.Struct({
+  architecture: Schema.optionalWith(Schema.String, { default: () => "" }),
+  config: StringMap,
+  devices: Devices,
+  ephemeral: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  profiles: NullableArray(Schema.String),
+  description: Schema.optionalWith(Schema.String, { default: () => "" }),
+  stateful: Schema.optionalWith(Schema.Boolean, { default: () => false })
+}).annotations({ identifier: "InstancePut" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstancePut extends Schema.Schema.Type<typeof InstancePut> {}
+
+/**
+ * A template entry of instance metadata.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ImageMetadataTemplate = Schema.Struct({
+  when: NullableArray(OpenEnum("create", "copy", "start")),
+  create_only: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  template: Schema.String,
+  properties: StringMap
+}).annotations({ identifier: "ImageMetadataTemplate" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImageMetadataTemplate extends Schema.Schema.Type<typeof ImageMetadataTemplate> {}
+
+/**
+ * An instance's image metadata (`GET /1.0/instances/{name}/metadata`, the `metadata.yaml` a published image
+ * will carry). Dates are UNIX seconds.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ImageMetadata = Schema.Struct({
+  architecture: Schema.optionalWith(Schema.String, { default: () => "" }),
+  creation_date: count,
+  expiry_date: count,
+  properties: StringMap,
+  templates: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ImageMetadataTemplate }), {
+    nullable: true,
+    default: () => ({})
+  })
+}).annotations({ identifier: "ImageMetadata" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImageMetadata extends Schema.Schema.Type<typeof ImageMetadata> {}
+
+// ---------------------------------------------------------------------------------------------------------------
+// request bodies
+
+/**
+ * A point in time for `expires_at` fields: a `Date`, an Effect `DateTime` or an RFC 3339 string.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TimeInput = Date | DateTime.DateTime | string
+
+/**
+ * Create from an image: local by `alias` or `fingerprint` (or `properties`), or pulled from a remote image
+ * server (`server` + `protocol`, `secret` for a private image on an LXD server, `certificate` = PEM of a
+ * non-CA-signed LXD server).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSourceImage {
+  readonly type: "image"
+  readonly alias?: string | undefined
+  readonly fingerprint?: string | undefined
+  readonly properties?: ConfigMap | undefined
+  readonly server?: string | undefined
+  readonly protocol?: "lxd" | "simplestreams" | (string & {}) | undefined
+  readonly secret?: string | undefined
+  readonly certificate?: string | undefined
+  readonly mode?: "pull" | (string & {}) | undefined
+  /** Source project of a local image. */
+  readonly project?: string | undefined
+  readonly image_type?: string | undefined
+}
+
+/**
+ * Create an empty instance (no root filesystem content).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSourceNone {
+  readonly type: "none"
+}
+
+/**
+ * A local copy of another instance (`source: "c1"`) or of a snapshot (`source: "c1/snap0"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSourceCopy {
+  readonly type: "copy"
+  readonly source: string
+  /** Copy without the snapshots. */
+  readonly instance_only?: boolean | undefined
+  /** Update an existing copy incrementally (`container_incremental_copy`). */
+  readonly refresh?: boolean | undefined
+  /** Project of the source instance. */
+  readonly project?: string | undefined
+  readonly live?: boolean | undefined
+  readonly allow_inconsistent?: boolean | undefined
+}
+
+/**
+ * A migration target (server-to-server copy); passed through as is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSourceMigration {
+  readonly type: "migration"
+  readonly mode?: "pull" | "push" | (string & {}) | undefined
+  readonly operation?: string | undefined
+  readonly certificate?: string | undefined
+  readonly secrets?: Readonly<Record<string, string>> | undefined
+  readonly "base-image"?: string | undefined
+  readonly live?: boolean | undefined
+  readonly instance_only?: boolean | undefined
+  readonly refresh?: boolean | undefined
+}
+
+/**
+ * Where a new instance comes from (`InstanceSource`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InstanceSource = InstanceSourceImage | InstanceSourceNone | InstanceSourceCopy | InstanceSourceMigration
+
+/**
+ * `POST /1.0/instances`. Without `name`, LXD picks one (`create` returns it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstancesPost {
+  readonly name?: string | undefined
+  readonly source: InstanceSource
+  /** `container` (default) or `virtual-machine`; set by the `Containers`/`VirtualMachines` flavours. */
+  readonly type?: InstanceType | undefined
+  readonly description?: string | undefined
+  readonly architecture?: string | undefined
+  /** Profiles to apply, in order. A copy (`source.type: "copy"`) defaults to `["default"]`, see `create`. */
+  readonly profiles?: ReadonlyArray<string> | undefined
+  readonly config?: ConfigMap | undefined
+  readonly devices?: DevicesMap | undefined
+  readonly ephemeral?: boolean | undefined
+  /** A cloud instance type (`t2.micro`, `c2-m4`) that sets `limits.cpu`/`limits.memory`. */
+  readonly instance_type?: string | undefined
+  readonly stateful?: boolean | undefined
+}
+
+/**
+ * A partial change (`PATCH /1.0/instances/{name}`): `config` keys are merged (`""` removes a key), devices are
+ * merged by name (removing a device needs `replace`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstancePatch {
+  readonly architecture?: string | undefined
+  readonly config?: ConfigMap | undefined
+  readonly devices?: DevicesMap | undefined
+  readonly ephemeral?: boolean | undefined
+  readonly profiles?: ReadonlyArray<string> | undefined
+  readonly description?: string | undefined
+}
+
+/**
+ * A state change (`PUT /1.0/instances/{name}/state`). `timeout` is in seconds (`-1`: no timeout) and applies
+ * to a graceful stop; `force` kills instead; `stateful` saves or restores the running state (needs CRIU for
+ * containers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceStatePut {
+  readonly action: "start" | "stop" | "restart" | "freeze" | "unfreeze" | (string & {})
+  readonly timeout?: number | undefined
+  readonly force?: boolean | undefined
+  readonly stateful?: boolean | undefined
+}
+
+/**
+ * `POST /1.0/instances/{name}/snapshots`. Without `name`, LXD picks one (`snap0`, `snap1`, …).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSnapshotsPost {
+  readonly name?: string | undefined
+  /** Include the running state (needs CRIU for containers; LXD 5.0.2 without it refuses, see `create`). */
+  readonly stateful?: boolean | undefined
+  readonly expires_at?: TimeInput | undefined
+}
+
+/**
+ * `PUT /1.0/instances/{name}/snapshots/{snapshot}` (`snapshot_expiry`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSnapshotPut {
+  readonly expires_at: TimeInput
+}
+
+/**
+ * `POST /1.0/instances/{name}/backups`. Without `name`, LXD picks one (`backup0`, …).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceBackupsPost {
+  readonly name?: string | undefined
+  readonly expires_at?: TimeInput | undefined
+  /** Leave the snapshots out. */
+  readonly instance_only?: boolean | undefined
+  /** The storage driver's own format (faster, but restorable only on the same driver). */
+  readonly optimized_storage?: boolean | undefined
+  /** `gzip`, `bzip2`, `xz`, `zstd`, `none`, … (`backup_compression_algorithm`). */
+  readonly compression_algorithm?: string | undefined
+}
+
+/**
+ * Options of publishing an instance or a snapshot as an image (`POST /1.0/images` with an `instance` or
+ * `snapshot` source).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PublishOptions {
+  /** Aliases to create for the new image (`image_create_aliases`). */
+  readonly aliases?:
+    | ReadonlyArray<string | { readonly name: string; readonly description?: string | undefined }>
+    | undefined
+  readonly public?: boolean | undefined
+  /** Image properties (`os`, `release`, `description`, …). */
+  readonly properties?: ConfigMap | undefined
+  /** `gzip` (default), `xz`, `zstd`, `none`, … */
+  readonly compression_algorithm?: string | undefined
+  readonly expires_at?: TimeInput | undefined
+  readonly filename?: string | undefined
+}
+
+/**
+ * Options of the list methods.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListOptions {
+  /**
+   * LXD filter expression(s) (`api_filtering`), e.g. `"status eq Running"` or
+   * `["config.image.os eq busybox", "status ne Frozen"]` (joined with `and`).
+   */
+  readonly filter?: string | ReadonlyArray<string> | undefined
+  /** Instances of every project (`all-projects=true`, `instance_all_projects`); each carries its `project`. */
+  readonly allProjects?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateOptions extends OperationOptions {
+  /** Cluster member to create the instance on (`?target=` on the create request only; `@group` for a group). */
+  readonly target?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StopOptions {
+  /** Kill instead of a clean shutdown. */
+  readonly force?: boolean | undefined
+  /** Seconds to wait for a clean shutdown (`-1`: no limit). */
+  readonly timeout?: number | undefined
+  readonly stateful?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImportOptions {
+  /** Name of the new instance (`X-LXD-name`); the backup's own name otherwise. */
+  readonly name?: string | undefined
+  /** Storage pool to restore into (`X-LXD-pool`). */
+  readonly pool?: string | undefined
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// service
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Instances extends Context.Tag("@effect-lxd/core/Instances")<Instances, Instances.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Instances {
+  /**
+   * Instance snapshots (`/1.0/instances/{name}/snapshots`).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Snapshots {
+    /** Snapshot names (`GET …/snapshots`). */
+    readonly listNames: (instance: string) => Effect.Effect<ReadonlyArray<string>, LxdError>
+    /** Snapshots (`GET …/snapshots?recursion=1`). */
+    readonly list: (instance: string) => Effect.Effect<ReadonlyArray<InstanceSnapshot>, LxdError>
+    /** `GET …/snapshots/{snapshot}`. Errors: `NotFound`. */
+    readonly get: (instance: string, snapshot: string) => Effect.Effect<InstanceSnapshot, LxdError>
+    /** `GET …/snapshots/{snapshot}` with its ETag. */
+    readonly getWithEtag: (
+      instance: string,
+      snapshot: string
+    ) => Effect.Effect<{ readonly snapshot: InstanceSnapshot; readonly etag: string | undefined }, LxdError>
+    /**
+     * Takes a snapshot and returns its name (`POST …/snapshots`, **async**). When no name is given, LXD picks
+     * one; it is read from the operation, or else from the newest snapshot. Errors: `Conflict` (name taken),
+     * `OperationFailed` (LXD 5.0.2 without CRIU refuses `stateful: true` with "Unable to create a stateful
+     * snapshot. CRIU isn't installed").
+     */
+    readonly create: (instance: string, body?: InstanceSnapshotsPost) => Effect.Effect<string, LxdError>
+    /** Renames a snapshot (`POST …/snapshots/{snapshot}`, **async**). Errors: `Conflict`, `NotFound`. */
+    readonly rename: (instance: string, snapshot: string, newName: string) => Effect.Effect<void, LxdError>
+    /**
+     * Changes the expiry (`PUT …/snapshots/{snapshot}`, **async**, `snapshot_expiry`). Errors:
+     * `PreconditionFailed` (stale `etag`), `NotFound`.
+     */
+    readonly update: (
+      instance: string,
+      snapshot: string,
+      body: InstanceSnapshotPut,
+      options?: { readonly etag?: string | undefined }
+    ) => Effect.Effect<void, LxdError>
+    /**
+     * Restores the instance to the snapshot (`PUT /1.0/instances/{name}` with `restore`, **async**). Errors:
+     * `NotFound`, `OperationFailed`.
+     */
+    readonly restore: (
+      instance: string,
+      snapshot: string,
+      options?: { readonly stateful?: boolean | undefined }
+    ) => Effect.Effect<void, LxdError>
+    /** Deletes a snapshot (`DELETE …/snapshots/{snapshot}`, **async**). Errors: `NotFound`. */
+    readonly delete: (instance: string, snapshot: string) => Effect.Effect<void, LxdError>
+    /**
+     * Publishes the snapshot as an image and returns its fingerprint (`POST /1.0/images`, source `snapshot`,
+     * **async**). Errors: `OperationFailed` ("The image already exists: <fingerprint>" when an identical image
+     * is already there), `APIExtensionNotAvailable` (`image_create_aliases`, when aliases are given).
+     */
+    readonly publish: (
+      instance: string,
+      snapshot: string,
+      options?: PublishOptions
+    ) => Effect.Effect<string, LxdError>
+  }
+
+  /**
+   * Instance backups (`/1.0/instances/{name}/backups`).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Backups {
+    /** Backup names (`GET …/backups`). */
+    readonly listNames: (instance: string) => Effect.Effect<ReadonlyArray<string>, LxdError>
+    /** Backups (`GET …/backups?recursion=1`). */
+    readonly list: (instance: string) => Effect.Effect<ReadonlyArray<InstanceBackup>, LxdError>
+    /** `GET …/backups/{backup}`. Errors: `NotFound`. */
+    readonly get: (instance: string, backup: string) => Effect.Effect<InstanceBackup, LxdError>
+    /** Makes a backup and returns its name (`POST …/backups`, **async**). Errors: `Conflict`, `OperationFailed`. */
+    readonly create: (instance: string, body?: InstanceBackupsPost) => Effect.Effect<string, LxdError>
+    /** Renames a backup (`POST …/backups/{backup}`, **async**). */
+    readonly rename: (instance: string, backup: string, newName: string) => Effect.Effect<void, LxdError>
+    /** Deletes a backup (`DELETE …/backups/{backup}`, **async**). */
+    readonly delete: (instance: string, backup: string) => Effect.Effect<void, LxdError>
+    /**
+     * The backup tarball as a stream (`GET …/backups/{backup}/export`), read as it arrives (memory stays
+     * bounded). Errors: `NotFound`, `ClientConnectionFailed` (the connection broke mid-way).
+     */
+    readonly download: (instance: string, backup: string) => Stream.Stream<Uint8Array, LxdError>
+  }
+
+  /**
+   * Instance log files (`/1.0/instances/{name}/logs`).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Logs {
+    /** Log file names (`lxc.log`, `lxc.conf`, `exec_*.stdout`, …). */
+    readonly list: (instance: string) => Effect.Effect<ReadonlyArray<string>, LxdError>
+    /** A log file's text (`GET …/logs/{file}`). Errors: `NotFound`. */
+    readonly get: (instance: string, file: string) => Effect.Effect<string, LxdError>
+    /** Deletes a log file (`DELETE …/logs/{file}`). Errors: `BadRequest` (`lxc.log` and `lxc.conf`). */
+    readonly delete: (instance: string, file: string) => Effect.Effect<void, LxdError>
+  }
+
+  /**
+   * Instance image metadata (`/1.0/instances/{name}/metadata`).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Metadata {
+    /** `GET …/metadata`. */
+    readonly get: (instance: string) => Effect.Effect<ImageMetadata, LxdError>
+    /** `GET …/metadata` with its ETag. */
+    readonly getWithEtag: (
+      instance: string
+    ) => Effect.Effect<{ readonly metadata: ImageMetadata; readonly etag: string | undefined }, LxdError>
+    /** Replaces the metadata (`PUT …/metadata`). Errors: `PreconditionFailed`, `BadRequest`. */
+    readonly replace: (
+      instance: string,
+      metadata: ImageMetadata,
+      options?: { readonly etag?: string | undefined }
+    ) => Effect.Effect<void, LxdError>
+  }
+
+  /**
+   * Instance template files (`/1.0/instances/{name}/metadata/templates`).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Templates {
+    /** Template file names. */
+    readonly list: (instance: string) => Effect.Effect<ReadonlyArray<string>, LxdError>
+    /** A template's content (`GET …/templates?path=`). Errors: `NotFound`. */
+    readonly get: (instance: string, template: string) => Effect.Effect<string, LxdError>
+    /** Creates or replaces a template (`POST …/templates?path=`, raw body). */
+    readonly put: (instance: string, template: string, content: string | Uint8Array) => Effect.Effect<void, LxdError>
+    /** Deletes a template (`DELETE …/templates?path=`). Errors: `NotFound`. */
+    readonly delete: (instance: string, template: string) => Effect.Effect<void, LxdError>
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    // -- read ----------------------------------------------------------------------------------------------
+    /**
+     * Instance names (`GET /1.0/instances`). Errors: `APIExtensionNotAvailable` (`api_filtering` for a
+     * filter), status errors, `ClientConnectionFailed`, `ProtocolError`.
+     */
+    readonly listNames: (options?: { readonly filter?: ListOptions["filter"] }) => Effect.Effect<
+      ReadonlyArray<string>,
+      LxdError
+    >
+    /** Instance names of every project, by project (`GET /1.0/instances?all-projects=true`). */
+    readonly listNamesAllProjects: (options?: { readonly filter?: ListOptions["filter"] }) => Effect.Effect<
+      Readonly<Record<string, ReadonlyArray<string>>>,
+      LxdError
+    >
+    /** Instances (`GET /1.0/instances?recursion=1`). */
+    readonly list: (options?: ListOptions) => Effect.Effect<ReadonlyArray<Instance>, LxdError>
+    /** Instances with state, snapshots and backups (`GET /1.0/instances?recursion=2`). */
+    readonly listFull: (options?: ListOptions) => Effect.Effect<ReadonlyArray<InstanceFull>, LxdError>
+    /** `GET /1.0/instances/{name}`. Errors: `NotFound`, `InvalidArgument`. */
+    readonly get: (name: string) => Effect.Effect<Instance, LxdError>
+    /** `GET /1.0/instances/{name}` with the ETag to pass to `replace`/`update`. */
+    readonly getWithEtag: (
+      name: string
+    ) => Effect.Effect<{ readonly instance: Instance; readonly etag: string | undefined }, LxdError>
+    /** `GET /1.0/instances/{name}?recursion=1` (`instance_get_full`): with state, snapshots, backups. */
+    readonly getFull: (name: string) => Effect.Effect<InstanceFull, LxdError>
+    /** Whether the instance exists (a `NotFound` is `false`). */
+    readonly exists: (name: string) => Effect.Effect<boolean, LxdError>
+    /** The live state (`GET /1.0/instances/{name}/state`). Errors: `NotFound`. */
+    readonly state: (name: string) => Effect.Effect<InstanceState, LxdError>
+
+    // -- create --------------------------------------------------------------------------------------------
+    /**
+     * Creates an instance, waits for it, and returns its name, the generated one when `name` is left out
+     * (`POST /1.0/instances`, **async**). LXD 5.0.2 refuses a copy without profiles ("Failed getting root
+     * disk: No root device could be found"), so a copy (`source.type: "copy"`) without `profiles` is sent
+     * with `profiles: ["default"]`. If interrupted, the engine waits for LXD's (uncancellable) operation,
+     * then the instance it created is deleted. Errors: `Conflict` (name taken), `BadRequest`,
+     * `OperationFailed` (e.g. image not found), `InvalidArgument`.
+     */
+    readonly create: (request: InstancesPost, options?: CreateOptions) => Effect.Effect<string, LxdError>
+    /**
+     * Starts creating an instance and returns the operation's handle in the current scope (closing the
+     * scope before the end cancels or drains it). No compensation: use `create` for that.
+     */
+    readonly createOperation: (
+      request: InstancesPost,
+      options?: CreateOptions
+    ) => Effect.Effect<OperationHandle, LxdError, Scope.Scope>
+    /**
+     * A local copy of an instance (`"c1"`) or of a snapshot (`"c1/snap0"`), as `create` with a `copy`
+     * source; `profiles` default to `["default"]`.
+     */
+    readonly copy: (
+      source: string,
+      name: string,
+      options?: Omit<InstancesPost, "name" | "source"> & {
+        readonly instanceOnly?: boolean | undefined
+        readonly target?: string | undefined
+      }
+    ) => Effect.Effect<string, LxdError>
+    /**
+     * Restores a backup tarball as a new instance and returns its name (`POST /1.0/instances` with
+     * `Content-Type: application/octet-stream`, **async**). The body is streamed, never held in memory; a
+     * failure of `tarball` is returned as it is. Interrupted, the instance is deleted as for `create`.
+     */
+    readonly createFromBackup: <E>(
+      tarball: Stream.Stream<Uint8Array, E>,
+      options?: ImportOptions
+    ) => Effect.Effect<string, LxdError | E>
+
+    // -- change --------------------------------------------------------------------------------------------
+    /**
+     * Replaces the writable fields (`PUT /1.0/instances/{name}`, **async**). Errors: `PreconditionFailed`
+     * (stale `etag`, nothing changed), `BadRequest`.
+     */
+    readonly replace: (
+      name: string,
+      body: InstancePut,
+      options?: { readonly etag?: string | undefined }
+    ) => Effect.Effect<void, LxdError>
+    /**
+     * Merges a change (`PATCH /1.0/instances/{name}`, sync). `description` is always sent: LXD 5.0.2 resets it
+     * when a PATCH leaves it out, so without one in `patch` the current description is read and sent back.
+     * Errors: `PreconditionFailed` (stale `etag`), `BadRequest`.
+     */
+    readonly update: (
+      name: string,
+      patch: InstancePatch,
+      options?: { readonly etag?: string | undefined }
+    ) => Effect.Effect<void, LxdError>
+    /**
+     * Read-modify-write: GET, `f`, then PUT with the ETag of the GET, so a concurrent change fails with
+     * `PreconditionFailed` instead of being overwritten. `f` receives the writable fields plus any field this
+     * client does not know (spread it to keep them: `(i) => ({ ...i, config: { ...i.config, k: "v" } })`).
+     */
+    readonly modify: (name: string, f: (current: InstancePut) => InstancePut) => Effect.Effect<void, LxdError>
+    /**
+     * Renames (`POST /1.0/instances/{name}`, **async**). LXD refuses a running instance ("Renaming of running
+     * container not allowed"). Errors: `Conflict`, `BadRequest`, `OperationFailed`, `InvalidArgument`.
+     */
+    readonly rename: (name: string, newName: string) => Effect.Effect<void, LxdError>
+    /**
+     * Deletes (`DELETE /1.0/instances/{name}`, **async**). `force: true` force-stops a running or frozen
+     * instance first; without it LXD refuses with `BadRequest` "Instance is running".
+     */
+    readonly delete: (name: string, options?: { readonly force?: boolean | undefined }) => Effect.Effect<
+      void,
+      LxdError
+    >
+
+    // -- state ---------------------------------------------------------------------------------------------
+    /**
+     * Changes the state (`PUT /1.0/instances/{name}/state`, **async**). Errors: `OperationFailed` ("The
+     * instance is already stopped", …), `BadRequest`, `NotFound`.
+     */
+    readonly setState: (name: string, body: InstanceStatePut) => Effect.Effect<void, LxdError>
+    /** `setState` `start`. */
+    readonly start: (name: string, options?: { readonly stateful?: boolean | undefined }) => Effect.Effect<
+      void,
+      LxdError
+    >
+    /** `setState` `stop` (a clean shutdown unless `force`). */
+    readonly stop: (name: string, options?: StopOptions) => Effect.Effect<void, LxdError>
+    /** `setState` `restart`. */
+    readonly restart: (name: string, options?: Omit<StopOptions, "stateful">) => Effect.Effect<void, LxdError>
+    /** `setState` `freeze`. */
+    readonly freeze: (name: string) => Effect.Effect<void, LxdError>
+    /** `setState` `unfreeze`. */
+    readonly unfreeze: (name: string) => Effect.Effect<void, LxdError>
+    /**
+     * Changes the state of every instance of the project (of this flavour's type) at once (`PUT /1.0/instances`,
+     * **async**, `instance_bulk_state_change`).
+     */
+    readonly setStateMany: (body: InstanceStatePut) => Effect.Effect<void, LxdError>
+    /**
+     * Waits until the instance has one of the given statuses. Subscribes to lifecycle events first, then reads
+     * the state, then re-reads it on each `instance-*` event of this instance: no polling. Errors:
+     * `OperationTimeout` (with an empty `operationId`) when `timeout` passes, `NotFound` (deleted meanwhile),
+     * `ClientConnectionFailed` (the events websocket).
+     */
+    readonly waitForStatus: (
+      name: string,
+      status: InstanceStatus | ReadonlyArray<InstanceStatus>,
+      options?: { readonly timeout?: Duration.DurationInput | undefined }
+    ) => Effect.Effect<InstanceState, LxdError>
+
+    // -- images --------------------------------------------------------------------------------------------
+    /**
+     * Publishes a stopped instance as an image and returns its fingerprint (`POST /1.0/images`, source
+     * `instance`, **async**). Errors: `OperationFailed` ("Cannot export a running instance as an image";
+     * "The image already exists: <fingerprint>").
+     */
+    readonly publish: (name: string, options?: PublishOptions) => Effect.Effect<string, LxdError>
+
+    // -- console -------------------------------------------------------------------------------------------
+    /**
+     * The console log (`GET /1.0/instances/{name}/console`); `""` for an instance that never ran. LXD 5.0.2
+     * answers a *running* container with HTTP 500 "open : no such file or directory": that is an
+     * `LxdApiError` whose message says so.
+     */
+    readonly consoleLog: (name: string) => Effect.Effect<string, LxdError>
+    /** Empties the console log (`DELETE /1.0/instances/{name}/console`). */
+    readonly clearConsoleLog: (name: string) => Effect.Effect<void, LxdError>
+
+    // -- sub-resources -------------------------------------------------------------------------------------
+    /** Snapshots. */
+    readonly snapshots: Snapshots
+    /** Backups. */
+    readonly backups: Backups
+    /** Log files. */
+    readonly logs: Logs
+    /** Image metadata. */
+    readonly metadata: Metadata
+    /** Template files. */
+    readonly templates: Templates
+  }
+}
+
+/**
+ * Builds the service for every instance type.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Instances.Service, never, LxdClient> = Effect.suspend(() =>
+  internal.make({ type: undefined, span: "Instances" })
+)
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Instances, never, LxdClient> = Layer.effect(Instances, make)

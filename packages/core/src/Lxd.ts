@@ -6,11 +6,14 @@
  */
 import * as Layer from "effect/Layer"
 import * as Certificates from "./Certificates.js"
+import * as Containers from "./Containers.js"
 import * as Events from "./Events.js"
+import * as Instances from "./Instances.js"
 import * as LxdClient from "./LxdClient.js"
 import type { LxdTransport } from "./LxdTransport.js"
 import * as Operations from "./Operations.js"
 import * as Server from "./Server.js"
+import * as VirtualMachines from "./VirtualMachines.js"
 
 /**
  * @since 0.1.0
@@ -22,6 +25,9 @@ export type Services =
   | Operations.Operations
   | Events.Events
   | Certificates.Certificates
+  | Instances.Instances
+  | Containers.Containers
+  | VirtualMachines.VirtualMachines
 
 /**
  * All services, needing only a transport.
@@ -33,5 +39,8 @@ export const layer: Layer.Layer<Services, never, LxdTransport> = Layer.mergeAll(
   Server.layer,
   Operations.layer,
   Events.layer,
-  Certificates.layer
+  Certificates.layer,
+  Instances.layer,
+  Containers.layer,
+  VirtualMachines.layer
 ).pipe(Layer.provideMerge(LxdClient.layer))

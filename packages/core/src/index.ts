@@ -10,11 +10,25 @@
 export * as Certificates from "./Certificates.js"
 
 /**
+ * LXD containers: the instances service restricted to containers.
+ *
+ * @since 0.1.0
+ */
+export * as Containers from "./Containers.js"
+
+/**
  * LXD events as streams.
  *
  * @since 0.1.0
  */
 export * as Events from "./Events.js"
+
+/**
+ * LXD instances: containers and virtual machines, their whole lifecycle.
+ *
+ * @since 0.1.0
+ */
+export * as Instances from "./Instances.js"
 
 /**
  * Every service in one layer.
@@ -64,3 +78,10 @@ export * as Operations from "./Operations.js"
  * @since 0.1.0
  */
 export * as Server from "./Server.js"
+
+/**
+ * LXD virtual machines: the instances service restricted to virtual machines.
+ *
+ * @since 0.1.0
+ */
+export * as VirtualMachines from "./VirtualMachines.js"

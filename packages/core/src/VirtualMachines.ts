@@ -1,0 +1,51 @@
+/**
+ * LXD virtual machines: the {@link Instances} service restricted to `type: "virtual-machine"`. Lists send
+ * `instance-type=virtual-machine` (and drop any other type a server still returns), `get`, `getFull`, `exists` and
+ * `modify` treat an instance of another type as not found, and `create` always asks for a virtual machine. Actions on
+ * a name (`start`, `delete`, …) do not re-check the type.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Instances from "./Instances.js"
+import * as internal from "./internal/instances.js"
+import type { LxdClient } from "./LxdClient.js"
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class VirtualMachines extends Context.Tag("@effect-lxd/core/VirtualMachines")<
+  VirtualMachines,
+  VirtualMachines.Service
+>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace VirtualMachines {
+  /**
+   * The same methods as {@link Instances.Instances.Service}, for virtual machines only.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service extends Instances.Instances.Service {}
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<VirtualMachines.Service, never, LxdClient> = internal.make({
+  type: "virtual-machine",
+  span: "VirtualMachines"
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<VirtualMachines, never, LxdClient> = Layer.effect(VirtualMachines, make)

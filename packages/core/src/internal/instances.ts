@@ -1,0 +1,857 @@
+/**
+ * The instances service, shared by `Instances`, `Containers` and `VirtualMachines`: one factory parameterised by
+ * the instance type it sees.
+ *
+ * Schemas come from `../Instances.js`, which imports this module: they are only touched inside functions, never
+ * while the modules load.
+ *
+ * @internal
+ */
+import * as HttpBody from "@effect/platform/HttpBody"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Events from "../Events.js"
+import type * as I from "../Instances.js"
+import {
+  ImageMetadata,
+  Instance,
+  InstanceBackup,
+  InstanceFull,
+  InstancePut,
+  InstanceSnapshot,
+  InstanceState
+} from "../Instances.js"
+import { LxdClient, type Request } from "../LxdClient.js"
+import {
+  ClientConnectionFailed,
+  LxdApiError,
+  type LxdError,
+  NotFound,
+  OperationTimeout,
+  ProtocolError
+} from "../LxdError.js"
+import { type Operation, StatusCode } from "../LxdSchema.js"
+import { describeConnectionError } from "../LxdTransport.js"
+import * as Path from "./path.js"
+
+/** @internal */
+export interface Flavour {
+  /** The only instance type this service sees; `undefined` for all. */
+  readonly type: "container" | "virtual-machine" | undefined
+  /** Span prefix (`Instances`, `Containers`, `VirtualMachines`). */
+  readonly span: string
+}
+
+/**
+ * Fields of a GET that a PUT must not send back (read-only, or another endpoint's).
+ *
+ * @internal
+ */
+export const readOnlyFields: ReadonlyArray<string> = [
+  "name",
+  "status",
+  "status_code",
+  "created_at",
+  "last_used_at",
+  "location",
+  "project",
+  "type",
+  "expanded_config",
+  "expanded_devices",
+  "state",
+  "snapshots",
+  "backups"
+]
+
+/** @internal */
+export const stripReadOnly = <A extends object>(value: A): A => {
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) }
+  for (const key of readOnlyFields) delete out[key]
+  return out as A
+}
+
+/**
+ * An `expires_at`-style input as RFC 3339.
+ *
+ * @internal
+ */
+export const toTime = (input: I.TimeInput | undefined): string | undefined =>
+  input === undefined
+    ? undefined
+    : typeof input === "string"
+    ? input
+    : input instanceof Date
+    ? input.toISOString()
+    : DateTime.formatIso(input)
+
+/**
+ * The `filter=` value: expressions joined with `and`.
+ *
+ * @internal
+ */
+export const filterValue = (filter: I.ListOptions["filter"]): string | undefined => {
+  if (filter === undefined) return undefined
+  if (typeof filter === "string") return filter === "" ? undefined : filter
+  const parts = filter.filter((f) => f !== "")
+  return parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : parts.map((f) => `(${f})`).join(" and ")
+}
+
+/**
+ * The first resource URL of a kind in an operation (`resources.instances[0]` of a create), as a name.
+ *
+ * @internal
+ */
+export const resourceName = (op: Operation, kind: string, contains?: string): string | undefined => {
+  const urls = op.resources[kind] ?? []
+  const url = contains === undefined ? urls[0] : urls.find((u) => u.includes(contains))
+  return url === undefined ? undefined : Path.nameFromUrl(url)
+}
+
+const stripQuery = (url: string): string => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
+
+const NameList = Schema.NullOr(Schema.Array(Schema.String))
+const DescriptionOnly = Schema.Struct({ description: Schema.optionalWith(Schema.String, { default: () => "" }) })
+const TypeOnly = Schema.Struct({ type: Schema.optionalWith(Schema.String, { default: () => "container" }) })
+const Fingerprint = Schema.Struct({ fingerprint: Schema.String })
+
+const isAlreadyStopped = (e: LxdError): boolean =>
+  (e._tag === "OperationFailed" || e._tag === "BadRequest") && /already stopped/i.test(e.message)
+
+/**
+ * Runs an effect from a finaliser: interruptible inside its own time bound (finalisers run uninterruptibly and
+ * the fiber may already be interrupted), failures ignored.
+ */
+const bounded = <A, E>(effect: Effect.Effect<A, E>, limit: Duration.DurationInput) =>
+  Effect.ignore(Effect.timeout(Effect.interruptible(effect), limit))
+
+/**
+ * Builds the service for one flavour.
+ *
+ * @internal
+ */
+export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never, LxdClient> =>
+  Effect.gen(function*() {
+    const client = yield* LxdClient
+    const events = yield* Events.make
+    const span = (method: string) => `${flavour.span}.${method}`
+    const type = flavour.type
+
+    const InstanceList = Schema.NullOr(Schema.Array(Instance))
+    const InstanceFullList = Schema.NullOr(Schema.Array(InstanceFull))
+    const SnapshotList = Schema.NullOr(Schema.Array(InstanceSnapshot))
+    const BackupList = Schema.NullOr(Schema.Array(InstanceBackup))
+    const decodePut = Schema.decodeUnknown(InstancePut, { onExcessProperty: "preserve" })
+
+    const instancePath = (name: string, ...rest: ReadonlyArray<string | readonly [Path.NameKind, unknown]>) =>
+      Path.build("/instances/", ["instance", name], ...rest)
+
+    /** The flavour sees only its type: another type is reported as not found. */
+    const checkType = (name: string, path: string, actual: string): Effect.Effect<void, NotFound> =>
+      type === undefined || actual === type ? Effect.void : Effect.fail(
+        new NotFound({
+          method: "GET",
+          path: `/1.0${path}`,
+          status: 404,
+          errorCode: 404,
+          message: `Instance "${name}" is a ${actual}, not a ${type}`
+        })
+      )
+
+    const run = (request: Request) => client.run(request)
+    const runVoid = (request: Request) => Effect.asVoid(client.run(request))
+
+    const textOf = (request: Request, response: HttpClientResponse.HttpClientResponse) =>
+      Effect.mapError(response.text, (cause) =>
+        new ClientConnectionFailed({
+          method: request.method,
+          path: `/1.0${request.path}`,
+          endpoint: client.transport.endpoint,
+          reason: describeConnectionError(cause),
+          cause
+        }))
+
+    const getText = (request: Request) =>
+      Effect.flatMap(client.requestRaw(request), (response) => textOf(request, response))
+
+    // -- read ------------------------------------------------------------------------------------------------
+
+    const listQuery = (recursion: string, filter: I.ListOptions["filter"], allProjects: boolean) =>
+      Effect.gen(function*() {
+        const f = filterValue(filter)
+        if (f !== undefined) yield* client.requireExtension("api_filtering")
+        if (allProjects) yield* client.requireExtension("instance_all_projects")
+        return {
+          recursion,
+          // Not in the 5.0.2 spec, but 5.0.2 honours it (and refuses an unknown type); the Go client sends it.
+          "instance-type": type,
+          filter: f,
+          "all-projects": allProjects ? "true" : undefined
+        }
+      })
+
+    const ofType = <A extends { readonly type: string }>(items: ReadonlyArray<A> | null): ReadonlyArray<A> =>
+      items === null ? [] : type === undefined ? items : items.filter((i) => i.type === type)
+
+    const listUrls = (filter: I.ListOptions["filter"], allProjects: boolean) =>
+      listQuery("0", filter, allProjects).pipe(
+        Effect.flatMap((query) => client.sync(NameList, { method: "GET", path: "/instances", query })),
+        Effect.map((r) => r.metadata ?? [])
+      )
+
+    const listNames: I.Instances.Service["listNames"] = (options) =>
+      listUrls(options?.filter, false).pipe(
+        Effect.map((urls) => urls.map(Path.nameFromUrl)),
+        Effect.withSpan(span("listNames"))
+      )
+
+    const listNamesAllProjects: I.Instances.Service["listNamesAllProjects"] = (options) =>
+      listUrls(options?.filter, true).pipe(
+        Effect.map((urls) => {
+          const out: Record<string, Array<string>> = {}
+          for (const url of urls) {
+            const project = Path.splitUrl(url).query["project"] ?? "default"
+            ;(out[project] ??= []).push(Path.nameFromUrl(url))
+          }
+          return out
+        }),
+        Effect.withSpan(span("listNamesAllProjects"))
+      )
+
+    const list: I.Instances.Service["list"] = (options) =>
+      listQuery("1", options?.filter, options?.allProjects === true).pipe(
+        Effect.flatMap((query) => client.sync(InstanceList, { method: "GET", path: "/instances", query })),
+        Effect.map((r) => ofType(r.metadata)),
+        Effect.withSpan(span("list"))
+      )
+
+    const listFull: I.Instances.Service["listFull"] = (options) =>
+      listQuery("2", options?.filter, options?.allProjects === true).pipe(
+        Effect.flatMap((query) => client.sync(InstanceFullList, { method: "GET", path: "/instances", query })),
+        Effect.map((r) => ofType(r.metadata)),
+        Effect.withSpan(span("listFull"))
+      )
+
+    const getWithEtag: I.Instances.Service["getWithEtag"] = (name) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name)
+        const r = yield* client.sync(Instance, { method: "GET", path })
+        yield* checkType(name, path, r.metadata.type)
+        return { instance: r.metadata, etag: r.etag }
+      }).pipe(Effect.withSpan(span("get")))
+
+    const get: I.Instances.Service["get"] = (name) => Effect.map(getWithEtag(name), (r) => r.instance)
+
+    const getFull: I.Instances.Service["getFull"] = (name) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name)
+        yield* client.requireExtension("instance_get_full")
+        const r = yield* client.sync(InstanceFull, { method: "GET", path, query: { recursion: "1" } })
+        yield* checkType(name, path, r.metadata.type)
+        return r.metadata
+      }).pipe(Effect.withSpan(span("getFull")))
+
+    const exists: I.Instances.Service["exists"] = (name) =>
+      get(name).pipe(
+        Effect.as(true),
+        Effect.catchTag("NotFound", () => Effect.succeed(false)),
+        Effect.withSpan(span("exists"))
+      )
+
+    const state: I.Instances.Service["state"] = (name) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name, "/state")
+        return (yield* client.sync(InstanceState, { method: "GET", path })).metadata
+      }).pipe(Effect.withSpan(span("state")))
+
+    // -- state -----------------------------------------------------------------------------------------------
+
+    const setState: I.Instances.Service["setState"] = (name, body) =>
+      instancePath(name, "/state").pipe(
+        Effect.flatMap((path) => runVoid({ method: "PUT", path, body })),
+        Effect.withSpan(span("setState"), { attributes: { action: body.action } })
+      )
+
+    const forceStop = (name: string) =>
+      setState(name, { action: "stop", force: true }).pipe(Effect.catchIf(isAlreadyStopped, () => Effect.void))
+
+    const setStateMany: I.Instances.Service["setStateMany"] = (body) =>
+      client.requireExtension("instance_bulk_state_change").pipe(
+        Effect.zipRight(runVoid({
+          method: "PUT",
+          path: "/instances",
+          query: { "instance-type": type },
+          body: { state: body }
+        })),
+        Effect.withSpan(span("setStateMany"), { attributes: { action: body.action } })
+      )
+
+    const waitForStatus: I.Instances.Service["waitForStatus"] = (name, status, options) => {
+      const wanted: ReadonlyArray<string> = typeof status === "string" ? [status] : status
+      const program = Effect.scoped(Effect.gen(function*() {
+        const source = `/1.0${yield* instancePath(name)}`
+        // subscribe first, so no change between the read below and the first event is missed; sliding: every
+        // event only triggers a fresh read, so older ones may be dropped
+        const stream = yield* events.subscribe({ types: ["lifecycle"], bufferSize: 64, overflow: "sliding" })
+        const check = Effect.map(state(name), (s) => wanted.includes(s.status) ? Option.some(s) : Option.none())
+        const now = yield* check
+        if (Option.isSome(now)) return now.value
+        const found = yield* Events.lifecycle(stream).pipe(
+          Stream.filter((e) => e.metadata.action.startsWith("instance-") && stripQuery(e.metadata.source) === source),
+          Stream.mapEffect(() => check),
+          Stream.filterMap((o) => o),
+          Stream.runHead
+        )
+        if (Option.isSome(found)) return found.value
+        const last = yield* check
+        if (Option.isSome(last)) return last.value
+        return yield* new ClientConnectionFailed({
+          method: "GET",
+          path: "/1.0/events",
+          endpoint: client.transport.endpoint,
+          reason: "the events stream ended while waiting for the instance status"
+        })
+      }))
+      const timed = options?.timeout === undefined ? program : program.pipe(
+        Effect.timeoutFail({
+          duration: options.timeout,
+          onTimeout: () =>
+            new OperationTimeout({
+              operationId: "",
+              timeoutMillis: Duration.toMillis(Duration.decode(options.timeout!))
+            })
+        })
+      )
+      return Effect.withSpan(timed, span("waitForStatus"))
+    }
+
+    // -- create ----------------------------------------------------------------------------------------------
+
+    const validateCopySource = (source: string) => {
+      const slash = source.indexOf("/")
+      return slash === -1
+        ? Path.validate("instance", source)
+        : Effect.zipRight(
+          Path.validate("instance", source.slice(0, slash)),
+          Path.validate("snapshot", source.slice(slash + 1))
+        )
+    }
+
+    const createRequest = (request: I.InstancesPost, options: I.CreateOptions | undefined) =>
+      Effect.gen(function*() {
+        if (request.name !== undefined) yield* Path.validate("instance", request.name)
+        if (request.source.type === "copy") yield* validateCopySource(request.source.source)
+        const profiles = request.profiles ?? (request.source.type === "copy" ? ["default"] : undefined)
+        const body = {
+          ...request,
+          ...(profiles === undefined ? {} : { profiles }),
+          ...(type === undefined ? {} : { type })
+        }
+        const req: Request = {
+          method: "POST",
+          path: "/instances",
+          body,
+          query: options?.target === undefined ? undefined : { target: options.target }
+        }
+        return req
+      })
+
+    const createdName = (op: Operation): string | undefined =>
+      resourceName(op, "instances") ?? resourceName(op, "containers") ?? resourceName(op, "virtual-machines")
+
+    /** Deletes what an interrupted create left behind (after the engine drained the operation). */
+    const compensate = (name: string) => bounded(deleteInstance(name, { force: true }), "30 seconds")
+
+    const runCreate = (request: Request, fallbackName: string | undefined, options: I.CreateOptions | undefined) =>
+      Effect.suspend(() => {
+        let created: string | undefined
+        return Effect.scoped(Effect.gen(function*() {
+          const handle = yield* client.operation(request, options)
+          created = createdName(handle.initial) ?? fallbackName
+          const final = yield* handle.wait()
+          const name = createdName(final) ?? created
+          if (name === undefined) {
+            return yield* new ProtocolError({
+              method: request.method,
+              path: `/1.0${request.path}`,
+              description: "the operation does not name the instance it created"
+            })
+          }
+          return name
+        })).pipe(Effect.onInterrupt(() => created === undefined ? Effect.void : compensate(created)))
+      })
+
+    const create: I.Instances.Service["create"] = (request, options) =>
+      createRequest(request, options).pipe(
+        Effect.flatMap((req) => runCreate(req, request.name, options)),
+        Effect.withSpan(span("create"), { attributes: { source: request.source.type } })
+      )
+
+    const createOperation: I.Instances.Service["createOperation"] = (request, options) =>
+      createRequest(request, options).pipe(
+        Effect.flatMap((req) => client.operation(req, options)),
+        Effect.withSpan(span("createOperation"))
+      )
+
+    const copy: I.Instances.Service["copy"] = (source, name, options = {}) => {
+      const { instanceOnly, target, ...rest } = options
+      return create(
+        {
+          ...rest,
+          name,
+          source: { type: "copy", source, ...(instanceOnly === undefined ? {} : { instance_only: instanceOnly }) }
+        },
+        { target }
+      )
+    }
+
+    const createFromBackup: I.Instances.Service["createFromBackup"] = <E>(
+      tarball: Stream.Stream<Uint8Array, E>,
+      options?: I.ImportOptions
+    ) =>
+      Effect.gen(function*() {
+        if (options?.name !== undefined) yield* Path.validate("instance", options.name)
+        if (options?.pool !== undefined) yield* Path.validate("storage pool", options.pool)
+        // A failing body surfaces from the transport as a connection failure: remember the real one.
+        let failure: Option.Option<E> = Option.none()
+        const body = HttpBody.stream(
+          Stream.tapError(tarball, (e) =>
+            Effect.sync(() => {
+              failure = Option.some(e)
+            })),
+          "application/octet-stream"
+        )
+        const headers: Record<string, string> = {}
+        if (options?.name !== undefined) headers["X-LXD-name"] = options.name
+        if (options?.pool !== undefined) headers["X-LXD-pool"] = options.pool
+        return yield* runCreate(
+          { method: "POST", path: "/instances", rawBody: body, headers },
+          options?.name,
+          undefined
+        ).pipe(
+          Effect.catchAll((e): Effect.Effect<never, LxdError | E> =>
+            Option.isSome(failure) ? Effect.fail(failure.value) : Effect.fail(e)
+          )
+        )
+      }).pipe(Effect.withSpan(span("createFromBackup")))
+
+    // -- change ----------------------------------------------------------------------------------------------
+
+    const replace: I.Instances.Service["replace"] = (name, body, options) =>
+      instancePath(name).pipe(
+        Effect.flatMap((path) => runVoid({ method: "PUT", path, body: stripReadOnly(body), etag: options?.etag })),
+        Effect.withSpan(span("replace"))
+      )
+
+    const update: I.Instances.Service["update"] = (name, patch, options) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name)
+        // 5.0.2 resets the description when a PATCH leaves it out
+        const description = patch.description ??
+          (yield* client.sync(DescriptionOnly, { method: "GET", path })).metadata.description
+        yield* runVoid({ method: "PATCH", path, body: { ...patch, description }, etag: options?.etag })
+      }).pipe(Effect.withSpan(span("update")))
+
+    const modify: I.Instances.Service["modify"] = (name, f) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name)
+        const response = yield* client.request({ method: "GET", path })
+        const current = yield* decodePut(response.metadata).pipe(
+          Effect.mapError((cause) =>
+            new ProtocolError({
+              method: "GET",
+              path: `/1.0${path}`,
+              description: `metadata does not match InstancePut: ${ParseResult.TreeFormatter.formatErrorSync(cause)}`,
+              cause
+            })
+          )
+        )
+        const actual = Schema.decodeUnknownOption(TypeOnly)(response.metadata)
+        if (Option.isSome(actual)) yield* checkType(name, path, actual.value.type)
+        const next = f(stripReadOnly(current))
+        yield* runVoid({ method: "PUT", path, body: stripReadOnly(next), etag: response.etag })
+      }).pipe(Effect.withSpan(span("modify")))
+
+    const rename: I.Instances.Service["rename"] = (name, newName) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name)
+        yield* Path.validate("instance", newName)
+        yield* runVoid({ method: "POST", path, body: { name: newName } })
+      }).pipe(Effect.withSpan(span("rename")))
+
+    const deleteInstance: I.Instances.Service["delete"] = (name, options) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name)
+        if (options?.force === true) {
+          const current = yield* state(name)
+          if (current.status_code !== StatusCode.Stopped) yield* forceStop(name)
+        }
+        yield* runVoid({ method: "DELETE", path })
+      }).pipe(Effect.withSpan(span("delete")))
+
+    // -- images ----------------------------------------------------------------------------------------------
+
+    const publishImage = (
+      source: { readonly type: "instance" | "snapshot"; readonly name: string },
+      options: I.PublishOptions = {}
+    ) =>
+      Effect.gen(function*() {
+        const aliases = (options.aliases ?? []).map((a) => typeof a === "string" ? { name: a } : a)
+        if (aliases.length > 0) yield* client.requireExtension("image_create_aliases")
+        const op = yield* run({
+          method: "POST",
+          path: "/images",
+          body: {
+            source,
+            ...(aliases.length > 0 ? { aliases } : {}),
+            public: options.public,
+            properties: options.properties,
+            compression_algorithm: options.compression_algorithm,
+            expires_at: toTime(options.expires_at),
+            filename: options.filename
+          }
+        })
+        const decoded = Schema.decodeUnknownOption(Fingerprint)(op.metadata)
+        if (Option.isNone(decoded)) {
+          return yield* new ProtocolError({
+            method: "POST",
+            path: "/1.0/images",
+            description: "the publish operation did not return a fingerprint"
+          })
+        }
+        return decoded.value.fingerprint
+      })
+
+    const publish: I.Instances.Service["publish"] = (name, options) =>
+      Path.validate("instance", name).pipe(
+        Effect.flatMap(() => publishImage({ type: "instance", name }, options)),
+        Effect.withSpan(span("publish"))
+      )
+
+    // -- console ---------------------------------------------------------------------------------------------
+
+    const consoleLog: I.Instances.Service["consoleLog"] = (name) =>
+      instancePath(name, "/console").pipe(
+        Effect.flatMap((path) => getText({ method: "GET", path })),
+        Effect.catchTag("LxdApiError", (e) => {
+          // 5.0.2: an instance that never ran has no console.log file yet; nothing to show
+          if (e.status === 500 && /^open .+\/console\.log: no such file or directory$/.test(e.message)) {
+            return Effect.succeed("")
+          }
+          // 5.0.2: a running container's log is not readable from the API ("open : no such file or directory")
+          if (e.status === 500 && /^open : no such file or directory$/.test(e.message)) {
+            return Effect.fail(
+              new LxdApiError({
+                method: e.method,
+                path: e.path,
+                status: e.status,
+                errorCode: e.errorCode,
+                message:
+                  `The console log of a running instance is not available from this server (stop it first): ${e.message}`
+              })
+            )
+          }
+          return Effect.fail(e)
+        }),
+        Effect.withSpan(span("consoleLog"))
+      )
+
+    const clearConsoleLog: I.Instances.Service["clearConsoleLog"] = (name) =>
+      instancePath(name, "/console").pipe(
+        Effect.flatMap((path) => client.request({ method: "DELETE", path })),
+        Effect.asVoid,
+        Effect.withSpan(span("clearConsoleLog"))
+      )
+
+    // -- snapshots -------------------------------------------------------------------------------------------
+
+    const snapshotPath = (instance: string, snapshot: string) =>
+      instancePath(instance, "/snapshots/", ["snapshot", snapshot])
+
+    const snapshotList: I.Instances.Snapshots["list"] = (instance) =>
+      instancePath(instance, "/snapshots").pipe(
+        Effect.flatMap((path) => client.sync(SnapshotList, { method: "GET", path, query: { recursion: "1" } })),
+        Effect.map((r) => r.metadata ?? []),
+        Effect.withSpan(span("snapshots.list"))
+      )
+
+    const snapshotGetWithEtag: I.Instances.Snapshots["getWithEtag"] = (instance, snapshot) =>
+      snapshotPath(instance, snapshot).pipe(
+        Effect.flatMap((path) => client.sync(InstanceSnapshot, { method: "GET", path })),
+        Effect.map((r) => ({ snapshot: r.metadata, etag: r.etag })),
+        Effect.withSpan(span("snapshots.get"))
+      )
+
+    const snapshots: I.Instances.Snapshots = {
+      listNames: (instance) =>
+        instancePath(instance, "/snapshots").pipe(
+          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
+          Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl)),
+          Effect.withSpan(span("snapshots.listNames"))
+        ),
+      list: snapshotList,
+      get: (instance, snapshot) => Effect.map(snapshotGetWithEtag(instance, snapshot), (r) => r.snapshot),
+      getWithEtag: snapshotGetWithEtag,
+      create: (instance, body = {}) =>
+        Effect.gen(function*() {
+          const path = yield* instancePath(instance, "/snapshots")
+          if (body.name !== undefined) yield* Path.validate("snapshot", body.name)
+          const op = yield* run({
+            method: "POST",
+            path,
+            body: { name: body.name, stateful: body.stateful, expires_at: toTime(body.expires_at) }
+          })
+          if (body.name !== undefined) return body.name
+          const fromOp = resourceName(op, "instances", "/snapshots/") ?? resourceName(op, "snapshots")
+          if (fromOp !== undefined) return fromOp
+          // 5.0.2 does not name a generated snapshot in the operation: take the newest one
+          const all = yield* snapshotList(instance)
+          const newest = all.reduce<I.InstanceSnapshot | undefined>(
+            (a, s) =>
+              a === undefined || DateTime.toEpochMillis(s.created_at) >= DateTime.toEpochMillis(a.created_at) ? s : a,
+            undefined
+          )
+          if (newest === undefined) {
+            return yield* new ProtocolError({
+              method: "POST",
+              path: `/1.0${path}`,
+              description: "the snapshot was created but cannot be found"
+            })
+          }
+          return newest.name
+        }).pipe(Effect.withSpan(span("snapshots.create"))),
+      rename: (instance, snapshot, newName) =>
+        Effect.gen(function*() {
+          const path = yield* snapshotPath(instance, snapshot)
+          yield* Path.validate("snapshot", newName)
+          yield* runVoid({ method: "POST", path, body: { name: newName } })
+        }).pipe(Effect.withSpan(span("snapshots.rename"))),
+      update: (instance, snapshot, body, options) =>
+        Effect.gen(function*() {
+          const path = yield* snapshotPath(instance, snapshot)
+          yield* client.requireExtension("snapshot_expiry")
+          yield* runVoid({ method: "PUT", path, body: { expires_at: toTime(body.expires_at) }, etag: options?.etag })
+        }).pipe(Effect.withSpan(span("snapshots.update"))),
+      restore: (instance, snapshot, options) =>
+        Effect.gen(function*() {
+          const path = yield* instancePath(instance)
+          yield* Path.validate("snapshot", snapshot)
+          yield* runVoid({ method: "PUT", path, body: { restore: snapshot, stateful: options?.stateful } })
+        }).pipe(Effect.withSpan(span("snapshots.restore"))),
+      delete: (instance, snapshot) =>
+        snapshotPath(instance, snapshot).pipe(
+          Effect.flatMap((path) => runVoid({ method: "DELETE", path })),
+          Effect.withSpan(span("snapshots.delete"))
+        ),
+      publish: (instance, snapshot, options) =>
+        snapshotPath(instance, snapshot).pipe(
+          Effect.flatMap(() => publishImage({ type: "snapshot", name: `${instance}/${snapshot}` }, options)),
+          Effect.withSpan(span("snapshots.publish"))
+        )
+    }
+
+    // -- backups ---------------------------------------------------------------------------------------------
+
+    const backupPath = (instance: string, backup: string, suffix = "") =>
+      instancePath(instance, "/backups/", ["backup", backup], suffix)
+
+    const backups: I.Instances.Backups = {
+      listNames: (instance) =>
+        instancePath(instance, "/backups").pipe(
+          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
+          Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl)),
+          Effect.withSpan(span("backups.listNames"))
+        ),
+      list: (instance) =>
+        instancePath(instance, "/backups").pipe(
+          Effect.flatMap((path) => client.sync(BackupList, { method: "GET", path, query: { recursion: "1" } })),
+          Effect.map((r) => r.metadata ?? []),
+          Effect.withSpan(span("backups.list"))
+        ),
+      get: (instance, backup) =>
+        backupPath(instance, backup).pipe(
+          Effect.flatMap((path) => client.sync(InstanceBackup, { method: "GET", path })),
+          Effect.map((r) => r.metadata),
+          Effect.withSpan(span("backups.get"))
+        ),
+      create: (instance, body = {}) =>
+        Effect.gen(function*() {
+          const path = yield* instancePath(instance, "/backups")
+          if (body.name !== undefined) yield* Path.validate("backup", body.name)
+          const op = yield* run({
+            method: "POST",
+            path,
+            body: {
+              name: body.name,
+              expires_at: toTime(body.expires_at),
+              instance_only: body.instance_only,
+              optimized_storage: body.optimized_storage,
+              compression_algorithm: body.compression_algorithm
+            }
+          })
+          const name = body.name ?? resourceName(op, "backups")
+          if (name === undefined) {
+            return yield* new ProtocolError({
+              method: "POST",
+              path: `/1.0${path}`,
+              description: "the operation does not name the backup it created"
+            })
+          }
+          return name
+        }).pipe(Effect.withSpan(span("backups.create"))),
+      rename: (instance, backup, newName) =>
+        Effect.gen(function*() {
+          const path = yield* backupPath(instance, backup)
+          yield* Path.validate("backup", newName)
+          yield* runVoid({ method: "POST", path, body: { name: newName } })
+        }).pipe(Effect.withSpan(span("backups.rename"))),
+      delete: (instance, backup) =>
+        backupPath(instance, backup).pipe(
+          Effect.flatMap((path) => runVoid({ method: "DELETE", path })),
+          Effect.withSpan(span("backups.delete"))
+        ),
+      download: (instance, backup) =>
+        Stream.unwrap(Effect.gen(function*() {
+          const path = yield* backupPath(instance, backup, "/export")
+          const request: Request = { method: "GET", path }
+          const response = yield* client.requestRaw(request)
+          return Stream.mapError(response.stream, (cause): LxdError =>
+            new ClientConnectionFailed({
+              method: "GET",
+              path: `/1.0${path}`,
+              endpoint: client.transport.endpoint,
+              reason: describeConnectionError(cause),
+              cause
+            }))
+        })).pipe(Stream.withSpan(span("backups.download")))
+    }
+
+    // -- logs, metadata, templates ---------------------------------------------------------------------------
+
+    const logs: I.Instances.Logs = {
+      list: (instance) =>
+        instancePath(instance, "/logs").pipe(
+          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
+          Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl)),
+          Effect.withSpan(span("logs.list"))
+        ),
+      get: (instance, file) =>
+        instancePath(instance, "/logs/", ["name", file]).pipe(
+          Effect.flatMap((path) => getText({ method: "GET", path })),
+          Effect.withSpan(span("logs.get"))
+        ),
+      delete: (instance, file) =>
+        instancePath(instance, "/logs/", ["name", file]).pipe(
+          Effect.flatMap((path) => client.request({ method: "DELETE", path })),
+          Effect.asVoid,
+          Effect.withSpan(span("logs.delete"))
+        )
+    }
+
+    const metadataGetWithEtag: I.Instances.Metadata["getWithEtag"] = (instance) =>
+      instancePath(instance, "/metadata").pipe(
+        Effect.flatMap((path) => client.sync(ImageMetadata, { method: "GET", path })),
+        Effect.map((r) => ({ metadata: r.metadata, etag: r.etag })),
+        Effect.withSpan(span("metadata.get"))
+      )
+
+    const metadata: I.Instances.Metadata = {
+      get: (instance) => Effect.map(metadataGetWithEtag(instance), (r) => r.metadata),
+      getWithEtag: metadataGetWithEtag,
+      replace: (instance, body, options) =>
+        instancePath(instance, "/metadata").pipe(
+          Effect.flatMap((path) => runVoid({ method: "PUT", path, body, etag: options?.etag })),
+          Effect.withSpan(span("metadata.replace"))
+        )
+    }
+
+    const templatesPath = (instance: string, template: string) =>
+      Effect.zipLeft(instancePath(instance, "/metadata/templates"), Path.validate("name", template))
+
+    const templates: I.Instances.Templates = {
+      list: (instance) =>
+        instancePath(instance, "/metadata/templates").pipe(
+          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
+          Effect.map((r) => (r.metadata ?? []).map((t) => t.startsWith("/1.0/") ? Path.nameFromUrl(t) : t)),
+          Effect.withSpan(span("templates.list"))
+        ),
+      get: (instance, template) =>
+        templatesPath(instance, template).pipe(
+          Effect.flatMap((path) => getText({ method: "GET", path, query: { path: template } })),
+          Effect.withSpan(span("templates.get"))
+        ),
+      put: (instance, template, content) =>
+        templatesPath(instance, template).pipe(
+          Effect.flatMap((path) =>
+            client.request({
+              method: "POST",
+              path,
+              query: { path: template },
+              rawBody: typeof content === "string"
+                ? HttpBody.text(content, "application/octet-stream")
+                : HttpBody.uint8Array(content, "application/octet-stream")
+            })
+          ),
+          Effect.asVoid,
+          Effect.withSpan(span("templates.put"))
+        ),
+      delete: (instance, template) =>
+        templatesPath(instance, template).pipe(
+          Effect.flatMap((path) => client.request({ method: "DELETE", path, query: { path: template } })),
+          Effect.asVoid,
+          Effect.withSpan(span("templates.delete"))
+        )
+    }
+
+    return {
+      listNames,
+      listNamesAllProjects,
+      list,
+      listFull,
+      get,
+      getWithEtag,
+      getFull,
+      exists,
+      state,
+      create,
+      createOperation,
+      copy,
+      createFromBackup,
+      replace,
+      update,
+      modify,
+      rename,
+      delete: deleteInstance,
+      setState,
+      start: (name, options) => setState(name, { action: "start", stateful: options?.stateful }),
+      stop: (name, options) =>
+        setState(name, {
+          action: "stop",
+          force: options?.force,
+          timeout: options?.timeout,
+          stateful: options?.stateful
+        }),
+      restart: (name, options) =>
+        setState(name, { action: "restart", force: options?.force, timeout: options?.timeout }),
+      freeze: (name) => setState(name, { action: "freeze" }),
+      unfreeze: (name) => setState(name, { action: "unfreeze" }),
+      setStateMany,
+      waitForStatus,
+      publish,
+      consoleLog,
+      clearConsoleLog,
+      snapshots,
+      backups,
+      logs,
+      metadata,
+      templates
+    } satisfies I.Instances.Service
+  })
