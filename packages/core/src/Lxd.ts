@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Certificates from "./Certificates.js"
 import * as Containers from "./Containers.js"
 import * as Events from "./Events.js"
+import * as Exec from "./Exec.js"
 import * as Instances from "./Instances.js"
 import * as LxdClient from "./LxdClient.js"
 import type { LxdTransport } from "./LxdTransport.js"
@@ -24,6 +25,7 @@ export type Services =
   | Server.Server
   | Operations.Operations
   | Events.Events
+  | Exec.Exec
   | Certificates.Certificates
   | Instances.Instances
   | Containers.Containers
@@ -39,6 +41,7 @@ export const layer: Layer.Layer<Services, never, LxdTransport> = Layer.mergeAll(
   Server.layer,
   Operations.layer,
   Events.layer,
+  Exec.layer,
   Certificates.layer,
   Instances.layer,
   Containers.layer,

@@ -31,6 +31,13 @@ export * as Events from "./Events.js"
 export * as Instances from "./Instances.js"
 
 /**
+ * Running commands in instances.
+ *
+ * @since 0.1.0
+ */
+export * as Exec from "./Exec.js"
+
+/**
  * Every service in one layer.
  *
  * @since 0.1.0

@@ -1,0 +1,191 @@
+/**
+ * Running commands in instances (`POST /1.0/instances/{name}/exec` and its websockets).
+ *
+ * - `run` for the common case: exit code, stdout and stderr, returning as soon as the command ends;
+ * - `start` for streams: stdout and stderr consumed while the command runs (with backpressure: a slow reader
+ *   slows the command down instead of filling memory), stdin streamed in;
+ * - `pty` for interactive sessions: one duplex stream, window resize and signals.
+ *
+ * Interrupting any of them sends SIGTERM, then closes the control socket (LXD then SIGKILLs the command) and
+ * every websocket; the engine then waits for the exec operation to end, so none is left running.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as internal from "./internal/exec.js"
+import { LxdClient } from "./LxdClient.js"
+import type { LxdError } from "./LxdError.js"
+
+/**
+ * Options every form takes. `user`, `group` and `cwd` need `container_exec_user_group_cwd`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommonOptions extends internal.CommonOptions {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions extends internal.ProcessOptions {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions extends StartOptions {
+  /** Receives stdout as it comes; the result's `stdout` is then empty. */
+  readonly onStdout?: ((chunk: Uint8Array) => Effect.Effect<void, LxdError>) | undefined
+  /** Receives stderr as it comes; the result's `stderr` is then empty. */
+  readonly onStderr?: ((chunk: Uint8Array) => Effect.Effect<void, LxdError>) | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PtyOptions extends internal.PtyOptions {}
+
+/**
+ * How a command ended. A command that ran and failed, or could not be found (127) or executed (126), is an
+ * exit, not an error: `error` then carries LXD's message ("Command not found").
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExitStatus extends internal.Exit {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Result extends ExitStatus {
+  readonly stdout: Uint8Array
+  readonly stderr: Uint8Array
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TextResult extends ExitStatus {
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * A running non-interactive command.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Process extends internal.Process {}
+
+/**
+ * A running interactive command on a PTY.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Pty extends internal.Pty {}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Exec extends Context.Tag("@effect-lxd/core/Exec")<Exec, Exec.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Exec {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /**
+     * Runs `command` (an argv array, no shell) and collects its output as bytes. Needs a running instance.
+     * Errors: `InvalidArgument` (name, empty command), `NotFound`, `BadRequest` (instance not running),
+     * `ClientConnectionFailed`, `APIExtensionNotAvailable`.
+     */
+    readonly run: (
+      instance: string,
+      command: ReadonlyArray<string>,
+      options?: RunOptions
+    ) => Effect.Effect<Result, LxdError>
+    /** {@link Exec.Service.run}, with output decoded (`utf-8` by default; `latin1`, …, as `TextDecoder` knows). */
+    readonly runText: (
+      instance: string,
+      command: ReadonlyArray<string>,
+      options?: RunOptions & { readonly encoding?: string | undefined }
+    ) => Effect.Effect<TextResult, LxdError>
+    /**
+     * Starts `command` in the caller's scope; consume `stdout` and `stderr` (each once) while it runs.
+     * `exit` completes when the command ended.
+     */
+    readonly start: (
+      instance: string,
+      command: ReadonlyArray<string>,
+      options?: StartOptions
+    ) => Effect.Effect<Process, LxdError, Scope.Scope>
+    /** Starts `command` on a PTY in the caller's scope (`interactive: true`). */
+    readonly pty: (
+      instance: string,
+      command: ReadonlyArray<string>,
+      options?: PtyOptions
+    ) => Effect.Effect<Pty, LxdError, Scope.Scope>
+  }
+}
+
+/**
+ * Decodes bytes (`utf-8` by default).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const decode = (bytes: Uint8Array, encoding = "utf-8"): string => new TextDecoder(encoding).decode(bytes)
+
+/**
+ * Collects a byte stream into one array.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Uint8Array, E, R> =>
+  Effect.map(Stream.runCollect(stream), internal.concat)
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Exec.Service, never, LxdClient> = Effect.gen(function*() {
+  const client = yield* LxdClient
+  const run: Exec.Service["run"] = (instance, command, options = {}) =>
+    internal.run(client, instance, command, options).pipe(Effect.withSpan("Exec.run"))
+  return Exec.of({
+    run,
+    runText: (instance, command, options = {}) =>
+      Effect.map(run(instance, command, options), (r) => ({
+        exitCode: r.exitCode,
+        error: r.error,
+        stdout: decode(r.stdout, options.encoding),
+        stderr: decode(r.stderr, options.encoding)
+      })),
+    start: (instance, command, options = {}) =>
+      internal.start(client, instance, command, options).pipe(Effect.withSpan("Exec.start")),
+    pty: (instance, command, options = {}) =>
+      internal.pty(client, instance, command, options).pipe(Effect.withSpan("Exec.pty"))
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Exec, never, LxdClient> = Layer.effect(Exec, make)
