@@ -6,10 +6,12 @@ import { NodeLxdTransport } from "@effect-lxd/node"
 import { LxdFakeServer } from "@effect-lxd/testing"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { scenarios } from "./contract/scenarios.js"
+import { execScenarios } from "./contract/exec.js"
+import { scenarios as core } from "./contract/scenarios.js"
 import { lab } from "./lab/lab.js"
 
 const info = lab()
+const scenarios = [...core, ...execScenarios]
 
 const backends = [
   {

@@ -14,7 +14,7 @@ export interface Scenario {
 const client = LxdClient.LxdClient
 
 /** Runs `use` with an instance created from the image, deleting it (force-stopped) afterwards. */
-const withInstance = <A, E, R>(
+export const withInstance = <A, E, R>(
   name: string,
   image: string,
   use: Effect.Effect<A, E, R>
@@ -34,12 +34,12 @@ const withInstance = <A, E, R>(
       })
   )
 
-const status = (name: string) =>
+export const status = (name: string) =>
   Effect.flatMap(client, (c) => c.request({ method: "GET", path: `/instances/${name}` })).pipe(
     Effect.map((r) => (r.metadata as { status: string }).status)
   )
 
-const setState = (name: string, action: string) =>
+export const setState = (name: string, action: string) =>
   Effect.flatMap(
     client,
     (c) => c.run({ method: "PUT", path: `/instances/${name}/state`, body: { action, force: true, timeout: -1 } })

@@ -13,6 +13,7 @@ import type { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Fake from "./internal/fakeCore.js"
+import * as FakeExec from "./internal/fakeExec.js"
 import { routes } from "./internal/fakeRoutes.js"
 import * as M from "./LxdMockTransport.js"
 
@@ -27,7 +28,28 @@ export interface Options {
   readonly serverName?: string | undefined
   /** How long finished operations stay visible, in ms (LXD: 5000). */
   readonly operationRetention?: number | undefined
+  /**
+   * Answers commands run with exec: return the exit code, or `undefined` to fall back to the built-ins
+   * (`echo`, `printf`, `cat`, `true`, `false`, `sleep`, `pwd`, `env`, `sh -c "exit N"`). An unknown command
+   * fails like LXD's: exit 127, "Command not found".
+   */
+  readonly exec?: ExecHandler | undefined
 }
+
+/**
+ * What an exec handler sees: the command, its environment and cwd, stdin as a stream, and writers for stdout
+ * and stderr.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecContext extends FakeExec.ExecContext {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ExecHandler = FakeExec.ExecHandler
 
 /**
  * The extensions the fake advertises by default.
@@ -49,7 +71,7 @@ export const layer = (options: Options = {}): Layer.Layer<LxdTransport | M.MockT
     Effect.gen(function*() {
       const scope = yield* Effect.scope
       const state = yield* Fake.makeState(options, scope)
-      const { routes: httpRoutes, sockets } = routes(state)
+      const { routes: httpRoutes, sockets } = routes(state, options.exec)
       return M.layer({
         routes: httpRoutes,
         sockets,

@@ -17,7 +17,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
-import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -194,6 +193,8 @@ export const raw = (
 export interface MockSocket {
   readonly frames: Stream.Stream<Frame>
   readonly onSend?: ((frame: Frame) => Effect.Effect<void>) | undefined
+  /** Runs once when the client closes the socket (or its scope closes). */
+  readonly onClose?: Effect.Effect<void> | undefined
 }
 
 /**
@@ -204,12 +205,13 @@ export interface MockSocket {
  */
 export const socket = (
   frames: Iterable<Frame> | Stream.Stream<Frame>,
-  options: { readonly onSend?: (frame: Frame) => Effect.Effect<void> } = {}
+  options: { readonly onSend?: (frame: Frame) => Effect.Effect<void>; readonly onClose?: Effect.Effect<void> } = {}
 ): MockSocket => ({
   frames: Stream.StreamTypeId in (frames as object)
     ? frames as Stream.Stream<Frame>
     : Stream.fromIterable(frames as Iterable<Frame>),
-  onSend: options.onSend
+  onSend: options.onSend,
+  onClose: options.onClose
 })
 
 /**
@@ -420,17 +422,23 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
           })
         }
         const script = yield* found.handler(req)
-        const closed = yield* Queue.unbounded<void>()
+        const closed = yield* Deferred.make<void>()
+        const close = Effect.suspend(() =>
+          Effect.zipRight(Deferred.succeed(closed, undefined), script.onClose ?? Effect.void).pipe(
+            Effect.whenEffect(Effect.map(Deferred.isDone(closed), (done) => !done)),
+            Effect.asVoid
+          )
+        )
         const ws: LxdWebSocket = {
-          frames: script.frames.pipe(Stream.interruptWhen(Queue.take(closed))),
+          frames: script.frames.pipe(Stream.interruptWhen(Deferred.await(closed))),
           send: (frame) =>
             Effect.zipRight(
               Ref.update(sent, (xs) => [...xs, { url: full, frame }]),
               script.onSend ? script.onSend(frame) : Effect.void
             ),
-          close: () => Effect.asVoid(Queue.offer(closed, undefined))
+          close: () => close
         }
-        yield* Effect.addFinalizer(() => Queue.offer(closed, undefined))
+        yield* Effect.addFinalizer(() => close)
         return ws
       })
 

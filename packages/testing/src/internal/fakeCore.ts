@@ -65,7 +65,14 @@ export const rootFilesystem = (): Map<string, FakeFile> => {
   for (const p of ["/", "/bin", "/dev", "/etc", "/proc", "/root", "/sbin", "/sys", "/tmp", "/var"]) {
     files.set(p, dir(p === "/tmp" ? 0o1777 : p === "/root" ? 0o700 : 0o755))
   }
-  files.set("/etc/hostname", { type: "file", content: new TextEncoder().encode("fake\n"), uid: 0, gid: 0, mode: 0o644, modified: now() })
+  files.set("/etc/hostname", {
+    type: "file",
+    content: new TextEncoder().encode("fake\n"),
+    uid: 0,
+    gid: 0,
+    mode: 0o644,
+    modified: now()
+  })
   return files
 }
 
@@ -261,7 +268,7 @@ export const lifecycle = (
 
 /** A failure inside an operation: LXD reports it as the operation's `err`. @internal */
 export class OpFailure {
-  constructor(readonly message: string) {}
+  constructor(readonly message: string, readonly metadata?: unknown) {}
 }
 
 /**
@@ -322,7 +329,11 @@ export const startOperation = (
       Effect.matchEffect({
         onSuccess: (metadata) =>
           finish("Success", 200, metadata === undefined ? {} : { metadata: metadata ?? op.metadata }),
-        onFailure: (failure) => finish("Failure", 400, { err: failure.message })
+        onFailure: (failure) =>
+          finish("Failure", 400, {
+            err: failure.message,
+            ...(failure.metadata === undefined ? {} : { metadata: failure.metadata })
+          })
       }),
       Effect.onInterrupt(() => finish("Cancelled", 401, { err: "Operation cancelled" })),
       Effect.forkIn(state.scope)

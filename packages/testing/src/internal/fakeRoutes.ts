@@ -9,8 +9,6 @@ import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
-import { execRoutes, execSockets } from "./fakeExec.js"
-import { fileRoutes } from "./fakeFiles.js"
 import {
   cancelOperation,
   cloneFiles,
@@ -30,6 +28,8 @@ import {
   startOperation,
   uuid
 } from "./fakeCore.js"
+import { type ExecHandler, execRoutes, execSockets } from "./fakeExec.js"
+import { fileRoutes } from "./fakeFiles.js"
 
 type Route = M.Route<M.Handler>
 const ok = (metadata: unknown, options?: { readonly etag?: string; readonly location?: string }) =>
@@ -859,14 +859,17 @@ const imageRoutes = (state: FakeState): Array<Route> => {
  *
  * @internal
  */
-export const routes = (state: FakeState): { routes: Array<Route>; sockets: Array<M.Route<M.SocketHandler>> } => ({
+export const routes = (
+  state: FakeState,
+  exec: ExecHandler | undefined
+): { routes: Array<Route>; sockets: Array<M.Route<M.SocketHandler>> } => ({
   routes: [
     ...serverRoutes(state),
     ...operationRoutes(state),
     ...profileRoutes(state),
     ...instanceRoutes(state),
     ...fileRoutes(state),
-    ...execRoutes(state),
+    ...execRoutes(state, exec),
     ...imageRoutes(state)
   ],
   sockets: [...eventSockets(state), ...execSockets(state)]
