@@ -1,0 +1,144 @@
+/**
+ * Exec against the real daemon: what only a real LXD can show (HTTPS, processes, PTYs, streaming volume).
+ */
+import { Certificates, Exec, Lxd, LxdClient } from "@effect-lxd/core"
+import { NodeLxdTransport } from "@effect-lxd/node"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import * as fs from "node:fs"
+import { lab } from "./lab/lab.js"
+import { makeCertificate } from "./support/certs.js"
+
+const info = lab()
+const unix = Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: info.socket })))
+const keys = makeCertificate("effect-lxd-exec-https")
+const https = Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerHttps({
+  url: `https://${info.https}`,
+  clientCertificate: keys.cert,
+  clientKey: Redacted.make(keys.key),
+  serverCertificate: fs.readFileSync(info.serverCert, "utf8")
+})))
+const NAME = "exec-real"
+
+const raw = (effect: (c: LxdClient.LxdClient.Service) => Effect.Effect<unknown, unknown>) =>
+  Effect.runPromise(Effect.flatMap(LxdClient.LxdClient, effect).pipe(Effect.provide(unix)) as Effect.Effect<unknown>)
+
+beforeAll(async () => {
+  await raw((c) =>
+    Effect.all([
+      c.run({ method: "POST", path: "/instances", body: { name: NAME, source: { type: "image", alias: info.image } } }),
+      c.run({ method: "PUT", path: `/instances/${NAME}/state`, body: { action: "start" } })
+    ], { concurrency: 1 })
+  )
+  await Effect.runPromise(
+    Effect.flatMap(Certificates.Certificates, (c) => c.authenticate({ password: info.trustPassword })).pipe(
+      Effect.provide(https)
+    )
+  )
+}, 60_000)
+
+afterAll(async () => {
+  await raw((c) =>
+    Effect.all([
+      c.run({ method: "PUT", path: `/instances/${NAME}/state`, body: { action: "stop", force: true } }),
+      c.run({ method: "DELETE", path: `/instances/${NAME}` })
+    ], { concurrency: 1 })
+  )
+}, 60_000)
+
+const processes = Effect.flatMap(Exec.Exec, (x) => x.runText(NAME, ["ps", "-o", "args"])).pipe(
+  Effect.map((r) => r.stdout)
+)
+
+describe("exec on a real daemon", () => {
+  it.live("exec over HTTPS works as over the socket", () =>
+    Effect.gen(function*() {
+      const x = yield* Exec.Exec
+      const r = yield* x.runText(NAME, ["sh", "-c", "echo out; echo err >&2; exit 5"])
+      expect(r).toEqual({ exitCode: 5, error: undefined, stdout: "out\n", stderr: "err\n" })
+      expect((yield* x.runText(NAME, ["cat"], { stdin: "over tls" })).stdout).toBe("over tls")
+    }).pipe(Effect.provide(https)))
+
+  it.live("interrupting a long exec leaves no process in the container", () =>
+    Effect.gen(function*() {
+      const x = yield* Exec.Exec
+      const fiber = yield* Effect.fork(x.run(NAME, ["sleep", "1234"]))
+      // wait until it runs
+      yield* processes.pipe(
+        Effect.filterOrFail((ps) => ps.includes("sleep 1234")),
+        Effect.retry({ times: 50 }),
+        Effect.tapError(() => Effect.sleep("50 millis"))
+      )
+      yield* Fiber.interrupt(fiber)
+      expect(yield* processes).not.toContain("sleep 1234")
+    }).pipe(Effect.provide(unix)))
+
+  it.live("user, group, cwd and environment reach the command", () =>
+    Effect.gen(function*() {
+      const x = yield* Exec.Exec
+      const r = yield* x.runText(NAME, ["sh", "-c", "id -u; id -g; pwd; echo $GREETING"], {
+        user: 1000,
+        group: 1000,
+        cwd: "/tmp",
+        environment: { GREETING: "hi" }
+      })
+      expect(r.stdout).toBe("1000\n1000\n/tmp\nhi\n")
+    }).pipe(Effect.provide(unix)))
+
+  it.live(
+    "streaming: stdout is consumed while the command runs, and a slow reader holds the command back",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const x = yield* Exec.Exec
+        const p = yield* x.start(NAME, ["sh", "-c", "head -c 67108864 /dev/zero; echo done >&2"])
+        const exit = yield* Effect.fork(p.exit)
+        const stderr = yield* Effect.fork(Exec.collect(p.stderr))
+        let bytes = 0
+        let exitedWhileSlow = false
+        // one pass over stdout (each stream is consumed once): slow for the first 2 MiB, then full speed
+        yield* p.stdout.pipe(
+          Stream.mapEffect((chunk) =>
+            Effect.gen(function*() {
+              bytes += chunk.length
+              if (bytes < 2 * 1024 * 1024) {
+                yield* Effect.sleep("20 millis")
+                if (exit.unsafePoll() !== null) exitedWhileSlow = true
+              }
+            })
+          ),
+          Stream.runDrain
+        )
+        expect(bytes).toBe(64 * 1024 * 1024)
+        // 64 MiB cannot have been written while we read 2 MiB slowly: the command waited for us
+        expect(exitedWhileSlow).toBe(false)
+        expect(Exec.decode(yield* stderr.await.pipe(Effect.flatten))).toBe("done\n")
+        expect((yield* exit.await.pipe(Effect.flatten)).exitCode).toBe(0)
+      })).pipe(Effect.provide(unix)),
+    60_000
+  )
+
+  it.live("a PTY: output, window resize, and the exit status", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const x = yield* Exec.Exec
+      const pty = yield* x.pty(NAME, ["sh"], { width: 100, height: 30, environment: { TERM: "xterm" } })
+      let output = ""
+      const decoder = new TextDecoder()
+      const reader = yield* Effect.fork(
+        Stream.runForEach(pty.output, (c) => Effect.sync(() => output += decoder.decode(c)))
+      )
+      const waitFor = (text: string) =>
+        Effect.sync(() => output.includes(text)).pipe(
+          Effect.repeat({ until: (found) => found, schedule: undefined }),
+          Effect.timeout("10 seconds")
+        )
+      yield* pty.write("stty size\n")
+      yield* waitFor("30 100")
+      yield* pty.resize(120, 40)
+      yield* pty.write("stty size\n")
+      yield* waitFor("40 120")
+      yield* pty.write("exit 7\n")
+      const exit = yield* pty.exit.pipe(Effect.timeout("10 seconds"))
+      expect(exit.exitCode).toBe(7)
+      yield* reader.await
+    })).pipe(Effect.provide(unix)), 30_000)
+})
