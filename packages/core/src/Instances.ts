@@ -609,7 +609,8 @@ export interface PublishOptions {
 export interface ListOptions {
   /**
    * LXD filter expression(s) (`api_filtering`), e.g. `"status eq Running"` or
-   * `["config.image.os eq busybox", "status ne Frozen"]` (joined with `and`).
+   * `["config.image.os eq busybox", "status ne Frozen"]`, joined with ` and ` as they are (LXD 5.0.2 has no
+   * parentheses: mind `or` inside one of several expressions).
    */
   readonly filter?: string | ReadonlyArray<string> | undefined
   /** Instances of every project (`all-projects=true`, `instance_all_projects`); each carries its `project`. */
@@ -775,7 +776,11 @@ export declare namespace Instances {
     readonly getWithEtag: (
       instance: string
     ) => Effect.Effect<{ readonly metadata: ImageMetadata; readonly etag: string | undefined }, LxdError>
-    /** Replaces the metadata (`PUT …/metadata`). Errors: `PreconditionFailed`, `BadRequest`. */
+    /**
+     * Replaces the metadata (`PUT …/metadata`). LXD 5.0.2 ignores `If-Match` here, so with an `etag` the
+     * client compares it with a fresh GET first (a narrow race remains) and sends it as well. Errors:
+     * `PreconditionFailed`, `BadRequest`.
+     */
     readonly replace: (
       instance: string,
       metadata: ImageMetadata,

@@ -235,7 +235,7 @@ describe("reading", () => {
       expect(lists[0]!.query).toEqual({ recursion: "1", filter: "status eq Running" })
       expect(lists[1]!.query).toEqual({
         recursion: "0",
-        filter: "(type eq container) and (config.image.os eq busybox)"
+        filter: "type eq container and config.image.os eq busybox"
       })
     }).pipe(Effect.provide(lxd([route("GET", "/instances", () => Effect.succeed(sync([])))]))))
 
@@ -699,6 +699,7 @@ describe("request shapes", () => {
         "GET /1.0/instances/c1/logs/lxc.log",
         "DELETE /1.0/instances/c1/logs/exec_1.stdout",
         "GET /1.0/instances/c1/metadata",
+        "GET /1.0/instances/c1/metadata", // the ETag check (5.0.2 ignores If-Match on this PUT)
         "PUT /1.0/instances/c1/metadata",
         "GET /1.0/instances/c1/metadata/templates",
         "GET /1.0/instances/c1/metadata/templates?path=hostname.tpl",
@@ -729,6 +730,27 @@ describe("request shapes", () => {
         Effect.succeed(r.query["path"] === undefined ? sync(["hostname.tpl"]) : raw("{{ container.name }}"))),
       route("*", "/instances/c1/metadata/templates", () =>
         Effect.succeed(sync({})))
+    ]))))
+
+  it.effect("metadata.replace with a stale ETag is refused by the client (5.0.2 would accept it)", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const e = yield* Effect.flip(
+        instances.metadata.replace("c1", {
+          architecture: "",
+          creation_date: 0,
+          expiry_date: 0,
+          properties: {},
+          templates: {}
+        }, {
+          etag: "\"old\""
+        })
+      )
+      expect(e._tag).toBe("PreconditionFailed")
+      expect(e.message).toBe("ETag doesn't match: m2 vs old (checked by the client)")
+      expect(yield* requests).toEqual(["GET /1.0/instances/c1/metadata"])
+    }).pipe(Effect.provide(lxd([
+      route("GET", "/instances/c1/metadata", () => Effect.succeed(sync({}, { etag: "\"m2\"" })))
     ]))))
 
   it.effect("console log: 5.0.2's 500 for a running container is a clear LxdApiError; never-ran is empty", () =>
@@ -911,6 +933,56 @@ describe("cancel on interrupt", () => {
       ]
     })))
   })
+
+  it.effect("interrupted while LXD is still answering: the answer is awaited, then the operation cancelled", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const fiber = yield* Effect.fork(instances.snapshots.create("c1", { name: "s1" }))
+      yield* TestClock.adjust("100 millis") // the POST is in flight
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("1 second") // LXD answers
+      yield* Fiber.join(interrupting)
+      expect(yield* requests).toEqual(["POST /1.0/instances/c1/snapshots", "DELETE /1.0/operations/late1"])
+    }).pipe(Effect.provide(mockLayer({
+      routes: [
+        route(
+          "POST",
+          "/instances/c1/snapshots",
+          () => Effect.zipRight(Effect.sleep("500 millis"), started("late1", {}, true))
+        ),
+        route("GET", "/operations/late1/wait", () => Effect.never),
+        route("DELETE", "/operations/late1", () => Effect.succeed(sync(null)))
+      ]
+    }))))
+
+  it.effect("a create interrupted before LXD answered still deletes what it created", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const fiber = yield* Effect.fork(instances.create({ name: "late2", source: { type: "none" } }))
+      yield* TestClock.adjust("100 millis")
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(interrupting)
+      expect(yield* requests).toEqual([
+        "POST /1.0/instances",
+        "GET /1.0/operations/cr5",
+        "GET /1.0/instances/late2/state",
+        "DELETE /1.0/instances/late2"
+      ])
+    }).pipe(Effect.provide(mockLayer({
+      routes: [
+        route(
+          "POST",
+          "/instances",
+          () => Effect.zipRight(Effect.sleep("500 millis"), started("cr5", { instances: ["/1.0/instances/late2"] }))
+        ),
+        route("GET", "/operations/cr5", () => Effect.succeed(sync(operation("cr5", { may_cancel: false })))),
+        route("GET", "/operations/cr5/wait", () => Effect.succeed(done("cr5"))),
+        route("GET", "/instances/late2/state", () => Effect.succeed(sync({ status: "Stopped", status_code: 102 }))),
+        route("DELETE", "/instances/late2", () => started("del5")),
+        route("GET", "/operations/del5/wait", () => Effect.succeed(done("del5")))
+      ]
+    }))))
 
   it.effect("a create that fails is not compensated (LXD cleans up its own failure)", () =>
     Effect.gen(function*() {

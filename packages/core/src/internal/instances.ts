@@ -12,6 +12,7 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -27,13 +28,14 @@ import {
   InstanceSnapshot,
   InstanceState
 } from "../Instances.js"
-import { LxdClient, type Request } from "../LxdClient.js"
+import { LxdClient, type OperationOptions, type Request } from "../LxdClient.js"
 import {
   ClientConnectionFailed,
   LxdApiError,
   type LxdError,
   NotFound,
   OperationTimeout,
+  PreconditionFailed,
   ProtocolError
 } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
@@ -98,8 +100,9 @@ export const toTime = (input: I.TimeInput | undefined): string | undefined =>
 export const filterValue = (filter: I.ListOptions["filter"]): string | undefined => {
   if (filter === undefined) return undefined
   if (typeof filter === "string") return filter === "" ? undefined : filter
+  // joined as the Go client does: LXD 5.0.2's parser has no parentheses ("(a eq b) and …" matches nothing)
   const parts = filter.filter((f) => f !== "")
-  return parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : parts.map((f) => `(${f})`).join(" and ")
+  return parts.length === 0 ? undefined : parts.join(" and ")
 }
 
 /**
@@ -122,6 +125,11 @@ const NameList = Schema.NullOr(Schema.Array(Schema.String))
 const DescriptionOnly = Schema.Struct({ description: Schema.optionalWith(Schema.String, { default: () => "" }) })
 const TypeOnly = Schema.Struct({ type: Schema.optionalWith(Schema.String, { default: () => "container" }) })
 const Fingerprint = Schema.Struct({ fingerprint: Schema.String })
+
+const unquote = (etag: string): string => etag.replace(/^W\//, "").replace(/^"|"$/g, "")
+
+/** How long an interruption may be held back while LXD answers the request that starts an operation. */
+const SUBMIT_BOUND = "30 seconds"
 
 const isAlreadyStopped = (e: LxdError): boolean =>
   (e._tag === "OperationFailed" || e._tag === "BadRequest") && /already stopped/i.test(e.message)
@@ -166,8 +174,40 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         })
       )
 
-    const run = (request: Request) => client.run(request)
-    const runVoid = (request: Request) => Effect.asVoid(client.run(request))
+    /**
+     * Starts an operation in the current scope. An interruption that lands while LXD is still answering the
+     * request is held back (at most `SUBMIT_BOUND`) until the answer is in: the operation then exists on the
+     * server, and only with its handle can the scope cancel it or wait for it. The request runs in a daemon fiber
+     * because an interruption is forwarded to child fibers even inside an uninterruptible region. Raw bodies
+     * (uploads) stay interruptible: LXD starts nothing before it has read the whole body.
+     */
+    const submit = (request: Request, options?: OperationOptions) =>
+      request.rawBody !== undefined ? client.operation(request, options) : Effect.uninterruptible(
+        Effect.flatMap(
+          Effect.forkDaemon(
+            client.operation(request, options).pipe(
+              Effect.timeoutFail({
+                duration: SUBMIT_BOUND,
+                onTimeout: () =>
+                  new ClientConnectionFailed({
+                    method: request.method,
+                    path: `/1.0${request.path}`,
+                    endpoint: client.transport.endpoint,
+                    reason: `no answer within ${SUBMIT_BOUND}`
+                  })
+              })
+            )
+          ),
+          Fiber.join
+        )
+      )
+
+    /** `client.run` with {@link submit}: start, wait, cancel or drain on interruption. */
+    const run = (request: Request): Effect.Effect<Operation, LxdError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.scoped(Effect.flatMap(submit(request), (handle) => restore(handle.wait())))
+      )
+    const runVoid = (request: Request) => Effect.asVoid(run(request))
 
     const textOf = (request: Request, response: HttpClientResponse.HttpClientResponse) =>
       Effect.mapError(response.text, (cause) =>
@@ -373,20 +413,22 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const runCreate = (request: Request, fallbackName: string | undefined, options: I.CreateOptions | undefined) =>
       Effect.suspend(() => {
         let created: string | undefined
-        return Effect.scoped(Effect.gen(function*() {
-          const handle = yield* client.operation(request, options)
-          created = createdName(handle.initial) ?? fallbackName
-          const final = yield* handle.wait()
-          const name = createdName(final) ?? created
-          if (name === undefined) {
-            return yield* new ProtocolError({
-              method: request.method,
-              path: `/1.0${request.path}`,
-              description: "the operation does not name the instance it created"
-            })
-          }
-          return name
-        })).pipe(Effect.onInterrupt(() => created === undefined ? Effect.void : compensate(created)))
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.scoped(Effect.gen(function*() {
+            const handle = yield* submit(request, options)
+            created = createdName(handle.initial) ?? fallbackName
+            const final = yield* restore(handle.wait())
+            const name = createdName(final) ?? created
+            if (name === undefined) {
+              return yield* new ProtocolError({
+                method: request.method,
+                path: `/1.0${request.path}`,
+                description: "the operation does not name the instance it created"
+              })
+            }
+            return name
+          }))
+        ).pipe(Effect.onInterrupt(() => created === undefined ? Effect.void : compensate(created)))
       })
 
     const create: I.Instances.Service["create"] = (request, options) =>
@@ -397,7 +439,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     const createOperation: I.Instances.Service["createOperation"] = (request, options) =>
       createRequest(request, options).pipe(
-        Effect.flatMap((req) => client.operation(req, options)),
+        Effect.flatMap((req) => submit(req, options)),
         Effect.withSpan(span("createOperation"))
       )
 
@@ -767,10 +809,24 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       get: (instance) => Effect.map(metadataGetWithEtag(instance), (r) => r.metadata),
       getWithEtag: metadataGetWithEtag,
       replace: (instance, body, options) =>
-        instancePath(instance, "/metadata").pipe(
-          Effect.flatMap((path) => runVoid({ method: "PUT", path, body, etag: options?.etag })),
-          Effect.withSpan(span("metadata.replace"))
-        )
+        Effect.gen(function*() {
+          const path = yield* instancePath(instance, "/metadata")
+          const etag = options?.etag
+          if (etag !== undefined) {
+            // LXD 5.0.2 ignores If-Match on this PUT (PATCH honours it): compare first, then send it anyway
+            const current = yield* client.sync(Schema.Unknown, { method: "GET", path })
+            if (current.etag !== undefined && unquote(current.etag) !== unquote(etag)) {
+              return yield* new PreconditionFailed({
+                method: "PUT",
+                path: `/1.0${path}`,
+                status: 412,
+                errorCode: 412,
+                message: `ETag doesn't match: ${unquote(current.etag)} vs ${unquote(etag)} (checked by the client)`
+              })
+            }
+          }
+          yield* runVoid({ method: "PUT", path, body, etag })
+        }).pipe(Effect.withSpan(span("metadata.replace")))
     }
 
     const templatesPath = (instance: string, template: string) =>
