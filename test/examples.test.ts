@@ -28,7 +28,52 @@ const run = (file: string, env: Record<string, string>, timeout = 60_000) =>
     )
   })
 
+const run2 = (file: string, env: Record<string, string>, input: string) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const clean: Record<string, string> = {}
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("LXD_") && v !== undefined) clean[k] = v
+    const child = execFile(
+      tsx,
+      [path.join(root, "examples", file)],
+      { cwd: root, env: { ...clean, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr })
+    )
+    child.stdin!.end(input)
+  })
+
 describe("examples", () => {
+  it("launch (the README's main example) against the local LXD", async () => {
+    const r = await run("launch.ts", { LXD_SOCKET: info.socket })
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(`Backend: the local LXD at ${info.socket}`)
+    expect(r.stdout).toContain("exec: hello from inside (exit 0)")
+    expect(r.stdout).toContain("restored snapshot \"before\": user.purpose=demo")
+    expect(r.stdout).toMatch(/deleted example-/)
+  })
+
+  it("launch without any LXD runs against the embedded fake and says so", async () => {
+    const r = await run("launch.ts", { LXD_SOCKET: "/nonexistent/unix.socket" })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("Backend: the embedded fake LXD")
+    expect(r.stdout).toContain("exec: hello from inside (exit 0)")
+    expect(r.stdout).toContain("restored snapshot \"before\": user.purpose=demo")
+  })
+
+  it("watch-events: a slow watcher sees every lifecycle event of the worker's containers", async () => {
+    const r = await run("watch-events.ts", { LXD_SOCKET: info.socket })
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("saw 6 lifecycle events for 3 containers created and deleted")
+  })
+
+  it("shell: a PTY session fed from stdin, exit status passed through", async () => {
+    const r = await run2("shell.ts", { LXD_SOCKET: info.socket }, "echo hi-from-shell\nexit 3\n")
+    expect(r.stdout).toContain("hi-from-shell")
+    expect(r.code).toBe(3)
+  })
+
   it("remote-https: pinned HTTPS with a client certificate, authenticating with the trust password", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-example-"))
     try {
