@@ -9,6 +9,7 @@ import * as Certificates from "./Certificates.js"
 import * as Containers from "./Containers.js"
 import * as Events from "./Events.js"
 import * as Exec from "./Exec.js"
+import * as Files from "./Files.js"
 import * as Instances from "./Instances.js"
 import * as LxdClient from "./LxdClient.js"
 import type { LxdTransport } from "./LxdTransport.js"
@@ -29,6 +30,7 @@ export type Services =
   | Certificates.Certificates
   | Instances.Instances
   | Containers.Containers
+  | Files.Files
   | VirtualMachines.VirtualMachines
 
 /**
@@ -45,5 +47,6 @@ export const layer: Layer.Layer<Services, never, LxdTransport> = Layer.mergeAll(
   Certificates.layer,
   Instances.layer,
   Containers.layer,
+  Files.layer,
   VirtualMachines.layer
 ).pipe(Layer.provideMerge(LxdClient.layer))

@@ -24,6 +24,13 @@ export * as Containers from "./Containers.js"
 export * as Events from "./Events.js"
 
 /**
+ * Files inside instances: streamed reads and writes, directories, symlinks.
+ *
+ * @since 0.1.0
+ */
+export * as Files from "./Files.js"
+
+/**
  * LXD instances: containers and virtual machines, their whole lifecycle.
  *
  * @since 0.1.0

@@ -151,6 +151,16 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
   const requestRaw = (req: Request): Effect.Effect<HttpClientResponse.HttpClientResponse, LxdError> =>
     Effect.flatMap(send(req), (response) => {
       if (response.status >= 400) {
+        // a HEAD answer has no body to read the error from: the status is all there is
+        if (req.method === "HEAD") {
+          return Effect.fail(fromStatus({
+            method: req.method,
+            path: API + req.path,
+            status: response.status,
+            errorCode: response.status,
+            message: `HTTP ${response.status} (a HEAD answer carries no error text)`
+          }))
+        }
         return Effect.flatMap(readEnvelope(req, response), () =>
           Effect.fail(
             new ProtocolError({
