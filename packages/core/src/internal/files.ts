@@ -455,12 +455,13 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
         )
         const rawBody = HttpBody.stream(body, OCTET, options.size)
         return yield* Effect.flatMap(fileRequest(instance, path, "POST", { headers, rawBody }), post).pipe(
-          Effect.catchAll((e) =>
+          // however the transport reports it (a failed request, a defect), the stream's own failure wins
+          Effect.catchAllCause((cause) =>
             Effect.flatMap(
               Ref.get(failure),
               Option.match({
-                onNone: () => Effect.fail<LxdError | E>(e),
-                onSome: (cause) => Effect.failCause(cause)
+                onNone: () => Effect.failCause<LxdError | E>(cause),
+                onSome: (own) => Effect.failCause(own)
               })
             )
           )
