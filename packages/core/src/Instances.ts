@@ -5,7 +5,7 @@
  * Every long step is an LXD background operation that lives in the caller's scope: interrupting a method (a
  * timeout, a failing sibling, `Fiber.interrupt`) cancels the operation on the server, or waits (bounded) for one
  * LXD cannot cancel, so nothing is left running behind the caller. `create` also deletes an instance it brought
- * into existence when it is interrupted. {@link Containers} and {@link VirtualMachines} are the same service
+ * into existence when it is interrupted. The `Containers` and `VirtualMachines` modules give the same service
  * restricted to one instance type.
  *
  * @since 0.1.0
@@ -847,8 +847,9 @@ export declare namespace Instances {
      * (`POST /1.0/instances`, **async**). LXD 5.0.2 refuses a copy without profiles ("Failed getting root
      * disk: No root device could be found"), so a copy (`source.type: "copy"`) without `profiles` is sent
      * with `profiles: ["default"]`. If interrupted, the engine waits for LXD's (uncancellable) operation,
-     * then the instance it created is deleted. Errors: `Conflict` (name taken), `BadRequest`,
-     * `OperationFailed` (e.g. image not found), `InvalidArgument`.
+     * then the instance it created is deleted. Errors: `Conflict` (name taken), `NotFound` ("Image alias not
+     * found"), `BadRequest`, `OperationFailed` (the operation failed), `InvalidArgument` (a name LXD would
+     * refuse, nothing sent).
      */
     readonly create: (request: InstancesPost, options?: CreateOptions) => Effect.Effect<string, LxdError>
     /**
@@ -874,7 +875,8 @@ export declare namespace Instances {
     /**
      * Restores a backup tarball as a new instance and returns its name (`POST /1.0/instances` with
      * `Content-Type: application/octet-stream`, **async**). The body is streamed, never held in memory; a
-     * failure of `tarball` is returned as it is. Interrupted, the instance is deleted as for `create`.
+     * failure of `tarball` is returned as it is. Interrupted, the instance is deleted as for `create`. A body
+     * that is not a backup: `LxdApiError` (5.0.2: HTTP 500 "Unsupported compression").
      */
     readonly createFromBackup: <E>(
       tarball: Stream.Stream<Uint8Array, E>,
@@ -908,8 +910,8 @@ export declare namespace Instances {
      */
     readonly modify: (name: string, f: (current: InstancePut) => InstancePut) => Effect.Effect<void, LxdError>
     /**
-     * Renames (`POST /1.0/instances/{name}`, **async**). LXD refuses a running instance ("Renaming of running
-     * container not allowed"). Errors: `Conflict`, `BadRequest`, `OperationFailed`, `InvalidArgument`.
+     * Renames (`POST /1.0/instances/{name}`, **async**). LXD refuses a running instance: `OperationFailed`
+     * "Renaming of running container not allowed". Errors: `Conflict`, `BadRequest`, `InvalidArgument`.
      */
     readonly rename: (name: string, newName: string) => Effect.Effect<void, LxdError>
     /**
