@@ -147,7 +147,7 @@ export interface PutOptions {
  * @category models
  */
 export interface MkdirOptions {
-  /** Create missing parent directories too (like `mkdir -p`), with the same mode and owner. */
+  /** Create missing parent directories too (like `mkdir -p -m`): they get LXD's defaults, the options go to `path`. */
   readonly parents?: boolean | undefined
   /** Permission bits, e.g. `0o755` (LXD 5.0.2's default is `0750`). */
   readonly mode?: number | undefined

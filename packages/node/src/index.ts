@@ -3,6 +3,13 @@
  */
 
 /**
+ * Copying files and directory trees between the local filesystem and instances.
+ *
+ * @since 0.1.0
+ */
+export * as NodeFiles from "./NodeFiles.js"
+
+/**
  * Node transports: unix socket and HTTPS with client certificates.
  *
  * @since 0.1.0

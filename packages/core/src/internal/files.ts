@@ -349,6 +349,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       post
     )
 
+  /** `mkdir -p`: missing parents get LXD's defaults, `headers` (mode, owner) go to `path` itself. */
   const mkdirParents = (
     instance: string,
     path: string,
@@ -358,7 +359,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       Effect.catchTag("NotFound", (e) =>
         // a missing instance is also NotFound ("Instance not found"; a missing parent is "Not Found")
         parentOf(path) === "/" || isInstanceMissing(e) ? Effect.fail(e) : Effect.zipRight(
-          mkdirParents(instance, parentOf(path), headers),
+          mkdirParents(instance, parentOf(path), {}),
           mkdirOnce(instance, path, headers)
         ))
     )

@@ -1,0 +1,308 @@
+/**
+ * Local filesystem helpers for `NodeFiles`: errors as `PlatformError`, streamed reads, writes that never follow a
+ * symlink, a tree walk that never follows one either, and the path rules that keep a pull inside its tree.
+ *
+ * @internal
+ */
+import { InvalidArgument } from "@effect-lxd/core/LxdError"
+import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as FsP from "node:fs/promises"
+import * as Path from "node:path"
+
+/** Chunk size of local reads (and so of uploads). @internal */
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024
+
+const reasonOf = (code: unknown): SystemErrorReason => {
+  switch (code) {
+    case "ENOENT":
+      return "NotFound"
+    case "EEXIST":
+    case "ENOTEMPTY":
+      return "AlreadyExists"
+    case "EACCES":
+    case "EPERM":
+      return "PermissionDenied"
+    case "EBUSY":
+      return "Busy"
+    case "EAGAIN":
+      return "WouldBlock"
+    case "ELOOP":
+    case "ENOTDIR":
+    case "EISDIR":
+    case "EBADF":
+      return "BadResource"
+    case "ETIMEDOUT":
+      return "TimedOut"
+    default:
+      return "Unknown"
+  }
+}
+
+/** A Node fs error as `SystemError` (module `FileSystem`). @internal */
+export const systemError = (method: string, path: string) => (cause: unknown): SystemError => {
+  const e = cause as { code?: unknown; message?: unknown; syscall?: unknown }
+  return new SystemError({
+    reason: reasonOf(e?.code),
+    module: "FileSystem",
+    method,
+    pathOrDescriptor: path,
+    description: typeof e?.message === "string" ? e.message : String(cause),
+    ...(typeof e?.syscall === "string" ? { syscall: e.syscall } : {}),
+    cause
+  })
+}
+
+/** @internal */
+export const fs = <A>(method: string, path: string, f: () => Promise<A>): Effect.Effect<A, SystemError> =>
+  Effect.tryPromise({ try: f, catch: systemError(method, path) })
+
+const codeOf = (e: SystemError): unknown => (e.cause as { code?: unknown } | undefined)?.code
+
+// ---------------------------------------------------------------------------------------------------------------
+// streams
+
+/**
+ * A local file as a stream of chunks of `chunkSize` bytes (one `read` each, into a fresh buffer), the file
+ * closed when the stream ends, fails or is interrupted.
+ *
+ * @internal
+ */
+export const readFile = (path: string, chunkSize = DEFAULT_CHUNK_SIZE): Stream.Stream<Uint8Array, SystemError> =>
+  Stream.flatMap(
+    Stream.acquireRelease(
+      fs("open", path, () => FsP.open(path, "r")),
+      (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+    ),
+    (handle) =>
+      Stream.repeatEffectOption(
+        Effect.flatMap(
+          Effect.mapError(
+            fs("read", path, () => handle.read(Buffer.allocUnsafe(chunkSize), 0, chunkSize, null)),
+            Option.some
+          ),
+          ({ buffer, bytesRead }) =>
+            bytesRead === 0
+              ? Effect.fail(Option.none())
+              : Effect.succeed(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))
+        )
+      )
+  )
+
+/**
+ * Opens a local file for writing without following a symlink at its place (`O_NOFOLLOW`): a symlink there is
+ * removed (not followed) and a regular file is created; an existing regular file is truncated.
+ */
+const openNoFollow = (path: string) => {
+  const flags = Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_TRUNC | Fs.constants.O_NOFOLLOW
+  const open = fs("open", path, () => FsP.open(path, flags, 0o600))
+  return Effect.catchIf(
+    open,
+    (e) => codeOf(e) === "ELOOP",
+    () => Effect.zipRight(fs("unlink", path, () => FsP.unlink(path)), open)
+  )
+}
+
+const writeAll = async (handle: FsP.FileHandle, buffers: ReadonlyArray<Uint8Array>) => {
+  let pending = buffers.filter((b) => b.length > 0)
+  while (pending.length > 0) {
+    let written = (await handle.writev(pending as Array<Uint8Array>)).bytesWritten
+    const rest: Array<Uint8Array> = []
+    for (const b of pending) {
+      if (written >= b.length) written -= b.length
+      else {
+        rest.push(written === 0 ? b : b.subarray(written))
+        written = 0
+      }
+    }
+    pending = rest
+  }
+}
+
+/**
+ * Writes a stream into a local file (never through a symlink), with the given mode (and owner) set on the open
+ * file before any byte is written. Each stream chunk is one `writev`; memory stays bounded by the stream's
+ * chunks. Returns the number of bytes written.
+ *
+ * @internal
+ */
+export const writeFile = <E>(
+  path: string,
+  stream: Stream.Stream<Uint8Array, E>,
+  options: { readonly mode: number; readonly owner?: { readonly uid: number; readonly gid: number } | undefined }
+): Effect.Effect<number, E | SystemError> =>
+  Effect.acquireUseRelease(
+    openNoFollow(path),
+    (handle) =>
+      Effect.gen(function*() {
+        yield* fs("chmod", path, () => handle.chmod(options.mode))
+        const owner = options.owner
+        if (owner !== undefined) yield* fs("chown", path, () => handle.chown(owner.uid, owner.gid))
+        let bytes = 0
+        yield* Stream.runForEachChunk(stream, (chunk) => {
+          const buffers = Chunk.toReadonlyArray(chunk)
+          for (const b of buffers) bytes += b.length
+          return fs("write", path, () => writeAll(handle, buffers))
+        })
+        return bytes
+      }),
+    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+  )
+
+/**
+ * Creates a local directory if it is missing; an existing one must be a real directory, and a symlink in its
+ * place is replaced (never followed).
+ *
+ * @internal
+ */
+export const ensureDirectory = (path: string, mode: number): Effect.Effect<void, SystemError> =>
+  Effect.gen(function*() {
+    const existing = yield* Effect.catchIf(
+      fs("lstat", path, () => FsP.lstat(path)),
+      (e) => codeOf(e) === "ENOENT",
+      () => Effect.succeed(undefined)
+    )
+    if (existing?.isDirectory()) return
+    if (existing?.isSymbolicLink()) yield* fs("unlink", path, () => FsP.unlink(path))
+    else if (existing !== undefined) {
+      return yield* systemError("mkdir", path)(Object.assign(new Error(`EEXIST: not a directory, mkdir '${path}'`), {
+        code: "EEXIST",
+        syscall: "mkdir"
+      }))
+    }
+    yield* fs("mkdir", path, () => FsP.mkdir(path, { mode }))
+  })
+
+/**
+ * Creates (or replaces) a local symlink. The old entry, if any, is unlinked, never followed.
+ *
+ * @internal
+ */
+export const writeSymlink = (path: string, target: string): Effect.Effect<void, SystemError> =>
+  Effect.gen(function*() {
+    const existing = yield* Effect.catchIf(
+      fs("lstat", path, () => FsP.lstat(path)),
+      (e) => codeOf(e) === "ENOENT",
+      () => Effect.succeed(undefined)
+    )
+    if (existing !== undefined && !existing.isDirectory()) yield* fs("unlink", path, () => FsP.unlink(path))
+    yield* fs("symlink", path, () => FsP.symlink(target, path))
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// walking a local tree
+
+/** @internal */
+export interface LocalEntry {
+  /** Path relative to the root, `/`-separated; `""` for the root. */
+  readonly relative: string
+  readonly absolute: string
+  readonly kind: "directory" | "file" | "symlink" | "other"
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly size: number
+  readonly target: string | undefined
+}
+
+/**
+ * Every entry under a local directory, parents before children, by `lstat` (symlinks are reported, never
+ * followed; only the root itself may be a symlink to a directory).
+ *
+ * @internal
+ */
+export const walk = (root: string): Effect.Effect<ReadonlyArray<LocalEntry>, SystemError> =>
+  Effect.gen(function*() {
+    const rootStat = yield* fs("stat", root, () => FsP.stat(root))
+    if (!rootStat.isDirectory()) {
+      return yield* systemError("scandir", root)(Object.assign(new Error(`ENOTDIR: not a directory, '${root}'`), {
+        code: "ENOTDIR",
+        syscall: "scandir"
+      }))
+    }
+    const out: Array<LocalEntry> = [{
+      relative: "",
+      absolute: root,
+      kind: "directory",
+      mode: rootStat.mode & 0o7777,
+      uid: rootStat.uid,
+      gid: rootStat.gid,
+      size: 0,
+      target: undefined
+    }]
+    const visit = (dir: string, relative: string): Effect.Effect<void, SystemError> =>
+      Effect.gen(function*() {
+        const names = (yield* fs("readdir", dir, () => FsP.readdir(dir))).sort()
+        const subdirs: Array<[string, string]> = []
+        for (const name of names) {
+          const absolute = Path.join(dir, name)
+          const rel = relative === "" ? name : `${relative}/${name}`
+          const st = yield* fs("lstat", absolute, () => FsP.lstat(absolute))
+          const kind = st.isDirectory() ? "directory" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other"
+          const target = kind === "symlink" ? yield* fs("readlink", absolute, () => FsP.readlink(absolute)) : undefined
+          out.push({
+            relative: rel,
+            absolute,
+            kind,
+            mode: st.mode & 0o7777,
+            uid: st.uid,
+            gid: st.gid,
+            size: st.size,
+            target
+          })
+          if (kind === "directory") subdirs.push([absolute, rel])
+        }
+        for (const [absolute, rel] of subdirs) yield* visit(absolute, rel)
+      })
+    yield* visit(root, "")
+    return out
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// remote path rules
+
+/** Why a remote directory path is refused (absolute, no NUL, no `..` segment), or `undefined`. @internal */
+export const checkRemoteDir = (value: string): string | undefined => {
+  if (value.includes("\u0000")) return "must not contain NUL bytes"
+  if (!value.startsWith("/")) return "must be an absolute path (start with '/')"
+  if (value.split("/").includes("..")) return "must not contain '..' segments"
+  return undefined
+}
+
+/** `/a//b/./` → `/a/b`. @internal */
+export const normalizeRemote = (p: string): string => Path.posix.normalize(p).replace(/(.)\/+$/, "$1")
+
+/** Refuses an entry name that is not a single path segment. @internal */
+export const checkName = (dir: string, name: string): Effect.Effect<string, InvalidArgument> =>
+  name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\u0000")
+    ? Effect.fail(
+      new InvalidArgument({
+        argument: "entry name",
+        value: name,
+        reason: `listed in ${dir}: not a single path segment (it would escape the destination)`
+      })
+    )
+    : Effect.succeed(name)
+
+/**
+ * Where a remote symlink may point, for a pull into a local tree: the target (LXD reports it absolute and
+ * cleaned; a relative one is resolved against the link's directory) must lie inside `root`. Returns the target
+ * relative to the link's directory, to write locally.
+ *
+ * @internal
+ */
+export const localSymlinkTarget = (
+  root: string,
+  linkPath: string,
+  target: string
+): { readonly relative: string } | { readonly outside: string } => {
+  const dir = Path.posix.dirname(linkPath)
+  const resolved = Path.posix.normalize(target.startsWith("/") ? target : Path.posix.join(dir, target))
+  const inside = root === "/" || resolved === root || resolved.startsWith(root + "/")
+  if (!inside || target.includes("\u0000")) return { outside: resolved }
+  return { relative: Path.posix.relative(dir, resolved) || "." }
+}

@@ -1,0 +1,182 @@
+import { Files, Lxd, LxdClient } from "@effect-lxd/core"
+import { NodeFiles } from "@effect-lxd/node"
+import { LxdFakeServer } from "@effect-lxd/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+/** Every service over the in-memory fake, with one (stopped) instance `c1`. */
+const fake = Layer.effectDiscard(
+  Effect.flatMap(
+    LxdClient.LxdClient,
+    (c) =>
+      c.run({ method: "POST", path: "/instances", body: { name: "c1", source: { type: "image", alias: "busybox" } } })
+  )
+).pipe(Layer.provideMerge(Lxd.layer), Layer.provide(LxdFakeServer.layer()))
+
+const tmp = (tag: string) => fs.mkdtempSync(path.join(os.tmpdir(), `nodefiles-${tag}-`))
+
+/** A tree with nested directories, modes, a relative and an absolute-inside symlink. */
+const makeTree = (root: string) => {
+  fs.mkdirSync(path.join(root, "private", "deeper"), { recursive: true })
+  fs.mkdirSync(path.join(root, "bin"))
+  fs.writeFileSync(path.join(root, "readme.txt"), "hello\n")
+  fs.writeFileSync(path.join(root, "private", "key"), "secret")
+  fs.writeFileSync(path.join(root, "private", "deeper", "empty"), "")
+  fs.writeFileSync(path.join(root, "bin", "run.sh"), "#!/bin/sh\necho hi\n")
+  fs.writeFileSync(path.join(root, "big.bin"), Buffer.alloc(3 * 1024 * 1024 + 17, 7))
+  fs.symlinkSync("../readme.txt", path.join(root, "bin", "readme"))
+  fs.chmodSync(path.join(root, "private"), 0o700)
+  fs.chmodSync(path.join(root, "private", "key"), 0o600)
+  fs.chmodSync(path.join(root, "bin", "run.sh"), 0o755)
+  fs.chmodSync(path.join(root, "readme.txt"), 0o644)
+  fs.chmodSync(path.join(root, "bin"), 0o755)
+}
+
+/** Type, mode, size (and link target) of everything under a local directory, sorted. */
+const describeTree = (root: string): Array<string> => {
+  const out: Array<string> = []
+  const visit = (dir: string, rel: string) => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, name)
+      const r = rel === "" ? name : `${rel}/${name}`
+      const st = fs.lstatSync(p)
+      if (st.isSymbolicLink()) out.push(`${r} -> ${fs.readlinkSync(p)}`)
+      else if (st.isDirectory()) {
+        out.push(`${r}/ ${(st.mode & 0o777).toString(8)}`)
+        visit(p, r)
+      } else out.push(`${r} ${(st.mode & 0o777).toString(8)} ${st.size}`)
+    }
+  }
+  visit(root, "")
+  return out
+}
+
+describe("pushTree and pullTree (on the fake)", () => {
+  it.effect("a tree round-trips: nested directories, modes, content and symlinks", () =>
+    Effect.gen(function*() {
+      const src = tmp("src")
+      const dst = tmp("dst")
+      makeTree(src)
+      const pushed = yield* NodeFiles.pushTree("c1", src, "/srv/app")
+      expect(pushed).toMatchObject({ files: 5, directories: 3, symlinks: 1, bytes: 3 * 1024 * 1024 + 17 + 6 + 6 + 18 })
+      const files = yield* Files.Files
+      expect((yield* files.stat("c1", "/srv/app/private")).mode).toBe(0o700)
+      expect((yield* files.stat("c1", "/srv/app/bin/run.sh")).mode).toBe(0o755)
+      expect(yield* files.readlink("c1", "/srv/app/bin/readme")).toBe("/srv/app/readme.txt")
+      const pulled = yield* NodeFiles.pullTree("c1", "/srv/app", path.join(dst, "copy"))
+      expect(pulled).toMatchObject({ files: 5, directories: 3, symlinks: 1 })
+      expect(describeTree(path.join(dst, "copy"))).toEqual(describeTree(src))
+      expect(fs.readFileSync(path.join(dst, "copy", "bin", "readme"), "utf8")).toBe("hello\n")
+      expect(fs.readFileSync(path.join(dst, "copy", "big.bin")).equals(fs.readFileSync(path.join(src, "big.bin"))))
+        .toBe(true)
+    }).pipe(Effect.provide(fake)))
+
+  it.effect("owners are sent when asked", () =>
+    Effect.gen(function*() {
+      const src = tmp("own")
+      fs.writeFileSync(path.join(src, "f"), "x")
+      yield* NodeFiles.pushTree("c1", src, "/srv/own", { owner: { uid: 1000, gid: 100 } })
+      expect(yield* (yield* Files.Files).stat("c1", "/srv/own/f")).toMatchObject({ uid: 1000, gid: 100 })
+    }).pipe(Effect.provide(fake)))
+
+  it.effect("a pulled symlink pointing outside the tree is refused, naming it", () =>
+    Effect.gen(function*() {
+      const files = yield* Files.Files
+      yield* files.mkdir("c1", "/srv/t/sub", { parents: true })
+      yield* files.put("c1", "/srv/t/sub/f", "x")
+      yield* files.symlink("c1", "/srv/t/sub/ok", "../sub/f")
+      yield* files.symlink("c1", "/srv/t/up", "../../etc/passwd")
+      const e = yield* Effect.flip(NodeFiles.pullTree("c1", "/srv/t", tmp("out")))
+      expect(e._tag).toBe("InvalidArgument")
+      expect(e.message).toContain("/srv/t/up")
+      expect(e.message).toContain("outside /srv/t")
+      yield* files.delete("c1", "/srv/t/up")
+      yield* files.symlink("c1", "/srv/t/abs", "/etc/hostname")
+      const abs = yield* Effect.flip(NodeFiles.pullTree("c1", "/srv/t", tmp("out")))
+      expect(abs.message).toContain("/srv/t/abs")
+      yield* files.delete("c1", "/srv/t/abs")
+      // an absolute target inside the tree is fine, and written relative
+      yield* files.symlink("c1", "/srv/t/inside", "/srv/t/sub/f")
+      const out = tmp("out")
+      yield* NodeFiles.pullTree("c1", "/srv/t", out)
+      expect(fs.readlinkSync(path.join(out, "inside"))).toBe("sub/f")
+      expect(fs.readlinkSync(path.join(out, "sub", "ok"))).toBe("f")
+    }).pipe(Effect.provide(fake)))
+
+  it.effect("a pull never writes through a local symlink in the way", () =>
+    Effect.gen(function*() {
+      const files = yield* Files.Files
+      yield* files.mkdir("c1", "/srv/w/d", { parents: true })
+      yield* files.put("c1", "/srv/w/f", "remote")
+      yield* files.put("c1", "/srv/w/d/g", "remote g")
+      const outside = tmp("victim")
+      fs.writeFileSync(path.join(outside, "target"), "precious")
+      const out = tmp("out")
+      fs.symlinkSync(path.join(outside, "target"), path.join(out, "f"))
+      fs.symlinkSync(outside, path.join(out, "d"))
+      yield* NodeFiles.pullTree("c1", "/srv/w", out)
+      expect(fs.readFileSync(path.join(outside, "target"), "utf8")).toBe("precious")
+      expect(fs.readdirSync(outside)).toEqual(["target"])
+      expect(fs.lstatSync(path.join(out, "f")).isFile()).toBe(true)
+      expect(fs.lstatSync(path.join(out, "d")).isDirectory()).toBe(true)
+      expect(fs.readFileSync(path.join(out, "d", "g"), "utf8")).toBe("remote g")
+    }).pipe(Effect.provide(fake)))
+
+  it.effect("a push refuses a remote symlink where a file or directory would go", () =>
+    Effect.gen(function*() {
+      const files = yield* Files.Files
+      yield* files.mkdir("c1", "/srv/p", { parents: true })
+      yield* files.symlink("c1", "/srv/p/f", "/etc/hostname")
+      const src = tmp("push")
+      fs.writeFileSync(path.join(src, "f"), "would overwrite /etc/hostname")
+      const e = yield* Effect.flip(NodeFiles.pushTree("c1", src, "/srv/p"))
+      expect(e._tag).toBe("InvalidArgument")
+      expect(e.message).toContain("/srv/p/f")
+      expect(yield* files.readText("c1", "/etc/hostname")).toBe("fake\n")
+      yield* files.delete("c1", "/srv/p/f")
+      yield* files.symlink("c1", "/srv/p/d", "/etc")
+      fs.rmSync(path.join(src, "f"))
+      fs.mkdirSync(path.join(src, "d"))
+      fs.writeFileSync(path.join(src, "d", "hostname"), "x")
+      const d = yield* Effect.flip(NodeFiles.pushTree("c1", src, "/srv/p"))
+      expect(d.message).toContain("/srv/p/d")
+      // into an existing directory, existing files are overwritten and symlinks replaced
+      yield* files.delete("c1", "/srv/p/d")
+      yield* files.symlink("c1", "/srv/p/l", "/old")
+      fs.symlinkSync("d/hostname", path.join(src, "l"))
+      yield* NodeFiles.pushTree("c1", src, "/srv/p")
+      yield* NodeFiles.pushTree("c1", src, "/srv/p")
+      expect(yield* files.readlink("c1", "/srv/p/l")).toBe("/srv/p/d/hostname")
+    }).pipe(Effect.provide(fake)))
+
+  it.effect("remote paths with '..' are refused before anything is sent", () =>
+    Effect.gen(function*() {
+      const src = tmp("dots")
+      for (const bad of ["/srv/../etc", "srv", "/srv/a\u0000"]) {
+        expect((yield* Effect.flip(NodeFiles.pushTree("c1", src, bad)))._tag).toBe("InvalidArgument")
+        expect((yield* Effect.flip(NodeFiles.pullTree("c1", bad, src)))._tag).toBe("InvalidArgument")
+      }
+      const e = yield* Effect.flip(NodeFiles.pushFile("c1", path.join(src, "nope"), "/tmp/x"))
+      expect(e._tag).toBe("SystemError")
+    }).pipe(Effect.provide(fake)))
+
+  it.effect("pushFile and pullFile stream single files with their modes", () =>
+    Effect.gen(function*() {
+      const dir = tmp("single")
+      const local = path.join(dir, "data")
+      fs.writeFileSync(local, Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251)))
+      fs.chmodSync(local, 0o640)
+      yield* NodeFiles.pushFile("c1", local, "/root/data", { chunkSize: 1000 })
+      const files = yield* Files.Files
+      expect((yield* files.stat("c1", "/root/data")).mode).toBe(0o640)
+      const stat = yield* NodeFiles.pullFile("c1", "/root/data", path.join(dir, "back"))
+      expect(stat.mode).toBe(0o640)
+      expect(fs.readFileSync(path.join(dir, "back")).equals(fs.readFileSync(local))).toBe(true)
+      expect(fs.statSync(path.join(dir, "back")).mode & 0o777).toBe(0o640)
+      const chunks = yield* Stream.runCollect(NodeFiles.readLocalFile(local, { chunkSize: 1000 }))
+      expect([...chunks].map((c) => c.length)).toEqual([1000, 1000, 1000, 1000, 1000])
+    }).pipe(Effect.provide(fake)))
+})
