@@ -1,5 +1,8 @@
 import { defineConfig } from "vitest/config"
 
+// the migration tests need a second daemon
+process.env["LXD_LAB_DAEMONS"] ??= "2"
+
 export default defineConfig({
   test: {
     // one shared daemon: files run one after another

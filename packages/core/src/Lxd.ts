@@ -34,19 +34,40 @@ export type Services =
   | VirtualMachines.VirtualMachines
 
 /**
+ * All resource services over the engine in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClient>, never, LxdClient.LxdClient> = Layer
+  .mergeAll(
+    Server.layer,
+    Operations.layer,
+    Events.layer,
+    Exec.layer,
+    Certificates.layer,
+    Instances.layer,
+    Containers.layer,
+    Files.layer,
+    VirtualMachines.layer
+  )
+
+/**
+ * All services for an engine you already hold (`LxdClient.connect`), e.g. to work on a second server:
+ * `Effect.provide(program, Lxd.layerFromClient(target))`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromClient = (client: LxdClient.LxdClient.Service): Layer.Layer<Services> =>
+  layerWithoutClient.pipe(Layer.provideMerge(Layer.succeed(LxdClient.LxdClient, client)))
+
+/**
  * All services, needing only a transport.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Services, never, LxdTransport> = Layer.mergeAll(
-  Server.layer,
-  Operations.layer,
-  Events.layer,
-  Exec.layer,
-  Certificates.layer,
-  Instances.layer,
-  Containers.layer,
-  Files.layer,
-  VirtualMachines.layer
-).pipe(Layer.provideMerge(LxdClient.layer))
+export const layer: Layer.Layer<Services, never, LxdTransport> = layerWithoutClient.pipe(
+  Layer.provideMerge(LxdClient.layer)
+)

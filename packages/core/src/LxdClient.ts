@@ -18,7 +18,8 @@ import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
 import type { APIExtensionNotAvailable, LxdError } from "./LxdError.js"
 import type { Operation, ServerInfo } from "./LxdSchema.js"
-import type { LxdTransport, LxdWebSocket } from "./LxdTransport.js"
+import type { LxdWebSocket } from "./LxdTransport.js"
+import type { LxdTransport } from "./LxdTransport.js"
 
 /**
  * One request to the API, relative to `/1.0`. Names inside `path` must already be validated and encoded
@@ -99,6 +100,11 @@ export interface OperationOptions {
    * gives up on it. Default 60 seconds.
    */
   readonly uncancellableGrace?: Duration.DurationInput | undefined
+  /**
+   * `false`: never `DELETE` this operation when the scope closes early; drain it (bounded) instead. For
+   * migration sources: LXD 5.0.2 panics (nil pointer in `Operation.Cancel`) when one is cancelled mid-transfer.
+   */
+  readonly cancelOnClose?: boolean | undefined
 }
 
 /**
@@ -238,3 +244,15 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = inter
  * @category layers
  */
 export const layer: Layer.Layer<LxdClient, never, LxdTransport> = Layer.effect(LxdClient, make)
+
+/**
+ * Builds an engine over a transport layer, alive in the current scope: the way to hold several servers at once
+ * (`const a = yield* LxdClient.connect(NodeLxdTransport.layerHttps(…))`), for `Migration` and `Lxd.layerFromClient`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = <E, R>(
+  transport: Layer.Layer<LxdTransport, E, R>
+): Effect.Effect<LxdClient.Service, E, Scope.Scope | R> =>
+  Effect.map(Layer.build(layer.pipe(Layer.provide(transport))), (context) => Context.get(context, LxdClient))

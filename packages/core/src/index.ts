@@ -80,6 +80,13 @@ export * as LxdSchema from "./LxdSchema.js"
 export * as LxdTransport from "./LxdTransport.js"
 
 /**
+ * Copying and moving instances and images between servers.
+ *
+ * @since 0.1.0
+ */
+export * as Migration from "./Migration.js"
+
+/**
  * Background operations.
  *
  * @since 0.1.0

@@ -378,7 +378,8 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
           if (found === undefined) {
             return yield* Effect.dieMessage(`LxdMockTransport: no route for ${request.method} ${full}`)
           }
-          const answer = yield* found.handler(req)
+          // the handler plays the server: it must not inherit the client's interruptibility
+          const answer = yield* Effect.interruptible(found.handler(req))
           if (answer.transportFailure !== undefined) {
             return yield* new HttpClientError.RequestError({
               request,
@@ -421,7 +422,7 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
             reason: `LxdMockTransport: no websocket route for ${full}`
           })
         }
-        const script = yield* found.handler(req)
+        const script = yield* Effect.interruptible(found.handler(req))
         const closed = yield* Deferred.make<void>()
         const close = Effect.suspend(() =>
           Effect.zipRight(Deferred.succeed(closed, undefined), script.onClose ?? Effect.void).pipe(

@@ -219,7 +219,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
       ([project, target]) => transport.websocket(API + path + queryString(composeQuery(query, project, target)))
     )
 
-  const engine: Op.Engine = { request }
+  const engine: Op.Engine = { request, endpoint: transport.endpoint }
 
   const subscribeOperations = Effect.map(
     Events.subscribe(websocket, { types: ["operation"], overflow: "sliding", bufferSize: 256 }),

@@ -12,7 +12,6 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -129,7 +128,6 @@ const Fingerprint = Schema.Struct({ fingerprint: Schema.String })
 const unquote = (etag: string): string => etag.replace(/^W\//, "").replace(/^"|"$/g, "")
 
 /** How long an interruption may be held back while LXD answers the request that starts an operation. */
-const SUBMIT_BOUND = "30 seconds"
 
 const isAlreadyStopped = (e: LxdError): boolean =>
   (e._tag === "OperationFailed" || e._tag === "BadRequest") && /already stopped/i.test(e.message)
@@ -174,39 +172,9 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         })
       )
 
-    /**
-     * Starts an operation in the current scope. An interruption that lands while LXD is still answering the
-     * request is held back (at most `SUBMIT_BOUND`) until the answer is in: the operation then exists on the
-     * server, and only with its handle can the scope cancel it or wait for it. The request runs in a daemon fiber
-     * because an interruption is forwarded to child fibers even inside an uninterruptible region. Raw bodies
-     * (uploads) stay interruptible: LXD starts nothing before it has read the whole body.
-     */
-    const submit = (request: Request, options?: OperationOptions) =>
-      request.rawBody !== undefined ? client.operation(request, options) : Effect.uninterruptible(
-        Effect.flatMap(
-          Effect.forkDaemon(
-            client.operation(request, options).pipe(
-              Effect.timeoutFail({
-                duration: SUBMIT_BOUND,
-                onTimeout: () =>
-                  new ClientConnectionFailed({
-                    method: request.method,
-                    path: `/1.0${request.path}`,
-                    endpoint: client.transport.endpoint,
-                    reason: `no answer within ${SUBMIT_BOUND}`
-                  })
-              })
-            )
-          ),
-          Fiber.join
-        )
-      )
-
-    /** `client.run` with {@link submit}: start, wait, cancel or drain on interruption. */
-    const run = (request: Request): Effect.Effect<Operation, LxdError> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.scoped(Effect.flatMap(submit(request), (handle) => restore(handle.wait())))
-      )
+    // the engine protects the start of an operation from interruption (internal/operation.ts `submit`)
+    const submit = (request: Request, options?: OperationOptions) => client.operation(request, options)
+    const run = (request: Request): Effect.Effect<Operation, LxdError> => client.run(request)
     const runVoid = (request: Request) => Effect.asVoid(run(request))
 
     const textOf = (request: Request, response: HttpClientResponse.HttpClientResponse) =>

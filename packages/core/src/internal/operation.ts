@@ -5,12 +5,14 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { OperationHandle, OperationOptions, RawResponse, Request } from "../LxdClient.js"
 import {
+  ClientConnectionFailed,
   type LxdError,
   OperationCancelled,
   OperationFailed,
@@ -48,7 +50,40 @@ const WAIT_SLICE_SECONDS = 30
 /** @internal */
 export interface Engine {
   readonly request: (request: Request) => Effect.Effect<RawResponse, LxdError>
+  /** For messages. */
+  readonly endpoint: string
 }
+
+/** How long an interruption may wait for the answer to a request that starts an operation. */
+const SUBMIT_BOUND = "30 seconds"
+
+/**
+ * Sends the request that starts an operation so that an interruption cannot orphan it: once sent, LXD creates
+ * the operation whether or not we read the answer, so the answer is awaited (bounded) even when the caller is
+ * interrupted, and the handle's finaliser can then cancel or drain it. The request runs in a daemon fiber
+ * because Effect passes interruption on to child fibers even inside an uninterruptible region. Upload bodies
+ * stay interruptible: LXD reads the whole body before it creates an operation.
+ *
+ * @internal
+ */
+export const submit = (engine: Engine, request: Request): Effect.Effect<RawResponse, LxdError> =>
+  request.rawBody !== undefined ? engine.request(request) : Effect.uninterruptible(
+    Effect.flatMap(
+      Effect.forkDaemon(
+        Effect.timeoutFail(engine.request(request), {
+          duration: SUBMIT_BOUND,
+          onTimeout: () =>
+            new ClientConnectionFailed({
+              method: request.method,
+              path: `/1.0${request.path}`,
+              endpoint: engine.endpoint,
+              reason: `no answer within ${SUBMIT_BOUND}`
+            })
+        })
+      ),
+      Fiber.join
+    )
+  )
 
 const isStatusError = (e: LxdError): e is StatusError =>
   e._tag === "NotFound" || e._tag === "Conflict" || e._tag === "BadRequest" || e._tag === "Forbidden" ||
@@ -167,35 +202,40 @@ export const start = (
     const onFinal = (_op: Operation) => {
       state.final = true
     }
-    const response = yield* engine.request(request)
-    if (response.type === "sync" || response.operation === undefined) {
-      const op = syntheticSuccess(response.metadata)
-      return makeHandle(engine, "", op, state, onFinal, Stream.empty)
-    }
-    const url = response.operation
-    const initial = yield* toOperation(request.method, request.path, response.metadata)
-    if (isFinal(initial)) state.final = true
-    const progress = events === undefined ? Stream.empty : events.pipe(
-      Stream.filter((op) => op.id === initial.id),
-      Stream.tap((op) => Effect.sync(() => isFinal(op) && onFinal(op))),
-      Stream.takeUntil(isFinal)
-    )
-    const grace = Duration.decode(options.uncancellableGrace ?? "60 seconds")
-    // LXD may only learn that an operation is cancellable once it runs (an image download reports
-    // may_cancel: false at creation, true once the transfer starts), so a non-cancellable initial answer is
-    // checked again before giving up on cancelling.
-    // Finalisers run uninterruptibly (and the fiber may already be interrupted): each step runs interruptibly
-    // inside its own timeout, whose race gives it a fresh fiber, so the bound really holds.
-    const bounded = <A>(effect: Effect.Effect<A, LxdError>, limit: Duration.DurationInput) =>
-      Effect.timeout(Effect.interruptible(effect), limit)
-    const cancelOrDrain = Effect.gen(function*() {
-      const current = initial.may_cancel ? initial : yield* bounded(get(engine, url), "5 seconds")
-      if (isFinal(current)) return
-      if (current.may_cancel) return yield* bounded(cancel(engine, url), "5 seconds")
-      yield* bounded(waitFinal(engine, url, current, onFinal), grace)
-    })
-    yield* Effect.addFinalizer(() => Effect.suspend(() => state.final ? Effect.void : Effect.ignore(cancelOrDrain)))
-    return makeHandle(engine, url, initial, state, onFinal, progress)
+    // from sending the request to registering the finaliser nothing may be interrupted, or the operation
+    // would exist on the server with nobody to cancel it
+    return yield* Effect.uninterruptible(Effect.gen(function*() {
+      const response = yield* submit(engine, request)
+      if (response.type === "sync" || response.operation === undefined) {
+        const op = syntheticSuccess(response.metadata)
+        return makeHandle(engine, "", op, state, onFinal, Stream.empty)
+      }
+      const url = response.operation
+      const initial = yield* toOperation(request.method, request.path, response.metadata)
+      if (isFinal(initial)) state.final = true
+      const progress = events === undefined ? Stream.empty : events.pipe(
+        Stream.filter((op) => op.id === initial.id),
+        Stream.tap((op) => Effect.sync(() => isFinal(op) && onFinal(op))),
+        Stream.takeUntil(isFinal)
+      )
+      const grace = Duration.decode(options.uncancellableGrace ?? "60 seconds")
+      // LXD may only learn that an operation is cancellable once it runs (an image download reports
+      // may_cancel: false at creation, true once the transfer starts), so a non-cancellable initial answer is
+      // checked again before giving up on cancelling.
+      // Finalisers run uninterruptibly (and the fiber may already be interrupted): each step runs interruptibly
+      // inside its own timeout, whose race gives it a fresh fiber, so the bound really holds.
+      const bounded = <A>(effect: Effect.Effect<A, LxdError>, limit: Duration.DurationInput) =>
+        Effect.timeout(Effect.interruptible(effect), limit)
+      const cancelOrDrain = Effect.gen(function*() {
+        const cancellable = options.cancelOnClose !== false
+        const current = initial.may_cancel && cancellable ? initial : yield* bounded(get(engine, url), "5 seconds")
+        if (isFinal(current)) return
+        if (current.may_cancel && cancellable) return yield* bounded(cancel(engine, url), "5 seconds")
+        yield* bounded(waitFinal(engine, url, current, onFinal), grace)
+      })
+      yield* Effect.addFinalizer(() => Effect.suspend(() => state.final ? Effect.void : Effect.ignore(cancelOrDrain)))
+      return makeHandle(engine, url, initial, state, onFinal, progress)
+    }))
   })
 
 const makeHandle = (

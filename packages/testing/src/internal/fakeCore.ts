@@ -336,6 +336,8 @@ export const startOperation = (
           })
       }),
       Effect.onInterrupt(() => finish("Cancelled", 401, { err: "Operation cancelled" })),
+      // server-side work: interruptible whatever region the request arrived from
+      Effect.interruptible,
       Effect.forkIn(state.scope)
     )
     return M.async({ ...op })

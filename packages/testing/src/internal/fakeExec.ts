@@ -160,18 +160,21 @@ export const execRoutes = (state: FakeState, handler: ExecHandler | undefined): 
           yield* Queue.offer(control.out, undefined)
           return yield* Effect.fail(new OpFailure("Command not found", { return: 127 }))
         }
-        const fiber = yield* Effect.fork(Effect.scoped(Effect.flatMap(run, (code) =>
+        const fiber = yield* Effect.fork(Effect.interruptible(Effect.scoped(Effect.flatMap(run, (code) =>
           code === undefined
             ? Effect.flatMap(Effect.succeed(builtins(context)), (b) => b ? Effect.scoped(b) : Effect.succeed(127))
-            : Effect.succeed(code))))
+            : Effect.succeed(code)))))
         // control: signals interrupt the command with 128+N; a closed control socket kills it
         const signals = Stream.fromQueue(control.in).pipe(
-          Stream.takeWhile((f) => f !== undefined),
+          Stream.takeWhile((f) =>
+            f !== undefined
+          ),
           Stream.runForEach((f) => {
             const message = typeof f === "string" ? JSON.parse(f) as { command?: string; signal?: number } : {}
             return message.command === "signal" ? Effect.asVoid(Fiber.interrupt(fiber)) : Effect.void
           }),
           Effect.zipRight(Fiber.interrupt(fiber)),
+          Effect.interruptible,
           Effect.fork
         )
         const controlFiber = yield* signals

@@ -1,0 +1,78 @@
+/**
+ * Copying and moving instances and images between two LXD servers. Hold both servers at once with
+ * `LxdClient.connect` (one engine per transport) and pass them in:
+ *
+ * ```ts
+ * const source = yield* LxdClient.connect(NodeLxdTransport.layerHttps({ url: "https://a:8443", … }))
+ * const target = yield* LxdClient.connect(NodeLxdTransport.layerUnixSocket())
+ * yield* Migration.copyInstance({ source, target, name: "c1", mode: "pull" })
+ * ```
+ *
+ * Modes: `pull` (default: the target connects to the source, which must listen on the network), `push` (the
+ * source connects to the target; `container_push_target`), `relay` (the client pipes the migration websockets
+ * between servers that cannot reach each other; `container_push`). Interrupting a copy cancels (or drains) the
+ * operations on both servers. Live migration needs CRIU on both servers; without it LXD fails the operation
+ * ("Unable to perform container live migration. CRIU isn't installed") and that is the `OperationFailed` you get.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/migration.js"
+import type { OperationHandle } from "./LxdClient.js"
+import type { LxdError } from "./LxdError.js"
+import type { Operation } from "./LxdSchema.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Mode = internal.Mode
+
+/**
+ * `source`, `target` (engines from `LxdClient.connect`), the instance `name` (and `targetName`), `mode`,
+ * `instanceOnly` (no snapshots), `live` (CRIU), `move` (delete the source after the copy; a running source is
+ * stopped first and the copy started), and overrides for `profiles`, `config`, `ephemeral`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CopyInstanceOptions extends internal.CopyInstanceOptions {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CopyImageOptions extends internal.CopyImageOptions {}
+
+/**
+ * Copies or moves an instance to another server and waits for it (`POST /1.0/instances/{name}` with
+ * `migration: true` on the source, `POST /1.0/instances` with `source.type: migration` on the target).
+ * Errors: `InvalidArgument` (names; a server that does not listen on the network), `NotFound`, `OperationFailed`
+ * (e.g. the name exists on the target, CRIU missing for `live`), `APIExtensionNotAvailable`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const copyInstance: (options: CopyInstanceOptions) => Effect.Effect<Operation, LxdError> = internal.copyInstance
+
+/**
+ * Starts a copy in the caller's scope and returns the operation to follow (`progress` is subscribed): for
+ * progress reporting or a custom wait. Closing the scope early cancels the copy.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const copyInstanceOperation: (
+  options: CopyInstanceOptions
+) => Effect.Effect<OperationHandle, LxdError, Scope.Scope> = internal.copyInstanceOperation
+
+/**
+ * Copies an image to another server (the target pulls it over HTTPS; a private image travels with a one-time
+ * secret). Errors: `NotFound`, `InvalidArgument`, `OperationFailed` (e.g. "Image with same fingerprint already
+ * exists").
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const copyImage: (options: CopyImageOptions) => Effect.Effect<Operation, LxdError> = internal.copyImage

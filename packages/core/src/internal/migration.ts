@@ -1,0 +1,311 @@
+/**
+ * Moving instances and images between two servers: pull (the target dials the source), push (the source dials
+ * the target) and relay (the client pipes the migration websockets between them).
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { LxdClient, OperationHandle } from "../LxdClient.js"
+import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
+import type { Operation } from "../LxdSchema.js"
+import * as Path from "./path.js"
+
+/** @internal */
+export type Mode = "pull" | "push" | "relay"
+
+/** @internal */
+export interface CopyInstanceOptions {
+  readonly source: LxdClient.Service
+  readonly target: LxdClient.Service
+  readonly name: string
+  readonly targetName?: string | undefined
+  readonly mode?: Mode | undefined
+  readonly instanceOnly?: boolean | undefined
+  readonly live?: boolean | undefined
+  readonly move?: boolean | undefined
+  readonly profiles?: ReadonlyArray<string> | undefined
+  readonly config?: Readonly<Record<string, string>> | undefined
+  readonly ephemeral?: boolean | undefined
+}
+
+const Secrets = Schema.Record({ key: Schema.String, value: Schema.String })
+const decodeSecrets = Schema.decodeUnknownOption(Secrets)
+
+const WireInstance = Schema.Struct({
+  name: Schema.String,
+  status: Schema.String,
+  type: Schema.optional(Schema.String),
+  architecture: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  ephemeral: Schema.optional(Schema.Boolean),
+  profiles: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
+  config: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String }))),
+  devices: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
+})
+
+/** Where a server can be reached over HTTPS, and its certificate (`GET /1.0` → environment). @internal */
+export const connectionInfo = (client: LxdClient.Service, role: string) =>
+  Effect.flatMap(client.server, (info) => {
+    const address = info.environment?.addresses[0]
+    const certificate = info.environment?.certificate
+    if (address === undefined || certificate === undefined || certificate === "") {
+      return Effect.fail(
+        new InvalidArgument({
+          argument: `${role} server`,
+          value: client.transport.endpoint,
+          reason:
+            "it is not listening on the network (core.https_address is unset), so the other server cannot reach it"
+        })
+      )
+    }
+    return Effect.succeed({ url: `https://${address}`, certificate })
+  })
+
+const secretsOf = (handle: OperationHandle, path: string): Effect.Effect<Record<string, string>, ProtocolError> =>
+  Option.match(decodeSecrets(handle.initial.metadata), {
+    onNone: () =>
+      Effect.fail(
+        new ProtocolError({ method: "POST", path, description: "migration operation without websocket secrets" })
+      ),
+    onSome: (secrets) => Effect.succeed({ ...secrets })
+  })
+
+/** Config keys LXD regenerates on the target (`volatile.*`, except the base image). */
+const portableConfig = (config: Readonly<Record<string, string>>) =>
+  Object.fromEntries(Object.entries(config).filter(([k]) => !k.startsWith("volatile.") || k === "volatile.base_image"))
+
+/**
+ * Pipes every migration websocket between the two servers (the Go client's `proxyMigration`).
+ *
+ * @internal
+ */
+const relay = (
+  source: LxdClient.Service,
+  sourceOp: OperationHandle,
+  sourceSecrets: Record<string, string>,
+  target: LxdClient.Service,
+  targetOp: OperationHandle,
+  targetSecrets: Record<string, string>
+): Effect.Effect<void, LxdError, Scope.Scope> =>
+  Effect.gen(function*() {
+    for (const name of Object.keys(targetSecrets)) {
+      if (sourceSecrets[name] === undefined) {
+        return yield* new ProtocolError({
+          method: "POST",
+          path: "/1.0/instances",
+          description: `the target expects a "${name}" migration socket that the source does not offer`
+        })
+      }
+    }
+    const open = (client: LxdClient.Service, handle: OperationHandle, secret: string) => {
+      const { path, query } = Path.splitUrl(handle.url)
+      return client.websocket(`${path}/websocket`, { ...query, secret })
+    }
+    // control first, then the others, as LXD expects
+    const names = ["control", ...Object.keys(targetSecrets).filter((n) => n !== "control")]
+    for (const name of names) {
+      const a = yield* open(source, sourceOp, sourceSecrets[name]!)
+      const b = yield* open(target, targetOp, targetSecrets[name]!)
+      const pipe = (from: typeof a, to: typeof b) =>
+        from.frames.pipe(Stream.runForEach((frame) => to.send(frame)), Effect.ensuring(to.close()), Effect.ignore)
+      yield* Effect.forkScoped(Effect.all([pipe(a, b), pipe(b, a)], { concurrency: 2, discard: true }))
+    }
+  })
+
+/**
+ * Starts an instance copy and returns the operation to wait on (the target's in pull and relay modes, the
+ * source's in push mode), with `progress` subscribed.
+ *
+ * @internal
+ */
+export const copyInstanceOperation = (
+  options: CopyInstanceOptions
+): Effect.Effect<OperationHandle, LxdError, Scope.Scope> => Effect.map(startCopy(options), ({ primary }) => primary)
+
+/** Starts a copy: the operation to follow and the other side's, which must end too. */
+const startCopy = (
+  options: CopyInstanceOptions
+): Effect.Effect<{ readonly primary: OperationHandle; readonly secondary: OperationHandle }, LxdError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { source, target } = options
+    const mode = options.mode ?? "pull"
+    const targetName = options.targetName ?? options.name
+    const sourcePath = yield* Path.build("/instances/", ["instance", options.name])
+    yield* Path.validate("instance", targetName)
+    const instance = (yield* source.sync(WireInstance, { method: "GET", path: sourcePath })).metadata
+    const live = options.live === true
+    const instanceOnly = options.instanceOnly === true
+    if (instanceOnly) yield* source.requireExtension("container_only_migration")
+    const request = {
+      name: targetName,
+      type: instance.type ?? "container",
+      architecture: instance.architecture,
+      description: instance.description ?? "",
+      ephemeral: options.ephemeral ?? instance.ephemeral ?? false,
+      profiles: options.profiles ?? instance.profiles ?? ["default"],
+      config: { ...portableConfig(instance.config ?? {}), ...options.config },
+      devices: instance.devices ?? {}
+    }
+    const migrate = (extra: Record<string, unknown>) =>
+      source.operation(
+        {
+          method: "POST",
+          path: sourcePath,
+          body: { migration: true, live, instance_only: instanceOnly, container_only: instanceOnly, ...extra }
+        },
+        // never cancelled: LXD 5.0.2 panics cancelling a migration source mid-transfer; drained instead
+        { uncancellableGrace: "30 seconds", cancelOnClose: false }
+      )
+    const create = (sourceFields: Record<string, unknown>) =>
+      target.operation(
+        {
+          method: "POST",
+          path: "/instances",
+          body: {
+            ...request,
+            source: {
+              type: "migration",
+              live,
+              instance_only: instanceOnly,
+              container_only: instanceOnly,
+              ...sourceFields
+            }
+          }
+        },
+        { progress: true, uncancellableGrace: "30 seconds" }
+      )
+
+    if (mode === "push") {
+      yield* source.requireExtension("container_push_target")
+      const targetInfo = yield* connectionInfo(target, "target")
+      const targetOp = yield* create({ mode: "push" })
+      const secrets = yield* secretsOf(targetOp, "/1.0/instances")
+      const sourceOp = yield* migrate({
+        target: {
+          operation: `${targetInfo.url}/1.0/operations/${targetOp.id}`,
+          secrets,
+          certificate: targetInfo.certificate
+        }
+      })
+      return { primary: targetOp, secondary: sourceOp }
+    }
+    const sourceOp = yield* migrate({})
+    const sourceSecrets = yield* secretsOf(sourceOp, `/1.0${sourcePath}`)
+    if (mode === "relay") {
+      yield* target.requireExtension("container_push")
+      const targetOp = yield* create({ mode: "push" })
+      const targetSecrets = yield* secretsOf(targetOp, "/1.0/instances")
+      yield* relay(source, sourceOp, sourceSecrets, target, targetOp, targetSecrets)
+      return { primary: targetOp, secondary: sourceOp }
+    }
+    const sourceInfo = yield* connectionInfo(source, "source")
+    const targetOp = yield* create({
+      mode: "pull",
+      operation: `${sourceInfo.url}/1.0/operations/${sourceOp.id}`,
+      certificate: sourceInfo.certificate,
+      secrets: sourceSecrets
+    })
+    return { primary: targetOp, secondary: sourceOp }
+  })
+
+const InstanceStatus = Schema.Struct({ status: Schema.String })
+
+/**
+ * Copies (or moves) an instance and waits until it is done. A move of a running instance without `live` stops
+ * it first (stateless), deletes the source once the copy succeeded, and starts the copy on the target.
+ *
+ * @internal
+ */
+export const copyInstance = (options: CopyInstanceOptions): Effect.Effect<Operation, LxdError> =>
+  Effect.gen(function*() {
+    const { source, target } = options
+    const sourcePath = yield* Path.build("/instances/", ["instance", options.name])
+    const targetPath = yield* Path.build("/instances/", ["instance", options.targetName ?? options.name])
+    const { status } = (yield* source.sync(InstanceStatus, { method: "GET", path: sourcePath })).metadata
+    const restart = options.move === true && options.live !== true && status === "Running"
+    if (restart) {
+      yield* source.run({ method: "PUT", path: `${sourcePath}/state`, body: { action: "stop", force: true } })
+    }
+    // wait for both sides: the target's outcome is the result, the source's must be over before the scope closes
+    const op = yield* Effect.scoped(
+      Effect.flatMap(
+        startCopy(options),
+        ({ primary, secondary }) =>
+          Effect.zipLeft(primary.wait(), Effect.ignore(secondary.wait({ timeout: "30 seconds" })))
+      )
+    )
+    if (options.move === true) {
+      yield* source.run({ method: "DELETE", path: sourcePath })
+      if (restart) yield* target.run({ method: "PUT", path: `${targetPath}/state`, body: { action: "start" } })
+    }
+    return op
+  })
+
+/** @internal */
+export interface CopyImageOptions {
+  readonly source: LxdClient.Service
+  readonly target: LxdClient.Service
+  readonly fingerprint: string
+  readonly aliases?: ReadonlyArray<string> | undefined
+  readonly public?: boolean | undefined
+  readonly autoUpdate?: boolean | undefined
+}
+
+const ImageInfo = Schema.Struct({
+  fingerprint: Schema.String,
+  public: Schema.optionalWith(Schema.Boolean, { default: () => false })
+})
+const ImageSecret = Schema.Struct({ secret: Schema.String })
+
+/**
+ * Copies an image: the target pulls it from the source over HTTPS; for a private image the source hands out a
+ * one-time secret first (revoked again if the copy fails).
+ *
+ * @internal
+ */
+export const copyImage = (options: CopyImageOptions): Effect.Effect<Operation, LxdError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const { source, target } = options
+    const imagePath = yield* Path.build("/images/", ["fingerprint", options.fingerprint])
+    const image = (yield* source.sync(ImageInfo, { method: "GET", path: imagePath })).metadata
+    const sourceInfo = yield* connectionInfo(source, "source")
+    let secret: string | undefined
+    if (!image.public) {
+      // a token operation that stays running until the target uses it; the scope cancels it if unused
+      const token = yield* source.operation({ method: "POST", path: `${imagePath}/secret` })
+      secret = yield* Option.match(Schema.decodeUnknownOption(ImageSecret)(token.initial.metadata), {
+        onNone: () =>
+          Effect.fail(
+            new ProtocolError({
+              method: "POST",
+              path: `/1.0${imagePath}/secret`,
+              description: "no secret in the token operation"
+            })
+          ),
+        onSome: (m) => Effect.succeed(m.secret)
+      })
+    }
+    const handle = yield* target.operation({
+      method: "POST",
+      path: "/images",
+      body: {
+        source: {
+          type: "image",
+          mode: "pull",
+          server: sourceInfo.url,
+          protocol: "lxd",
+          certificate: sourceInfo.certificate,
+          fingerprint: image.fingerprint,
+          ...(secret === undefined ? {} : { secret })
+        },
+        ...(options.public === undefined ? {} : { public: options.public }),
+        ...(options.autoUpdate === undefined ? {} : { auto_update: options.autoUpdate }),
+        ...(options.aliases === undefined ? {} : { aliases: options.aliases.map((name) => ({ name })) })
+      }
+    }, { progress: true })
+    return yield* handle.wait()
+  }))
