@@ -115,10 +115,18 @@ const exitOf = (wait: Effect.Effect<Operation, LxdError>): Effect.Effect<Exit, L
       }))
   )
 
-/** Data frames until LXD's barrier (an empty text frame) or the close. */
+/**
+ * Data frames until LXD's barrier (an empty text frame) or the close. LXD sometimes drops an output socket right
+ * after the command ended without the barrier or a close frame (1006); like the Go client, that ends the stream
+ * (the exit status comes from the operation, which reports a real failure).
+ */
 const dataUntilBarrier = (socket: LxdWebSocket): Stream.Stream<Uint8Array, LxdError> =>
   socket.frames.pipe(
-    Stream.takeWhile((frame) => typeof frame !== "string"),
+    Stream.catchTag("ClientConnectionFailed", (e) =>
+      e.reason.includes("closed abnormally") ? Stream.empty : Stream.fail(e)),
+    Stream.takeWhile((frame) =>
+      typeof frame !== "string"
+    ),
     Stream.map((frame) => frame as Uint8Array)
   )
 
