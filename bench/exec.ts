@@ -108,7 +108,8 @@ for i in range(int(sys.argv[3])):
     assert r.exit_code == 0 and r.stdout == 'hi\\n', r
 print(json.dumps(out))
 `
-  const r = spawnSync("python3", ["-c", script, socketPath, NAME, String(Math.min(N, 10))], { encoding: "utf8" })
+  const python = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3" // Debian's python3-pylxd lives there
+  const r = spawnSync(python, ["-c", script, socketPath, NAME, String(Math.min(N, 10))], { encoding: "utf8" })
   if (r.status !== 0) return (r.stderr || "python3-pylxd not available").trim().split("\n").slice(-1)[0]!
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Array<number>
 }
