@@ -7,11 +7,12 @@ import { LxdFakeServer } from "@effect-lxd/testing"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { execScenarios } from "./contract/exec.js"
+import { instanceScenarios } from "./contract/instances.js"
 import { scenarios as core } from "./contract/scenarios.js"
 import { lab } from "./lab/lab.js"
 
 const info = lab()
-const scenarios = [...core, ...execScenarios]
+const scenarios = [...core, ...instanceScenarios, ...execScenarios]
 
 const backends = [
   {

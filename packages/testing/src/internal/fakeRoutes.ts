@@ -745,7 +745,13 @@ const snapshotRoutes = (
         { description: "Snapshotting instance", resources: { instances: [`/1.0/instances/${i.name}`] } },
         Effect.gen(function*() {
           if (b.stateful === true) {
-            return yield* Effect.fail(new OpFailure("Unable to create a stateful snapshot. CRIU isn't installed"))
+            return yield* Effect.fail(
+              new OpFailure(
+                i.status === "Running"
+                  ? "Unable to create a stateful snapshot. CRIU isn't installed"
+                  : "Unable to create a stateful snapshot. The instance isn't running"
+              )
+            )
           }
           i.snapshots.set(name, {
             name,
