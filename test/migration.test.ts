@@ -22,85 +22,138 @@ const instance = (client: LxdClient.LxdClient.Service, name: string) =>
   )
 
 const cleanup = (client: LxdClient.LxdClient.Service, name: string) =>
-  Effect.ignore(client.run({ method: "PUT", path: `/instances/${name}/state`, body: { action: "stop", force: true } })).pipe(
-    Effect.zipRight(Effect.ignore(client.run({ method: "DELETE", path: `/instances/${name}` })))
-  )
+  Effect.ignore(client.run({ method: "PUT", path: `/instances/${name}/state`, body: { action: "stop", force: true } }))
+    .pipe(
+      Effect.zipRight(Effect.ignore(client.run({ method: "DELETE", path: `/instances/${name}` })))
+    )
 
-const withSource = (name: string, use: (c: { source: LxdClient.LxdClient.Service; target: LxdClient.LxdClient.Service }) => Effect.Effect<void, unknown>) =>
+const withSource = (
+  name: string,
+  use: (c: { source: LxdClient.LxdClient.Service; target: LxdClient.LxdClient.Service }) => Effect.Effect<void, unknown>
+) =>
   Effect.scoped(Effect.gen(function*() {
     const clients = yield* both
-    yield* Effect.addFinalizer(() => Effect.all([cleanup(clients.source, name), cleanup(clients.target, name), cleanup(clients.target, `${name}-copy`)]))
-    yield* clients.source.run({ method: "POST", path: "/instances", body: { name, source: { type: "image", alias: a.image } } })
+    yield* Effect.addFinalizer(() =>
+      Effect.all([
+        cleanup(clients.source, name),
+        cleanup(clients.target, name),
+        cleanup(clients.target, `${name}-copy`)
+      ])
+    )
+    yield* clients.source.run({
+      method: "POST",
+      path: "/instances",
+      body: { name, source: { type: "image", alias: a.image } }
+    })
     yield* clients.source.run({ method: "POST", path: `/instances/${name}/snapshots`, body: { name: "snap0" } })
     yield* use(clients)
   }))
 
 describe("between two servers", () => {
-  it.live("a stopped container copied (pull) starts on the second daemon; the source is kept", () =>
-    withSource("mig-pull", ({ source, target }) =>
-      Effect.gen(function*() {
-        yield* Migration.copyInstance({ source, target, name: "mig-pull", targetName: "mig-pull-copy" })
-        const snaps = yield* target.request({ method: "GET", path: "/instances/mig-pull-copy/snapshots" })
-        expect(snaps.metadata).toEqual(["/1.0/instances/mig-pull-copy/snapshots/snap0"])
-        yield* target.run({ method: "PUT", path: "/instances/mig-pull-copy/state", body: { action: "start" } })
-        expect(yield* instance(target, "mig-pull-copy")).toBe("Running")
-        expect(yield* instance(source, "mig-pull")).toBe("Stopped")
-      })), 60_000)
+  it.live(
+    "a stopped container copied (pull) starts on the second daemon; the source is kept",
+    () =>
+      withSource("mig-pull", ({ source, target }) =>
+        Effect.gen(function*() {
+          yield* Migration.copyInstance({ source, target, name: "mig-pull", targetName: "mig-pull-copy" })
+          const snaps = yield* target.request({ method: "GET", path: "/instances/mig-pull-copy/snapshots" })
+          expect(snaps.metadata).toEqual(["/1.0/instances/mig-pull-copy/snapshots/snap0"])
+          yield* target.run({ method: "PUT", path: "/instances/mig-pull-copy/state", body: { action: "start" } })
+          expect(yield* instance(target, "mig-pull-copy")).toBe("Running")
+          expect(yield* instance(source, "mig-pull")).toBe("Stopped")
+        })),
+    60_000
+  )
 
-  it.live("push and relay modes, instance-only", () =>
-    withSource("mig-modes", ({ source, target }) =>
-      Effect.gen(function*() {
-        yield* Migration.copyInstance({ source, target, name: "mig-modes", targetName: "mig-modes-copy", mode: "push" })
-        expect(yield* instance(target, "mig-modes-copy")).toBe("Stopped")
-        yield* cleanup(target, "mig-modes-copy")
-        yield* Migration.copyInstance({ source, target, name: "mig-modes", targetName: "mig-modes-copy", mode: "relay", instanceOnly: true })
-        const snaps = yield* target.request({ method: "GET", path: "/instances/mig-modes-copy/snapshots" })
-        expect(snaps.metadata).toEqual([])
-      })), 60_000)
+  it.live(
+    "push and relay modes, instance-only",
+    () =>
+      withSource("mig-modes", ({ source, target }) =>
+        Effect.gen(function*() {
+          yield* Migration.copyInstance({
+            source,
+            target,
+            name: "mig-modes",
+            targetName: "mig-modes-copy",
+            mode: "push"
+          })
+          expect(yield* instance(target, "mig-modes-copy")).toBe("Stopped")
+          yield* cleanup(target, "mig-modes-copy")
+          yield* Migration.copyInstance({
+            source,
+            target,
+            name: "mig-modes",
+            targetName: "mig-modes-copy",
+            mode: "relay",
+            instanceOnly: true
+          })
+          const snaps = yield* target.request({ method: "GET", path: "/instances/mig-modes-copy/snapshots" })
+          expect(snaps.metadata).toEqual([])
+        })),
+    60_000
+  )
 
-  it.live("move: the source is gone; a running source moves stateless and runs on the target", () =>
-    withSource("mig-move", ({ source, target }) =>
-      Effect.gen(function*() {
-        yield* source.run({ method: "PUT", path: "/instances/mig-move/state", body: { action: "start" } })
-        yield* Migration.copyInstance({ source, target, name: "mig-move", move: true })
-        expect(yield* instance(source, "mig-move")).toBe("absent")
-        expect(yield* instance(target, "mig-move")).toBe("Running")
-      })), 60_000)
+  it.live(
+    "move: the source is gone; a running source moves stateless and runs on the target",
+    () =>
+      withSource("mig-move", ({ source, target }) =>
+        Effect.gen(function*() {
+          yield* source.run({ method: "PUT", path: "/instances/mig-move/state", body: { action: "start" } })
+          yield* Migration.copyInstance({ source, target, name: "mig-move", move: true })
+          expect(yield* instance(source, "mig-move")).toBe("absent")
+          expect(yield* instance(target, "mig-move")).toBe("Running")
+        })),
+    60_000
+  )
 
-  it.live("live migration without CRIU is a clear typed error, and nothing is left behind", () =>
-    withSource("mig-live", ({ source, target }) =>
-      Effect.gen(function*() {
-        yield* source.run({ method: "PUT", path: "/instances/mig-live/state", body: { action: "start" } })
-        const e = yield* Effect.flip(Migration.copyInstance({ source, target, name: "mig-live", live: true }))
-        expect(["LxdApiError", "OperationFailed"]).toContain(e._tag)
-        expect(e.message).toContain("CRIU isn't installed")
-        expect(yield* instance(target, "mig-live")).toBe("absent")
-        expect(yield* instance(source, "mig-live")).toBe("Running")
-      })), 60_000)
+  it.live(
+    "live migration without CRIU is a clear typed error, and nothing is left behind",
+    () =>
+      withSource("mig-live", ({ source, target }) =>
+        Effect.gen(function*() {
+          yield* source.run({ method: "PUT", path: "/instances/mig-live/state", body: { action: "start" } })
+          const e = yield* Effect.flip(Migration.copyInstance({ source, target, name: "mig-live", live: true }))
+          expect(["LxdApiError", "OperationFailed"]).toContain(e._tag)
+          expect(e.message).toContain("CRIU isn't installed")
+          expect(yield* instance(target, "mig-live")).toBe("absent")
+          expect(yield* instance(source, "mig-live")).toBe("Running")
+        })),
+    60_000
+  )
 
-  it.live("interrupting a copy leaves no migration operation running on either server", () =>
-    withSource("mig-int", ({ source, target }) =>
-      Effect.gen(function*() {
-        const fiber = yield* Effect.fork(Migration.copyInstance({ source, target, name: "mig-int", targetName: "mig-int-copy" }))
-        yield* Effect.sleep("150 millis")
-        yield* Fiber.interrupt(fiber)
-        const running = (client: LxdClient.LxdClient.Service) =>
-          Effect.flatMap(Operations.Operations, (o) => o.list()).pipe(
-            Effect.provide(Operations.layer.pipe(Layer.provide(Layer.succeed(LxdClient.LxdClient, client)))),
-            Effect.map((ops) => ops.filter((op) => op.status_code < 200 && op.class !== "token"))
+  it.live(
+    "interrupting a copy leaves no migration operation running on either server",
+    () =>
+      withSource("mig-int", ({ source, target }) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(
+            Migration.copyInstance({ source, target, name: "mig-int", targetName: "mig-int-copy" })
           )
-        expect(yield* running(source)).toEqual([])
-        expect(yield* running(target)).toEqual([])
-        // both daemons still answer
-        expect(yield* instance(source, "mig-int")).toBe("Stopped")
-      })), 90_000)
+          yield* Effect.sleep("150 millis")
+          yield* Fiber.interrupt(fiber)
+          const running = (client: LxdClient.LxdClient.Service) =>
+            Effect.flatMap(Operations.Operations, (o) => o.list()).pipe(
+              Effect.provide(Operations.layer.pipe(Layer.provide(Layer.succeed(LxdClient.LxdClient, client)))),
+              Effect.map((ops) => ops.filter((op) => op.status_code < 200 && op.class !== "token"))
+            )
+          expect(yield* running(source)).toEqual([])
+          expect(yield* running(target)).toEqual([])
+          // both daemons still answer
+          expect(yield* instance(source, "mig-int")).toBe("Stopped")
+        })),
+    90_000
+  )
 
-  it.live("a private image is copied with a one-time secret, under a new alias", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const { source, target } = yield* both
-      yield* Migration.copyImage({ source, target, fingerprint: a.fingerprint, aliases: ["copied-busybox"] })
-      const alias = yield* target.request({ method: "GET", path: "/images/aliases/copied-busybox" })
-      expect((alias.metadata as { target: string }).target).toBe(a.fingerprint)
-      yield* target.run({ method: "DELETE", path: `/images/${a.fingerprint}` })
-    })), 60_000)
+  it.live(
+    "a private image is copied with a one-time secret, under a new alias",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { source, target } = yield* both
+        yield* Migration.copyImage({ source, target, fingerprint: a.fingerprint, aliases: ["copied-busybox"] })
+        const alias = yield* target.request({ method: "GET", path: "/images/aliases/copied-busybox" })
+        expect((alias.metadata as { target: string }).target).toBe(a.fingerprint)
+        yield* target.run({ method: "DELETE", path: `/images/${a.fingerprint}` })
+      })),
+    60_000
+  )
 })
