@@ -7,6 +7,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -24,6 +25,7 @@ import { ServerInfo } from "../LxdSchema.js"
 import { describeConnectionError, LxdTransport } from "../LxdTransport.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
+import * as FastDecode from "./fastDecode.js"
 import * as Op from "./operation.js"
 
 const API = "/1.0"
@@ -173,14 +175,15 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
       return Effect.succeed(response)
     })
 
-  const decoders = new WeakMap<object, (u: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownEither>>>()
+  // the compiled fast path first; Schema's own decoder (and its explanation) when it rejects
+  const decoders = new WeakMap<object, (u: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
   const decoderFor = <A, I>(schema: Schema.Schema<A, I, never>) => {
     let decode = decoders.get(schema)
     if (decode === undefined) {
-      decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>)
+      decode = FastDecode.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>)
       decoders.set(schema, decode)
     }
-    return decode as (u: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownEither<A, I>>>
+    return decode as (u: unknown) => Either.Either<A, ParseResult.ParseError>
   }
 
   const decodeMetadata = <A, I>(schema: Schema.Schema<A, I, never>, req: Request, metadata: unknown) => {
