@@ -63,7 +63,46 @@ export declare namespace LxdTransport {
      * is open; fails with `ClientConnectionFailed` (refused, TLS or pin failure, handshake refused).
      */
     readonly websocket: (pathAndQuery: string) => Effect.Effect<LxdWebSocket, ClientConnectionFailed, Scope.Scope>
+    /**
+     * An optional lean path for requests with a JSON body (or none) whose JSON answer is read whole: the engine
+     * uses it for every envelope request when it is there, and `http` for raw bodies. It must behave as `http`
+     * does for these requests (same headers on the wire, interruption aborts the request, connection failures
+     * are `ClientConnectionFailed` naming the endpoint and the reason), minus the per-request machinery a
+     * general `HttpClient` needs. A transport wrapped by the user (`transformClient`) leaves it out, so that the
+     * wrapping sees every request.
+     */
+    readonly json?: ((request: JsonRequest) => Effect.Effect<JsonResponse, ClientConnectionFailed>) | undefined
   }
+}
+
+/**
+ * A request for {@link LxdTransport.Service.json}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JsonRequest {
+  readonly method: string
+  /** The path below the origin, without the query (`/1.0/instances`); a `ClientConnectionFailed` names it. */
+  readonly path: string
+  /** The encoded query with its `?` (`?recursion=1`), or `""`. */
+  readonly query: string
+  /** Header names in lower case; `accept` is set, and `content-type` when there is a body. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The body as JSON text. */
+  readonly body: string | undefined
+}
+
+/**
+ * The answer to a {@link JsonRequest}: its status, headers (names in lower case) and the whole body as text.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JsonResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly text: string
 }
 
 /**

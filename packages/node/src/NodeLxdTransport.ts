@@ -17,6 +17,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Undici from "undici"
 import type * as WS from "ws"
+import * as Json from "./internal/json.js"
 import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as WebSocket from "./internal/websocket.js"
 
@@ -92,13 +93,19 @@ const makeTransport = (o: {
       Effect.sync(() => new Undici.Agent({ connect: o.connect, pipelining: 1 })),
       (agent) => Effect.promise(() => agent.destroy())
     )
+    // LXD ignores trace headers: the span stays, the propagation goes
     const base = NodeHttpClient.makeUndici(dispatcher).pipe(
-      HttpClient.mapRequest(HttpClientRequest.prependUrl(o.origin))
+      HttpClient.mapRequest(HttpClientRequest.prependUrl(o.origin)),
+      HttpClient.withTracerPropagation(false)
     )
     const http = o.transformClient ? o.transformClient(base) : base
     return LxdTransport.of({
       endpoint: o.endpoint,
       http,
+      // the lean path for envelope requests, unless the user wraps the client (then every request goes through it)
+      json: o.transformClient
+        ? undefined
+        : Json.make({ dispatcher, origin: o.origin, endpoint: o.endpoint, mapError: o.mapError }),
       websocket: (pathAndQuery) =>
         WebSocket.open({
           url: o.wsUrl(pathAndQuery),

@@ -5,6 +5,7 @@
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
@@ -103,52 +104,95 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
         )
     )
 
+  /** The envelope of a JSON body, as the answer or the error it carries. */
+  const fromJson = (
+    request: Request,
+    status: number,
+    json: unknown,
+    headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  ): Effect.Effect<RawResponse, LxdError> => {
+    const envelope = Envelope.parse(json)
+    if ("invalid" in envelope) {
+      return Effect.fail(
+        new ProtocolError({
+          method: request.method,
+          path: API + request.path,
+          description: `HTTP ${status}: ${envelope.invalid}`
+        })
+      )
+    }
+    if (envelope.type === "error") {
+      return Effect.fail(fromStatus({
+        method: request.method,
+        path: API + request.path,
+        status,
+        errorCode: envelope.error_code,
+        message: envelope.error
+      }))
+    }
+    const result: RawResponse = {
+      status,
+      type: envelope.type,
+      metadata: envelope.metadata,
+      operation: envelope.type === "async" ? envelope.operation : undefined,
+      etag: header(headers["etag"]),
+      location: header(headers["location"])
+    }
+    return Effect.succeed(result)
+  }
+
+  const notJson = (request: Request, status: number, cause: unknown) =>
+    new ProtocolError({
+      method: request.method,
+      path: API + request.path,
+      description: `HTTP ${status}: the body is not JSON`,
+      cause
+    })
+
   const readEnvelope = (
     request: Request,
     response: HttpClientResponse.HttpClientResponse
   ): Effect.Effect<RawResponse, LxdError> =>
     Effect.flatMap(
-      Effect.mapError(response.json, (cause) =>
-        new ProtocolError({
-          method: request.method,
-          path: API + request.path,
-          description: `HTTP ${response.status}: the body is not JSON`,
-          cause
-        })),
-      (json): Effect.Effect<RawResponse, LxdError> => {
-        const envelope = Envelope.parse(json)
-        if ("invalid" in envelope) {
-          return Effect.fail(
-            new ProtocolError({
-              method: request.method,
-              path: API + request.path,
-              description: `HTTP ${response.status}: ${envelope.invalid}`
-            })
-          )
-        }
-        if (envelope.type === "error") {
-          return Effect.fail(fromStatus({
-            method: request.method,
-            path: API + request.path,
-            status: response.status,
-            errorCode: envelope.error_code,
-            message: envelope.error
-          }))
-        }
-        const result: RawResponse = {
-          status: response.status,
-          type: envelope.type,
-          metadata: envelope.metadata,
-          operation: envelope.type === "async" ? envelope.operation : undefined,
-          etag: response.headers["etag"],
-          location: response.headers["location"]
-        }
-        return Effect.succeed(result)
-      }
+      Effect.mapError(response.json, (cause) => notJson(request, response.status, cause)),
+      (json) => fromJson(request, response.status, json, response.headers)
     )
 
+  // the transport's lean path (node transports without `transformClient`): a JSON body in, the text out
+  const lean = transport.json
+  const requestLean = (req: Request, json: NonNullable<typeof lean>): Effect.Effect<RawResponse, LxdError> =>
+    Effect.contextWithEffect((context: Context.Context<never>) => {
+      const query = queryString(
+        composeQuery(req.query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget))
+      )
+      const headers: Record<string, string> = { accept: "application/json" }
+      let body: string | undefined
+      if (req.body !== undefined) {
+        body = JSON.stringify(req.body)
+        headers["content-type"] = "application/json"
+      }
+      if (req.headers !== undefined) {
+        for (const name in req.headers) headers[name.toLowerCase()] = req.headers[name]!
+      }
+      if (req.etag !== undefined) headers["if-match"] = req.etag
+      return Effect.flatMap(
+        json({ method: req.method, path: API + req.path, query, headers, body }),
+        (response) => {
+          let parsed: unknown
+          try {
+            parsed = response.text === "" ? null : JSON.parse(response.text)
+          } catch (cause) {
+            return Effect.fail(notJson(req, response.status, cause))
+          }
+          return fromJson(req, response.status, parsed, response.headers)
+        }
+      )
+    })
+
   const request = (req: Request): Effect.Effect<RawResponse, LxdError> =>
-    Effect.scoped(Effect.flatMap(send(req), (response) => readEnvelope(req, response)))
+    lean !== undefined && req.rawBody === undefined
+      ? requestLean(req, lean)
+      : Effect.scoped(Effect.flatMap(send(req), (response) => readEnvelope(req, response)))
 
   const requestRaw = (req: Request): Effect.Effect<HttpClientResponse.HttpClientResponse, LxdError> =>
     Effect.flatMap(send(req), (response) => {
@@ -265,6 +309,9 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
       )
   } satisfies LxdClient.Service
 })
+
+const header = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof value === "string" || value === undefined ? value : value[0]
 
 const schemaName = (schema: Schema.Schema.Any): string => {
   const id = schema.ast.annotations[Symbol.for("effect/annotation/Identifier")]
