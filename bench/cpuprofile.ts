@@ -92,6 +92,11 @@ const BUCKETS: ReadonlyArray<{
     leaf: true
   },
   {
+    // the engine's compiled fast path: its module, and the struct decoders it generates (`new Function`)
+    name: "effect-lxd fast decode (internal/fastDecode.ts)",
+    match: (f) => f.url.endsWith("/internal/fastDecode.ts") || f.functionName === "decodeStruct"
+  },
+  {
     name: "Schema decode (effect/ParseResult, Schema)",
     match: (f) => /\/effect\/dist\/esm\/(ParseResult|Schema|SchemaAST)\.js$/.test(f.url)
   },

@@ -8,6 +8,7 @@
 import { Instance } from "@effect-lxd/core/Instances"
 import { OpenEnum, ServerInfo, Timestamp } from "@effect-lxd/core/LxdSchema"
 import { DateTime, Schema } from "effect"
+import * as FastDecode from "../packages/core/src/internal/fastDecode.js"
 import { fetchRealInstance, synthesizeList } from "./instance.js"
 import { isExiting, startLab } from "./lab.js"
 import { makeRawClient } from "./raw.js"
@@ -173,8 +174,20 @@ const either = <A, I>(schema: Schema.Schema<A, I, never>): Decoder => {
   }
 }
 
+/** The engine's fast path (what `LxdClient.sync` runs), with or without generated code. */
+const fast = <A, I>(schema: Schema.Schema<A, I, never>, codegen = true): Decoder => {
+  const d = FastDecode.compile(schema.ast, undefined, { codegen })
+  return (u) => {
+    const r = d(u)
+    if (r === FastDecode.FAIL) throw new Error("the fast path rejected the input")
+    return r
+  }
+}
+
 const instanceVariants: ReadonlyArray<readonly [string, Decoder]> = [
-  ["Instance as shipped", either(Schema.Array(Instance))],
+  ["effect-lxd fast path (as LxdClient.sync decodes)", fast(Schema.Array(Instance))],
+  ["  the same, interpreted (no new Function)", fast(Schema.Array(Instance), false)],
+  ["Instance as shipped, Schema.decodeUnknownEither", either(Schema.Array(Instance))],
   ["  skeleton: every field Schema.Unknown", either(Schema.Array(Schema.Struct(unknownFields)))],
   [
     "  created_at/last_used_at -> Schema.String",
@@ -213,7 +226,8 @@ const instanceVariants: ReadonlyArray<readonly [string, Decoder]> = [
 const serverVariants = (): ReadonlyArray<readonly [string, Decoder]> => {
   const S = ServerInfo.fields
   return [
-    ["ServerInfo as shipped", either(ServerInfo)],
+    ["effect-lxd fast path (as LxdClient.sync decodes)", fast(ServerInfo)],
+    ["ServerInfo as shipped, Schema.decodeUnknownEither", either(ServerInfo)],
     ["  api_extensions -> declare() guard", either(Schema.Struct({ ...S, api_extensions: FastNullableStrings }))],
     ["  api_extensions -> Schema.Unknown", either(Schema.Struct({ ...S, api_extensions: Schema.Unknown }))],
     ["  environment -> Schema.Unknown", either(Schema.Struct({ ...S, environment: Schema.Unknown }))],

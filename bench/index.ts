@@ -10,12 +10,12 @@ import { Instance } from "@effect-lxd/core/Instances"
 import * as LxdClient from "@effect-lxd/core/LxdClient"
 import { ServerInfo } from "@effect-lxd/core/LxdSchema"
 import * as NodeLxdTransport from "@effect-lxd/node/NodeLxdTransport"
-import * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import * as os from "node:os"
+// the decoder the engine runs for `LxdClient.sync` (internal: not exported by the package)
+import * as FastDecode from "../packages/core/src/internal/fastDecode.js"
 import { fetchRealInstance, synthesizeList } from "./instance.js"
 import { isExiting, startLab } from "./lab.js"
-import { makeLeanClient } from "./lean.js"
 import { makeRawClient, makeUndiciClient } from "./raw.js"
 import { median, ms, percentile, ratio, renderTable, type Row, separator, sum } from "./stats.js"
 
@@ -34,11 +34,16 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 
 const GET_SERVER: LxdClient.Request = { method: "GET", path: "" }
 
-const makeRuntime = (socketPath: string, options: { readonly tracing: boolean }) =>
+/**
+ * `lean`: the transport as users get it (the engine sends envelope requests on its lean JSON path). Otherwise an
+ * identity `transformClient`, which turns the lean path off: every request goes through `@effect/platform`'s
+ * `HttpClient`, as it does for anyone who wraps the client.
+ */
+const makeRuntime = (socketPath: string, options: { readonly lean: boolean }) =>
   ManagedRuntime.make(
     LxdClient.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({
       socketPath,
-      ...(options.tracing ? {} : { transformClient: HttpClient.withTracerDisabledWhen(() => true) })
+      ...(options.lean ? {} : { transformClient: (client) => client })
     })))
   )
 type Runtime = ReturnType<typeof makeRuntime>
@@ -139,25 +144,43 @@ const interleaved = async <A>(
 
 // --- 3. decode -------------------------------------------------------------------------------------------
 
+type DecodeVariant = "parse" | "engine" | "interpreted" | "sync" | "either"
+
 const benchDecode = (text: string) => {
   const schema = Schema.Array(Instance)
+  // what `client.sync(Schema.Array(Instance), ...)` runs: the compiled fast path, Schema when it rejects
+  const engine = FastDecode.decodeUnknownEither(schema)
+  // the same fast path without generated code (runtimes that refuse `new Function`)
+  const interpreted = FastDecode.compile(schema.ast, undefined, { codegen: false })
   const decodeSync = Schema.decodeUnknownSync(schema)
   const decodeEither = Schema.decodeUnknownEither(schema)
-  const variants = {
+  const metadata = () => (JSON.parse(text) as { metadata: unknown }).metadata
+  const variants: Record<DecodeVariant, () => unknown> = {
     parse: () => JSON.parse(text) as { metadata: unknown },
-    sync: () => decodeSync((JSON.parse(text) as { metadata: unknown }).metadata),
+    engine: () => {
+      const r = engine(metadata())
+      if (r._tag === "Left") throw new Error(`decode failed: ${r.left.message}`)
+      return r.right
+    },
+    interpreted: () => {
+      const r = interpreted(metadata())
+      if (r === FastDecode.FAIL) throw new Error("the interpreted fast path rejected the list")
+      return r
+    },
+    sync: () => decodeSync(metadata()),
     either: () => {
-      const r = decodeEither((JSON.parse(text) as { metadata: unknown }).metadata)
+      const r = decodeEither(metadata())
       if (r._tag === "Left") throw new Error(`decode failed: ${r.left.message}`)
       return r.right
     }
-  } as const
-  type Variant = keyof typeof variants
-  const names: ReadonlyArray<Variant> = ["parse", "sync", "either"]
-  const decoded = variants.sync() // sanity: the synthesized list decodes
+  }
+  const names: ReadonlyArray<DecodeVariant> = ["parse", "engine", "interpreted", "sync", "either"]
+  // sanity: the synthesized list decodes, and the fast path takes it without falling back to Schema
+  const decoded = decodeSync(metadata())
   if (decoded.length !== DECODE_INSTANCES) throw new Error(`decoded ${decoded.length} instances`)
+  if (FastDecode.compile(schema.ast)(metadata()) === FastDecode.FAIL) throw new Error("the fast path rejected the list")
   for (let i = 0; i < DECODE_WARMUP; i++) for (const v of names) variants[v]()
-  const samples: Record<Variant, Array<number>> = { parse: [], sync: [], either: [] }
+  const samples: Record<DecodeVariant, Array<number>> = { parse: [], engine: [], interpreted: [], sync: [], either: [] }
   for (let i = 0; i < DECODE_ITERATIONS; i++) {
     for (let k = 0; k < names.length; k++) {
       const v = names[(k + i) % names.length]!
@@ -180,13 +203,12 @@ const main = async () => {
   const rawSeq = makeRawClient(lab.socket, 1)
   const rawConc = makeRawClient(lab.socket, CONCURRENCY)
   const undici = makeUndiciClient(lab.socket)
-  const lean = makeLeanClient(lab.socket)
-  const runtime = makeRuntime(lab.socket, { tracing: true })
-  const runtimeNoTrace = makeRuntime(lab.socket, { tracing: false })
+  const runtime = makeRuntime(lab.socket, { lean: true })
+  const runtimeHttpClient = makeRuntime(lab.socket, { lean: false })
   try {
     // build the layers before anything is timed
     await runtime.runtime()
-    await runtimeNoTrace.runtime()
+    await runtimeHttpClient.runtime()
     const info = await runtime.runPromise(
       Effect.flatMap(LxdClient.LxdClient, (c) => c.sync(ServerInfo, GET_SERVER))
     )
@@ -203,8 +225,7 @@ const main = async () => {
       effectClient("sync", "effect-lxd sync(ServerInfo)", runtime, sync),
       effectClient("request", "effect-lxd request (envelope only)", runtime, request),
       promiseClient("undici", "(diag) undici Agent direct", () => undici.get("/1.0")),
-      effectClient("request-notrace", "(diag) effect-lxd request, tracer off", runtimeNoTrace, request),
-      effectClient("lean", "(diag) prototype lean path, sync(ServerInfo)", runtime, () => lean.sync(ServerInfo, ""))
+      effectClient("sync-http", "(diag) sync(ServerInfo) via HttpClient", runtimeHttpClient, sync)
     ]
 
     log("1. sequential GET /1.0 ...")
@@ -262,8 +283,9 @@ const main = async () => {
 
     // 3
     const parseMed = median(dec.parse)
-    const decRow = (v: "parse" | "sync" | "either", client: string): Row => {
+    const decRow = (v: DecodeVariant, client: string): Row => {
       const r = median(dec[v]) / parseMed
+      const target = v === "engine"
       return {
         bench: `3 decode ${DECODE_INSTANCES} instances, ${(text.length / 1024).toFixed(0)} KiB`,
         client,
@@ -272,13 +294,15 @@ const main = async () => {
         p95: ms(percentile(dec[v], 95), 2),
         throughput: "",
         ratio: ratio(r),
-        target: v === "parse" ? "" : "<= 1.50x",
-        verdict: v === "parse" ? "" : verdict(r <= 1.5)
+        target: target ? "<= 1.50x" : "",
+        verdict: target ? verdict(r <= 1.5) : ""
       }
     }
     rows.push(decRow("parse", "JSON.parse"))
-    rows.push(decRow("sync", "JSON.parse + decodeUnknownSync(Array(Instance))"))
-    rows.push(decRow("either", "JSON.parse + decodeUnknownEither(Array(Instance))"))
+    rows.push(decRow("engine", "JSON.parse + effect-lxd decode (as sync runs it)"))
+    rows.push(decRow("interpreted", "(diag) the same, interpreted (no new Function)"))
+    rows.push(decRow("sync", "(diag) JSON.parse + Schema.decodeUnknownSync"))
+    rows.push(decRow("either", "(diag) JSON.parse + Schema.decodeUnknownEither"))
 
     const cpus = os.cpus()
     const header = [
@@ -296,21 +320,22 @@ const main = async () => {
       ...clients.map((c) => `     ${c.id.padEnd(16)} ${blockMeds(c.id)}`),
       `   median overhead over raw: sync ${us(seqMed("sync") - seqMed("raw"))}, request ${
         us(seqMed("request") - seqMed("raw"))
-      }, request with tracer off ${us(seqMed("request-notrace") - seqMed("raw"))}; ` +
+      }, sync via HttpClient ${us(seqMed("sync-http") - seqMed("raw"))}; ` +
       `sync - request (ServerInfo decode) ${us(seqMed("sync") - seqMed("request"))}; ` +
-      `prototype lean sync ${us(seqMed("lean") - seqMed("raw"))}`,
+      `sync - undici direct ${us(seqMed("sync") - seqMed("undici"))}`,
       `2: ${CONC_WARMUP} warm-up, then ${CONC_ROUNDS} rounds x ${CONC_BLOCK} requests per client, ${CONCURRENCY} in flight.`,
       `   req/s = n / sum of block wall times; ratio = req/s / raw req/s; median/p95 = per-request latency. Block req/s:`,
       ...clients.map((c) => `     ${c.id.padEnd(16)} ${blockTps(c.id)}`),
       `3: ${DECODE_WARMUP} warm-up, then ${DECODE_ITERATIONS} iterations, variants rotated; ratio = median / JSON.parse median.`,
-      `   decode alone: ${(median(dec.sync) - parseMed).toFixed(2)} ms (sync), ${
-        (median(dec.either) - parseMed).toFixed(2)
-      } ms ` +
-      `(either) = ${((median(dec.sync) - parseMed) * 1000 / DECODE_INSTANCES).toFixed(1)} us per instance.`,
+      `   decode alone: ${(median(dec.engine) - parseMed).toFixed(2)} ms (effect-lxd) = ${
+        ((median(dec.engine) - parseMed) * 1000 / DECODE_INSTANCES).toFixed(1)
+      } us per instance; interpreted ${(median(dec.interpreted) - parseMed).toFixed(2)} ms; Schema ${
+        (median(dec.sync) - parseMed).toFixed(2)
+      } ms (sync), ${(median(dec.either) - parseMed).toFixed(2)} ms (either).`,
       `(diag) rows are diagnostics without a target: undici called directly (the transport effect-lxd uses); ` +
-      `effect-lxd with HttpClient.withTracerDisabledWhen(() => true);`,
-      `   and bench/lean.ts, a prototype request path (Effect.tryPromise around undici, envelope by hand, the same ` +
-      `ServerInfo decode) without @effect/platform's HttpClient.`,
+      `effect-lxd with an identity transformClient, which turns the lean JSON path off (every request through ` +
+      `@effect/platform's HttpClient);`,
+      `   the decode without generated code; Schema's own decoders.`,
       `run took ${((performance.now() - started) / 1000).toFixed(1)} s before lab teardown`
     ]
     process.stdout.write(`\n${header.join("\n")}\n\n${renderTable(rows)}\n\n${notes.join("\n")}\n`)
@@ -318,9 +343,8 @@ const main = async () => {
     rawSeq.close()
     rawConc.close()
     undici.close()
-    lean.close()
     await runtime.dispose().catch(() => {})
-    await runtimeNoTrace.dispose().catch(() => {})
+    await runtimeHttpClient.dispose().catch(() => {})
     await lab.stop()
   }
 }

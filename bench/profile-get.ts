@@ -3,8 +3,8 @@
  * goes. The V8 profiler is started and stopped around the measured loop only (through `node:inspector`, the
  * same sampler `node --cpu-prof` uses), so lab startup, warm-up and teardown are not in the profile.
  *
- *   node_modules/.bin/tsx bench/profile-get.ts [sync|request|raw|undici|decode] [--n 5000] [--concurrency 1]
- *                                              [--interval-us 100] [--top 25]
+ *   node_modules/.bin/tsx bench/profile-get.ts [sync|request|raw|undici|decode|decode-schema] [--n 5000]
+ *                                              [--concurrency 1] [--interval-us 100] [--top 25]
  *
  * Writes bench/.profiles/<mode>-c<concurrency>-<date>.cpuprofile (open it in Chrome DevTools, or summarise it
  * again with bench/cpuprofile.ts). `LXD_SOCKET` reuses an existing daemon, as for bench/index.ts.
@@ -23,20 +23,23 @@ import * as fs from "node:fs"
 import * as inspector from "node:inspector"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as FastDecode from "../packages/core/src/internal/fastDecode.js"
 import { type CpuProfile, render, summarise } from "./cpuprofile.js"
 import { fetchRealInstance, synthesizeList } from "./instance.js"
 import { isExiting, startLab } from "./lab.js"
 import { makeRawClient, makeUndiciClient, parseJsonBody } from "./raw.js"
 
-type Mode = "sync" | "request" | "raw" | "undici" | "decode"
+type Mode = "sync" | "request" | "raw" | "undici" | "decode" | "decode-schema"
 
 const args = process.argv.slice(2)
 const flag = (name: string, dflt: number) => {
   const i = args.indexOf(name)
   return i >= 0 ? Number(args[i + 1]) : dflt
 }
-const mode = (args.find((a) => ["sync", "request", "raw", "undici", "decode"].includes(a)) ?? "sync") as Mode
-const N = flag("--n", mode === "decode" ? 100 : 5000)
+const modes: ReadonlyArray<string> = ["sync", "request", "raw", "undici", "decode", "decode-schema"]
+const mode = (args.find((a) => modes.includes(a)) ?? "sync") as Mode
+const isDecode = mode === "decode" || mode === "decode-schema"
+const N = flag("--n", isDecode ? 100 : 5000)
 const INTERVAL_US = flag("--interval-us", 100)
 const CONCURRENCY = flag("--concurrency", 1)
 const TOP = flag("--top", 25)
@@ -110,16 +113,23 @@ const main = async () => {
             }
           }))
         case "decode":
+        case "decode-schema":
           return decodeLoop(n)
       }
     }
-    // the decode mode reuses the GET /1.0 body's shape only through a synthesized instance list
+    // the decode modes reuse the GET /1.0 body's shape only through a synthesized instance list: `decode` as the
+    // engine runs it (the compiled fast path), `decode-schema` with Schema's own decoder
     let decodeText = ""
-    const decodeSchema = Schema.decodeUnknownSync(Schema.Array(Instance))
+    const decodeSchema = mode === "decode"
+      ? FastDecode.decodeUnknownEither(Schema.Array(Instance))
+      : Schema.decodeUnknownEither(Schema.Array(Instance))
     const decodeLoop = async (n: number) => {
-      for (let i = 0; i < n; i++) decodeSchema((parseJsonBody(decodeText) as { metadata: unknown }).metadata)
+      for (let i = 0; i < n; i++) {
+        const r = decodeSchema((parseJsonBody(decodeText) as { metadata: unknown }).metadata)
+        if (r._tag === "Left") throw new Error(r.left.message)
+      }
     }
-    if (mode === "decode") decodeText = synthesizeList(await fetchRealInstance(raw, lab, log), 500)
+    if (isDecode) decodeText = synthesizeList(await fetchRealInstance(raw, lab, log), 500)
 
     await loop(Math.min(1000, N))
     if (args.includes("--no-inspector")) {
@@ -139,7 +149,7 @@ const main = async () => {
     fs.mkdirSync(dir, { recursive: true })
     const file = path.join(dir, `${mode}-c${CONCURRENCY}-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`)
     fs.writeFileSync(file, JSON.stringify(profile))
-    const unit = mode === "decode" ? "list" : "request"
+    const unit = isDecode ? "list" : "request"
     process.stdout.write(
       `mode ${mode}, concurrency ${CONCURRENCY}: ${N} ${unit}s in ${wall.toFixed(0)} ms = ${
         ((wall * 1000) / N).toFixed(1)
