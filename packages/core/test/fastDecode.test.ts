@@ -416,6 +416,18 @@ describe("fast decoder: Schema semantics", () => {
     }
   })
 
+  it("odd property names: __proto__ (left to Schema), line separators, quotes", () => {
+    const Odd = Schema.Struct({
+      "a\u2028b": Schema.String,
+      "q\"'`\\": Schema.optionalWith(Schema.Number, { default: () => 1 })
+    })
+    fast(Odd, { "a\u2028b": "x" })
+    fast(Odd, { "a\u2028b": "x", "q\"'`\\": 2 })
+    const Proto = Schema.Struct({ ["__proto__"]: Schema.optional(Schema.String), a: Schema.String })
+    agree(Proto, JSON.parse("{\"__proto__\":\"x\",\"a\":\"b\"}"))
+    agree(Proto, { a: "b" })
+  })
+
   it("unions: first member that succeeds, discriminated unions, nullable structs", () => {
     const A = Schema.Struct({ a: Schema.String })
     const B = Schema.Struct({ a: Schema.String, b: Schema.Number })

@@ -4,9 +4,11 @@
  * `Schema` decoder then runs, so a rejection still comes with its detailed `ParseError`, and an input the fast
  * path was unsure about is decided by `Schema` itself.
  *
- * The invariant: whenever the fast decoder succeeds, its result equals what `Schema.decodeUnknownEither` returns
- * for the same input and options. It mirrors `ParseResult`'s parser node by node (`effect` 3.x), and skips the
- * work that cannot change the result:
+ * The invariant: whenever the fast decoder succeeds on JSON input (what `JSON.parse` returns: plain objects with
+ * string keys, arrays, primitives), its result equals what `Schema.decodeUnknownEither` returns for the same input
+ * and options. Containers of values that decode to themselves are returned as they are (not copied), so the
+ * result may share them with the input. It mirrors `ParseResult`'s parser node by node (`effect` 3.x), and skips
+ * the work that cannot change the result:
  *
  * - no `Either` or `ParseIssue` is built on the success path;
  * - a container whose elements decode to themselves (`ReadonlyArray<string>`, `{ [k: string]: string }`,
@@ -338,8 +340,10 @@ interface Property {
   readonly shadowed: boolean
 }
 
+// symbol keys, and `__proto__` (which an assignment or an object literal would turn into the prototype), are
+// left to ParseResult
 const property = (ps: AST.PropertySignature, o: Options): Property | undefined =>
-  typeof ps.name === "string"
+  typeof ps.name === "string" && ps.name !== "__proto__"
     ? (() => {
       const node = compileNode(ps.type, o)
       return {
@@ -851,7 +855,6 @@ const generateStruct = (fields: ReadonlyArray<GeneratedField>, s: Shape, o: Opti
     env[d] = f.fromNode.decode
     env[t] = f.toNode.decode
     if (f.pst !== undefined) env[p] = f.pst.decode
-    lines.push(`// ${key}`)
     lines.push(`v = u[${key}];`)
     lines.push(
       f.from.shadowed
