@@ -5,17 +5,21 @@
  * @internal
  */
 import { InvalidArgument } from "@effect-lxd/core/LxdError"
+import * as NodeSink from "@effect/platform-node/NodeSink"
 import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as FsP from "node:fs/promises"
 import * as Path from "node:path"
+import { promisify } from "node:util"
 
 /** Chunk size of local reads (and so of uploads). @internal */
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024
+
+/** How much a local file write may queue before the stream waits. @internal */
+export const WRITE_HIGH_WATER_MARK = 1024 * 1024
 
 const reasonOf = (code: unknown): SystemErrorReason => {
   switch (code) {
@@ -93,13 +97,17 @@ export const readFile = (path: string, chunkSize = DEFAULT_CHUNK_SIZE): Stream.S
       )
   )
 
+const openFd = promisify(Fs.open)
+const fchmod = promisify(Fs.fchmod)
+const fchown = promisify(Fs.fchown)
+
 /**
  * Opens a local file for writing without following a symlink at its place (`O_NOFOLLOW`): a symlink there is
  * removed (not followed) and a regular file is created; an existing regular file is truncated.
  */
-const openNoFollow = (path: string) => {
+const openNoFollow = (path: string): Effect.Effect<number, SystemError> => {
   const flags = Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_TRUNC | Fs.constants.O_NOFOLLOW
-  const open = fs("open", path, () => FsP.open(path, flags, 0o600))
+  const open = fs("open", path, () => openFd(path, flags, 0o600))
   return Effect.catchIf(
     open,
     (e) => codeOf(e) === "ELOOP",
@@ -107,26 +115,20 @@ const openNoFollow = (path: string) => {
   )
 }
 
-const writeAll = async (handle: FsP.FileHandle, buffers: ReadonlyArray<Uint8Array>) => {
-  let pending = buffers.filter((b) => b.length > 0)
-  while (pending.length > 0) {
-    let written = (await handle.writev(pending as Array<Uint8Array>)).bytesWritten
-    const rest: Array<Uint8Array> = []
-    for (const b of pending) {
-      if (written >= b.length) written -= b.length
-      else {
-        rest.push(written === 0 ? b : b.subarray(written))
-        written = 0
-      }
-    }
-    pending = rest
-  }
-}
+/** Destroys a write stream and waits until its file is closed (after any write in flight: the fd is never
+ * closed under a pending write). */
+const closeWritable = (writable: Fs.WriteStream): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (writable.closed) return resume(Effect.void)
+    writable.once("close", () => resume(Effect.void))
+    writable.destroy()
+  })
 
 /**
  * Writes a stream into a local file (never through a symlink), with the given mode (and owner) set on the open
- * file before any byte is written. Each stream chunk is one `writev`; memory stays bounded by the stream's
- * chunks. Returns the number of bytes written.
+ * file before any byte is written. The chunks go through a Node `WriteStream` that owns the file (it batches
+ * queued chunks into one `writev`), with backpressure: memory stays bounded by its high-water mark. Failure or
+ * interruption closes the file once the write in flight is done. Returns the number of bytes written.
  *
  * @internal
  */
@@ -136,21 +138,21 @@ export const writeFile = <E>(
   options: { readonly mode: number; readonly owner?: { readonly uid: number; readonly gid: number } | undefined }
 ): Effect.Effect<number, E | SystemError> =>
   Effect.acquireUseRelease(
-    openNoFollow(path),
-    (handle) =>
+    Effect.map(openNoFollow(path), (fd) => {
+      const writable = Fs.createWriteStream(path, { fd, highWaterMark: WRITE_HIGH_WATER_MARK })
+      // the sink reports errors while it runs; one after it stopped (an interrupted write) has nobody to tell
+      writable.on("error", () => {})
+      return { fd, writable }
+    }),
+    ({ fd, writable }) =>
       Effect.gen(function*() {
-        yield* fs("chmod", path, () => handle.chmod(options.mode))
+        yield* fs("chmod", path, () => fchmod(fd, options.mode))
         const owner = options.owner
-        if (owner !== undefined) yield* fs("chown", path, () => handle.chown(owner.uid, owner.gid))
-        let bytes = 0
-        yield* Stream.runForEachChunk(stream, (chunk) => {
-          const buffers = Chunk.toReadonlyArray(chunk)
-          for (const b of buffers) bytes += b.length
-          return fs("write", path, () => writeAll(handle, buffers))
-        })
-        return bytes
+        if (owner !== undefined) yield* fs("chown", path, () => fchown(fd, owner.uid, owner.gid))
+        yield* Stream.run(stream, NodeSink.fromWritable(() => writable, systemError("write", path)))
+        return writable.bytesWritten
       }),
-    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+    ({ writable }) => closeWritable(writable)
   )
 
 /**

@@ -1,0 +1,385 @@
+/**
+ * File transfer benchmark: push and pull 256 MiB through effect-lxd (`NodeFiles.pushFile` / `pullFile`, i.e.
+ * `Files.put` with a streamed body and `Files.get` streamed to disk) against `curl` on the same daemon in one
+ * run, 3 runs each in rotating order, medians. Targets: throughput ≥ 0.9× curl, peak RSS growth of the
+ * effect-lxd process ≤ 32 MiB.
+ *
+ *   node_modules/.bin/tsx bench/files.ts
+ *   LXD_SOCKET=/path/unix.socket node_modules/.bin/tsx bench/files.ts      (use an existing daemon)
+ *   FILES_BENCH_RUNS=5 FILES_BENCH_MIB=64 …                                (other sizes)
+ *   FILES_BENCH_PROFILE=/tmp/prof …                                         (--cpu-prof of each effect-lxd child)
+ *
+ * Every transfer runs in a fresh child process (`node --expose-gc`), so its RSS growth is measured from a clean
+ * baseline: the child builds its runtime, warms up with a 1 MiB round trip, collects garbage, takes the RSS
+ * baseline, then samples `process.memoryUsage.rss()` every 10 ms during the timed transfer. curl is timed as a
+ * whole process (spawn included, about 7 ms). Diagnostic rows time the same transfer with undici and Node
+ * streams directly (no Effect), the ceiling for a Node client.
+ */
+import { Lxd, LxdClient } from "@effect-lxd/core"
+import { NodeFiles, NodeLxdTransport } from "@effect-lxd/node"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import * as path from "node:path"
+import { pipeline } from "node:stream/promises"
+import { fileURLToPath } from "node:url"
+import { startLab } from "./lab.js"
+import { median } from "./stats.js"
+
+/** undici (a dependency of @effect-lxd/node only): the subset the diagnostic rows use. */
+interface Agent {
+  request(options: {
+    origin: string
+    path: string
+    method: string
+    headers?: Record<string, string>
+    body?: NodeJS.ReadableStream
+  }): Promise<{ statusCode: number; body: NodeJS.ReadableStream & { text(): Promise<string> } }>
+  close(): Promise<void>
+}
+const makeAgent = (socketPath: string): Agent => {
+  const require = createRequire(new URL("../packages/node/package.json", import.meta.url))
+  const Undici = require("undici") as {
+    Agent: new(options: { connect: { socketPath: string }; pipelining: number }) => Agent
+  }
+  return new Undici.Agent({ connect: { socketPath }, pipelining: 1 })
+}
+
+const MiB = 1024 * 1024
+const SELF = fileURLToPath(import.meta.url)
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+interface Measure {
+  readonly ms: number
+  /** CPU time of the client process (user + system) during the transfer. */
+  readonly cpuMs: number
+  readonly rssMiB: number
+  readonly bytes: number
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// child: one measured transfer
+
+const sampleRss = async <A>(f: () => Promise<A>): Promise<{ result: A; ms: number; cpuMs: number; rssMiB: number }> => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  gc?.()
+  const baseline = process.memoryUsage.rss()
+  let peak = baseline
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10)
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  try {
+    const result = await f()
+    const ms = performance.now() - t0
+    const cpu = process.cpuUsage(cpu0)
+    peak = Math.max(peak, process.memoryUsage.rss())
+    return { result, ms, cpuMs: (cpu.user + cpu.system) / 1000, rssMiB: (peak - baseline) / MiB }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+const filesUrl = (instance: string, remote: string) =>
+  `/1.0/instances/${instance}/files?path=${encodeURIComponent(remote)}`
+
+const child = async (args: ReadonlyArray<string>) => {
+  const [mode, socket, instance, local, remote] = args as [string, string, string, string, string]
+  const chunkSize = process.env.FILES_BENCH_CHUNK ? Number(process.env.FILES_BENCH_CHUNK) : undefined
+  const warmLocal = `${local}.warm`
+  let out: { ms: number; cpuMs: number; rssMiB: number }
+  // warm-up: a 32 MiB round trip, so the timed transfer runs in a warm process (JIT, connections)
+  writeContent(warmLocal, 32 * MiB)
+  if (mode === "push-effect" || mode === "pull-effect") {
+    const runtime = ManagedRuntime.make(
+      Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: socket })))
+    )
+    await runtime.runPromise(Effect.gen(function*() {
+      yield* NodeFiles.pushFile(instance, warmLocal, "/root/warm.bin")
+      yield* NodeFiles.pullFile(instance, "/root/warm.bin", warmLocal)
+    }))
+    const transfer = mode === "push-effect"
+      ? NodeFiles.pushFile(instance, local, remote, { chunkSize })
+      : Effect.asVoid(NodeFiles.pullFile(instance, remote, local))
+    out = await sampleRss(() => runtime.runPromise(transfer))
+    await runtime.dispose()
+  } else {
+    // diagnostic: undici + Node streams, no Effect
+    const agent = makeAgent(socket)
+    const push = async (file: string, to: string) => {
+      const r = await agent.request({
+        origin: "http://lxd",
+        path: filesUrl(instance, to),
+        method: "POST",
+        headers: { "content-type": "application/octet-stream", "content-length": String(fs.statSync(file).size) },
+        body: fs.createReadStream(file, chunkSize ? { highWaterMark: chunkSize } : {})
+      })
+      await r.body.text()
+      if (r.statusCode !== 200) throw new Error(`push: HTTP ${r.statusCode}`)
+    }
+    const pull = async (from: string, file: string) => {
+      const r = await agent.request({ origin: "http://lxd", path: filesUrl(instance, from), method: "GET" })
+      if (r.statusCode !== 200) throw new Error(`pull: HTTP ${r.statusCode}`)
+      await pipeline(r.body, fs.createWriteStream(file))
+    }
+    await push(warmLocal, "/root/warm.bin")
+    await pull("/root/warm.bin", warmLocal)
+    out = await sampleRss(() => (mode === "push-raw" ? push(local, remote) : pull(remote, local)))
+    await agent.close()
+  }
+  fs.rmSync(warmLocal, { force: true })
+  process.stdout.write(JSON.stringify(out) + "\n")
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// parent
+
+const run = (cmd: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env })
+    let stdout = ""
+    let stderr = ""
+    p.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s))
+    p.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s))
+    p.on("error", reject)
+    p.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+const runChild = async (mode: string, rest: ReadonlyArray<string>, bytes: number): Promise<Measure> => {
+  const profile = process.env.FILES_BENCH_PROFILE
+  const flags = ["--expose-gc", ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [])]
+  const r = await run(process.execPath, [...flags, ...process.execArgv, SELF, "--child", mode, ...rest])
+  if (r.code !== 0) throw new Error(`${mode} failed (exit ${r.code}):\n${r.stderr}`)
+  const line = r.stdout.trim().split("\n").pop()!
+  const m = JSON.parse(line) as { ms: number; cpuMs: number; rssMiB: number }
+  return { ...m, bytes }
+}
+
+const curl = async (socket: string, args: ReadonlyArray<string>, bytes: number): Promise<Measure> => {
+  const t0 = performance.now()
+  const r = await run("/usr/bin/time", ["-f", "%U %S", "curl", "-sS", "--fail", "--unix-socket", socket, ...args])
+  const ms = performance.now() - t0
+  if (r.code !== 0) throw new Error(`curl ${args.join(" ")} failed: ${r.stderr}`)
+  const [user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number)
+  return { ms, cpuMs: ((user ?? Number.NaN) + (sys ?? Number.NaN)) * 1000, rssMiB: Number.NaN, bytes }
+}
+
+const sha256File = (file: string) =>
+  new Promise<string>((resolve, reject) => {
+    const h = createHash("sha256")
+    fs.createReadStream(file).on("data", (c) => h.update(c)).on("end", () => resolve(h.digest("hex"))).on(
+      "error",
+      reject
+    )
+  })
+
+/** Deterministic pseudo-random content (xorshift32), written 1 MiB at a time. */
+const writeContent = (file: string, size: number) => {
+  const fd = fs.openSync(file, "w")
+  const words = new Uint32Array(MiB / 4)
+  let x = 0x9e3779b9
+  for (let off = 0; off < size; off += MiB) {
+    for (let i = 0; i < words.length; i++) {
+      x ^= x << 13
+      x >>>= 0
+      x ^= x >>> 17
+      x ^= x << 5
+      x >>>= 0
+      words[i] = x
+    }
+    fs.writeSync(fd, new Uint8Array(words.buffer, 0, Math.min(MiB, size - off)))
+  }
+  fs.closeSync(fd)
+}
+
+const main = async () => {
+  const runs = Number(process.env.FILES_BENCH_RUNS ?? 3)
+  const size = Number(process.env.FILES_BENCH_MIB ?? 256) * MiB
+  const withDiag = process.env.FILES_BENCH_DIAG !== "0"
+  const lab = await startLab(log)
+  const instance = `bench-files-${process.pid}`
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-files-"))
+  const runtime = ManagedRuntime.make(
+    Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: lab.socket })))
+  )
+  try {
+    await runtime.runPromise(
+      Effect.flatMap(LxdClient.LxdClient, (c) =>
+        c.run({
+          method: "POST",
+          path: "/instances",
+          body: { name: instance, source: { type: "image", alias: "busybox" } }
+        }))
+    )
+    const source = path.join(work, "source.bin")
+    writeContent(source, size)
+    const sourceHash = await sha256File(source)
+    log(`${size / MiB} MiB source ${sourceHash.slice(0, 16)}…, instance ${instance} (stopped), ${runs} runs`)
+
+    type Client = { readonly id: string; readonly label: string; readonly go: (run: number) => Promise<Measure> }
+    const url = (remote: string) => `http://lxd${filesUrl(instance, remote)}`
+    const clients: Array<Client> = [
+      {
+        id: "push-curl",
+        label: "push: curl --data-binary @file",
+        go: (r) =>
+          curl(lab.socket, [
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            `@${source}`,
+            "-o",
+            "/dev/null",
+            url(`/root/curl-${r}.bin`)
+          ], size)
+      },
+      {
+        id: "push-effect",
+        label: "push: effect-lxd NodeFiles.pushFile",
+        go: (r) => runChild("push-effect", [lab.socket, instance, source, `/root/effect-${r}.bin`], size)
+      },
+      {
+        id: "pull-curl",
+        label: "pull: curl -o",
+        go: (r) => curl(lab.socket, ["-o", path.join(work, `curl-${r}.out`), url(`/root/curl-${r}.bin`)], size)
+      },
+      {
+        id: "pull-effect",
+        label: "pull: effect-lxd NodeFiles.pullFile",
+        go: (r) =>
+          runChild(
+            "pull-effect",
+            [lab.socket, instance, path.join(work, `effect-${r}.out`), `/root/effect-${r}.bin`],
+            size
+          )
+      },
+      ...(withDiag
+        ? [
+          {
+            id: "push-raw",
+            label: "(diag) push: undici + fs stream",
+            go: (r: number) => runChild("push-raw", [lab.socket, instance, source, `/root/raw-${r}.bin`], size)
+          },
+          {
+            id: "pull-raw",
+            label: "(diag) pull: undici + fs stream",
+            go: (r: number) =>
+              runChild("pull-raw", [lab.socket, instance, path.join(work, `raw-${r}.out`), `/root/raw-${r}.bin`], size)
+          }
+        ]
+        : [])
+    ]
+    const results = new Map<string, Array<Measure>>(clients.map((c) => [c.id, []]))
+    // pushes come before pulls of the same run (a pull reads what its push wrote); the order of clients rotates
+    const pushes = clients.filter((c) => c.id.startsWith("push"))
+    const pulls = clients.filter((c) => c.id.startsWith("pull"))
+    for (let r = 0; r < runs; r++) {
+      for (const group of [pushes, pulls]) {
+        for (let k = 0; k < group.length; k++) {
+          const c = group[(k + r) % group.length]!
+          const m = await c.go(r)
+          results.get(c.id)!.push(m)
+          log(
+            `run ${r + 1} ${c.label}: ${m.ms.toFixed(0)} ms, CPU ${m.cpuMs.toFixed(0)} ms${
+              Number.isNaN(m.rssMiB) ? "" : `, RSS +${m.rssMiB.toFixed(1)} MiB`
+            }`
+          )
+        }
+      }
+      // every pulled copy is the source
+      for (const c of pulls) {
+        const who = c.id.replace("pull-", "")
+        const file = path.join(work, `${who}-${r}.out`)
+        const h = await sha256File(file)
+        if (h !== sourceHash) throw new Error(`${c.label}: sha256 mismatch in run ${r + 1}`)
+        fs.rmSync(file)
+      }
+      await runtime.runPromise(
+        Effect.flatMap(LxdClient.LxdClient, (c) =>
+          Effect.forEach(
+            clients.filter((x) => x.id.startsWith("push")),
+            (x) =>
+              c.request({
+                method: "DELETE",
+                path: `/instances/${instance}/files`,
+                query: { path: `/root/${x.id.replace("push-", "")}-${r}.bin` }
+              })
+          ))
+      )
+    }
+
+    const mibs = (m: Measure) => m.bytes / MiB / (m.ms / 1000)
+    const row = (c: Client) => {
+      const ms = results.get(c.id)!
+      const med = median(ms.map((m) => m.ms))
+      const rss = ms.map((m) => m.rssMiB).filter((x) => !Number.isNaN(x))
+      return {
+        c,
+        med,
+        cpu: median(ms.map((m) => m.cpuMs)),
+        rss: rss.length === 0 ? undefined : Math.max(...rss),
+        mibs: median(ms.map(mibs))
+      }
+    }
+    const rows = clients.map(row)
+    const curlMed = (dir: string) => rows.find((x) => x.c.id === `${dir}-curl`)!.med
+    const lines: Array<string> = []
+    lines.push(
+      `# effect-lxd file transfer bench (${
+        new Date().toISOString()
+      }, node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")})`
+    )
+    lines.push("")
+    lines.push(
+      `| transfer (${
+        size / MiB
+      } MiB, ${runs} runs) | median ms | MiB/s | vs curl (throughput) | client CPU ms | peak RSS growth MiB (max of runs) | target | verdict |`
+    )
+    lines.push("|---|---:|---:|---:|---:|---:|---|---|")
+    for (const r of rows) {
+      const dir = r.c.id.split("-")[0]!
+      const ratio = curlMed(dir) / r.med
+      const isEffect = r.c.id.endsWith("effect")
+      const target = isEffect ? "≥ 0.90× curl, ≤ 32 MiB" : ""
+      const verdict = isEffect ? (ratio >= 0.9 && (r.rss ?? 0) <= 32 ? "PASS" : "MISS") : ""
+      lines.push(
+        `| ${r.c.label} | ${r.med.toFixed(0)} | ${r.mibs.toFixed(0)} | ${
+          r.c.id.endsWith("curl") ? "1.00" : ratio.toFixed(2)
+        } | ${r.cpu.toFixed(0)} | ${r.rss === undefined ? "–" : r.rss.toFixed(1)} | ${target} | ${verdict} |`
+      )
+    }
+    lines.push("")
+    lines.push(
+      "Per run (ms): " +
+        rows.map((r) => `${r.c.id} ${results.get(r.c.id)!.map((m) => m.ms.toFixed(0)).join("/")}`).join("; ")
+    )
+    process.stdout.write(lines.join("\n") + "\n")
+  } finally {
+    await runtime.runPromise(
+      Effect.flatMap(
+        LxdClient.LxdClient,
+        (c) => Effect.ignore(c.run({ method: "DELETE", path: `/instances/${instance}` }))
+      )
+    ).catch(() => undefined)
+    await runtime.dispose()
+    fs.rmSync(work, { recursive: true, force: true })
+    await lab.stop()
+  }
+}
+
+if (process.argv[2] === "--child") {
+  child(process.argv.slice(3)).catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    process.exit(1)
+  })
+} else {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    process.exitCode = 1
+  })
+}
