@@ -7,12 +7,13 @@ import { LxdFakeServer } from "@effect-lxd/testing"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { execScenarios } from "./contract/exec.js"
+import { fileScenarios } from "./contract/files.js"
 import { instanceScenarios } from "./contract/instances.js"
 import { scenarios as core } from "./contract/scenarios.js"
 import { lab } from "./lab/lab.js"
 
 const info = lab()
-const scenarios = [...core, ...instanceScenarios, ...execScenarios]
+const scenarios = [...core, ...instanceScenarios, ...execScenarios, ...fileScenarios]
 
 const backends = [
   {
