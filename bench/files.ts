@@ -13,7 +13,14 @@
  * baseline: the child builds its runtime, warms up with a 1 MiB round trip, collects garbage, takes the RSS
  * baseline, then samples `process.memoryUsage.rss()` every 10 ms during the timed transfer. curl is timed as a
  * whole process (spawn included, about 7 ms). Diagnostic rows time the same transfer with undici and Node
- * streams directly (no Effect), the ceiling for a Node client.
+ * streams directly (no Effect), the ceiling for a Node client, and effect-lxd again with V8's young generation
+ * capped (`--max-semi-space-size=1`).
+ *
+ * Reading the RSS column: every client here allocates a fresh buffer per chunk (Node's socket reads, file
+ * reads), so RSS grows by the garbage V8 lets pile up before a collection (about 32 MiB, as the raw undici rows
+ * show). effect-lxd allocates more short-lived JS objects per chunk, so V8 also grows its young generation from
+ * 1 to 16 MiB semi-spaces (+32 MiB once per process); the `--max-semi-space-size=1` rows take that part out.
+ * The forced GC before the baseline shrinks the young generation again, so each child pays that growth anew.
  */
 import { Lxd, LxdClient } from "@effect-lxd/core"
 import { NodeFiles, NodeLxdTransport } from "@effect-lxd/node"
@@ -49,6 +56,8 @@ const makeAgent = (socketPath: string): Agent => {
 }
 
 const MiB = 1024 * 1024
+/** Caps V8's young generation (2 × 16 MiB by default): shows how much of the RSS growth is the JS heap itself. */
+const SEMI = ["--max-semi-space-size=1"]
 const SELF = fileURLToPath(import.meta.url)
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
@@ -148,9 +157,14 @@ const run = (cmd: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = 
     p.on("close", (code) => resolve({ code, stdout, stderr }))
   })
 
-const runChild = async (mode: string, rest: ReadonlyArray<string>, bytes: number): Promise<Measure> => {
+const runChild = async (
+  mode: string,
+  rest: ReadonlyArray<string>,
+  bytes: number,
+  nodeFlags: ReadonlyArray<string> = []
+): Promise<Measure> => {
   const profile = process.env.FILES_BENCH_PROFILE
-  const flags = ["--expose-gc", ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [])]
+  const flags = ["--expose-gc", ...nodeFlags, ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [])]
   const r = await run(process.execPath, [...flags, ...process.execArgv, SELF, "--child", mode, ...rest])
   if (r.code !== 0) throw new Error(`${mode} failed (exit ${r.code}):\n${r.stderr}`)
   const line = r.stdout.trim().split("\n").pop()!
@@ -260,6 +274,23 @@ const main = async () => {
       },
       ...(withDiag
         ? [
+          {
+            id: "push-effect-semi",
+            label: "(diag) push: effect-lxd, node --max-semi-space-size=1",
+            go: (r: number) =>
+              runChild("push-effect", [lab.socket, instance, source, `/root/effect-semi-${r}.bin`], size, SEMI)
+          },
+          {
+            id: "pull-effect-semi",
+            label: "(diag) pull: effect-lxd, node --max-semi-space-size=1",
+            go: (r: number) =>
+              runChild(
+                "pull-effect",
+                [lab.socket, instance, path.join(work, `effect-semi-${r}.out`), `/root/effect-${r}.bin`],
+                size,
+                SEMI
+              )
+          },
           {
             id: "push-raw",
             label: "(diag) push: undici + fs stream",

@@ -212,8 +212,9 @@ export declare namespace Files {
       options?: { readonly concurrency?: number | undefined }
     ) => Effect.Effect<ReadonlyArray<DirEntry>, LxdError>
     /**
-     * The target of a symlink, absolute as LXD reports it (`GET …/files?path=`, extension `file_get_symlink`);
-     * `InvalidArgument` if the path is not a symlink.
+     * The target of a symlink, absolute as LXD reports it (`GET …/files?path=`; a server without extension
+     * `file_get_symlink` follows the link instead and reports the target); `InvalidArgument` if the path is not
+     * a symlink.
      */
     readonly readlink: (instance: string, path: string) => Effect.Effect<string, LxdError>
     /**

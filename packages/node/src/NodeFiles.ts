@@ -13,7 +13,9 @@
 import * as Files from "@effect-lxd/core/Files"
 import { InvalidArgument, type LxdError } from "@effect-lxd/core/LxdError"
 import type { PlatformError } from "@effect/platform/Error"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import type * as Stream from "effect/Stream"
 import * as FsP from "node:fs/promises"
 import * as Path from "node:path"
@@ -56,7 +58,7 @@ export interface PushTreeOptions {
 export interface PullTreeOptions {
   /** `"preserve"` sets each remote uid/gid on the local copy (needs root); by default the local user owns it. */
   readonly owner?: "preserve" | undefined
-  /** Files downloaded at once (default 4). */
+  /** Entries fetched at once, by a fixed pool of workers over a queue (default 4). */
   readonly concurrency?: number | undefined
 }
 
@@ -239,9 +241,10 @@ export const pushTree = (
   }).pipe(Effect.withSpan("NodeFiles.pushTree"))
 
 /**
- * Copies a directory tree out of an instance into `localDir` (created if missing): each entry is one `GET`
- * (a file streams straight to disk, `concurrency` at once), modes preserved (directories get theirs once
- * filled), owners when `owner` is `"preserve"`.
+ * Copies a directory tree out of an instance into `localDir` (created if missing; if it is a symlink to a
+ * directory, it is followed): each entry is one `GET` (a file streams straight to disk, `concurrency` at
+ * once), modes preserved (directories get theirs once filled, `localDir` included), owners when `owner` is
+ * `"preserve"`.
  *
  * A remote symlink is written as a symlink (made relative) only if its target resolves inside `remoteDir`;
  * otherwise the pull fails with `InvalidArgument` naming it. Nothing local is followed: a symlink in the way of
@@ -268,7 +271,6 @@ export const pullTree = (
         reason: `is a ${top.type}, not a directory`
       })
     }
-    const permits = yield* Effect.makeSemaphore(options.concurrency ?? 4)
     const owner = (
       stat: Files.FileStat
     ) => (options.owner === "preserve" ? { uid: stat.uid, gid: stat.gid } : undefined)
@@ -278,58 +280,82 @@ export const pullTree = (
     let symlinks = 0
     let bytes = 0
 
+    // the destination itself is the caller's: it may be a symlink to a directory, and is followed
     yield* Tree.fs("mkdir", localDir, () => FsP.mkdir(localDir, { recursive: true }))
-    yield* Tree.ensureDirectory(localDir, 0o700)
+    if (!(yield* Tree.fs("stat", localDir, () => FsP.stat(localDir))).isDirectory()) {
+      return yield* new InvalidArgument({ argument: "localDir", value: localDir, reason: "is not a directory" })
+    }
     dirModes.push([localDir, top.stat])
 
-    const pullDir = (remote: string, local: string, names: ReadonlyArray<string>): Effect.Effect<
-      void,
-      LxdError | PlatformError
-    > =>
-      Effect.forEach(names, (raw) =>
-        Effect.gen(function*() {
-          const name = yield* Tree.checkName(remote, raw)
-          const remotePath = remoteJoin(remote, name)
-          const localPath = Path.join(local, name)
-          // one permit per transfer, released before recursing (a directory never waits on its children)
-          const sub = yield* permits.withPermits(1)(Effect.gen(function*() {
-            const entry = yield* files.getEntry(instance, remotePath)
-            switch (entry.type) {
-              case "file": {
-                const written = yield* Effect.onError(
-                  Tree.writeFile(localPath, entry.stream, { mode: entry.stat.mode, owner: owner(entry.stat) }),
-                  () => entry.discard
-                )
-                bytes += written
-                fileCount++
-                return undefined
-              }
-              case "symlink": {
-                const where = Tree.localSymlinkTarget(root, remotePath, entry.target)
-                if ("outside" in where) {
-                  return yield* new InvalidArgument({
-                    argument: "symlink",
-                    value: remotePath,
-                    reason: `points to ${where.outside}, outside ${root}`
-                  })
-                }
-                yield* Tree.writeSymlink(localPath, where.relative)
-                const o = owner(entry.stat)
-                if (o !== undefined) yield* Tree.fs("lchown", localPath, () => FsP.lchown(localPath, o.uid, o.gid))
-                symlinks++
-                return undefined
-              }
-              case "directory":
-                yield* Tree.ensureDirectory(localPath, 0o700)
-                dirModes.push([localPath, entry.stat])
-                directories++
-                return entry
+    /** One entry: a file streams to disk, a symlink is checked and written, a directory yields its entries. */
+    const pullOne = (remote: string, local: string, raw: string) =>
+      Effect.gen(function*() {
+        const name = yield* Tree.checkName(remote, raw)
+        const remotePath = remoteJoin(remote, name)
+        const localPath = Path.join(local, name)
+        const entry = yield* files.getEntry(instance, remotePath)
+        switch (entry.type) {
+          case "file": {
+            const written = yield* Effect.onError(
+              Tree.writeFile(localPath, entry.stream, { mode: entry.stat.mode, owner: owner(entry.stat) }),
+              () => entry.discard
+            )
+            bytes += written
+            fileCount++
+            return []
+          }
+          case "symlink": {
+            const where = Tree.localSymlinkTarget(root, remotePath, entry.target)
+            if ("outside" in where) {
+              return yield* new InvalidArgument({
+                argument: "symlink",
+                value: remotePath,
+                reason: `points to ${where.outside}, outside ${root}`
+              })
             }
-          }))
-          if (sub !== undefined) yield* pullDir(remotePath, localPath, sub.entries)
-        }), { concurrency: "unbounded", discard: true })
+            yield* Tree.writeSymlink(localPath, where.relative)
+            const o = owner(entry.stat)
+            if (o !== undefined) yield* Tree.fs("lchown", localPath, () => FsP.lchown(localPath, o.uid, o.gid))
+            symlinks++
+            return []
+          }
+          case "directory":
+            yield* Tree.ensureDirectory(localPath, 0o700)
+            dirModes.push([localPath, entry.stat])
+            directories++
+            return entry.entries.map((child) => [remotePath, localPath, child] as const)
+        }
+      })
 
-    yield* pullDir(root, localDir, top.entries)
+    // a fixed pool of workers over a queue of entries: memory stays small whatever the size of the tree
+    type Task = readonly [remote: string, local: string, name: string]
+    const queue = yield* Queue.unbounded<Task>()
+    const finished = yield* Deferred.make<void>()
+    let pending = 0
+    const enqueue = (tasks: ReadonlyArray<Task>) =>
+      Effect.suspend(() => {
+        pending += tasks.length
+        return Queue.offerAll(queue, tasks)
+      })
+    const worker = Effect.forever(
+      Effect.flatMap(Queue.take(queue), (task) =>
+        pullOne(...task).pipe(
+          Effect.flatMap(enqueue),
+          Effect.zipRight(Effect.suspend(() => --pending === 0 ? Deferred.succeed(finished, undefined) : Effect.void))
+        ))
+    )
+    yield* enqueue(top.entries.map((name) => [root, localDir, name] as const))
+    if (pending > 0) {
+      const workers = Math.max(1, options.concurrency ?? 4)
+      yield* Effect.raceFirst(
+        Deferred.await(finished),
+        Effect.forEach(Array.from({ length: workers }, () => worker), (w) => w, {
+          concurrency: "unbounded",
+          discard: true
+        })
+      )
+    }
+    yield* Queue.shutdown(queue)
 
     // directories get their modes (and owners) last, deepest first, so a read-only one could still be filled
     for (const [path, stat] of [...dirModes].sort((a, b) => b[0].length - a[0].length)) {

@@ -152,6 +152,30 @@ describe("pushTree and pullTree (on the fake)", () => {
       expect(yield* files.readlink("c1", "/srv/p/l")).toBe("/srv/p/d/hostname")
     }).pipe(Effect.provide(fake)))
 
+  it.effect("many entries go through a few workers; a destination that is a symlink to a directory is followed", () =>
+    Effect.gen(function*() {
+      const src = tmp("many")
+      for (let d = 0; d < 5; d++) {
+        fs.mkdirSync(path.join(src, `d${d}`, "sub"), { recursive: true })
+        for (let f = 0; f < 20; f++) fs.writeFileSync(path.join(src, `d${d}`, f % 2 ? "sub" : "", `f${f}`), `${d}/${f}`)
+      }
+      const pushed = yield* NodeFiles.pushTree("c1", src, "/srv/many", { concurrency: 3 })
+      expect(pushed).toMatchObject({ files: 100, directories: 10 })
+      const real = tmp("real")
+      const link = path.join(tmp("link"), "to-real")
+      fs.symlinkSync(real, link)
+      const pulled = yield* NodeFiles.pullTree("c1", "/srv/many", link, { concurrency: 3 })
+      expect(pulled).toMatchObject({ files: 100, directories: 10 })
+      expect(fs.lstatSync(link).isSymbolicLink()).toBe(true)
+      expect(describeTree(real)).toEqual(describeTree(src))
+      // an empty directory, and a remote path that is not a directory
+      const files = yield* Files.Files
+      yield* files.mkdir("c1", "/srv/empty")
+      expect(yield* NodeFiles.pullTree("c1", "/srv/empty", tmp("e"))).toMatchObject({ files: 0, directories: 0 })
+      const notDir = yield* Effect.flip(NodeFiles.pullTree("c1", "/srv/many/d0/f0", tmp("e")))
+      expect(notDir._tag).toBe("InvalidArgument")
+    }).pipe(Effect.provide(fake)))
+
   it.effect("remote paths with '..' are refused before anything is sent", () =>
     Effect.gen(function*() {
       const src = tmp("dots")
