@@ -4,7 +4,7 @@
  */
 import { Files, Lxd, LxdClient } from "@effect-lxd/core"
 import { NodeFiles, NodeLxdTransport } from "@effect-lxd/node"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -78,7 +78,15 @@ const sha256 = <E, R>(stream: Stream.Stream<Uint8Array, E, R>) =>
       })).pipe(Effect.map(() => ({ hex: hash.digest("hex"), bytes })))
   })
 
-const tmp = (tag: string) => fs.mkdtempSync(path.join(os.tmpdir(), `files-it-${tag}-`))
+const made: Array<string> = []
+const tmp = (tag: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `files-it-${tag}-`))
+  made.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true })
+})
 
 describe("big files", () => {
   it.live("256 MiB pushed and pulled back has the same sha256, with bounded memory", () =>

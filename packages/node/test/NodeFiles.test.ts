@@ -1,7 +1,7 @@
 import { Files, Lxd, LxdClient } from "@effect-lxd/core"
 import { NodeFiles } from "@effect-lxd/node"
 import { LxdFakeServer } from "@effect-lxd/testing"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -16,7 +16,15 @@ const fake = Layer.effectDiscard(
   )
 ).pipe(Layer.provideMerge(Lxd.layer), Layer.provide(LxdFakeServer.layer()))
 
-const tmp = (tag: string) => fs.mkdtempSync(path.join(os.tmpdir(), `nodefiles-${tag}-`))
+const made: Array<string> = []
+const tmp = (tag: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nodefiles-${tag}-`))
+  made.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true })
+})
 
 /** A tree with nested directories, modes, a relative and an absolute-inside symlink. */
 const makeTree = (root: string) => {
