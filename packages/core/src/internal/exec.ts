@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { LxdClient } from "../LxdClient.js"
+import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
@@ -172,6 +172,30 @@ const prepare = (
   })
 
 /**
+ * The command's exit status, and a finaliser for a scope that closes before the command ended: SIGTERM, then
+ * the control socket closes (LXD then SIGKILLs the command), then the other sockets.
+ */
+const killOnEarlyClose = (
+  handle: OperationHandle,
+  control: LxdWebSocket,
+  others: ReadonlyArray<LxdWebSocket>
+): Effect.Effect<Effect.Effect<Exit, LxdError>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const finished = yield* Deferred.make<Exit, LxdError>()
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        if (yield* Deferred.isDone(finished)) return
+        yield* Effect.ignore(
+          Effect.timeout(Effect.interruptible(controlMessage(control, { command: "signal", signal: 15 })), "1 second")
+        )
+        yield* control.close()
+        for (const socket of others) yield* socket.close()
+      })
+    )
+    return yield* Effect.cached(Effect.tap(exitOf(handle.wait()), (e) => Deferred.succeed(finished, e)))
+  })
+
+/**
  * Starts a non-interactive command with its four websockets, in the caller's scope. Closing the scope before
  * the command ended sends SIGTERM, then closes the control socket (LXD then SIGKILLs the command) and every
  * other socket.
@@ -189,17 +213,7 @@ export const start = (
     // LXD gives every socket 5 seconds to connect: control first, then the data sockets together
     const control = yield* open("control")
     const [stdin, stdout, stderr] = yield* Effect.all([open("0"), open("1"), open("2")], { concurrency: "unbounded" })
-    const finished = yield* Deferred.make<Exit, LxdError>()
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        if (yield* Deferred.isDone(finished)) return
-        yield* Effect.ignore(
-          Effect.timeout(Effect.interruptible(controlMessage(control, { command: "signal", signal: 15 })), "1 second")
-        )
-        yield* control.close()
-      })
-    )
-    const exit = yield* Effect.cached(Effect.tap(exitOf(handle.wait()), (e) => Deferred.succeed(finished, e)))
+    const exit = yield* killOnEarlyClose(handle, control, [])
     const closeStdin = stdin.close(1000)
     if (options.stdin !== undefined) {
       const input = options.stdin
@@ -292,20 +306,9 @@ export const pty = (
     })
     const control = yield* open("control")
     const terminal = yield* open("0")
-    const finished = yield* Deferred.make<Exit, LxdError>()
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        if (yield* Deferred.isDone(finished)) return
-        yield* Effect.ignore(
-          Effect.timeout(Effect.interruptible(controlMessage(control, { command: "signal", signal: 15 })), "1 second")
-        )
-        yield* control.close()
-        yield* terminal.close()
-      })
-    )
+    const exit = yield* killOnEarlyClose(handle, control, [terminal])
     // the command ended when LXD drops control: then close the PTY so the operation can finish
     yield* control.frames.pipe(Stream.runDrain, Effect.ignore, Effect.zipRight(terminal.close()), Effect.forkScoped)
-    const exit = yield* Effect.cached(Effect.tap(exitOf(handle.wait()), (e) => Deferred.succeed(finished, e)))
     return {
       operationId: handle.id,
       output: terminal.frames.pipe(
