@@ -229,10 +229,11 @@ describe("operations", () => {
         yield* Fiber.interrupt(fiber)
         const final = Chunk.toReadonlyArray(yield* Fiber.join(collected)).filter((e) => e.metadata.id === running.id)
           .at(-1)
-        expect(final?.metadata.status_code).toBeGreaterThanOrEqual(400) // LXD 5.0.2 reports Failure "context canceled"
+        expect(final?.metadata.status_code).toBeGreaterThanOrEqual(400) // Cancelled, or Failure "context canceled"
         const after = yield* operations.get(running.id)
-        expect(after.status_code).toBeGreaterThanOrEqual(400)
-        expect(after.err).toContain("cancel")
+        // LXD 5.0.2 reports a cancelled download as Cancelled (401), or as Failure "context canceled" when the
+        // cancel reached the transfer itself: either way it is over, and it was us
+        expect(after.status_code === 401 || (after.status_code === 400 && after.err.includes("cancel"))).toBe(true)
         yield* Effect.promise(() => image.closed) // and LXD hung up on the download
       })).pipe(Effect.provide(unix)),
     { timeout: 30_000 }
