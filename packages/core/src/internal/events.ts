@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import { EventBufferOverflow, type LxdError, ProtocolError } from "../LxdError.js"
 import { Operation, StringMap, Timestamp } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
+import * as FastDecode from "./fastDecode.js"
 
 /** @internal */
 export type Overflow = "fail" | "dropping" | "sliding"
@@ -163,10 +164,10 @@ export type LxdEvent =
   | Schema.Schema.Type<typeof LoggingEvent>
   | (Schema.Schema.Type<typeof RawEvent> & { readonly raw: true })
 
-const decodeLifecycle = Schema.decodeUnknownEither(LifecycleEvent)
-const decodeOperation = Schema.decodeUnknownEither(OperationEvent)
-const decodeLogging = Schema.decodeUnknownEither(LoggingEvent)
-const decodeRaw = Schema.decodeUnknownEither(RawEvent)
+const decodeLifecycle = FastDecode.decodeUnknownEither(LifecycleEvent)
+const decodeOperation = FastDecode.decodeUnknownEither(OperationEvent)
+const decodeLogging = FastDecode.decodeUnknownEither(LoggingEvent)
+const decodeRaw = FastDecode.decodeUnknownEither(RawEvent)
 
 /**
  * Decodes one event text: known types get their schema, others are kept raw (`raw: true`).

@@ -7,7 +7,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { OperationHandle, OperationOptions, RawResponse, Request } from "../LxdClient.js"
@@ -21,9 +20,10 @@ import {
   type StatusError
 } from "../LxdError.js"
 import { isFinal, Operation, StatusCode } from "../LxdSchema.js"
+import * as FastDecode from "./fastDecode.js"
 import { splitUrl } from "./path.js"
 
-const decodeOperation = Schema.decodeUnknownEither(Operation)
+const decodeOperation = FastDecode.decodeUnknownEither(Operation)
 
 /** @internal */
 export const toOperation = (
