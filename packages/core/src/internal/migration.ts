@@ -9,6 +9,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { Instance } from "../Instances.js"
 import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
@@ -34,18 +35,6 @@ export interface CopyInstanceOptions {
 
 const Secrets = Schema.Record({ key: Schema.String, value: Schema.String })
 const decodeSecrets = Schema.decodeUnknownOption(Secrets)
-
-const WireInstance = Schema.Struct({
-  name: Schema.String,
-  status: Schema.String,
-  type: Schema.optional(Schema.String),
-  architecture: Schema.optional(Schema.String),
-  description: Schema.optional(Schema.String),
-  ephemeral: Schema.optional(Schema.Boolean),
-  profiles: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
-  config: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String }))),
-  devices: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
-})
 
 /** Where a server can be reached over HTTPS, and its certificate (`GET /1.0` → environment). @internal */
 export const connectionInfo = (client: LxdClient.Service, role: string) =>
@@ -124,31 +113,39 @@ const relay = (
  */
 export const copyInstanceOperation = (
   options: CopyInstanceOptions
-): Effect.Effect<OperationHandle, LxdError, Scope.Scope> => Effect.map(startCopy(options), ({ primary }) => primary)
+): Effect.Effect<OperationHandle, LxdError, Scope.Scope> =>
+  Effect.flatMap(getSource(options), (source) => Effect.map(startCopy(options, source), ({ primary }) => primary))
+
+/** The source instance, read once per copy. */
+const getSource = (options: CopyInstanceOptions) =>
+  Effect.flatMap(Path.build("/instances/", ["instance", options.name]), (path) =>
+    Effect.map(
+      options.source.sync(Instance, { method: "GET", path }),
+      (r) => ({ path, instance: r.metadata })
+    ))
 
 /** Starts a copy: the operation to follow and the other side's, which must end too. */
 const startCopy = (
-  options: CopyInstanceOptions
+  options: CopyInstanceOptions,
+  { instance, path: sourcePath }: { readonly instance: Instance; readonly path: string }
 ): Effect.Effect<{ readonly primary: OperationHandle; readonly secondary: OperationHandle }, LxdError, Scope.Scope> =>
   Effect.gen(function*() {
     const { source, target } = options
     const mode = options.mode ?? "pull"
     const targetName = options.targetName ?? options.name
-    const sourcePath = yield* Path.build("/instances/", ["instance", options.name])
     yield* Path.validate("instance", targetName)
-    const instance = (yield* source.sync(WireInstance, { method: "GET", path: sourcePath })).metadata
     const live = options.live === true
     const instanceOnly = options.instanceOnly === true
     if (instanceOnly) yield* source.requireExtension("container_only_migration")
     const request = {
       name: targetName,
-      type: instance.type ?? "container",
+      type: instance.type,
       architecture: instance.architecture,
-      description: instance.description ?? "",
-      ephemeral: options.ephemeral ?? instance.ephemeral ?? false,
-      profiles: options.profiles ?? instance.profiles ?? ["default"],
-      config: { ...portableConfig(instance.config ?? {}), ...options.config },
-      devices: instance.devices ?? {}
+      description: instance.description,
+      ephemeral: options.ephemeral ?? instance.ephemeral,
+      profiles: options.profiles ?? instance.profiles,
+      config: { ...portableConfig(instance.config), ...options.config },
+      devices: instance.devices
     }
     const migrate = (extra: Record<string, unknown>) =>
       source.operation(
@@ -212,8 +209,6 @@ const startCopy = (
     return { primary: targetOp, secondary: sourceOp }
   })
 
-const InstanceStatus = Schema.Struct({ status: Schema.String })
-
 /**
  * Copies (or moves) an instance and waits until it is done. A move of a running instance without `live` stops
  * it first (stateless), deletes the source once the copy succeeded, and starts the copy on the target.
@@ -223,17 +218,17 @@ const InstanceStatus = Schema.Struct({ status: Schema.String })
 export const copyInstance = (options: CopyInstanceOptions): Effect.Effect<Operation, LxdError> =>
   Effect.gen(function*() {
     const { source, target } = options
-    const sourcePath = yield* Path.build("/instances/", ["instance", options.name])
+    const current = yield* getSource(options)
+    const sourcePath = current.path
     const targetPath = yield* Path.build("/instances/", ["instance", options.targetName ?? options.name])
-    const { status } = (yield* source.sync(InstanceStatus, { method: "GET", path: sourcePath })).metadata
-    const restart = options.move === true && options.live !== true && status === "Running"
+    const restart = options.move === true && options.live !== true && current.instance.status === "Running"
     if (restart) {
       yield* source.run({ method: "PUT", path: `${sourcePath}/state`, body: { action: "stop", force: true } })
     }
     // wait for both sides: the target's outcome is the result, the source's must be over before the scope closes
     const op = yield* Effect.scoped(
       Effect.flatMap(
-        startCopy(options),
+        startCopy(options, current),
         ({ primary, secondary }) =>
           Effect.zipLeft(primary.wait(), Effect.ignore(secondary.wait({ timeout: "30 seconds" })))
       )
