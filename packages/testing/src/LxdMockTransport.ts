@@ -78,12 +78,19 @@ export const unreachable = (code = "ECONNREFUSED", message = `connect ${code} mo
  */
 export const sync = (
   metadata: unknown,
-  options: { readonly status?: number; readonly etag?: string; readonly location?: string } = {}
+  options: {
+    readonly status?: number
+    readonly etag?: string
+    readonly location?: string
+    /** Further headers (`X-LXD-*` on directory listings). */
+    readonly headers?: Readonly<Record<string, string>>
+  } = {}
 ): MockResponse =>
   json(
     { type: "sync", status: "Success", status_code: 200, operation: "", error_code: 0, error: "", metadata },
     options.status ?? (options.location ? 201 : 200),
     {
+      ...options.headers,
       ...(options.etag === undefined ? {} : { etag: options.etag }),
       ...(options.location === undefined ? {} : { location: options.location })
     }

@@ -155,19 +155,7 @@ export const fileRoutes = (state: FakeState): Array<Route> => {
       }
       switch (entry.type) {
         case "directory":
-          return Effect.succeed(M.json(
-            {
-              type: "sync",
-              status: "Success",
-              status_code: 200,
-              operation: "",
-              error_code: 0,
-              error: "",
-              metadata: childrenOf(instance.files, found.path)
-            },
-            200,
-            headers
-          ))
+          return Effect.succeed(M.sync(childrenOf(instance.files, found.path), { headers }))
         case "symlink": {
           const target = clean(entry.target.startsWith("/") ? entry.target : `${dirname(found.path)}/${entry.target}`)
           return Effect.succeed(M.raw(target, { headers: { ...headers, "content-length": String(target.length) } }))
