@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { lab } from "./lab/lab.js"
+import { describeTree } from "./support/tree.js"
 
 const info = lab()
 const unix = Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: info.socket })))
@@ -224,22 +225,3 @@ describe("trees", () => {
       })
     ).pipe(Effect.provide(unix)))
 })
-
-/** Type, mode, size and link target of everything under a local directory, sorted. */
-const describeTree = (root: string): Array<string> => {
-  const out: Array<string> = []
-  const visit = (dir: string, rel: string) => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const p = path.join(dir, name)
-      const r = rel === "" ? name : `${rel}/${name}`
-      const st = fs.lstatSync(p)
-      if (st.isSymbolicLink()) out.push(`${r} -> ${fs.readlinkSync(p)}`)
-      else if (st.isDirectory()) {
-        out.push(`${r}/ ${(st.mode & 0o7777).toString(8)}`)
-        visit(p, r)
-      } else out.push(`${r} ${(st.mode & 0o7777).toString(8)} ${st.size}`)
-    }
-  }
-  visit(root, "")
-  return out
-}

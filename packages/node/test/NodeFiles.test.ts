@@ -6,6 +6,10 @@ import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { describeTree } from "../../../test/support/tree.js"
+
+/** Permission bits only: the fake keeps no set-id or sticky bits. */
+const describeTreeMasked = (root: string) => describeTree(root, 0o777)
 
 /** Every service over the in-memory fake, with one (stopped) instance `c1`. */
 const fake = Layer.effectDiscard(
@@ -43,25 +47,6 @@ const makeTree = (root: string) => {
   fs.chmodSync(path.join(root, "bin"), 0o755)
 }
 
-/** Type, mode, size (and link target) of everything under a local directory, sorted. */
-const describeTree = (root: string): Array<string> => {
-  const out: Array<string> = []
-  const visit = (dir: string, rel: string) => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const p = path.join(dir, name)
-      const r = rel === "" ? name : `${rel}/${name}`
-      const st = fs.lstatSync(p)
-      if (st.isSymbolicLink()) out.push(`${r} -> ${fs.readlinkSync(p)}`)
-      else if (st.isDirectory()) {
-        out.push(`${r}/ ${(st.mode & 0o777).toString(8)}`)
-        visit(p, r)
-      } else out.push(`${r} ${(st.mode & 0o777).toString(8)} ${st.size}`)
-    }
-  }
-  visit(root, "")
-  return out
-}
-
 describe("pushTree and pullTree (on the fake)", () => {
   it.effect("a tree round-trips: nested directories, modes, content and symlinks", () =>
     Effect.gen(function*() {
@@ -76,7 +61,7 @@ describe("pushTree and pullTree (on the fake)", () => {
       expect(yield* files.readlink("c1", "/srv/app/bin/readme")).toBe("/srv/app/readme.txt")
       const pulled = yield* NodeFiles.pullTree("c1", "/srv/app", path.join(dst, "copy"))
       expect(pulled).toMatchObject({ files: 5, directories: 3, symlinks: 1 })
-      expect(describeTree(path.join(dst, "copy"))).toEqual(describeTree(src))
+      expect(describeTreeMasked(path.join(dst, "copy"))).toEqual(describeTreeMasked(src))
       expect(fs.readFileSync(path.join(dst, "copy", "bin", "readme"), "utf8")).toBe("hello\n")
       expect(fs.readFileSync(path.join(dst, "copy", "big.bin")).equals(fs.readFileSync(path.join(src, "big.bin"))))
         .toBe(true)
@@ -175,7 +160,7 @@ describe("pushTree and pullTree (on the fake)", () => {
       const pulled = yield* NodeFiles.pullTree("c1", "/srv/many", link, { concurrency: 3 })
       expect(pulled).toMatchObject({ files: 100, directories: 10 })
       expect(fs.lstatSync(link).isSymbolicLink()).toBe(true)
-      expect(describeTree(real)).toEqual(describeTree(src))
+      expect(describeTreeMasked(real)).toEqual(describeTreeMasked(src))
       // an empty directory, and a remote path that is not a directory
       const files = yield* Files.Files
       yield* files.mkdir("c1", "/srv/empty")
