@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Bytes from "./internal/bytes.js"
 import * as internal from "./internal/exec.js"
 import { LxdClient } from "./LxdClient.js"
 import type { LxdError } from "./LxdError.js"
@@ -158,7 +159,7 @@ export const decode = (bytes: Uint8Array, encoding = "utf-8"): string => new Tex
  * @category constructors
  */
 export const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Uint8Array, E, R> =>
-  Effect.map(Stream.runCollect(stream), internal.concat)
+  Effect.map(Stream.runCollect(stream), Bytes.concat)
 
 /**
  * @since 0.1.0

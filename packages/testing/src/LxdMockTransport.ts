@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Exec from "@effect-lxd/core/Exec"
 import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
 import type { Operation } from "@effect-lxd/core/LxdSchema"
 import { type Frame, LxdTransport, type LxdWebSocket } from "@effect-lxd/core/LxdTransport"
@@ -354,12 +355,7 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
           if (body._tag === "Uint8Array") bytes = body.body
           else if (body._tag === "Raw" && typeof body.body === "string") bytes = new TextEncoder().encode(body.body)
           else if (body._tag === "Stream") {
-            bytes = yield* Stream.runFold(body.stream, new Uint8Array(0), (acc, chunk) => {
-              const out = new Uint8Array(acc.length + chunk.length)
-              out.set(acc)
-              out.set(chunk, acc.length)
-              return out
-            }).pipe(Effect.orDie)
+            bytes = yield* Effect.orDie(Exec.collect(body.stream))
           }
           let jsonBody: unknown = undefined
           if (bytes !== undefined && (request.headers["content-type"] ?? "").includes("json")) {

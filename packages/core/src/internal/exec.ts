@@ -4,7 +4,6 @@
  *
  * @internal
  */
-import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -15,6 +14,7 @@ import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
+import { concat } from "./bytes.js"
 import * as Path from "./path.js"
 
 /** @internal */
@@ -270,19 +270,6 @@ export const run = (
     ], { concurrency: "unbounded" })
     return { ...exit, stdout, stderr }
   }))
-
-/** @internal */
-export const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
-  let size = 0
-  for (const c of chunks) size += c.length
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.length
-  }
-  return out
-}
 
 /**
  * Starts an interactive command on a PTY. When the command exits LXD drops the control socket (without a close

@@ -17,6 +17,7 @@ import type * as F from "../Files.js"
 import type { LxdClient, Request } from "../LxdClient.js"
 import { ClientConnectionFailed, InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import { describeConnectionError } from "../LxdTransport.js"
+import * as Bytes from "./bytes.js"
 import * as Envelope from "./envelope.js"
 import * as Path from "./path.js"
 
@@ -315,14 +316,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
         chunks.push(chunk)
         return Effect.void
       })
-      if (chunks.length === 1) return chunks[0]!
-      const out = new Uint8Array(total)
-      let offset = 0
-      for (const chunk of chunks) {
-        out.set(chunk, offset)
-        offset += chunk.length
-      }
-      return out
+      return Bytes.concat(chunks)
     })
 
   const statWithHead = (instance: string, path: string) =>
