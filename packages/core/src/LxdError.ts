@@ -121,6 +121,8 @@ export class ClientConnectionFailed extends Schema.TaggedError<ClientConnectionF
   path: Schema.String,
   endpoint: Schema.String,
   reason: Schema.String,
+  /** The websocket close code, when an open websocket was closed abnormally (1006: dropped without a close frame). */
+  closeCode: Schema.optional(Schema.Number),
   cause: Schema.optional(Schema.Unknown)
 }) {
   readonly [TypeId]: TypeId = TypeId

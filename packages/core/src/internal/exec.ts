@@ -122,11 +122,8 @@ const exitOf = (wait: Effect.Effect<Operation, LxdError>): Effect.Effect<Exit, L
  */
 const dataUntilBarrier = (socket: LxdWebSocket): Stream.Stream<Uint8Array, LxdError> =>
   socket.frames.pipe(
-    Stream.catchTag("ClientConnectionFailed", (e) =>
-      e.reason.includes("closed abnormally") ? Stream.empty : Stream.fail(e)),
-    Stream.takeWhile((frame) =>
-      typeof frame !== "string"
-    ),
+    Stream.catchTag("ClientConnectionFailed", (e) => e.closeCode === 1006 ? Stream.empty : Stream.fail(e)),
+    Stream.takeWhile((frame) => typeof frame !== "string"),
     Stream.map((frame) => frame as Uint8Array)
   )
 

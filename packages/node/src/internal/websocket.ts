@@ -31,12 +31,13 @@ export interface OpenOptions {
  * @internal
  */
 export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientConnectionFailed, Scope.Scope> => {
-  const failed = (cause: unknown, reason?: string) =>
+  const failed = (cause: unknown, reason?: string, closeCode?: number) =>
     new ClientConnectionFailed({
       method: "GET",
       path: options.pathAndQuery,
       endpoint: options.endpoint,
       reason: reason ?? describeConnectionError(options.mapError ? options.mapError(cause) : cause),
+      ...(closeCode === undefined ? {} : { closeCode }),
       cause
     })
   return Effect.acquireRelease(
@@ -98,7 +99,7 @@ class FrameBuffer {
 
   constructor(
     private readonly ws: WS.WebSocket,
-    private readonly failed: (cause: unknown, reason?: string) => ClientConnectionFailed
+    private readonly failed: (cause: unknown, reason?: string, closeCode?: number) => ClientConnectionFailed
   ) {
     const take = Effect.async<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>>((resume) => {
       const attempt = () => {
@@ -167,7 +168,7 @@ class FrameBuffer {
       code === 1000 || code === 1005
         ? Option.none()
         : Option.some(
-          this.failed(undefined, `websocket closed abnormally (code ${code}${reason ? `: ${reason}` : ""})`)
+          this.failed(undefined, `websocket closed abnormally (code ${code}${reason ? `: ${reason}` : ""})`, code)
         )
     )
     this.waiter?.()
