@@ -6,8 +6,10 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { ClientConnectionFailed } from "./LxdError.js"
@@ -33,6 +35,13 @@ export interface LxdWebSocket {
    * `ClientConnectionFailed` when the connection is lost.
    */
   readonly frames: Stream.Stream<Frame, ClientConnectionFailed>
+  /**
+   * The same frames as a pull, for consumers that do not need a `Stream` (each stream step costs allocations,
+   * and exec reads its output sockets on a hot path): waits for at least one frame and takes every frame that
+   * arrived; fails with `None` at a normal close, `Some(ClientConnectionFailed)` when the connection is lost.
+   * Use `frames` or `read`, not both.
+   */
+  readonly read: Effect.Effect<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>>
   /** Sends one frame; waits until the transport accepted it (flow control for large inputs). */
   readonly send: (frame: Frame) => Effect.Effect<void, ClientConnectionFailed>
   /** Sends a close frame (default 1000) and lets the peer finish. */

@@ -433,8 +433,11 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
             Effect.asVoid
           )
         )
+        // one run of the script serves both `read` and `frames`
+        const read = yield* Stream.toPull(script.frames.pipe(Stream.interruptWhen(Deferred.await(closed))))
         const ws: LxdWebSocket = {
-          frames: script.frames.pipe(Stream.interruptWhen(Deferred.await(closed))),
+          frames: Stream.repeatEffectChunkOption(read),
+          read,
           send: (frame) =>
             Effect.zipRight(
               Ref.update(sent, (xs) => [...xs, { url: full, frame }]),

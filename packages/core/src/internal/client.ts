@@ -96,12 +96,10 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     })
 
   const send = (request: Request) =>
-    Effect.flatMap(
-      Effect.zip(CurrentProject, CurrentTarget),
-      ([project, target]) =>
-        http.execute(buildRequest(request, project, target)).pipe(
-          Effect.mapError((cause) => connectionFailed(request, cause))
-        )
+    Effect.contextWithEffect((context: Context.Context<never>) =>
+      http.execute(
+        buildRequest(request, Context.get(context, CurrentProject), Context.get(context, CurrentTarget))
+      ).pipe(Effect.mapError((cause) => connectionFailed(request, cause)))
     )
 
   /** The envelope of a JSON body, as the answer or the error it carries. */
@@ -261,9 +259,11 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     })
 
   const websocket = (path: string, query?: Readonly<Record<string, string | undefined>>) =>
-    Effect.flatMap(
-      Effect.zip(CurrentProject, CurrentTarget),
-      ([project, target]) => transport.websocket(API + path + queryString(composeQuery(query, project, target)))
+    Effect.contextWithEffect((context: Context.Context<never>) =>
+      transport.websocket(
+        API + path +
+          queryString(composeQuery(query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget)))
+      )
     )
 
   const engine: Op.Engine = { request, endpoint: transport.endpoint }

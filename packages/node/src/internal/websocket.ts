@@ -15,6 +15,9 @@ import * as WS from "ws"
 /** Pause reading from the network once this many bytes wait for the consumer. */
 const HIGH_WATER_BYTES = 1024 * 1024
 
+/** Wake a waiting reader without delay once this many bytes are buffered (see `FrameBuffer.push`). */
+const BATCH_BYTES = 64 * 1024
+
 /** @internal */
 export interface OpenOptions {
   readonly url: string
@@ -93,8 +96,17 @@ class FrameBuffer {
   private items: Array<Frame> = []
   private bytes = 0
   private paused = false
-  private done: Option.Option<Option.Option<ClientConnectionFailed>> = Option.none()
+  private done: Option.Option<Option.Option<ClientConnectionFailed | { code: number; reason: string }>> = Option
+    .none()
   private waiter: (() => void) | undefined = undefined
+  private wakeScheduled: "immediate" | "timer" | undefined = undefined
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private readonly wake = () => {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    this.wakeScheduled = undefined
+    this.waiter?.()
+  }
   readonly socket: LxdWebSocket
 
   constructor(
@@ -115,7 +127,11 @@ class FrameBuffer {
           return true
         }
         if (Option.isSome(this.done)) {
-          resume(Effect.fail(this.done.value))
+          resume(
+            Effect.fail(
+              Option.map(this.done.value, (e) => e instanceof ClientConnectionFailed ? e : this.closeError(e))
+            )
+          )
           return true
         }
         return false
@@ -130,6 +146,7 @@ class FrameBuffer {
     })
     this.socket = {
       frames: Stream.repeatEffectChunkOption(take),
+      read: take,
       send: (frame) =>
         Effect.async<void, ClientConnectionFailed>((resume) => {
           if (this.ws.readyState !== WS.WebSocket.OPEN) {
@@ -159,19 +176,31 @@ class FrameBuffer {
       this.paused = true
       this.ws.pause()
     }
-    this.waiter?.()
+    if (this.waiter === undefined || this.wakeScheduled === "immediate") return
+    // One pull should carry many of LXD's small frames (~14 KiB each): every stream step costs allocations,
+    // and a step per frame is what made the young generation grow. A text frame, or a batch worth taking,
+    // wakes the reader once this turn of the event loop is done; a few bytes wait at most a millisecond.
+    if (typeof frame === "string" || this.bytes >= BATCH_BYTES) {
+      this.wakeScheduled = "immediate"
+      setImmediate(this.wake)
+    } else if (this.wakeScheduled === undefined) {
+      this.wakeScheduled = "timer"
+      this.timer = setTimeout(this.wake, 1)
+    }
   }
 
   closed(code: number, reason: string) {
     if (Option.isSome(this.done)) return
+    // the error is built when a reader asks for it: LXD drops exec sockets (1006) routinely, and an error
+    // captures a stack trace
     this.done = Option.some(
-      code === 1000 || code === 1005
-        ? Option.none()
-        : Option.some(
-          this.failed(undefined, `websocket closed abnormally (code ${code}${reason ? `: ${reason}` : ""})`, code)
-        )
+      code === 1000 || code === 1005 ? Option.none() : Option.some({ code, reason })
     )
     this.waiter?.()
+  }
+
+  private closeError({ code, reason }: { code: number; reason: string }) {
+    return this.failed(undefined, `websocket closed abnormally (code ${code}${reason ? `: ${reason}` : ""})`, code)
   }
 
   fail(error: ClientConnectionFailed) {
