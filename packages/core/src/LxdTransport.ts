@@ -46,6 +46,11 @@ export interface LxdWebSocket {
   readonly send: (frame: Frame) => Effect.Effect<void, ClientConnectionFailed>
   /** Sends a close frame (default 1000) and lets the peer finish. */
   readonly close: (code?: number) => Effect.Effect<void>
+  /**
+   * Drops the connection without a close handshake, as the Go client does once LXD sent an exec output's
+   * barrier (LXD closes its end then, and a close frame written after that fails with EPIPE).
+   */
+  readonly terminate: Effect.Effect<void>
 }
 
 /**

@@ -443,7 +443,8 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
               Ref.update(sent, (xs) => [...xs, { url: full, frame }]),
               script.onSend ? script.onSend(frame) : Effect.void
             ),
-          close: () => close
+          close: () => close,
+          terminate: close
         }
         yield* Effect.addFinalizer(() => close)
         return ws

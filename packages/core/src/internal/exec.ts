@@ -145,7 +145,7 @@ type Pull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LxdError>>
 /**
  * The data frames of an output socket until LXD's barrier (an empty text frame) or the close, as a pull: no
  * stream machinery on the hot path of a command that prints gigabytes, nor on the short path of `run`. At the
- * barrier our end closes, as the Go client does (LXD then finishes the operation sooner). LXD sometimes drops
+ * barrier our end drops the connection, as the Go client does (LXD then finishes the operation sooner). LXD sometimes drops
  * an output socket right after the command ended without the barrier or a close frame (1006); like the Go
  * client, that ends the output (the exit status comes from the operation, which reports a real failure).
  */
@@ -161,7 +161,7 @@ const outputPull = (socket: LxdWebSocket): Pull => {
       const barrier = Chunk.findFirstIndex(frames, (frame) => typeof frame === "string")
       if (Option.isNone(barrier)) return Effect.succeed(frames as Chunk.Chunk<Uint8Array>)
       ended = true
-      return Effect.as(socket.close(), Chunk.take(frames, barrier.value) as Chunk.Chunk<Uint8Array>)
+      return Effect.as(socket.terminate, Chunk.take(frames, barrier.value) as Chunk.Chunk<Uint8Array>)
     }
   })
   return Effect.suspend(() => ended ? end : read)
@@ -262,7 +262,6 @@ const startPulls = (
     // LXD gives every socket 5 seconds to connect: control first, then the data sockets together
     const control = yield* open("control")
     const [stdin, stdout, stderr] = yield* all3(open("0"), open("1"), open("2"))
-    const exit = yield* killOnEarlyClose(handle, control, [])
     const closeStdin = stdin.close(1000)
     const input = options.stdin
     if (input === undefined) {
@@ -273,6 +272,7 @@ const startPulls = (
         : Stream.runForEach(input, (chunk) => chunk.length === 0 ? Effect.void : stdin.send(chunk))
       yield* Effect.forkScoped(Effect.ensuring(send, closeStdin))
     }
+    const exit = yield* killOnEarlyClose(handle, control, [])
     return {
       operationId: handle.id,
       stdout: outputPull(stdout),

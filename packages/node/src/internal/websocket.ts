@@ -160,7 +160,8 @@ class FrameBuffer {
       close: (code) =>
         Effect.sync(() => {
           if (this.ws.readyState === WS.WebSocket.OPEN) this.ws.close(code ?? 1000)
-        })
+        }),
+      terminate: Effect.sync(() => this.ws.terminate())
     }
   }
 
