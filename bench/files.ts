@@ -29,6 +29,7 @@ import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { pipeline } from "node:stream/promises"
@@ -95,6 +96,48 @@ const sampleRss = async <A>(f: () => Promise<A>): Promise<{ result: A; ms: numbe
 const filesUrl = (instance: string, remote: string) =>
   `/1.0/instances/${instance}/files?path=${encodeURIComponent(remote)}`
 
+/** GET over a raw unix socket into a file: status line and headers parsed by hand, the body by Content-Length. */
+const floorPull = (socket: string, pathAndQuery: string, file: string) =>
+  new Promise<void>((resolve, reject) => {
+    const fd = fs.openSync(file, "w")
+    let head: Buffer | undefined = Buffer.alloc(0)
+    let left = 0
+    const done = (error?: Error) => {
+      fs.closeSync(fd)
+      conn.destroy()
+      if (error) reject(error)
+      else resolve()
+    }
+    const conn = net.connect({
+      path: socket,
+      onread: {
+        buffer: Buffer.allocUnsafe(MiB),
+        callback: (n, buf) => {
+          let body = buf.subarray(0, n)
+          if (head !== undefined) {
+            head = Buffer.concat([head, body])
+            const end = head.indexOf("\r\n\r\n")
+            if (end < 0) return true
+            const text = head.subarray(0, end).toString("latin1")
+            const length = /\r\ncontent-length: *(\d+)/i.exec(text)
+            if (!text.startsWith("HTTP/1.1 200") || length === null) {
+              done(new Error(`pull-floor: ${text.split("\r\n")[0]}`))
+              return false
+            }
+            left = Number(length[1])
+            body = head.subarray(end + 4)
+            head = undefined
+          }
+          fs.writeSync(fd, body)
+          left -= body.length
+          if (left <= 0) done()
+          return true
+        }
+      }
+    }, () => conn.write(`GET ${pathAndQuery} HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n\r\n`))
+    conn.on("error", (e) => done(e))
+  })
+
 const child = async (args: ReadonlyArray<string>) => {
   const [mode, socket, instance, local, remote] = args as [string, string, string, string, string]
   const chunkSize = process.env.FILES_BENCH_CHUNK ? Number(process.env.FILES_BENCH_CHUNK) : undefined
@@ -115,6 +158,12 @@ const child = async (args: ReadonlyArray<string>) => {
       : Effect.asVoid(NodeFiles.pullFile(instance, remote, local))
     out = await sampleRss(() => runtime.runPromise(transfer))
     await runtime.dispose()
+  } else if (mode === "pull-floor") {
+    // diagnostic: the floor for a Node client here, with no HTTP library, no per-chunk allocation and no
+    // asynchronous writes: one socket, one reused 1 MiB read buffer (`onread`), synchronous writes
+    const pull = (from: string, file: string) => floorPull(socket, filesUrl(instance, from), file)
+    await pull("/root/warm.bin", warmLocal)
+    out = await sampleRss(() => pull(remote, local))
   } else {
     // diagnostic: undici + Node streams, no Effect
     const agent = makeAgent(socket)
@@ -295,6 +344,16 @@ const main = async () => {
             id: "push-raw",
             label: "(diag) push: undici + fs stream",
             go: (r: number) => runChild("push-raw", [lab.socket, instance, source, `/root/raw-${r}.bin`], size)
+          },
+          {
+            id: "pull-floor",
+            label: "(diag) pull: raw socket, reused 1 MiB buffer, sync writes (Node's floor)",
+            go: (r: number) =>
+              runChild(
+                "pull-floor",
+                [lab.socket, instance, path.join(work, `floor-${r}.out`), `/root/raw-${r}.bin`],
+                size
+              )
           },
           {
             id: "pull-raw",

@@ -156,4 +156,37 @@ describe("between two servers", () => {
       })),
     60_000
   )
+
+  it.live(
+    "push mode: the source uploads the image to the target, which names it",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { source, target } = yield* both
+        const op = yield* Migration.copyImage({
+          source,
+          target,
+          fingerprint: a.fingerprint,
+          mode: "push",
+          aliases: ["pushed-busybox"]
+        })
+        expect(op.status).toBe("Success")
+        const image = yield* target.request({ method: "GET", path: `/images/${a.fingerprint}` })
+        expect((image.metadata as { fingerprint: string }).fingerprint).toBe(a.fingerprint)
+        const alias = yield* target.request({ method: "GET", path: "/images/aliases/pushed-busybox" })
+        expect((alias.metadata as { target: string }).target).toBe(a.fingerprint)
+        // nothing left running on either side (the receiving operation was used)
+        const pending = (client: typeof source) =>
+          Effect.map(
+            client.request({ method: "GET", path: "/operations", query: { recursion: "1" } }),
+            (r) =>
+              Object.values(r.metadata as Record<string, ReadonlyArray<{ status_code: number }>>).flat().filter((o) =>
+                o.status_code < 200
+              )
+          )
+        expect(yield* pending(source)).toEqual([])
+        expect(yield* pending(target)).toEqual([])
+        yield* target.run({ method: "DELETE", path: `/images/${a.fingerprint}` })
+      })),
+    60_000
+  )
 })

@@ -195,6 +195,18 @@ export declare namespace Files {
      * content). The stream owns the response: see {@link FileContent}.
      */
     readonly get: (instance: string, path: string) => Effect.Effect<FileContent, LxdError>
+    /**
+     * Reads a regular file into `write`, chunk by chunk, and returns its stat (`GET …/files?path=`). Where the
+     * transport has a download path (the node unix socket) the body comes through one reused buffer, with no
+     * allocation per chunk: the leanest way to save a file. A chunk is therefore valid only until its `write`
+     * ends (copy it to keep it), and nothing more is read while `write` runs. Otherwise it reads as `get` does,
+     * with the same errors (`NotFound`, `InvalidArgument` for a directory or a symlink, …).
+     */
+    readonly download: <E>(
+      instance: string,
+      path: string,
+      write: (chunk: Uint8Array) => Effect.Effect<void, E>
+    ) => Effect.Effect<FileStat, LxdError | E>
     /** The content of a regular file, requested when the stream runs (`get`, then its stream). */
     readonly stream: (instance: string, path: string) => Stream.Stream<Uint8Array, LxdError>
     /** The whole content of a regular file; `InvalidArgument` if it is larger than `maxBytes` (32 MiB). */

@@ -12,6 +12,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -154,6 +155,16 @@ export declare namespace LxdClient {
       path: string,
       query?: Readonly<Record<string, string | undefined>>
     ) => Effect.Effect<LxdWebSocket, LxdError, Scope.Scope>
+    /**
+     * Downloads a body through the transport's reused-buffer path ({@link LxdTransport.Service.download}) when it
+     * has one, adding the current project and target: `None` when there is none, or `accept` refused the
+     * answer (then nothing was written; ask again with {@link LxdClient.Service.requestRaw}).
+     */
+    readonly download: <E>(
+      request: Request,
+      accept: (status: number, headers: Readonly<Record<string, string>>) => boolean,
+      write: (chunk: Uint8Array) => Effect.Effect<void, E>
+    ) => Effect.Effect<Option.Option<Readonly<Record<string, string>>>, LxdError | E>
     /** `GET /1.0`, cached until it fails or {@link LxdClient.Service.refreshServer} is called. */
     readonly server: Effect.Effect<ServerInfo, LxdError>
     /** Drops the cached `GET /1.0` (after authenticating, or a server upgrade). */

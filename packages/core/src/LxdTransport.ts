@@ -86,6 +86,20 @@ export declare namespace LxdTransport {
      * wrapping sees every request.
      */
     readonly json?: ((request: JsonRequest) => Effect.Effect<JsonResponse, ClientConnectionFailed>) | undefined
+    /**
+     * An optional lean path for downloading a body (`GET` of a path with its query) through one reused buffer:
+     * no allocation per chunk. `accept` sees the status and the headers (names lowercased) first; when it
+     * refuses, or the answer has no `Content-Length`, nothing is written, the connection is dropped and the
+     * result is `None` (the caller then asks again through `http`). Each chunk is valid only until its `write`
+     * ends; the transport reads no further while a `write` runs. A transport wrapped by the user leaves it out.
+     */
+    readonly download?:
+      | (<E>(
+        pathAndQuery: string,
+        accept: (status: number, headers: Readonly<Record<string, string>>) => boolean,
+        write: (chunk: Uint8Array) => Effect.Effect<void, E>
+      ) => Effect.Effect<Option.Option<Readonly<Record<string, string>>>, ClientConnectionFailed | E>)
+      | undefined
   }
 }
 

@@ -68,9 +68,11 @@ export const copyInstanceOperation: (
 ) => Effect.Effect<OperationHandle, LxdError, Scope.Scope> = internal.copyInstanceOperation
 
 /**
- * Copies an image to another server (the target pulls it over HTTPS; a private image travels with a one-time
- * secret). Errors: `NotFound`, `InvalidArgument`, `OperationFailed` (e.g. "Image with same fingerprint already
- * exists").
+ * Copies an image to another server. `mode: "pull"` (default): the target downloads it over HTTPS (`POST
+ * /1.0/images` on the target; a private image travels with a one-time secret from `POST …/secret`). `mode:
+ * "push"`: the target waits with a one-time secret and the source uploads (`POST /1.0/images/{fingerprint}/export`,
+ * extension `images_push_relay`). Errors: `NotFound`, `InvalidArgument`, `APIExtensionNotAvailable`,
+ * `OperationFailed` (e.g. "Image with same fingerprint already exists").
  *
  * @since 0.1.0
  * @category constructors

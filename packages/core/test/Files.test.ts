@@ -272,6 +272,20 @@ describe("reading", () => {
       yield* content.discard // a no-op once read
     }).pipe(Effect.provide(layer(routes))))
 
+  it.effect("download without a transport download path: the body as get reads it, and get's refusals", () =>
+    Effect.gen(function*() {
+      const f = yield* files
+      const chunks: Array<Uint8Array> = []
+      const stat = yield* f.download("c1", "/tmp/a", (chunk) => Effect.sync(() => chunks.push(chunk.slice())))
+      expect(stat).toMatchObject({ type: "file", mode: 0o640 })
+      expect(new TextDecoder().decode(Buffer.concat(chunks))).toBe("hello world")
+      const write = () => Effect.die("nothing may be written")
+      expect((yield* Effect.flip(f.download("c1", "/tmp", write))).message).toContain("is a directory")
+      expect((yield* Effect.flip(f.download("c1", "/tmp/nope", write)))._tag).toBe("NotFound")
+      const writeFailed = yield* Effect.flip(f.download("c1", "/tmp/a", () => Effect.fail("disk full" as const)))
+      expect(writeFailed).toBe("disk full")
+    }).pipe(Effect.provide(layer(routes))))
+
   it.effect("get on a symlink or a directory is refused, saying what it is", () =>
     Effect.gen(function*() {
       const f = yield* files

@@ -105,8 +105,10 @@ export const pushFile = (
   }).pipe(Effect.withSpan("NodeFiles.pushFile"))
 
 /**
- * Downloads one remote file (`Files.get`, streamed) into a local file, with the remote mode (or `mode`). A
- * symlink at the local path is replaced, never written through. Returns the remote stat.
+ * Downloads one remote file into a local file (`Files.download`: over the unix socket through one reused buffer,
+ * no allocation per chunk), with the remote mode (or `mode`). A symlink at the local path is replaced, never
+ * written through. Returns the remote stat. `GET /1.0/instances/{name}/files?path=`. Errors: `NotFound`,
+ * `InvalidArgument` (a directory or a symlink remotely), `ClientConnectionFailed`, `SystemError` (local).
  *
  * @since 0.1.0
  * @category constructors
@@ -117,15 +119,13 @@ export const pullFile = (
   localPath: string,
   options: { readonly mode?: number | undefined } = {}
 ): Effect.Effect<Files.FileStat, LxdError | PlatformError, Files.Files> =>
-  Effect.gen(function*() {
-    const files = yield* Files.Files
-    const content = yield* files.get(instance, remotePath)
-    yield* Effect.onError(
-      Tree.writeFile(localPath, content.stream, { mode: options.mode ?? content.stat.mode }),
-      () => content.discard
-    )
-    return content.stat
-  }).pipe(Effect.withSpan("NodeFiles.pullFile"))
+  Effect.flatMap(Files.Files, (files) =>
+    // `Files.download`: over the unix socket the body goes from one reused buffer straight to the file
+    Tree.withFileWriter(localPath, (write, chmod) =>
+      Effect.tap(
+        files.download(instance, remotePath, write),
+        (stat) => chmod(options.mode ?? stat.mode)
+      ))).pipe(Effect.withSpan("NodeFiles.pullFile"))
 
 /**
  * Copies a local directory tree into an instance at `remoteDir` (created with its parents if missing):

@@ -17,6 +17,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Undici from "undici"
 import type * as WS from "ws"
+import * as Download from "./internal/download.js"
 import * as Json from "./internal/json.js"
 import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as WebSocket from "./internal/websocket.js"
@@ -84,6 +85,7 @@ const makeTransport = (o: {
   readonly origin: string
   readonly wsUrl: (pathAndQuery: string) => string
   readonly connect: NonNullable<Undici.Agent.Options["connect"]>
+  readonly socketPath?: string | undefined
   readonly wsOptions: WS.ClientOptions
   readonly mapError?: ((error: unknown) => unknown) | undefined
   readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
@@ -106,6 +108,8 @@ const makeTransport = (o: {
       json: o.transformClient
         ? undefined
         : Json.make({ dispatcher, origin: o.origin, endpoint: o.endpoint, mapError: o.mapError }),
+      // bodies through one reused buffer (file downloads); unix socket only: over HTTPS TLS costs more than the copies
+      download: o.transformClient || o.socketPath === undefined ? undefined : Download.make(o.socketPath, o.endpoint),
       websocket: (pathAndQuery) =>
         WebSocket.open({
           url: o.wsUrl(pathAndQuery),
@@ -133,6 +137,7 @@ export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<Lx
         origin: "http://lxd",
         wsUrl: (p) => `ws+unix://${socketPath}:${p}`,
         connect: { socketPath },
+        socketPath,
         wsOptions: {},
         transformClient: options.transformClient
       })

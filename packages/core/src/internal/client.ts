@@ -266,6 +266,21 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
       )
     )
 
+  const download: LxdClient.Service["download"] = (req, accept, write) => {
+    const lean = transport.download
+    if (lean === undefined) return Effect.succeed(Option.none())
+    return Effect.contextWithEffect((context: Context.Context<never>) =>
+      lean(
+        API + req.path +
+          queryString(
+            composeQuery(req.query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget))
+          ),
+        accept,
+        write
+      )
+    )
+  }
+
   const engine: Op.Engine = { request, endpoint: transport.endpoint }
 
   const subscribeOperations = Effect.map(
@@ -299,6 +314,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     run: (req, options) => Effect.scoped(Effect.flatMap(operation(req, options), (handle) => handle.wait())),
     attach: (op) => Op.attach(engine, op),
     websocket,
+    download,
     server,
     refreshServer: invalidate,
     hasExtension,

@@ -245,6 +245,8 @@ export interface CopyImageOptions {
   readonly source: LxdClient.Service
   readonly target: LxdClient.Service
   readonly fingerprint: string
+  /** `pull` (default): the target downloads from the source; `push`: the source uploads to the target. */
+  readonly mode?: "pull" | "push" | undefined
   readonly aliases?: ReadonlyArray<string> | undefined
   readonly public?: boolean | undefined
   readonly autoUpdate?: boolean | undefined
@@ -257,8 +259,10 @@ const ImageInfo = Schema.Struct({
 const ImageSecret = Schema.Struct({ secret: Schema.String })
 
 /**
- * Copies an image: the target pulls it from the source over HTTPS; for a private image the source hands out a
- * one-time secret first (revoked again if the copy fails).
+ * Copies an image. Pull mode: the target downloads it from the source over HTTPS; for a private image the source
+ * hands out a one-time secret first (revoked again if the copy fails). Push mode (`images_push_relay`): the target
+ * opens a receiving operation with a one-time secret and the source uploads to it (`POST …/export`), for a target
+ * the source can reach but not the other way round.
  *
  * @internal
  */
@@ -267,22 +271,41 @@ export const copyImage = (options: CopyImageOptions): Effect.Effect<Operation, L
     const { source, target } = options
     const imagePath = yield* Path.build("/images/", ["fingerprint", options.fingerprint])
     const image = (yield* source.sync(ImageInfo, { method: "GET", path: imagePath })).metadata
+    const aliases = options.aliases?.map((name) => ({ name }))
+    const settings = {
+      ...(options.public === undefined ? {} : { public: options.public }),
+      ...(options.autoUpdate === undefined ? {} : { auto_update: options.autoUpdate }),
+      ...(aliases === undefined ? {} : { aliases })
+    }
+    if (options.mode === "push") {
+      yield* source.requireExtension("images_push_relay")
+      yield* target.requireExtension("images_push_relay")
+      const targetInfo = yield* connectionInfo(target, "target")
+      // the target waits for the upload with a one-time secret; the source then pushes to it
+      const receiving = yield* target.operation({
+        method: "POST",
+        path: "/images",
+        body: { source: { type: "image", mode: "push", fingerprint: image.fingerprint }, ...settings }
+      })
+      const secret = yield* secretOf(receiving.initial, "POST", "/1.0/images")
+      yield* source.run({
+        method: "POST",
+        path: `${imagePath}/export`,
+        body: {
+          target: targetInfo.url,
+          certificate: targetInfo.certificate,
+          secret,
+          ...(aliases === undefined ? {} : { aliases })
+        }
+      })
+      return yield* receiving.wait({ timeout: "60 seconds" })
+    }
     const sourceInfo = yield* connectionInfo(source, "source")
     let secret: string | undefined
     if (!image.public) {
       // a token operation that stays running until the target uses it; the scope cancels it if unused
       const token = yield* source.operation({ method: "POST", path: `${imagePath}/secret` })
-      secret = yield* Option.match(Schema.decodeUnknownOption(ImageSecret)(token.initial.metadata), {
-        onNone: () =>
-          Effect.fail(
-            new ProtocolError({
-              method: "POST",
-              path: `/1.0${imagePath}/secret`,
-              description: "no secret in the token operation"
-            })
-          ),
-        onSome: (m) => Effect.succeed(m.secret)
-      })
+      secret = yield* secretOf(token.initial, "POST", `/1.0${imagePath}/secret`)
     }
     const handle = yield* target.operation({
       method: "POST",
@@ -297,10 +320,14 @@ export const copyImage = (options: CopyImageOptions): Effect.Effect<Operation, L
           fingerprint: image.fingerprint,
           ...(secret === undefined ? {} : { secret })
         },
-        ...(options.public === undefined ? {} : { public: options.public }),
-        ...(options.autoUpdate === undefined ? {} : { auto_update: options.autoUpdate }),
-        ...(options.aliases === undefined ? {} : { aliases: options.aliases.map((name) => ({ name })) })
+        ...settings
       }
     }, { progress: true })
     return yield* handle.wait()
   }))
+
+const secretOf = (operation: Operation, method: string, path: string): Effect.Effect<string, ProtocolError> =>
+  Option.match(Schema.decodeUnknownOption(ImageSecret)(operation.metadata), {
+    onNone: () => Effect.fail(new ProtocolError({ method, path, description: "no secret in the token operation" })),
+    onSome: (m) => Effect.succeed(m.secret)
+  })

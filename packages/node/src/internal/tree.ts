@@ -200,6 +200,38 @@ export const writeFile = <E>(
     ({ writable }) => closeWritable(writable)
   )
 
+/** Writes a whole chunk at the file's position (looping over short writes). */
+const writeChunk = (fd: number, path: string) => (chunk: Uint8Array): Effect.Effect<void, SystemError> =>
+  Effect.async<void, SystemError>((resume) => {
+    const step = (offset: number) =>
+      Fs.write(fd, chunk, offset, chunk.length - offset, null, (error, written) => {
+        if (error) resume(Effect.fail(systemError("write", path)(error)))
+        else if (offset + written < chunk.length) step(offset + written)
+        else resume(Effect.void)
+      })
+    step(0)
+  })
+
+/**
+ * Opens a local file for writing (never through a symlink: see `openNoFollow`), runs `use` with a writer that
+ * writes each chunk in full before it returns (so the chunk may be reused afterwards) and a `chmod` of the open
+ * file, then closes the file.
+ *
+ * @internal
+ */
+export const withFileWriter = <A, E>(
+  path: string,
+  use: (
+    write: (chunk: Uint8Array) => Effect.Effect<void, SystemError>,
+    chmod: (mode: number) => Effect.Effect<void, SystemError>
+  ) => Effect.Effect<A, E>
+): Effect.Effect<A, E | SystemError> =>
+  Effect.acquireUseRelease(
+    openNoFollow(path),
+    (fd) => use(writeChunk(fd, path), (mode) => fs("chmod", path, () => fchmod(fd, mode))),
+    (fd) => Effect.async<void>((resume) => Fs.close(fd, () => resume(Effect.void)))
+  )
+
 /**
  * Creates a local directory if it is missing; an existing one must be a real directory, and a symlink in its
  * place is replaced (never followed).
