@@ -288,7 +288,9 @@ export const copyImage = (options: CopyImageOptions): Effect.Effect<Operation, L
         body: { source: { type: "image", mode: "push", fingerprint: image.fingerprint }, ...settings }
       })
       const secret = yield* secretOf(receiving.initial, "POST", "/1.0/images")
-      yield* source.run({
+      // the receiving token ends as Cancelled once used (that is how LXD retires tokens): the source's export
+      // operation is the outcome, as in the Go client
+      return yield* source.run({
         method: "POST",
         path: `${imagePath}/export`,
         body: {
@@ -298,7 +300,6 @@ export const copyImage = (options: CopyImageOptions): Effect.Effect<Operation, L
           ...(aliases === undefined ? {} : { aliases })
         }
       })
-      return yield* receiving.wait({ timeout: "60 seconds" })
     }
     const sourceInfo = yield* connectionInfo(source, "source")
     let secret: string | undefined
