@@ -19,7 +19,7 @@ import WebSocket from "ws"
 import { startLab } from "./lab.js"
 import { median, percentile, ratio } from "./stats.js"
 
-const N = Number(process.env["EXEC_N"] ?? 40)
+const N = Number(process.env["EXEC_N"] ?? 100)
 const STREAM_ONLY = process.env["EXEC_STREAM_ONLY"]
 const GiB = 1024 * 1024 * 1024
 const NAME = "bench-exec"
@@ -165,7 +165,7 @@ try {
 
   // 1. latency, interleaved rounds
   const samples: Record<string, Array<number>> = { raw: [], lxd: [], lxc: [] }
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 10; i++) {
     await rawExec(["echo", "hi"])
     await lxdExec(["echo", "hi"])
   }

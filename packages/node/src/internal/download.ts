@@ -1,28 +1,25 @@
 /**
- * The unix-socket transport's download path: one connection per body, read with `onread` into one reused
- * buffer that is handed to the caller's `write` whenever it is nearly full (or the body ended). No allocation
- * per chunk, no HTTP library: the status line and headers are parsed here, and only a plain `Content-Length`
- * body is taken (anything else is refused before a byte is written, and the engine asks again over `http`).
+ * The unix-socket transport's download path: one connection per body, read with `onread` into one fixed read
+ * buffer and copied into two reused 1 MiB buffers that take turns: one is handed to the caller's `write` while
+ * the other fills. No allocation per chunk, no HTTP library: the status line and headers are parsed here, and
+ * only a plain `Content-Length` body is taken (anything else is refused before a byte is written, and the
+ * engine asks again over `http`).
  *
  * @internal
  */
 import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
 import { describeConnectionError } from "@effect-lxd/core/LxdTransport"
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Net from "node:net"
 
-/**
- * The reused buffer. Reads take at most `READ_BYTES` each; a chunk goes to `write` once less than `MIN_FREE`
- * bytes are left. Reading stops while `write` runs, but one more read can already be under way (node's `onread`
- * pauses after it): it lands after the chunk and is moved to the front afterwards.
- */
+/** Each socket read lands in one `READ_BYTES` buffer; a `BUFFER_BYTES` buffer goes to `write` once nearly full. */
+const READ_BYTES = 256 * 1024
 const BUFFER_BYTES = 1024 * 1024
-const READ_BYTES = 64 * 1024
-const MIN_FREE = 4 * READ_BYTES
+const MAX_HEAD_BYTES = 64 * 1024
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1")
 
 type Headers = Readonly<Record<string, string>>
@@ -51,13 +48,21 @@ export const make = (socketPath: string, endpoint: string) =>
     Effect.runtime<never>(),
     (runtime) =>
       Effect.async<Option.Option<Headers>, ClientConnectionFailed | E>((resume) => {
-        const buffer = Buffer.allocUnsafe(BUFFER_BYTES)
+        const readBuffer = Buffer.allocUnsafe(READ_BYTES)
+        const buffers = [Buffer.allocUnsafe(BUFFER_BYTES), Buffer.allocUnsafe(BUFFER_BYTES)] as const
+        let current = 0 // the buffer that fills
         let offset = 0
+        let head: Buffer | undefined = Buffer.alloc(0) // until the headers are in
         let headers: Headers | undefined = undefined
-        let remaining = 0
+        let remaining = 0 // body bytes not yet taken
         let writing: Fiber.RuntimeFiber<void, E> | undefined = undefined
+        /** A full buffer waiting for the one being written: reading pauses meanwhile. */
+        let waiting: { readonly index: number; readonly length: number } | undefined = undefined
+        /** Reads that arrived while paused (node may deliver one after the pause): copied, taken on resume. */
+        const overflow: Array<Buffer> = []
         let finished = false
         let closed = false
+
         const finish = (result: Effect.Effect<Option.Option<Headers>, ClientConnectionFailed | E>) => {
           if (finished) return
           finished = true
@@ -75,72 +80,87 @@ export const make = (socketPath: string, endpoint: string) =>
             })
           ))
         const early = () => fail("the connection closed before the whole body arrived")
-        /** Hands the buffered bytes to `write`; reading waits until it is done. */
-        const flush = (then: () => void) => {
-          const length = offset
-          remaining -= length
-          const fiber = Runtime.runFork(runtime)(write(buffer.subarray(0, length)))
+
+        const startWrite = (index: number, length: number) => {
+          const fiber = Runtime.runFork(runtime)(write(buffers[index]!.subarray(0, length)))
           writing = fiber
           fiber.addObserver((exit) => {
             writing = undefined
             if (finished) return
             if (exit._tag === "Failure") return finish(Effect.failCause(exit.cause as Cause.Cause<E>))
-            buffer.copyWithin(0, length, offset)
-            offset -= length
-            then()
+            if (waiting !== undefined) {
+              const next = waiting
+              waiting = undefined
+              startWrite(next.index, next.length)
+              for (const data of overflow.splice(0)) take(data)
+            }
+            if (remaining === 0 && offset === 0 && writing === undefined) {
+              return finish(Effect.succeed(Option.some(headers!)))
+            }
+            if (waiting === undefined) {
+              if (closed && remaining > 0) early()
+              else socket.resume()
+            }
           })
         }
-        const onBody = (): void => {
-          if (writing !== undefined) return
-          if (offset >= remaining) {
-            offset = remaining // `Connection: close`: nothing follows the body
-            flush(() => finish(Effect.succeed(Option.some(headers!))))
-          } else if (buffer.length - offset < MIN_FREE) {
-            flush(() => {
-              onBody()
-              if (!finished && writing === undefined) {
-                if (closed) early()
-                else socket.resume()
-              }
-            })
-          }
+        /** The filling buffer is ready: write it now, or after the one being written. */
+        const ship = () => {
+          const index = current
+          const length = offset
+          current = 1 - current
+          offset = 0
+          if (writing === undefined) startWrite(index, length)
+          else waiting = { index, length }
         }
-        const onHead = () => {
-          const end = buffer.subarray(0, offset).indexOf(HEAD_END)
-          if (end < 0) {
-            if (buffer.length - offset < MIN_FREE) fail("the response headers are too large")
+        const take = (data: Buffer) => {
+          if (waiting !== undefined) {
+            overflow.push(Buffer.from(data))
             return
           }
-          const head = parseHead(buffer.toString("latin1", 0, end))
-          if (head === undefined) return fail("the answer is not HTTP/1.1")
-          const length = head.headers["content-length"]
+          const n = Math.min(data.length, remaining) // `Connection: close`: nothing follows the body
+          data.copy(buffers[current]!, offset, 0, n)
+          offset += n
+          remaining -= n
+          if (remaining === 0 || BUFFER_BYTES - offset < READ_BYTES) ship()
+          if (remaining === 0 && offset === 0 && writing === undefined && waiting === undefined) {
+            finish(Effect.succeed(Option.some(headers!)))
+          }
+        }
+        const onHead = (data: Buffer) => {
+          head = Buffer.concat([head!, data])
+          const end = head.indexOf(HEAD_END)
+          if (end < 0) {
+            if (head.length > MAX_HEAD_BYTES) fail("the response headers are too large")
+            return
+          }
+          const parsed = parseHead(head.toString("latin1", 0, end))
+          if (parsed === undefined) return fail("the answer is not HTTP/1.1")
+          const length = parsed.headers["content-length"]
           if (
-            length === undefined || !/^\d+$/.test(length) || head.headers["transfer-encoding"] !== undefined ||
-            !accept(head.status, head.headers)
+            length === undefined || !/^\d+$/.test(length) || parsed.headers["transfer-encoding"] !== undefined ||
+            !accept(parsed.status, parsed.headers)
           ) {
             return finish(Effect.succeed(Option.none()))
           }
-          headers = head.headers
+          headers = parsed.headers
           remaining = Number(length)
-          buffer.copyWithin(0, end + HEAD_END.length, offset)
-          offset -= end + HEAD_END.length
-          onBody()
+          const body = head.subarray(end + HEAD_END.length)
+          head = undefined
+          if (remaining === 0) return finish(Effect.succeed(Option.some(headers)))
+          if (body.length > 0) take(body)
         }
+
         const socket = Net.connect({
           path: socketPath,
           onread: {
-            buffer: () => buffer.subarray(offset, offset + READ_BYTES),
-            callback: (n, into) => {
+            buffer: readBuffer,
+            callback: (n, data) => {
               if (finished) return false
-              // the next read's buffer is handed out right after each callback: after a flush moved the bytes, a read
-              // may land further on than `offset`, and is moved down to it
-              const at = into.byteOffset - buffer.byteOffset
-              if (at !== offset) buffer.copyWithin(offset, at, at + n)
-              offset += n
-              if (headers === undefined) onHead()
-              else onBody()
-              // `false` pauses reading while `write` has the buffer (`pause()` alone may let one more read in)
-              return !finished && writing === undefined
+              const bytes = Buffer.from(data.buffer, data.byteOffset, n)
+              if (head !== undefined) onHead(bytes)
+              else take(bytes)
+              // `false` pauses reading while both buffers are taken
+              return !finished && waiting === undefined
             }
           }
         })
@@ -150,7 +170,7 @@ export const make = (socketPath: string, endpoint: string) =>
         socket.once("error", (error) => fail(describeConnectionError(error), error))
         const onClosed = () => {
           closed = true
-          if (writing === undefined) early()
+          if (!finished && writing === undefined && (head !== undefined || remaining > 0)) early()
         }
         socket.once("end", onClosed)
         socket.once("close", onClosed)
