@@ -207,6 +207,20 @@ export declare namespace Files {
       path: string,
       write: (chunk: Uint8Array) => Effect.Effect<void, E>
     ) => Effect.Effect<FileStat, LxdError | E>
+    /**
+     * Writes a file of `size` bytes whose content `fill` provides (`POST …/files?path=`, as `put`): `fill`
+     * writes into the buffer it is given, from its start, and returns how many bytes it wrote. Where the
+     * transport has an upload path (the node unix socket) the buffers are reused, with no allocation per chunk;
+     * a buffer is filled again only once the connection took the bytes before. Otherwise fresh chunks go as
+     * `put` sends a stream. A `fill` that returns 0 before `size` bytes fails the push. Errors: as `put`.
+     */
+    readonly upload: <E>(
+      instance: string,
+      path: string,
+      size: number,
+      fill: (buffer: Uint8Array) => Effect.Effect<number, E>,
+      options?: PutOptions
+    ) => Effect.Effect<void, LxdError | E>
     /** The content of a regular file, requested when the stream runs (`get`, then its stream). */
     readonly stream: (instance: string, path: string) => Stream.Stream<Uint8Array, LxdError>
     /** The whole content of a regular file; `InvalidArgument` if it is larger than `maxBytes` (32 MiB). */

@@ -165,6 +165,16 @@ export declare namespace LxdClient {
       accept: (status: number, headers: Readonly<Record<string, string>>) => boolean,
       write: (chunk: Uint8Array) => Effect.Effect<void, E>
     ) => Effect.Effect<Option.Option<Readonly<Record<string, string>>>, LxdError | E>
+    /**
+     * Sends a body of `length` bytes through the transport's reused-buffer upload path
+     * ({@link LxdTransport.Service.upload}) when it has one, and reads the answer as `request` does: `None`
+     * when there is none (nothing was sent; send it with `request` and a `rawBody`).
+     */
+    readonly upload: <E>(
+      request: Request,
+      length: number,
+      fill: (buffer: Uint8Array) => Effect.Effect<number, E>
+    ) => Effect.Effect<Option.Option<RawResponse>, LxdError | E>
     /** `GET /1.0`, cached until it fails or {@link LxdClient.Service.refreshServer} is called. */
     readonly server: Effect.Effect<ServerInfo, LxdError>
     /** Drops the cached `GET /1.0` (after authenticating, or a server upgrade). */

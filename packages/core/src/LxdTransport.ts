@@ -87,11 +87,24 @@ export declare namespace LxdTransport {
      */
     readonly json?: ((request: JsonRequest) => Effect.Effect<JsonResponse, ClientConnectionFailed>) | undefined
     /**
-     * An optional lean path for downloading a body (`GET` of a path with its query) through one reused buffer:
-     * no allocation per chunk. `accept` sees the status and the headers (names lowercased) first; when it
-     * refuses, or the answer has no `Content-Length`, nothing is written, the connection is dropped and the
-     * result is `None` (the caller then asks again through `http`). Each chunk is valid only until its `write`
-     * ends; the transport reads no further while a `write` runs. A transport wrapped by the user leaves it out.
+     * An optional lean path for sending a body of known length (`request.length`; `request.body` is unused) from
+     * reused buffers: `fill` writes into the buffer it is given, from its start, and returns how many bytes it
+     * wrote (0: the source ended early, which fails the request); a buffer is filled again only once the
+     * connection took the bytes before. The answer is read as `json` reads it. A transport wrapped by the user
+     * leaves it out.
+     */
+    readonly upload?:
+      | (<E>(
+        request: JsonRequest & { readonly length: number },
+        fill: (buffer: Uint8Array) => Effect.Effect<number, E>
+      ) => Effect.Effect<JsonResponse, ClientConnectionFailed | E>)
+      | undefined
+    /**
+     * An optional lean path for downloading a body (`GET` of a path with its query) through reused buffers: no
+     * allocation per chunk. `accept` sees the status and the headers (names lowercased) first; when it refuses,
+     * or the answer has no `Content-Length`, nothing is written, the connection is dropped and the result is
+     * `None` (the caller then asks again through `http`). Each chunk is valid only until its `write` ends. A
+     * transport wrapped by the user leaves it out.
      */
     readonly download?:
       | (<E>(

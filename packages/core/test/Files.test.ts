@@ -56,6 +56,29 @@ describe("put", () => {
       expect(new TextDecoder().decode(r!.bytes)).toBe("hello")
     }).pipe(Effect.provide(layer([route("POST", "/instances/:name/files", ok)]))))
 
+  it.effect("upload without a transport upload path: fill's bytes go as put sends a stream", () =>
+    Effect.gen(function*() {
+      const f = yield* files
+      const source = new TextEncoder().encode("0123456789")
+      let at = 0
+      const fill = (buffer: Uint8Array) =>
+        Effect.sync(() => {
+          const n = Math.min(3, buffer.length, source.length - at) // short reads, as a file may give
+          buffer.set(source.subarray(at, at + n))
+          at += n
+          return n
+        })
+      yield* f.upload("c1", "/tmp/a", source.length, fill, { mode: 0o600 })
+      const [r] = yield* fileRequests
+      expect(r!.headers["x-lxd-mode"]).toBe("0600")
+      expect(r!.headers["content-type"]).toBe("application/octet-stream")
+      expect(new TextDecoder().decode(r!.bytes)).toBe("0123456789")
+      const short = yield* Effect.flip(f.upload("c1", "/tmp/a", 20, () => Effect.succeed(0)))
+      expect(short._tag).toBe("InvalidArgument")
+      const bad = yield* Effect.flip(f.upload("c1", "/tmp/a", -1, () => Effect.succeed(0)))
+      expect(bad._tag).toBe("InvalidArgument")
+    }).pipe(Effect.provide(layer([route("POST", "/instances/:name/files", ok)]))))
+
   it.effect("leaves out the headers of options not given", () =>
     Effect.gen(function*() {
       yield* (yield* files).put("c1", "/tmp/a", new Uint8Array([1, 2, 3]))

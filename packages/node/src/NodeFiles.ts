@@ -83,7 +83,10 @@ export const readLocalFile = (
 ): Stream.Stream<Uint8Array, PlatformError> => Tree.readFile(path, options.chunkSize)
 
 /**
- * Uploads one local file (`Files.put`, streamed). The mode defaults to the local file's.
+ * Uploads one local file (`POST /1.0/instances/{name}/files?path=`). The mode defaults to the local file's. Over
+ * the unix socket it goes through `Files.upload`: two reused buffers, no allocation per chunk; `append` or a
+ * `chunkSize` streams it with `Files.put`. Errors: `NotFound`, `InvalidArgument`, `APIExtensionNotAvailable`
+ * (append), `ClientConnectionFailed`, `SystemError` (local).
  *
  * @since 0.1.0
  * @category constructors
@@ -97,11 +100,18 @@ export const pushFile = (
   Effect.gen(function*() {
     const files = yield* Files.Files
     const st = yield* Tree.fs("stat", localPath, () => FsP.stat(localPath))
-    yield* files.put(instance, remotePath, Tree.readFile(localPath, options.chunkSize), {
-      mode: st.mode & 0o777,
-      ...options,
-      size: options.writeMode === "append" ? undefined : st.size
-    })
+    if (options.writeMode === "append" || options.chunkSize !== undefined) {
+      return yield* files.put(instance, remotePath, Tree.readFile(localPath, options.chunkSize), {
+        mode: st.mode & 0o777,
+        ...options,
+        size: options.writeMode === "append" ? undefined : st.size
+      })
+    }
+    // `Files.upload`: over the unix socket the file is read into two reused buffers that go straight out
+    yield* Tree.withFileReader(
+      localPath,
+      (read) => files.upload(instance, remotePath, st.size, read, { mode: st.mode & 0o777, ...options })
+    )
   }).pipe(Effect.withSpan("NodeFiles.pushFile"))
 
 /**

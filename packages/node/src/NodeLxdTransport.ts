@@ -20,6 +20,7 @@ import type * as WS from "ws"
 import * as Download from "./internal/download.js"
 import * as Json from "./internal/json.js"
 import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
+import * as Upload from "./internal/upload.js"
 import * as WebSocket from "./internal/websocket.js"
 
 /**
@@ -108,8 +109,9 @@ const makeTransport = (o: {
       json: o.transformClient
         ? undefined
         : Json.make({ dispatcher, origin: o.origin, endpoint: o.endpoint, mapError: o.mapError }),
-      // bodies through one reused buffer (file downloads); unix socket only: over HTTPS TLS costs more than the copies
+      // file bodies through reused buffers; unix socket only: over HTTPS, TLS costs more than the copies
       download: o.transformClient || o.socketPath === undefined ? undefined : Download.make(o.socketPath, o.endpoint),
+      upload: o.transformClient || o.socketPath === undefined ? undefined : Upload.make(o.socketPath, o.endpoint),
       websocket: (pathAndQuery) =>
         WebSocket.open({
           url: o.wsUrl(pathAndQuery),

@@ -23,7 +23,7 @@ import {
   ProtocolError
 } from "../LxdError.js"
 import { ServerInfo } from "../LxdSchema.js"
-import { describeConnectionError, LxdTransport } from "../LxdTransport.js"
+import { describeConnectionError, type JsonRequest, type JsonResponse, LxdTransport } from "../LxdTransport.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
 import * as FastDecode from "./fastDecode.js"
@@ -158,12 +158,18 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
 
   // the transport's lean path (node transports without `transformClient`): a JSON body in, the text out
   const lean = transport.json
-  const requestLean = (req: Request, json: NonNullable<typeof lean>): Effect.Effect<RawResponse, LxdError> =>
+  /** A request on one of the transport's lean paths: headers and query built as `http` builds them, the JSON
+   * answer read as an envelope. */
+  const requestLean = <E>(
+    req: Request,
+    send: (request: JsonRequest) => Effect.Effect<JsonResponse, ClientConnectionFailed | E>,
+    extraHeaders?: Readonly<Record<string, string>>
+  ): Effect.Effect<RawResponse, LxdError | E> =>
     Effect.contextWithEffect((context: Context.Context<never>) => {
       const query = queryString(
         composeQuery(req.query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget))
       )
-      const headers: Record<string, string> = { accept: "application/json" }
+      const headers: Record<string, string> = { accept: "application/json", ...extraHeaders }
       let body: string | undefined
       if (req.body !== undefined) {
         body = JSON.stringify(req.body)
@@ -174,7 +180,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
       }
       if (req.etag !== undefined) headers["if-match"] = req.etag
       return Effect.flatMap(
-        json({ method: req.method, path: API + req.path, query, headers, body }),
+        send({ method: req.method, path: API + req.path, query, headers, body }),
         (response) => {
           let parsed: unknown
           try {
@@ -186,6 +192,13 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
         }
       )
     })
+
+  const upload: LxdClient.Service["upload"] = (req, length, fill) => {
+    const lean = transport.upload
+    if (lean === undefined) return Effect.succeed(Option.none())
+    const headers = { "content-type": "application/octet-stream", "content-length": String(length) }
+    return Effect.map(requestLean(req, (request) => lean({ ...request, length }, fill), headers), Option.some)
+  }
 
   const request = (req: Request): Effect.Effect<RawResponse, LxdError> =>
     lean !== undefined && req.rawBody === undefined
@@ -315,6 +328,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     attach: (op) => Op.attach(engine, op),
     websocket,
     download,
+    upload,
     server,
     refreshServer: invalidate,
     hasExtension,

@@ -24,6 +24,9 @@ import * as Path from "./path.js"
 const API = "/1.0"
 const OCTET = "application/octet-stream"
 
+/** Chunk size of `upload` when the transport has no upload path. */
+const UPLOAD_CHUNK_BYTES = 1024 * 1024
+
 /** Default limit of `readBytes` / `readText`. @internal */
 export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
@@ -315,6 +318,98 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       return content.stat
     })
 
+  const put = <E = never, R = never>(
+    instance: string,
+    path: string,
+    content: string | Uint8Array | Stream.Stream<Uint8Array, E, R>,
+    options: F.PutOptions = {}
+  ): Effect.Effect<void, LxdError | E, R> =>
+    Effect.gen(function*() {
+      const headers = yield* putHeaders(instance, path, options)
+      if (typeof content === "string" || content instanceof Uint8Array) {
+        const rawBody = typeof content === "string"
+          ? HttpBody.text(content, OCTET)
+          : HttpBody.uint8Array(content, OCTET)
+        return yield* Effect.flatMap(fileRequest(instance, path, "POST", { headers, rawBody }), post)
+      }
+      // the caller's stream runs inside the transport; keep its own failure to re-raise it as it was
+      const failure = yield* Ref.make(Option.none<Cause.Cause<E>>())
+      const context = yield* Effect.context<R>()
+      const body = content.pipe(
+        Stream.tapErrorCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.void : Ref.set(failure, Option.some(cause))
+        ),
+        Stream.provideContext(context)
+      )
+      const rawBody = HttpBody.stream(body, OCTET, options.size)
+      return yield* Effect.flatMap(fileRequest(instance, path, "POST", { headers, rawBody }), post).pipe(
+        // however the transport reports it (a failed request, a defect), the stream's own failure wins
+        Effect.catchAllCause((cause) =>
+          Effect.flatMap(
+            Ref.get(failure),
+            Option.match({
+              onNone: () => Effect.failCause<LxdError | E>(cause),
+              onSome: (own) => Effect.failCause(own)
+            })
+          )
+        )
+      )
+    }).pipe(Effect.withSpan("Files.put"))
+
+  /** The headers of a file push, after checking the options and the path (nothing is sent before). */
+  const putHeaders = (instance: string, path: string, options: F.PutOptions) =>
+    Effect.gen(function*() {
+      const writeMode = options.writeMode ?? "overwrite"
+      if (writeMode !== "overwrite" && writeMode !== "append") {
+        return yield* new InvalidArgument({
+          argument: "writeMode",
+          value: writeMode,
+          reason: "must be \"overwrite\" or \"append\""
+        })
+      }
+      const ownership = yield* ownershipHeaders(options)
+      // validate before the extension check, which may cost a request
+      yield* fileRequest(instance, path, "POST")
+      if (writeMode === "append") yield* client.requireExtension("file_append")
+      return { "X-LXD-type": "file", "X-LXD-write": writeMode, ...ownership }
+    })
+
+  const upload = <E>(
+    instance: string,
+    path: string,
+    size: number,
+    fill: (buffer: Uint8Array) => Effect.Effect<number, E>,
+    options: F.PutOptions
+  ): Effect.Effect<void, LxdError | E> =>
+    Effect.gen(function*() {
+      if (!Number.isSafeInteger(size) || size < 0) {
+        return yield* new InvalidArgument({ argument: "size", value: size, reason: "must be a byte count" })
+      }
+      const headers = yield* putHeaders(instance, path, options)
+      const request = yield* fileRequest(instance, path, "POST", { headers })
+      if (Option.isSome(yield* client.upload(request, size, fill))) return
+      // no upload path in the transport: the same bytes as a stream of fresh chunks
+      let left = size
+      const chunks = Stream.repeatEffectOption(Effect.suspend(() => {
+        if (left === 0) return Effect.fail(Option.none())
+        const buffer = new Uint8Array(Math.min(UPLOAD_CHUNK_BYTES, left))
+        return Effect.flatMap(Effect.mapError(fill(buffer), Option.some), (n) => {
+          if (n <= 0) {
+            return Effect.fail(Option.some<LxdError | E>(
+              new InvalidArgument({
+                argument: "fill",
+                value: size,
+                reason: `the body ended after ${size - left} bytes`
+              })
+            ))
+          }
+          left -= n
+          return Effect.succeed(buffer.subarray(0, n))
+        })
+      }))
+      yield* put(instance, path, chunks, { ...options, size })
+    })
+
   const readBytes = (instance: string, path: string, options?: F.ReadOptions) =>
     Effect.gen(function*() {
       const max = options?.maxBytes ?? DEFAULT_MAX_BYTES
@@ -435,55 +530,9 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
         ),
         Effect.withSpan("Files.readlink")
       ),
-    put: <E = never, R = never>(
-      instance: string,
-      path: string,
-      content: string | Uint8Array | Stream.Stream<Uint8Array, E, R>,
-      options: F.PutOptions = {}
-    ): Effect.Effect<void, LxdError | E, R> =>
-      Effect.gen(function*() {
-        const writeMode = options.writeMode ?? "overwrite"
-        if (writeMode !== "overwrite" && writeMode !== "append") {
-          return yield* new InvalidArgument({
-            argument: "writeMode",
-            value: writeMode,
-            reason: "must be \"overwrite\" or \"append\""
-          })
-        }
-        const ownership = yield* ownershipHeaders(options)
-        const headers = { "X-LXD-type": "file", "X-LXD-write": writeMode, ...ownership }
-        // validate before the extension check, which may cost a request
-        yield* fileRequest(instance, path, "POST")
-        if (writeMode === "append") yield* client.requireExtension("file_append")
-        if (typeof content === "string" || content instanceof Uint8Array) {
-          const rawBody = typeof content === "string"
-            ? HttpBody.text(content, OCTET)
-            : HttpBody.uint8Array(content, OCTET)
-          return yield* Effect.flatMap(fileRequest(instance, path, "POST", { headers, rawBody }), post)
-        }
-        // the caller's stream runs inside the transport; keep its own failure to re-raise it as it was
-        const failure = yield* Ref.make(Option.none<Cause.Cause<E>>())
-        const context = yield* Effect.context<R>()
-        const body = content.pipe(
-          Stream.tapErrorCause((cause) =>
-            Cause.isInterruptedOnly(cause) ? Effect.void : Ref.set(failure, Option.some(cause))
-          ),
-          Stream.provideContext(context)
-        )
-        const rawBody = HttpBody.stream(body, OCTET, options.size)
-        return yield* Effect.flatMap(fileRequest(instance, path, "POST", { headers, rawBody }), post).pipe(
-          // however the transport reports it (a failed request, a defect), the stream's own failure wins
-          Effect.catchAllCause((cause) =>
-            Effect.flatMap(
-              Ref.get(failure),
-              Option.match({
-                onNone: () => Effect.failCause<LxdError | E>(cause),
-                onSome: (own) => Effect.failCause(own)
-              })
-            )
-          )
-        )
-      }).pipe(Effect.withSpan("Files.put")),
+    put,
+    upload: (instance, path, size, fill, options = {}) =>
+      upload(instance, path, size, fill, options).pipe(Effect.withSpan("Files.upload")),
     mkdir: (instance, path, options = {}) =>
       Effect.gen(function*() {
         const headers = yield* ownershipHeaders(options)

@@ -96,6 +96,25 @@ export const readFile = (path: string, chunkSize = DEFAULT_CHUNK_SIZE): Stream.S
       )
   )
 
+/**
+ * Opens a local file for reading, runs `use` with a reader that fills a buffer from its start (returning the
+ * bytes read, 0 at the end), then closes the file.
+ *
+ * @internal
+ */
+export const withFileReader = <A, E>(
+  path: string,
+  use: (read: (buffer: Uint8Array) => Effect.Effect<number, SystemError>) => Effect.Effect<A, E>
+): Effect.Effect<A, E | SystemError> =>
+  Effect.acquireUseRelease(
+    fs("open", path, () => FsP.open(path, "r")),
+    (handle) =>
+      use((buffer) =>
+        Effect.map(fs("read", path, () => handle.read(buffer, 0, buffer.length, null)), (r) => r.bytesRead)
+      ),
+    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+  )
+
 const openFd = promisify(Fs.open)
 const fchmod = promisify(Fs.fchmod)
 const fchown = promisify(Fs.fchown)

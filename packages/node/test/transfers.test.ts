@@ -143,3 +143,119 @@ describe("Files.download over the unix socket (reused buffers)", () => {
       expect(e.message).toContain("closed before the whole body arrived")
     })))
 })
+
+describe("Files.upload over the unix socket (reused buffers)", () => {
+  const body = content(3 * 1024 * 1024 + 777)
+  const run = <A, E>(socketPath: string, f: (files: Files.Files.Service) => Effect.Effect<A, E>) =>
+    Effect.flatMap(Files.Files, f).pipe(
+      Effect.provide(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath }))))
+    )
+  /** A stand-in that reads the head and the whole body, then answers. */
+  const receiver = (answer: (head: string, body: Buffer) => string, opts: { early?: boolean } = {}) =>
+    Effect.acquireRelease(
+      Effect.async<{ socketPath: string; got: Array<{ head: string; body: Buffer }>; server: net.Server }>((resume) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-ul-"))
+        const socketPath = path.join(dir, "unix.socket")
+        const got: Array<{ head: string; body: Buffer }> = []
+        const server = net.createServer((socket) => {
+          let raw = Buffer.alloc(0)
+          let continued = false
+          socket.on("error", () => {})
+          socket.on("data", (d: Buffer) => {
+            raw = Buffer.concat([raw, d])
+            const end = raw.indexOf("\r\n\r\n")
+            if (end < 0) return
+            const head = raw.toString("latin1", 0, end)
+            if (opts.early === true) {
+              // answers before reading the body, as LXD does for a missing instance
+              if (got.length === 0) {
+                got.push({ head, body: Buffer.alloc(0) })
+                socket.end(answer(head, Buffer.alloc(0)))
+              }
+              got[0] = { head, body: raw.subarray(end + 4) }
+              return
+            }
+            if (!continued && /expect: 100-continue/i.test(head)) {
+              continued = true
+              socket.write("HTTP/1.1 100 Continue\r\n\r\n")
+            }
+            const length = Number(/content-length: (\d+)/i.exec(head)![1])
+            if (raw.length - end - 4 < length) return
+            const received = raw.subarray(end + 4, end + 4 + length)
+            got.push({ head, body: received })
+            socket.end(answer(head, received))
+          })
+        })
+        server.listen(socketPath, () => resume(Effect.succeed({ socketPath, got, server })))
+      }),
+      (d) =>
+        Effect.async<void>((resume) => {
+          d.server.close(() => resume(Effect.void))
+          fs.rmSync(path.dirname(d.socketPath), { recursive: true, force: true })
+        })
+    )
+  const ok = JSON.stringify({ type: "sync", status: "Success", status_code: 200, metadata: {} })
+  /** Fills from `body` in short reads; records which buffers it was given. */
+  const filler = (source: Buffer) => {
+    let at = 0
+    const buffers = new Set<ArrayBufferLike>()
+    return {
+      buffers,
+      fill: (buffer: Uint8Array) =>
+        Effect.sync(() => {
+          buffers.add(buffer.buffer)
+          const n = Math.min(buffer.length, source.length - at, 700_000)
+          buffer.set(source.subarray(at, at + n))
+          at += n
+          return n
+        })
+    }
+  }
+
+  it.live("the body arrives whole after the head, from two buffers; the answer is read as an envelope", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const d = yield* receiver(() =>
+        `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${
+          ok.length.toString(16)
+        }\r\n${ok}\r\n0\r\n\r\n`
+      )
+      const source = filler(body)
+      yield* run(d.socketPath, (f) => f.upload("c1", "/root/up.bin", body.length, source.fill, { mode: 0o640 }))
+      expect(d.got).toHaveLength(1)
+      const { body: received, head } = d.got[0]!
+      expect(sha(received)).toBe(sha(body))
+      expect(head).toMatch(/^POST \/1\.0\/instances\/c1\/files\?path=%2Froot%2Fup\.bin HTTP\/1\.1\r\n/)
+      expect(head).toContain(`content-length: ${body.length}`)
+      expect(head).toContain("content-type: application/octet-stream")
+      expect(head.toLowerCase()).toContain("x-lxd-mode: 0640")
+      expect(source.buffers.size).toBe(2)
+      expect(head).toMatch(/expect: 100-continue/i)
+    })))
+
+  it.live("an answer given before the body was taken is the result (LXD refuses early and closes)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const json = JSON.stringify({ type: "error", error: "Instance not found", error_code: 404 })
+      const d = yield* receiver(
+        () =>
+          `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`,
+        { early: true }
+      )
+      const e = yield* Effect.flip(
+        run(d.socketPath, (f) => f.upload("nope", "/root/x", body.length, filler(body).fill))
+      )
+      expect(e._tag).toBe("NotFound")
+      expect(e.message).toContain("Instance not found")
+      expect(d.got[0]!.head).toMatch(/expect: 100-continue/i)
+      expect(d.got[0]!.body.length).toBe(0) // no byte of the body was sent
+    })))
+
+  it.live("a source that ends early fails the push", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const d = yield* receiver(() => `HTTP/1.1 200 OK\r\nContent-Length: ${ok.length}\r\n\r\n${ok}`)
+      const e = yield* Effect.flip(
+        run(d.socketPath, (f) => f.upload("c1", "/root/x", body.length + 10, filler(body).fill))
+      )
+      expect(e._tag).toBe("ClientConnectionFailed")
+      expect(e.message).toContain(`the body ended after ${body.length} of ${body.length + 10} bytes`)
+    })))
+})

@@ -1,0 +1,197 @@
+/**
+ * The unix-socket transport's upload path: one connection per body, sent from two reused 1 MiB buffers that take
+ * turns (one is filled while the socket takes the other), so a file push allocates nothing per chunk. The answer
+ * is read whole after the body (`Connection: close`); LXD may answer early and close, e.g. for a missing
+ * instance, and that answer is what the caller gets.
+ *
+ * @internal
+ */
+import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
+import { describeConnectionError, type JsonRequest, type JsonResponse } from "@effect-lxd/core/LxdTransport"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Net from "node:net"
+
+const BUFFER_BYTES = 1024 * 1024
+const HEAD_END = "\r\n\r\n"
+
+/** How long to wait for LXD's answer once it stopped taking the body. */
+const EARLY_ANSWER_MS = 2000
+
+/** How long to wait for `100 Continue` before sending the body anyway. */
+const CONTINUE_WAIT_MS = 1000
+
+/** Decodes a `Transfer-Encoding: chunked` body (`size\r\ndata\r\n…0\r\n\r\n`). */
+const dechunk = (body: Buffer): Buffer | undefined => {
+  const parts: Array<Buffer> = []
+  let at = 0
+  for (;;) {
+    const eol = body.indexOf("\r\n", at, "latin1")
+    if (eol < 0) return undefined
+    const size = Number.parseInt(body.toString("latin1", at, eol), 16)
+    if (Number.isNaN(size)) return undefined
+    if (size === 0) return Buffer.concat(parts)
+    parts.push(body.subarray(eol + 2, eol + 2 + size))
+    at = eol + 2 + size + 2
+  }
+}
+
+const parseAnswer = (raw: Buffer): JsonResponse | undefined => {
+  const end = raw.indexOf(HEAD_END, 0, "latin1")
+  if (end < 0) return undefined
+  const lines = raw.toString("latin1", 0, end).split("\r\n")
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "")
+  if (status === null) return undefined
+  const headers: Record<string, string> = {}
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":")
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  let body: Buffer | undefined = raw.subarray(end + HEAD_END.length)
+  if (headers["transfer-encoding"]?.toLowerCase() === "chunked") body = dechunk(body)
+  else if (headers["content-length"] !== undefined) body = body.subarray(0, Number(headers["content-length"]))
+  return body === undefined ? undefined : { status: Number(status[1]), headers, text: body.toString("utf8") }
+}
+
+/** @internal */
+export const make = (socketPath: string, endpoint: string) =>
+<E>(
+  request: JsonRequest & { readonly length: number },
+  fill: (buffer: Uint8Array) => Effect.Effect<number, E>
+): Effect.Effect<JsonResponse, ClientConnectionFailed | E> =>
+  Effect.scoped(Effect.gen(function*() {
+    const failed = (reason: string, cause?: unknown) =>
+      new ClientConnectionFailed({
+        method: request.method,
+        path: request.path + request.query,
+        endpoint,
+        reason,
+        ...(cause === undefined ? {} : { cause })
+      })
+    // the answer, collected from the start: LXD may answer before it took the whole body
+    const answer: {
+      chunks: Array<Buffer>
+      ended: boolean
+      error: unknown
+      waiter: (() => void) | undefined
+      onData: (() => void) | undefined
+    } = { chunks: [], ended: false, error: undefined, waiter: undefined, onData: undefined }
+    const socket = yield* Effect.acquireRelease(
+      Effect.async<Net.Socket, ClientConnectionFailed>((resume) => {
+        const s = Net.connect({ path: socketPath })
+        const onError = (error: Error) => resume(Effect.fail(failed(describeConnectionError(error), error)))
+        s.once("error", onError)
+        s.once("connect", () => {
+          s.off("error", onError)
+          resume(Effect.succeed(s))
+        })
+        s.on("data", (chunk: Buffer) => {
+          answer.chunks.push(chunk)
+          answer.onData?.()
+        })
+        const ended = (error?: unknown) => {
+          if (answer.ended) return
+          answer.ended = true
+          answer.error = error
+          answer.onData?.()
+          answer.waiter?.()
+        }
+        s.on("error", (error) => ended(error))
+        s.once("end", () => ended())
+        s.once("close", () => ended())
+        return Effect.sync(() => s.destroy())
+      }),
+      (s) => Effect.sync(() => s.destroy())
+    )
+    /** The answer once the connection ended (at most `waitMs` when given). */
+    const readAnswer = (waitMs?: number) =>
+      Effect.async<JsonResponse | undefined>((resume) => {
+        const done = () => {
+          if (timer !== undefined) clearTimeout(timer)
+          answer.waiter = undefined
+          resume(Effect.succeed(parseAnswer(Buffer.concat(answer.chunks))))
+        }
+        const timer = waitMs === undefined ? undefined : setTimeout(done, waitMs)
+        if (answer.ended) return done()
+        answer.waiter = done
+      })
+    /**
+     * After the head (`Expect: 100-continue`): LXD's `100 Continue` once its handler reads the body, or its final
+     * answer when it refuses before reading (a missing instance): then no body is sent, and nothing is lost to a
+     * connection LXD closes under the body. Without either within a second the body goes anyway.
+     */
+    const awaitContinue = Effect.async<"continue" | "answered">((resume) => {
+      const check = () => {
+        const raw = Buffer.concat(answer.chunks)
+        const end = raw.indexOf(HEAD_END, 0, "latin1")
+        if (end < 0 && !answer.ended) return false
+        clearTimeout(timer)
+        answer.onData = undefined
+        if (end >= 0 && /^HTTP\/1\.[01] 100 /.test(raw.toString("latin1", 0, end))) {
+          answer.chunks = raw.length > end + HEAD_END.length ? [raw.subarray(end + HEAD_END.length)] : []
+          resume(Effect.succeed("continue"))
+        } else {
+          resume(Effect.succeed("answered"))
+        }
+        return true
+      }
+      const timer = setTimeout(() => {
+        answer.onData = undefined
+        resume(Effect.succeed("continue"))
+      }, CONTINUE_WAIT_MS)
+      if (!check()) answer.onData = check
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        answer.onData = undefined
+      })
+    })
+    const send = (chunk: Uint8Array) =>
+      Effect.async<void, ClientConnectionFailed>((resume) => {
+        socket.write(
+          chunk,
+          (error) => resume(error ? Effect.fail(failed(describeConnectionError(error), error)) : Effect.void)
+        )
+      })
+
+    let head = `${request.method} ${request.path}${request.query} HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n`
+    for (const name in request.headers) head += `${name}: ${request.headers[name]}\r\n`
+    const buffers = [Buffer.allocUnsafe(BUFFER_BYTES), Buffer.allocUnsafe(BUFFER_BYTES)] as const
+    const sending: [
+      Fiber.RuntimeFiber<void, ClientConnectionFailed>?,
+      Fiber.RuntimeFiber<void, ClientConnectionFailed>?
+    ] = []
+    const body = Effect.gen(function*() {
+      yield* send(Buffer.from(head + "expect: 100-continue\r\n\r\n", "latin1"))
+      if ((yield* awaitContinue) === "answered") return request.length // the answer is the result
+      let sent = 0
+      for (let turn = 0; sent < request.length; turn = 1 - turn) {
+        // a buffer is filled again only once the socket took what it held
+        const previous = sending[turn]
+        if (previous !== undefined) yield* Fiber.join(previous)
+        const buffer = buffers[turn]!
+        const n = yield* fill(buffer.subarray(0, Math.min(BUFFER_BYTES, request.length - sent)))
+        if (n <= 0) return sent // ended early
+        sending[turn] = yield* Effect.fork(send(buffer.subarray(0, n)))
+        sent += n
+      }
+      for (const fiber of sending) if (fiber !== undefined) yield* Fiber.join(fiber)
+      return sent
+    })
+    // a refused write with an answer already there (LXD answered early and closed): the answer is the result
+    const sent = yield* Effect.catchTag(body, "ClientConnectionFailed", (error) =>
+      Effect.flatMap(
+        readAnswer(EARLY_ANSWER_MS),
+        (early) => early === undefined ? Effect.fail(error) : Effect.succeed(request.length)
+      ))
+    if (sent < request.length) return yield* failed(`the body ended after ${sent} of ${request.length} bytes`)
+    const result = yield* readAnswer()
+    if (result === undefined) {
+      return yield* failed(
+        answer.error === undefined
+          ? "the connection closed without a complete answer"
+          : describeConnectionError(answer.error),
+        answer.error
+      )
+    }
+    return result
+  }))
