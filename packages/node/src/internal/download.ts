@@ -15,27 +15,14 @@ import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Net from "node:net"
+import { HEAD_END, parseHead } from "./http1.js"
 
 /** Each socket read lands in one `READ_BYTES` buffer; a `BUFFER_BYTES` buffer goes to `write` once nearly full. */
 const READ_BYTES = 256 * 1024
 const BUFFER_BYTES = 1024 * 1024
 const MAX_HEAD_BYTES = 64 * 1024
-const HEAD_END = Buffer.from("\r\n\r\n", "latin1")
 
 type Headers = Readonly<Record<string, string>>
-
-const parseHead = (text: string): { status: number; headers: Record<string, string> } | undefined => {
-  const lines = text.split("\r\n")
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "")
-  if (status === null) return undefined
-  const headers: Record<string, string> = {}
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!
-    const colon = line.indexOf(":")
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
-  }
-  return { status: Number(status[1]), headers }
-}
 
 /** @internal */
 export const make = (socketPath: string, endpoint: string) =>

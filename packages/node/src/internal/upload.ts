@@ -11,9 +11,9 @@ import { describeConnectionError, type JsonRequest, type JsonResponse } from "@e
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Net from "node:net"
+import { dechunk, HEAD_END, parseHead } from "./http1.js"
 
 const BUFFER_BYTES = 1024 * 1024
-const HEAD_END = "\r\n\r\n"
 
 /** How long to wait for LXD's answer once it stopped taking the body. */
 const EARLY_ANSWER_MS = 2000
@@ -21,36 +21,16 @@ const EARLY_ANSWER_MS = 2000
 /** How long to wait for `100 Continue` before sending the body anyway. */
 const CONTINUE_WAIT_MS = 1000
 
-/** Decodes a `Transfer-Encoding: chunked` body (`size\r\ndata\r\n…0\r\n\r\n`). */
-const dechunk = (body: Buffer): Buffer | undefined => {
-  const parts: Array<Buffer> = []
-  let at = 0
-  for (;;) {
-    const eol = body.indexOf("\r\n", at, "latin1")
-    if (eol < 0) return undefined
-    const size = Number.parseInt(body.toString("latin1", at, eol), 16)
-    if (Number.isNaN(size)) return undefined
-    if (size === 0) return Buffer.concat(parts)
-    parts.push(body.subarray(eol + 2, eol + 2 + size))
-    at = eol + 2 + size + 2
-  }
-}
-
 const parseAnswer = (raw: Buffer): JsonResponse | undefined => {
   const end = raw.indexOf(HEAD_END, 0, "latin1")
   if (end < 0) return undefined
-  const lines = raw.toString("latin1", 0, end).split("\r\n")
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "")
-  if (status === null) return undefined
-  const headers: Record<string, string> = {}
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":")
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
-  }
+  const head = parseHead(raw.toString("latin1", 0, end))
+  if (head === undefined) return undefined
+  const { headers } = head
   let body: Buffer | undefined = raw.subarray(end + HEAD_END.length)
   if (headers["transfer-encoding"]?.toLowerCase() === "chunked") body = dechunk(body)
   else if (headers["content-length"] !== undefined) body = body.subarray(0, Number(headers["content-length"]))
-  return body === undefined ? undefined : { status: Number(status[1]), headers, text: body.toString("utf8") }
+  return body === undefined ? undefined : { status: head.status, headers, text: body.toString("utf8") }
 }
 
 /** @internal */
