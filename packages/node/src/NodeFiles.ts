@@ -83,6 +83,25 @@ export const readLocalFile = (
 ): Stream.Stream<Uint8Array, PlatformError> => Tree.readFile(path, options.chunkSize)
 
 /**
+ * One local file to a remote path: through `Files.upload` (over the unix socket, two reused buffers), or as a
+ * stream of `chunkSize` chunks with `Files.put` when a chunk size is asked for or the write appends.
+ */
+const pushOne = (
+  files: Files.Files.Service,
+  instance: string,
+  localPath: string,
+  remotePath: string,
+  size: number,
+  options: Files.PutOptions & { readonly chunkSize?: number | undefined }
+): Effect.Effect<void, LxdError | PlatformError> =>
+  options.chunkSize === undefined && options.writeMode !== "append"
+    ? Tree.withFileReader(localPath, (read) => files.upload(instance, remotePath, size, read, options))
+    : files.put(instance, remotePath, Tree.readFile(localPath, options.chunkSize), {
+      ...options,
+      size: options.writeMode === "append" ? undefined : size
+    })
+
+/**
  * Uploads one local file (`POST /1.0/instances/{name}/files?path=`). The mode defaults to the local file's. Over
  * the unix socket it goes through `Files.upload`: two reused buffers, no allocation per chunk; `append` or a
  * `chunkSize` streams it with `Files.put`. Errors: `NotFound`, `InvalidArgument`, `APIExtensionNotAvailable`
@@ -100,18 +119,7 @@ export const pushFile = (
   Effect.gen(function*() {
     const files = yield* Files.Files
     const st = yield* Tree.fs("stat", localPath, () => FsP.stat(localPath))
-    if (options.writeMode === "append" || options.chunkSize !== undefined) {
-      return yield* files.put(instance, remotePath, Tree.readFile(localPath, options.chunkSize), {
-        mode: st.mode & 0o777,
-        ...options,
-        size: options.writeMode === "append" ? undefined : st.size
-      })
-    }
-    // `Files.upload`: over the unix socket the file is read into two reused buffers that go straight out
-    yield* Tree.withFileReader(
-      localPath,
-      (read) => files.upload(instance, remotePath, st.size, read, { mode: st.mode & 0o777, ...options })
-    )
+    yield* pushOne(files, instance, localPath, remotePath, st.size, { mode: st.mode & 0o777, ...options })
   }).pipe(Effect.withSpan("NodeFiles.pushFile"))
 
 /**
@@ -238,9 +246,9 @@ export const pushTree = (
           symlinks++
         })
         : Effect.gen(function*() {
-          yield* files.put(instance, remote, Tree.readFile(entry.absolute, options.chunkSize), {
+          yield* pushOne(files, instance, entry.absolute, remote, entry.size, {
             mode: entry.mode,
-            size: entry.size,
+            chunkSize: options.chunkSize,
             ...ownerOf(entry)
           })
           bytes += entry.size

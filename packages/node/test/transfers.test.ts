@@ -128,6 +128,27 @@ describe("Files.download over the unix socket (reused buffers)", () => {
       expect(d.paths.length).toBe(4)
     })))
 
+  it.live("interrupting a download closes its connection", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let closed = false
+      const d = yield* daemon((_p, socket) => {
+        socket.on("close", () => (closed = true))
+        void dribble(
+          socket,
+          `HTTP/1.1 200 OK\r\n${lxdHeaders("file")}Content-Length: ${body.length}\r\n\r\n`,
+          body,
+          4096
+        )
+      })
+      const result = yield* run(d.socketPath, (f) => f.download("c1", "/root/slow", () => Effect.void)).pipe(
+        Effect.timeout("150 millis"),
+        Effect.either
+      )
+      expect(result._tag).toBe("Left")
+      yield* Effect.sleep("200 millis")
+      expect(closed).toBe(true)
+    })))
+
   it.live("a connection that closes before the body ended is ClientConnectionFailed", () =>
     Effect.scoped(Effect.gen(function*() {
       const d = yield* daemon((_p, socket) => {
