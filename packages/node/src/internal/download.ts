@@ -100,11 +100,12 @@ export const make = (socketPath: string, endpoint: string) =>
           else waiting = { index, length }
         }
         const take = (data: Buffer) => {
+          if (remaining === 0) return // `Connection: close`: nothing follows the body
           if (waiting !== undefined) {
             overflow.push(Buffer.from(data))
             return
           }
-          const n = Math.min(data.length, remaining) // `Connection: close`: nothing follows the body
+          const n = Math.min(data.length, remaining)
           data.copy(buffers[current]!, offset, 0, n)
           offset += n
           remaining -= n
