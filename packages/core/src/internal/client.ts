@@ -76,8 +76,12 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
   const transport = yield* LxdTransport
   const http = transport.http
 
-  const buildRequest = (request: Request, project: string | undefined, target: string | undefined) => {
-    const url = API + request.path + queryString(composeQuery(request.query, project, target))
+  /** The query string of a request in the fiber's project and target (`CurrentProject`, `CurrentTarget`). */
+  const scopedQuery = (context: Context.Context<never>, query: Request["query"]): string =>
+    queryString(composeQuery(query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget)))
+
+  const buildRequest = (request: Request, query: string) => {
+    const url = API + request.path + query
     let req = HttpClientRequest.make(request.method)(url, { acceptJson: true })
     if (request.rawBody !== undefined) req = HttpClientRequest.setBody(req, request.rawBody)
     else if (request.body !== undefined) req = HttpClientRequest.bodyUnsafeJson(req, request.body)
@@ -97,9 +101,9 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
 
   const send = (request: Request) =>
     Effect.contextWithEffect((context: Context.Context<never>) =>
-      http.execute(
-        buildRequest(request, Context.get(context, CurrentProject), Context.get(context, CurrentTarget))
-      ).pipe(Effect.mapError((cause) => connectionFailed(request, cause)))
+      http.execute(buildRequest(request, scopedQuery(context, request.query))).pipe(
+        Effect.mapError((cause) => connectionFailed(request, cause))
+      )
     )
 
   /** The envelope of a JSON body, as the answer or the error it carries. */
@@ -166,9 +170,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     extraHeaders?: Readonly<Record<string, string>>
   ): Effect.Effect<RawResponse, LxdError | E> =>
     Effect.contextWithEffect((context: Context.Context<never>) => {
-      const query = queryString(
-        composeQuery(req.query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget))
-      )
+      const query = scopedQuery(context, req.query)
       const headers: Record<string, string> = { accept: "application/json", ...extraHeaders }
       let body: string | undefined
       if (req.body !== undefined) {
@@ -273,24 +275,14 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
 
   const websocket = (path: string, query?: Readonly<Record<string, string | undefined>>) =>
     Effect.contextWithEffect((context: Context.Context<never>) =>
-      transport.websocket(
-        API + path +
-          queryString(composeQuery(query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget)))
-      )
+      transport.websocket(API + path + scopedQuery(context, query))
     )
 
   const download: LxdClient.Service["download"] = (req, accept, write) => {
     const lean = transport.download
     if (lean === undefined) return Effect.succeed(Option.none())
     return Effect.contextWithEffect((context: Context.Context<never>) =>
-      lean(
-        API + req.path +
-          queryString(
-            composeQuery(req.query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget))
-          ),
-        accept,
-        write
-      )
+      lean(API + req.path + scopedQuery(context, req.query), accept, write)
     )
   }
 
