@@ -263,6 +263,21 @@ describe("stat", () => {
       route("GET", "/instances/:name/files", (r) =>
         Effect.succeed(r.params.name === "c1" ? error(404, "Not Found") : error(404, "Instance not found")))
     ]))))
+
+  it.effect("exists without instance_file_head: one GET answers it (its 404 says what is missing)", () =>
+    Effect.gen(function*() {
+      const f = yield* files
+      expect(yield* f.exists("c1", "/tmp/none")).toBe(false)
+      expect(yield* urls).toEqual(["GET /1.0/instances/c1/files?path=%2Ftmp%2Fnone"])
+      expect((yield* Effect.flip(f.exists("gone", "/tmp/a"))).message).toBe("Instance not found")
+    }).pipe(Effect.provide(layer(
+      [route(
+        "GET",
+        "/instances/:name/files",
+        (r) => Effect.succeed(r.params.name === "c1" ? error(404, "Not Found") : error(404, "Instance not found"))
+      )],
+      ["file_delete"]
+    ))))
 })
 
 describe("reading", () => {

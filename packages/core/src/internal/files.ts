@@ -325,12 +325,12 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
     options: F.PutOptions = {}
   ): Effect.Effect<void, LxdError | E, R> =>
     Effect.gen(function*() {
-      const headers = yield* putHeaders(instance, path, options)
+      const request = yield* putRequest(instance, path, options)
       if (typeof content === "string" || content instanceof Uint8Array) {
         const rawBody = typeof content === "string"
           ? HttpBody.text(content, OCTET)
           : HttpBody.uint8Array(content, OCTET)
-        return yield* Effect.flatMap(fileRequest(instance, path, "POST", { headers, rawBody }), post)
+        return yield* post({ ...request, rawBody })
       }
       // the caller's stream runs inside the transport; keep its own failure to re-raise it as it was
       const failure = yield* Ref.make(Option.none<Cause.Cause<E>>())
@@ -342,7 +342,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
         Stream.provideContext(context)
       )
       const rawBody = HttpBody.stream(body, OCTET, options.size)
-      return yield* Effect.flatMap(fileRequest(instance, path, "POST", { headers, rawBody }), post).pipe(
+      return yield* post({ ...request, rawBody }).pipe(
         // however the transport reports it (a failed request, a defect), the stream's own failure wins
         Effect.catchAllCause((cause) =>
           Effect.flatMap(
@@ -356,8 +356,8 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       )
     }).pipe(Effect.withSpan("Files.put"))
 
-  /** The headers of a file push, after checking the options and the path (nothing is sent before). */
-  const putHeaders = (instance: string, path: string, options: F.PutOptions) =>
+  /** The request of a file push (without its body), after checking the options and the path. */
+  const putRequest = (instance: string, path: string, options: F.PutOptions) =>
     Effect.gen(function*() {
       const writeMode = options.writeMode ?? "overwrite"
       if (writeMode !== "overwrite" && writeMode !== "append") {
@@ -369,9 +369,11 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       }
       const ownership = yield* ownershipHeaders(options)
       // validate before the extension check, which may cost a request
-      yield* fileRequest(instance, path, "POST")
+      const request = yield* fileRequest(instance, path, "POST", {
+        headers: { "X-LXD-type": "file", "X-LXD-write": writeMode, ...ownership }
+      })
       if (writeMode === "append") yield* client.requireExtension("file_append")
-      return { "X-LXD-type": "file", "X-LXD-write": writeMode, ...ownership }
+      return request
     })
 
   const upload = <E>(
@@ -385,8 +387,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       if (!Number.isSafeInteger(size) || size < 0) {
         return yield* new InvalidArgument({ argument: "size", value: size, reason: "must be a byte count" })
       }
-      const headers = yield* putHeaders(instance, path, options)
-      const request = yield* fileRequest(instance, path, "POST", { headers })
+      const request = yield* putRequest(instance, path, options)
       if (Option.isSome(yield* client.upload(request, size, fill))) return
       // no upload path in the transport: the same bytes as a stream of fresh chunks
       let left = size
@@ -435,6 +436,12 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       return Bytes.concat(chunks)
     })
 
+  const listNames = (instance: string, path: string) =>
+    Effect.flatMap(
+      getEntry(instance, path),
+      (entry) => entry.type === "directory" ? Effect.succeed(entry.entries) : notA(path, entry, "a directory", "")
+    )
+
   const statWithHead = (instance: string, path: string) =>
     Effect.gen(function*() {
       const request = yield* fileRequest(instance, path, "HEAD")
@@ -476,17 +483,24 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
 
   return {
     stat: (instance, path) => statWithHead(instance, path).pipe(Effect.withSpan("Files.stat")),
-    exists: (instance, path) =>
-      statWithHead(instance, path).pipe(
+    exists: (instance, path) => {
+      /** A missing path is `false`; a missing instance stays an error. */
+      const absent = (e: LxdError) =>
+        e._tag === "NotFound" && !isInstanceMissing(e) ? Effect.succeed(false) : Effect.fail(e)
+      return statWithHead(instance, path).pipe(
         Effect.as(true),
-        // a HEAD 404 has no text: ask with GET whether the path or the instance is missing
-        Effect.catchIf((e) => e._tag === "NotFound", () =>
-          getEntry(instance, path).pipe(
-            Effect.flatMap((entry) => Effect.as(entry.type === "file" ? entry.discard : Effect.void, true)),
-            Effect.catchIf((e) => e._tag === "NotFound" && !isInstanceMissing(e), () => Effect.succeed(false))
-          )),
+        Effect.catchAll((e) =>
+          // a HEAD 404 has no text: ask with GET whether the path or the instance is missing (a GET's says)
+          e._tag === "NotFound" && e.method === "HEAD"
+            ? getEntry(instance, path).pipe(
+              Effect.flatMap((entry) => Effect.as(entry.type === "file" ? entry.discard : Effect.void, true)),
+              Effect.catchAll(absent)
+            )
+            : absent(e)
+        ),
         Effect.withSpan("Files.exists")
-      ),
+      )
+    },
     getEntry: (instance, path) => getEntry(instance, path).pipe(Effect.withSpan("Files.getEntry")),
     get: (instance, path) => get(instance, path).pipe(Effect.withSpan("Files.get")),
     download: (instance, path, write) => download(instance, path, write).pipe(Effect.withSpan("Files.download")),
@@ -503,18 +517,9 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
         Effect.map((bytes) => new TextDecoder().decode(bytes)),
         Effect.withSpan("Files.readText")
       ),
-    list: (instance, path) =>
-      getEntry(instance, path).pipe(
-        Effect.flatMap((entry) =>
-          entry.type === "directory" ? Effect.succeed(entry.entries) : notA(path, entry, "a directory", "")
-        ),
-        Effect.withSpan("Files.list")
-      ),
+    list: (instance, path) => listNames(instance, path).pipe(Effect.withSpan("Files.list")),
     listWithStats: (instance, path, options) =>
-      getEntry(instance, path).pipe(
-        Effect.flatMap((entry) =>
-          entry.type === "directory" ? Effect.succeed(entry.entries) : notA(path, entry, "a directory", "")
-        ),
+      listNames(instance, path).pipe(
         Effect.flatMap((names) =>
           Effect.forEach(names, (name) => {
             const child = join(path, name)
@@ -549,12 +554,11 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
             reason: "must be a non-empty string without NUL bytes"
           })
         }
-        yield* fileRequest(instance, path, "POST")
-        yield* client.requireExtension("file_symlinks")
         const request = yield* fileRequest(instance, path, "POST", {
           headers: { "X-LXD-type": "symlink" },
           rawBody: HttpBody.text(target, OCTET)
         })
+        yield* client.requireExtension("file_symlinks")
         return yield* post(request)
       }).pipe(Effect.withSpan("Files.symlink")),
     delete: (instance, path) =>
