@@ -69,6 +69,21 @@ export const queryString = (params: ReadonlyArray<readonly [string, string]>): s
   return out
 }
 
+/**
+ * A request's transport failure (a refused connection, a body cut short) as `ClientConnectionFailed`.
+ *
+ * @internal
+ */
+export const connectionFailed =
+  (endpoint: string, request: Pick<Request, "method" | "path">) => (cause: unknown): ClientConnectionFailed =>
+    new ClientConnectionFailed({
+      method: request.method,
+      path: API + request.path,
+      endpoint,
+      reason: describeConnectionError(cause),
+      cause
+    })
+
 const formatParseError = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
 
 /** @internal */
@@ -90,19 +105,10 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     return req
   }
 
-  const connectionFailed = (request: Request, cause: unknown) =>
-    new ClientConnectionFailed({
-      method: request.method,
-      path: API + request.path,
-      endpoint: transport.endpoint,
-      reason: describeConnectionError(cause),
-      cause
-    })
-
   const send = (request: Request) =>
     Effect.contextWithEffect((context: Context.Context<never>) =>
       http.execute(buildRequest(request, scopedQuery(context, request.query))).pipe(
-        Effect.mapError((cause) => connectionFailed(request, cause))
+        Effect.mapError(connectionFailed(transport.endpoint, request))
       )
     )
 

@@ -15,9 +15,9 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type * as F from "../Files.js"
 import type { LxdClient, Request } from "../LxdClient.js"
-import { ClientConnectionFailed, InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
-import { describeConnectionError } from "../LxdTransport.js"
+import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import * as Bytes from "./bytes.js"
+import * as Client from "./client.js"
 import * as Envelope from "./envelope.js"
 import * as Path from "./path.js"
 
@@ -161,14 +161,7 @@ export const isInstanceMissing = (e: { readonly message: string }): boolean => /
 export const make = (client: LxdClient.Service): F.Files.Service => {
   const endpoint = client.transport.endpoint
 
-  const connectionFailed = (request: Request) => (cause: unknown): LxdError =>
-    new ClientConnectionFailed({
-      method: request.method,
-      path: API + request.path,
-      endpoint,
-      reason: describeConnectionError(cause),
-      cause
-    })
+  const connectionFailed = (request: Request) => Client.connectionFailed(endpoint, request)
 
   const protocolError = (request: Request, description: string, cause?: unknown) =>
     new ProtocolError({

@@ -38,7 +38,7 @@ import {
   ProtocolError
 } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
-import { describeConnectionError } from "../LxdTransport.js"
+import * as Client from "./client.js"
 import * as Path from "./path.js"
 
 /** @internal */
@@ -178,14 +178,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const runVoid = (request: Request) => Effect.asVoid(run(request))
 
     const textOf = (request: Request, response: HttpClientResponse.HttpClientResponse) =>
-      Effect.mapError(response.text, (cause) =>
-        new ClientConnectionFailed({
-          method: request.method,
-          path: `/1.0${request.path}`,
-          endpoint: client.transport.endpoint,
-          reason: describeConnectionError(cause),
-          cause
-        }))
+      Effect.mapError(response.text, Client.connectionFailed(client.transport.endpoint, request))
 
     const getText = (request: Request) =>
       Effect.flatMap(client.requestRaw(request), (response) => textOf(request, response))
@@ -733,14 +726,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           const path = yield* backupPath(instance, backup, "/export")
           const request: Request = { method: "GET", path }
           const response = yield* client.requestRaw(request)
-          return Stream.mapError(response.stream, (cause): LxdError =>
-            new ClientConnectionFailed({
-              method: "GET",
-              path: `/1.0${path}`,
-              endpoint: client.transport.endpoint,
-              reason: describeConnectionError(cause),
-              cause
-            }))
+          return Stream.mapError(
+            response.stream,
+            (cause): LxdError => Client.connectionFailed(client.transport.endpoint, request)(cause)
+          )
         })).pipe(Stream.withSpan(span("backups.download")))
     }
 
