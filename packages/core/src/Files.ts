@@ -197,7 +197,7 @@ export declare namespace Files {
     readonly get: (instance: string, path: string) => Effect.Effect<FileContent, LxdError>
     /**
      * Reads a regular file into `write`, chunk by chunk, and returns its stat (`GET …/files?path=`). Where the
-     * transport has a download path (the node unix socket) the body comes through one reused buffer, with no
+     * transport has a download path (the node unix socket) the body comes through reused buffers, with no
      * allocation per chunk: the leanest way to save a file. A chunk is therefore valid only until its `write`
      * ends (copy it to keep it), and nothing more is read while `write` runs. Otherwise it reads as `get` does,
      * with the same errors (`NotFound`, `InvalidArgument` for a directory or a symlink, …).

@@ -123,7 +123,7 @@ export const pushFile = (
   }).pipe(Effect.withSpan("NodeFiles.pushFile"))
 
 /**
- * Downloads one remote file into a local file (`Files.download`: over the unix socket through one reused buffer,
+ * Downloads one remote file into a local file (`Files.download`: over the unix socket through reused buffers,
  * no allocation per chunk), with the remote mode (or `mode`). A symlink at the local path is replaced, never
  * written through. Returns the remote stat. `GET /1.0/instances/{name}/files?path=`. Errors: `NotFound`,
  * `InvalidArgument` (a directory or a symlink remotely), `ClientConnectionFailed`, `SystemError` (local).
@@ -138,7 +138,7 @@ export const pullFile = (
   options: { readonly mode?: number | undefined } = {}
 ): Effect.Effect<Files.FileStat, LxdError | PlatformError, Files.Files> =>
   Effect.flatMap(Files.Files, (files) =>
-    // `Files.download`: over the unix socket the body goes from one reused buffer straight to the file
+    // `Files.download`: over the unix socket the body goes from reused buffers straight to the file
     Tree.withFileWriter(localPath, (write, chmod) =>
       Effect.tap(
         files.download(instance, remotePath, write),

@@ -196,4 +196,16 @@ describe("pushTree and pullTree (on the fake)", () => {
       const chunks = yield* Stream.runCollect(NodeFiles.readLocalFile(local, { chunkSize: 1000 }))
       expect([...chunks].map((c) => c.length)).toEqual([1000, 1000, 1000, 1000, 1000])
     }).pipe(Effect.provide(fake)))
+
+  it.effect("a pull that fails before the first byte leaves the local file as it was", () =>
+    Effect.gen(function*() {
+      const dir = tmp("keep")
+      const local = path.join(dir, "keep.txt")
+      fs.writeFileSync(local, "precious")
+      const e = yield* Effect.flip(NodeFiles.pullFile("c1", "/root/missing", local))
+      expect(e._tag).toBe("NotFound")
+      expect(fs.readFileSync(local, "utf8")).toBe("precious")
+      yield* Effect.flip(NodeFiles.pullFile("c1", "/root/missing", path.join(dir, "new.txt")))
+      expect(fs.existsSync(path.join(dir, "new.txt"))).toBe(false)
+    }).pipe(Effect.provide(fake)))
 })

@@ -149,6 +149,30 @@ describe("Files.download over the unix socket (reused buffers)", () => {
       expect(closed).toBe(true)
     })))
 
+  it.live("interrupting a download waits for the write under way (its caller may close the file next)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const d = yield* daemon((_p, socket) => {
+        void dribble(
+          socket,
+          `HTTP/1.1 200 OK\r\n${lxdHeaders("file")}Content-Length: ${body.length}\r\n\r\n`,
+          body,
+          65536
+        )
+      })
+      let writing = 0
+      const write = () =>
+        Effect.uninterruptible(Effect.andThen(
+          Effect.sync(() => writing++),
+          Effect.andThen(Effect.sleep("300 millis"), Effect.sync(() => writing--))
+        ))
+      const result = yield* run(d.socketPath, (f) => f.download("c1", "/root/slow", write)).pipe(
+        Effect.timeout("100 millis"),
+        Effect.either
+      )
+      expect(result._tag).toBe("Left")
+      expect(writing).toBe(0)
+    })))
+
   it.live("a connection that closes before the body ended is ClientConnectionFailed", () =>
     Effect.scoped(Effect.gen(function*() {
       const d = yield* daemon((_p, socket) => {
@@ -172,7 +196,10 @@ describe("Files.upload over the unix socket (reused buffers)", () => {
       Effect.provide(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath }))))
     )
   /** A stand-in that reads the head and the whole body, then answers. */
-  const receiver = (answer: (head: string, body: Buffer) => string, opts: { early?: boolean } = {}) =>
+  const receiver = (
+    answer: (head: string, body: Buffer) => string,
+    opts: { early?: boolean; lateContinueMs?: number } = {}
+  ) =>
     Effect.acquireRelease(
       Effect.async<{ socketPath: string; got: Array<{ head: string; body: Buffer }>; server: net.Server }>((resume) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-ul-"))
@@ -198,13 +225,16 @@ describe("Files.upload over the unix socket (reused buffers)", () => {
             }
             if (!continued && /expect: 100-continue/i.test(head)) {
               continued = true
-              socket.write("HTTP/1.1 100 Continue\r\n\r\n")
+              if (opts.lateContinueMs === undefined) socket.write("HTTP/1.1 100 Continue\r\n\r\n")
+              else setTimeout(() => socket.write("HTTP/1.1 100 Continue\r\n\r\n"), opts.lateContinueMs)
             }
             const length = Number(/content-length: (\d+)/i.exec(head)![1])
             if (raw.length - end - 4 < length) return
             const received = raw.subarray(end + 4, end + 4 + length)
             got.push({ head, body: received })
-            socket.end(answer(head, received))
+            // a late 100 Continue goes out before the final answer, as Go's server writes it on the first read
+            if (opts.lateContinueMs === undefined) socket.end(answer(head, received))
+            else setTimeout(() => socket.end(answer(head, received)), opts.lateContinueMs + 100)
           })
         })
         server.listen(socketPath, () => resume(Effect.succeed({ socketPath, got, server })))
@@ -251,6 +281,16 @@ describe("Files.upload over the unix socket (reused buffers)", () => {
       expect(head.toLowerCase()).toContain("x-lxd-mode: 0640")
       expect(source.buffers.size).toBe(2)
       expect(head).toMatch(/expect: 100-continue/i)
+    })))
+
+  it.live("a 100 Continue that comes after the body went anyway is skipped: the final answer is the result", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const d = yield* receiver(() => `HTTP/1.1 200 OK\r\nContent-Length: ${ok.length}\r\n\r\n${ok}`, {
+        lateContinueMs: 1300
+      })
+      const small = body.subarray(0, 1000)
+      yield* run(d.socketPath, (f) => f.upload("c1", "/root/late", small.length, filler(small).fill))
+      expect(sha(d.got[0]!.body)).toBe(sha(small))
     })))
 
   it.live("an answer given before the body was taken is the result (LXD refuses early and closes)", () =>

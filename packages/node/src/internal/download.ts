@@ -11,11 +11,11 @@ import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
 import { describeConnectionError } from "@effect-lxd/core/LxdTransport"
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Net from "node:net"
-import { HEAD_END, parseHead } from "./http1.js"
+import { readFinalHead, requestHead } from "./http1.js"
 
 /** Each socket read lands in one `READ_BYTES` buffer; a `BUFFER_BYTES` buffer goes to `write` once nearly full. */
 const READ_BYTES = 256 * 1024
@@ -54,7 +54,9 @@ export const make = (socketPath: string, endpoint: string) =>
           if (finished) return
           finished = true
           socket.destroy()
-          resume(result)
+          // never return while `write` still has a buffer (the caller may close its file then)
+          if (writing === undefined) resume(result)
+          else writing.addObserver(() => resume(result))
         }
         const fail = (reason: string, cause?: unknown) =>
           finish(Effect.fail(
@@ -109,20 +111,17 @@ export const make = (socketPath: string, endpoint: string) =>
           data.copy(buffers[current]!, offset, 0, n)
           offset += n
           remaining -= n
+          // the last write's end finishes the download
           if (remaining === 0 || BUFFER_BYTES - offset < READ_BYTES) ship()
-          if (remaining === 0 && offset === 0 && writing === undefined && waiting === undefined) {
-            finish(Effect.succeed(Option.some(headers!)))
-          }
         }
         const onHead = (data: Buffer) => {
           head = Buffer.concat([head!, data])
-          const end = head.indexOf(HEAD_END)
-          if (end < 0) {
+          const parsed = readFinalHead(head)
+          if (parsed === "incomplete") {
             if (head.length > MAX_HEAD_BYTES) fail("the response headers are too large")
             return
           }
-          const parsed = parseHead(head.toString("latin1", 0, end))
-          if (parsed === undefined) return fail("the answer is not HTTP/1.1")
+          if (parsed === "invalid") return fail("the answer is not HTTP/1.1")
           const length = parsed.headers["content-length"]
           if (
             length === undefined || !/^\d+$/.test(length) || parsed.headers["transfer-encoding"] !== undefined ||
@@ -132,7 +131,7 @@ export const make = (socketPath: string, endpoint: string) =>
           }
           headers = parsed.headers
           remaining = Number(length)
-          const body = head.subarray(end + HEAD_END.length)
+          const body = head.subarray(parsed.bodyStart)
           head = undefined
           if (remaining === 0) return finish(Effect.succeed(Option.some(headers)))
           if (body.length > 0) take(body)
@@ -153,7 +152,7 @@ export const make = (socketPath: string, endpoint: string) =>
           }
         })
         socket.once("connect", () => {
-          socket.write(`GET ${pathAndQuery} HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n\r\n`)
+          socket.write(requestHead("GET", pathAndQuery))
         })
         socket.once("error", (error) => fail(describeConnectionError(error), error))
         const onClosed = () => {
@@ -162,10 +161,11 @@ export const make = (socketPath: string, endpoint: string) =>
         }
         socket.once("end", onClosed)
         socket.once("close", onClosed)
-        return Effect.sync(() => {
+        return Effect.suspend(() => {
           finished = true
           socket.destroy()
-          if (writing !== undefined) writing.unsafeInterruptAsFork(writing.id())
+          // interrupting waits for a `write` under way to end
+          return writing === undefined ? Effect.void : Effect.asVoid(Fiber.interrupt(writing))
         })
       })
   )

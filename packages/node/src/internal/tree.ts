@@ -219,7 +219,7 @@ export const writeFile = <E>(
     ({ writable }) => closeWritable(writable)
   )
 
-/** Writes a whole chunk at the file's position (looping over short writes). */
+/** Writes a whole chunk at the file's position (looping over short writes); an interruption waits for it. */
 const writeChunk = (fd: number, path: string) => (chunk: Uint8Array): Effect.Effect<void, SystemError> =>
   Effect.async<void, SystemError>((resume) => {
     const step = (offset: number) =>
@@ -229,12 +229,13 @@ const writeChunk = (fd: number, path: string) => (chunk: Uint8Array): Effect.Eff
         else resume(Effect.void)
       })
     step(0)
-  })
+  }).pipe(Effect.uninterruptible)
 
 /**
- * Opens a local file for writing (never through a symlink: see `openNoFollow`), runs `use` with a writer that
- * writes each chunk in full before it returns (so the chunk may be reused afterwards) and a `chmod` of the open
- * file, then closes the file.
+ * Runs `use` with a writer to a local file that writes each chunk in full before it returns (so the chunk may be
+ * reused afterwards) and a `chmod` of the file. The file is opened (never through a symlink: see `openNoFollow`)
+ * on the first write or `chmod`, so a `use` that fails before leaves what was there untouched; it is closed at
+ * the end.
  *
  * @internal
  */
@@ -245,11 +246,20 @@ export const withFileWriter = <A, E>(
     chmod: (mode: number) => Effect.Effect<void, SystemError>
   ) => Effect.Effect<A, E>
 ): Effect.Effect<A, E | SystemError> =>
-  Effect.acquireUseRelease(
-    openNoFollow(path),
-    (fd) => use(writeChunk(fd, path), (mode) => fs("chmod", path, () => fchmod(fd, mode))),
-    (fd) => Effect.async<void>((resume) => Fs.close(fd, () => resume(Effect.void)))
-  )
+  Effect.suspend(() => {
+    let fd: number | undefined = undefined
+    const opened = Effect.suspend(() =>
+      fd === undefined ? Effect.uninterruptible(Effect.map(openNoFollow(path), (n) => (fd = n))) : Effect.succeed(fd)
+    )
+    return use(
+      (chunk) => Effect.flatMap(opened, (fd) => writeChunk(fd, path)(chunk)),
+      (mode) => Effect.flatMap(opened, (fd) => fs("chmod", path, () => fchmod(fd, mode)))
+    ).pipe(
+      Effect.ensuring(Effect.suspend(() =>
+        fd === undefined ? Effect.void : Effect.async<void>((resume) => Fs.close(fd!, () => resume(Effect.void)))
+      ))
+    )
+  })
 
 /**
  * Creates a local directory if it is missing; an existing one must be a real directory, and a symlink in its

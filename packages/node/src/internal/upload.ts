@@ -11,7 +11,7 @@ import { describeConnectionError, type JsonRequest, type JsonResponse } from "@e
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Net from "node:net"
-import { dechunk, HEAD_END, parseHead } from "./http1.js"
+import { dechunk, readFinalHead, readHead, requestHead } from "./http1.js"
 
 const BUFFER_BYTES = 1024 * 1024
 
@@ -21,13 +21,12 @@ const EARLY_ANSWER_MS = 2000
 /** How long to wait for `100 Continue` before sending the body anyway. */
 const CONTINUE_WAIT_MS = 1000
 
+/** The final answer in the bytes read (past any `100 Continue`), or `undefined` while it is not whole. */
 const parseAnswer = (raw: Buffer): JsonResponse | undefined => {
-  const end = raw.indexOf(HEAD_END, 0, "latin1")
-  if (end < 0) return undefined
-  const head = parseHead(raw.toString("latin1", 0, end))
-  if (head === undefined) return undefined
+  const head = readFinalHead(raw)
+  if (typeof head === "string") return undefined
   const { headers } = head
-  let body: Buffer | undefined = raw.subarray(end + HEAD_END.length)
+  let body: Buffer | undefined = raw.subarray(head.bodyStart)
   if (headers["transfer-encoding"]?.toLowerCase() === "chunked") body = dechunk(body)
   else if (headers["content-length"] !== undefined) body = body.subarray(0, Number(headers["content-length"]))
   return body === undefined ? undefined : { status: head.status, headers, text: body.toString("utf8") }
@@ -102,17 +101,12 @@ export const make = (socketPath: string, endpoint: string) =>
      */
     const awaitContinue = Effect.async<"continue" | "answered">((resume) => {
       const check = () => {
-        const raw = Buffer.concat(answer.chunks)
-        const end = raw.indexOf(HEAD_END, 0, "latin1")
-        if (end < 0 && !answer.ended) return false
+        const head = readHead(Buffer.concat(answer.chunks))
+        if (head === "incomplete" && !answer.ended) return false
         clearTimeout(timer)
         answer.onData = undefined
-        if (end >= 0 && /^HTTP\/1\.[01] 100 /.test(raw.toString("latin1", 0, end))) {
-          answer.chunks = raw.length > end + HEAD_END.length ? [raw.subarray(end + HEAD_END.length)] : []
-          resume(Effect.succeed("continue"))
-        } else {
-          resume(Effect.succeed("answered"))
-        }
+        // the `100 Continue` stays in what was read: the answer is read past it
+        resume(Effect.succeed(typeof head !== "string" && head.status === 100 ? "continue" : "answered"))
         return true
       }
       const timer = setTimeout(() => {
@@ -133,16 +127,13 @@ export const make = (socketPath: string, endpoint: string) =>
         )
       })
 
-    let head = `${request.method} ${request.path}${request.query} HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n`
-    for (const name in request.headers) head += `${name}: ${request.headers[name]}\r\n`
     const buffers = [Buffer.allocUnsafe(BUFFER_BYTES), Buffer.allocUnsafe(BUFFER_BYTES)] as const
     const sending: [
       Fiber.RuntimeFiber<void, ClientConnectionFailed>?,
       Fiber.RuntimeFiber<void, ClientConnectionFailed>?
     ] = []
-    const body = Effect.gen(function*() {
-      yield* send(Buffer.from(head + "expect: 100-continue\r\n\r\n", "latin1"))
-      if ((yield* awaitContinue) === "answered") return request.length // the answer is the result
+    /** The body from the two buffers; the bytes sent (fewer than `length` when `fill` ended early). */
+    const sendBody = Effect.gen(function*() {
       let sent = 0
       for (let turn = 0; sent < request.length; turn = 1 - turn) {
         // a buffer is filled again only once the socket took what it held
@@ -150,21 +141,30 @@ export const make = (socketPath: string, endpoint: string) =>
         if (previous !== undefined) yield* Fiber.join(previous)
         const buffer = buffers[turn]!
         const n = yield* fill(buffer.subarray(0, Math.min(BUFFER_BYTES, request.length - sent)))
-        if (n <= 0) return sent // ended early
+        if (n <= 0) return sent
         sending[turn] = yield* Effect.fork(send(buffer.subarray(0, n)))
         sent += n
       }
       for (const fiber of sending) if (fiber !== undefined) yield* Fiber.join(fiber)
       return sent
     })
-    // a refused write with an answer already there (LXD answered early and closed): the answer is the result
-    const sent = yield* Effect.catchTag(body, "ClientConnectionFailed", (error) =>
-      Effect.flatMap(
-        readAnswer(EARLY_ANSWER_MS),
-        (early) => early === undefined ? Effect.fail(error) : Effect.succeed(request.length)
-      ))
-    if (sent < request.length) return yield* failed(`the body ended after ${sent} of ${request.length} bytes`)
-    const result = yield* readAnswer()
+
+    yield* send(requestHead(request.method, request.path + request.query, {
+      ...request.headers,
+      expect: "100-continue"
+    }))
+    let result: JsonResponse | undefined = undefined
+    if ((yield* awaitContinue) === "continue") {
+      // a refused write with an answer already there (LXD answered early and closed): the answer is the result
+      const sent = yield* Effect.catchTag(sendBody, "ClientConnectionFailed", (error) =>
+        Effect.flatMap(
+          readAnswer(EARLY_ANSWER_MS),
+          (early) => early === undefined ? Effect.fail(error) : Effect.succeed(early)
+        ))
+      if (typeof sent !== "number") result = sent
+      else if (sent < request.length) return yield* failed(`the body ended after ${sent} of ${request.length} bytes`)
+    }
+    result ??= yield* readAnswer()
     if (result === undefined) {
       return yield* failed(
         answer.error === undefined
