@@ -19,6 +19,7 @@ import type { Operation } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
 import { concat } from "./bytes.js"
 import * as FastDecode from "./fastDecode.js"
+import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
 /** @internal */
@@ -205,14 +206,13 @@ const prepare = (
         description: "exec operation without websocket secrets"
       })
     }
-    const { path: opPath, query } = Path.splitUrl(handle.url)
     const open = (fd: string) => {
       const secret = fds.right.fds[fd]
       return secret === undefined
         ? Effect.fail(
           new ProtocolError({ method: "POST", path: `/1.0${path}`, description: `no websocket secret for fd ${fd}` })
         )
-        : client.websocket(`${opPath}/websocket`, { ...query, secret })
+        : Op.openWebsocket(client.websocket, handle.url, secret)
     }
     return { handle, open }
   })
@@ -234,7 +234,7 @@ const killOnEarlyClose = (
       Effect.gen(function*() {
         if (exited) return
         yield* Effect.ignore(
-          Effect.timeout(Effect.interruptible(controlMessage(control, { command: "signal", signal: 15 })), "1 second")
+          Op.bounded(controlMessage(control, { command: "signal", signal: 15 }), "1 second")
         )
         yield* control.close()
         for (const socket of others) yield* socket.close()

@@ -39,6 +39,7 @@ import {
 } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
 import * as Client from "./client.js"
+import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
 /** @internal */
@@ -127,17 +128,8 @@ const Fingerprint = Schema.Struct({ fingerprint: Schema.String })
 
 const unquote = (etag: string): string => etag.replace(/^W\//, "").replace(/^"|"$/g, "")
 
-/** How long an interruption may be held back while LXD answers the request that starts an operation. */
-
 const isAlreadyStopped = (e: LxdError): boolean =>
   (e._tag === "OperationFailed" || e._tag === "BadRequest") && /already stopped/i.test(e.message)
-
-/**
- * Runs an effect from a finaliser: interruptible inside its own time bound (finalisers run uninterruptibly and
- * the fiber may already be interrupted), failures ignored.
- */
-const bounded = <A, E>(effect: Effect.Effect<A, E>, limit: Duration.DurationInput) =>
-  Effect.ignore(Effect.timeout(Effect.interruptible(effect), limit))
 
 /**
  * Builds the service for one flavour.
@@ -369,7 +361,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       resourceName(op, "instances") ?? resourceName(op, "containers") ?? resourceName(op, "virtual-machines")
 
     /** Deletes what an interrupted create left behind (after the engine drained the operation). */
-    const compensate = (name: string) => bounded(deleteInstance(name, { force: true }), "30 seconds")
+    const compensate = (name: string) => Effect.ignore(Op.bounded(deleteInstance(name, { force: true }), "30 seconds"))
 
     const runCreate = (request: Request, fallbackName: string | undefined, options: I.CreateOptions | undefined) =>
       Effect.suspend(() => {
@@ -593,13 +585,15 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         Effect.withSpan(span("snapshots.get"))
       )
 
+    /** The names in an instance's sub-collection (`GET /1.0/instances/{name}/snapshots`, `/backups`, `/logs`). */
+    const namesAt = (instance: string, suffix: string) =>
+      instancePath(instance, suffix).pipe(
+        Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
+        Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl))
+      )
+
     const snapshots: I.Instances.Snapshots = {
-      listNames: (instance) =>
-        instancePath(instance, "/snapshots").pipe(
-          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
-          Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl)),
-          Effect.withSpan(span("snapshots.listNames"))
-        ),
+      listNames: (instance) => namesAt(instance, "/snapshots").pipe(Effect.withSpan(span("snapshots.listNames"))),
       list: snapshotList,
       get: (instance, snapshot) => Effect.map(snapshotGetWithEtag(instance, snapshot), (r) => r.snapshot),
       getWithEtag: snapshotGetWithEtag,
@@ -667,12 +661,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       instancePath(instance, "/backups/", ["backup", backup], suffix)
 
     const backups: I.Instances.Backups = {
-      listNames: (instance) =>
-        instancePath(instance, "/backups").pipe(
-          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
-          Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl)),
-          Effect.withSpan(span("backups.listNames"))
-        ),
+      listNames: (instance) => namesAt(instance, "/backups").pipe(Effect.withSpan(span("backups.listNames"))),
       list: (instance) =>
         instancePath(instance, "/backups").pipe(
           Effect.flatMap((path) => client.sync(BackupList, { method: "GET", path, query: { recursion: "1" } })),
@@ -736,12 +725,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     // -- logs, metadata, templates ---------------------------------------------------------------------------
 
     const logs: I.Instances.Logs = {
-      list: (instance) =>
-        instancePath(instance, "/logs").pipe(
-          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
-          Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl)),
-          Effect.withSpan(span("logs.list"))
-        ),
+      list: (instance) => namesAt(instance, "/logs").pipe(Effect.withSpan(span("logs.list"))),
       get: (instance, file) =>
         instancePath(instance, "/logs/", ["name", file]).pipe(
           Effect.flatMap((path) => getText({ method: "GET", path })),

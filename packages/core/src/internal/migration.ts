@@ -13,6 +13,7 @@ import { Instance } from "../Instances.js"
 import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
+import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
 /** @internal */
@@ -90,10 +91,8 @@ const relay = (
         })
       }
     }
-    const open = (client: LxdClient.Service, handle: OperationHandle, secret: string) => {
-      const { path, query } = Path.splitUrl(handle.url)
-      return client.websocket(`${path}/websocket`, { ...query, secret })
-    }
+    const open = (client: LxdClient.Service, handle: OperationHandle, secret: string) =>
+      Op.openWebsocket(client.websocket, handle.url, secret)
     // control first, then the others, as LXD expects
     const names = ["control", ...Object.keys(targetSecrets).filter((n) => n !== "control")]
     for (const name of names) {

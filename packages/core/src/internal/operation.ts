@@ -9,7 +9,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { OperationHandle, OperationOptions, RawResponse, Request } from "../LxdClient.js"
+import type { LxdClient, OperationHandle, OperationOptions, RawResponse, Request } from "../LxdClient.js"
 import {
   ClientConnectionFailed,
   type LxdError,
@@ -20,6 +20,7 @@ import {
   type StatusError
 } from "../LxdError.js"
 import { isFinal, Operation, StatusCode } from "../LxdSchema.js"
+import type { LxdWebSocket } from "../LxdTransport.js"
 import * as FastDecode from "./fastDecode.js"
 import { splitUrl } from "./path.js"
 
@@ -43,6 +44,16 @@ export const toOperation = (
       })
     )
 }
+
+/**
+ * Runs a step of a finaliser within a time bound. Finalisers run uninterruptibly (and the fiber may already be
+ * interrupted): the step runs interruptibly inside its own timeout, whose race gives it a fresh fiber, so the
+ * bound really holds.
+ *
+ * @internal
+ */
+export const bounded = <A, E>(effect: Effect.Effect<A, E>, limit: Duration.DurationInput) =>
+  Effect.timeout(Effect.interruptible(effect), limit)
 
 /** The long-poll slice: how long one `GET …/wait` asks the server to hold. */
 const WAIT_SLICE_SECONDS = 30
@@ -121,6 +132,21 @@ export const get = (engine: Engine, url: string): Effect.Effect<Operation, LxdEr
   return engine.request({ method: "GET", path, query }).pipe(
     Effect.flatMap((response) => toOperation("GET", path, response.metadata))
   )
+}
+
+/**
+ * Opens one of an operation's websockets (`GET {operation}/websocket?secret=`), as exec and migration
+ * use them.
+ *
+ * @internal
+ */
+export const openWebsocket = (
+  websocket: LxdClient.Service["websocket"],
+  url: string,
+  secret: string
+): Effect.Effect<LxdWebSocket, LxdError, Scope.Scope> => {
+  const { path, query } = splitUrl(url)
+  return websocket(`${path}/websocket`, { ...query, secret })
 }
 
 /** `DELETE /1.0/operations/{id}` by URL. @internal */
@@ -227,10 +253,6 @@ export const start = (
       // LXD may only learn that an operation is cancellable once it runs (an image download reports
       // may_cancel: false at creation, true once the transfer starts), so a non-cancellable initial answer is
       // checked again before giving up on cancelling.
-      // Finalisers run uninterruptibly (and the fiber may already be interrupted): each step runs interruptibly
-      // inside its own timeout, whose race gives it a fresh fiber, so the bound really holds.
-      const bounded = <A>(effect: Effect.Effect<A, LxdError>, limit: Duration.DurationInput) =>
-        Effect.timeout(Effect.interruptible(effect), limit)
       const cancelOrDrain = Effect.gen(function*() {
         const cancellable = options.cancelOnClose !== false
         const current = initial.may_cancel && cancellable ? initial : yield* bounded(get(engine, url), "5 seconds")
