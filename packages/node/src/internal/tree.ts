@@ -14,11 +14,11 @@ import * as FsP from "node:fs/promises"
 import * as Path from "node:path"
 import { promisify } from "node:util"
 
-/** Chunk size of local reads (and so of uploads). @internal */
-export const DEFAULT_CHUNK_SIZE = 1024 * 1024
+/** Chunk size of local reads (and so of streamed uploads). */
+const DEFAULT_CHUNK_SIZE = 1024 * 1024
 
-/** How much a local file write may queue before the stream waits. @internal */
-export const WRITE_HIGH_WATER_MARK = 1024 * 1024
+/** How much a local file write may queue before the stream waits. */
+const WRITE_HIGH_WATER_MARK = 1024 * 1024
 
 const reasonOf = (code: unknown): SystemErrorReason => {
   switch (code) {
@@ -46,8 +46,8 @@ const reasonOf = (code: unknown): SystemErrorReason => {
   }
 }
 
-/** A Node fs error as `SystemError` (module `FileSystem`). @internal */
-export const systemError = (method: string, path: string) => (cause: unknown): SystemError => {
+/** A Node fs error as `SystemError` (module `FileSystem`). */
+const systemError = (method: string, path: string) => (cause: unknown): SystemError => {
   const e = cause as { code?: unknown; message?: unknown; syscall?: unknown }
   return new SystemError({
     reason: reasonOf(e?.code),

@@ -12,7 +12,6 @@ import * as M from "../LxdMockTransport.js"
 import {
   cancelOperation,
   cloneFiles,
-  emit,
   type FakeFile,
   type FakeInstance,
   type FakeProfile,
@@ -56,11 +55,13 @@ const mergeConfig = (target: Record<string, string>, patch: unknown) => {
   }
 }
 const etagOf = (writable: unknown) => `"${hash(JSON.stringify(writable))}"`
-const checkEtag = (r: M.MockRequest, current: string): string | undefined => {
+/** LXD's 412 when `If-Match` names another version of `writable`, else `undefined`. */
+const staleEtag = (r: M.MockRequest, writable: unknown) => {
   const ifMatch = r.headers["if-match"]
   if (ifMatch === undefined || ifMatch === "") return undefined
   const strip = (s: string) => s.replace(/^"|"$/g, "")
-  return strip(ifMatch) === strip(current) ? undefined : `ETag doesn't match: ${strip(current)} vs ${strip(ifMatch)}`
+  const current = strip(etagOf(writable))
+  return strip(ifMatch) === current ? undefined : fail(412, `ETag doesn't match: ${current} vs ${strip(ifMatch)}`)
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -104,14 +105,10 @@ const serverInfo = (state: FakeState) => ({
 
 const serverRoutes = (state: FakeState): Array<Route> => {
   const writeConfig = (merge: boolean) => (r: M.MockRequest) => {
-    const mismatch = checkEtag(r, etagOf(state.config))
-    if (mismatch) return fail(412, mismatch)
-    const config = strMap(body(r).config)
+    const stale = staleEtag(r, state.config)
+    if (stale) return stale
     if (!merge) { for (const k of Object.keys(state.config)) delete state.config[k] }
-    for (const [k, v] of Object.entries(config)) {
-      if (v === "") delete state.config[k]
-      else state.config[k] = v
-    }
+    mergeConfig(state.config, body(r).config)
     return ok({})
   }
   return [
@@ -195,8 +192,8 @@ const profileRoutes = (state: FakeState): Array<Route> => {
   const write = (merge: boolean) => (r: M.MockRequest) => {
     const p = find(r)
     if (!p) return fail(404, "Profile not found")
-    const mismatch = checkEtag(r, etagOf(profileWritable(p)))
-    if (mismatch) return fail(412, mismatch)
+    const stale = staleEtag(r, profileWritable(p))
+    if (stale) return stale
     const b = body(r)
     if (merge) {
       if (typeof b.description === "string") p.description = b.description
@@ -299,13 +296,7 @@ const instanceWritable = (i: FakeInstance) => ({
 const instanceJson = (state: FakeState, i: FakeInstance) => {
   const x = expanded(state, i)
   return {
-    architecture: "x86_64",
-    config: i.config,
-    devices: i.devices,
-    ephemeral: i.ephemeral,
-    profiles: i.profiles,
-    stateful: false,
-    description: i.description,
+    ...instanceWritable(i),
     created_at: i.created_at,
     expanded_config: x.config,
     expanded_devices: x.devices,
@@ -427,8 +418,8 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
   const write = (merge: boolean) => (r: M.MockRequest) => {
     const i = find(r)
     if (!i) return fail(404, "Instance not found")
-    const mismatch = checkEtag(r, etagOf(instanceWritable(i)))
-    if (mismatch) return fail(412, mismatch)
+    const stale = staleEtag(r, instanceWritable(i))
+    if (stale) return stale
     const b = body(r)
     if (!merge && typeof b.restore === "string" && b.restore !== "") {
       const snap = i.snapshots.get(b.restore)
@@ -880,6 +871,3 @@ export const routes = (
   ],
   sockets: [...eventSockets(state), ...execSockets(state)]
 })
-
-/** @internal */
-export { emit }
