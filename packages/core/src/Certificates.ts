@@ -224,9 +224,11 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
               ...(post.restricted === undefined ? {} : { restricted: post.restricted }),
               ...(post.projects === undefined ? {} : { projects: post.projects })
             }
-          })
+          }).pipe(
+            // the fingerprint of what was sent (the DER `pemToBase64Der` read), when LXD gives no Location
+            Effect.flatMap((r) => fingerprintOf(certificate, r.location))
+          )
         ),
-        Effect.flatMap((r) => fingerprintOf(certificateBody(post.certificate), r.location)),
         Effect.withSpan("Certificates.create")
       ),
     replace: write("PUT"),
@@ -293,8 +295,6 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
       )
   })
 })
-
-const certificateBody = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, "")
 
 /** The fingerprint from `Location`, or SHA-256 of the DER (Web Crypto, so the core stays platform-agnostic). */
 const fingerprintOf = (base64Der: string, location: string | undefined): Effect.Effect<string> => {
