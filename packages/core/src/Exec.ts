@@ -44,6 +44,12 @@ export interface RunOptions extends StartOptions {
   readonly onStdout?: ((chunk: Uint8Array) => Effect.Effect<void, LxdError>) | undefined
   /** Receives stderr as it comes; the result's `stderr` is then empty. */
   readonly onStderr?: ((chunk: Uint8Array) => Effect.Effect<void, LxdError>) | undefined
+  /**
+   * `onStdout` and `onStderr` get views into the transport's reused receive buffers instead of copies, valid
+   * only until the handler's effect ends (copy what you keep). Output then streams through in constant memory,
+   * with no allocation per chunk: the node unix-socket transport lends; others hand over copies all the same.
+   */
+  readonly lend?: boolean | undefined
 }
 
 /**

@@ -39,9 +39,16 @@ export interface LxdWebSocket {
    * The same frames as a pull, for consumers that do not need a `Stream` (each stream step costs allocations,
    * and exec reads its output sockets on a hot path): waits for at least one frame and takes every frame that
    * arrived; fails with `None` at a normal close, `Some(ClientConnectionFailed)` when the connection is lost.
-   * Use `frames` or `read`, not both.
+   * Use one of `frames`, `read` and `readLent`.
    */
   readonly read: Effect.Effect<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>>
+  /**
+   * Optional: `read` without a copy. Binary bytes may be views into the transport's reused receive buffers,
+   * valid only until the next pull (the transport reads from the network again only then), and a binary message
+   * may come in pieces. For consumers that are done with each chunk before they pull again: a command printing
+   * gigabytes streams through without an allocation per chunk. Use one of `frames`, `read` and `readLent`.
+   */
+  readonly readLent?: Effect.Effect<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>> | undefined
   /** Sends one frame; waits until the transport accepted it (flow control for large inputs). */
   readonly send: (frame: Frame) => Effect.Effect<void, ClientConnectionFailed>
   /** Sends a close frame (default 1000) and lets the peer finish. */

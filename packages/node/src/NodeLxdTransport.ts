@@ -1,7 +1,8 @@
 /**
  * Node transports for LXD, as Layers: the local unix socket (with LXD's own discovery order) and HTTPS with a
- * client certificate and a pinned server certificate. HTTP goes through undici, websockets through `ws` with the
- * same TLS options and no `Origin` header. Neither layer provides or replaces the application's `HttpClient`.
+ * client certificate and a pinned server certificate. HTTP goes through undici; websockets send no `Origin`
+ * header, over the unix socket through a client of our own that reads into reused buffers, over HTTPS through `ws`
+ * with the same TLS options as HTTP. Neither layer provides or replaces the application's `HttpClient`.
  *
  * @since 0.1.0
  */
@@ -19,6 +20,7 @@ import * as Undici from "undici"
 import type * as WS from "ws"
 import * as Download from "./internal/download.js"
 import * as Json from "./internal/json.js"
+import * as SocketWebSocket from "./internal/socketWebSocket.js"
 import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as Upload from "./internal/upload.js"
 import * as WebSocket from "./internal/websocket.js"
@@ -84,10 +86,9 @@ export const resolveSocketPath = (
 const makeTransport = (o: {
   readonly endpoint: string
   readonly origin: string
-  readonly wsUrl: (pathAndQuery: string) => string
+  readonly websocket: LxdTransport.Service["websocket"]
   readonly connect: NonNullable<Undici.Agent.Options["connect"]>
   readonly socketPath?: string | undefined
-  readonly wsOptions: WS.ClientOptions
   readonly mapError?: ((error: unknown) => unknown) | undefined
   readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
 }) =>
@@ -112,14 +113,7 @@ const makeTransport = (o: {
       // file bodies through reused buffers; unix socket only: over HTTPS, TLS costs more than the copies
       download: o.transformClient || o.socketPath === undefined ? undefined : Download.make(o.socketPath, o.endpoint),
       upload: o.transformClient || o.socketPath === undefined ? undefined : Upload.make(o.socketPath, o.endpoint),
-      websocket: (pathAndQuery) =>
-        WebSocket.open({
-          url: o.wsUrl(pathAndQuery),
-          endpoint: o.endpoint,
-          pathAndQuery,
-          wsOptions: o.wsOptions,
-          mapError: o.mapError
-        })
+      websocket: o.websocket
     })
   })
 
@@ -137,10 +131,10 @@ export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<Lx
       return makeTransport({
         endpoint: `unix:${socketPath}`,
         origin: "http://lxd",
-        wsUrl: (p) => `ws+unix://${socketPath}:${p}`,
+        // websockets read into reused buffers (TLS sockets cannot, so HTTPS keeps `ws`)
+        websocket: (pathAndQuery) => SocketWebSocket.open({ socketPath, endpoint: `unix:${socketPath}`, pathAndQuery }),
         connect: { socketPath },
         socketPath,
-        wsOptions: {},
         transformClient: options.transformClient
       })
     })
@@ -178,9 +172,15 @@ export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport> =>
       return makeTransport({
         endpoint: origin,
         origin,
-        wsUrl: (p) => `wss://${url.host}${p}`,
+        websocket: (pathAndQuery) =>
+          WebSocket.open({
+            url: `wss://${url.host}${pathAndQuery}`,
+            endpoint: origin,
+            pathAndQuery,
+            wsOptions: tls as unknown as WS.ClientOptions,
+            mapError: explain
+          }),
         connect,
-        wsOptions: tls as unknown as WS.ClientOptions,
         mapError: explain,
         transformClient: options.transformClient
       })

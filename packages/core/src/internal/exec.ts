@@ -144,16 +144,17 @@ const all3 = <A, B, C, E, R>(
 type Pull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LxdError>>
 
 /**
- * The data frames of an output socket until LXD's barrier (an empty text frame) or the close, as a pull: no
+ * The data frames of an output socket until LXD's barrier (an empty text frame) or the close, as a pull (with
+ * `lend`, views valid until the next pull, when the transport lends them: see `LxdWebSocket.readLent`): no
  * stream machinery on the hot path of a command that prints gigabytes, nor on the short path of `run`. At the
  * barrier our end drops the connection, as the Go client does (LXD then finishes the operation sooner). LXD sometimes drops
  * an output socket right after the command ended without the barrier or a close frame (1006); like the Go
  * client, that ends the output (the exit status comes from the operation, which reports a real failure).
  */
-const outputPull = (socket: LxdWebSocket): Pull => {
+const outputPull = (socket: LxdWebSocket, lend: boolean): Pull => {
   let ended = false
   const end: Pull = Effect.fail(Option.none())
-  const read: Pull = Effect.matchEffect(socket.read, {
+  const read: Pull = Effect.matchEffect(lend && socket.readLent !== undefined ? socket.readLent : socket.read, {
     onFailure: (e) => {
       ended = true
       return Option.isSome(e) && e.value.closeCode !== 1006 ? Effect.fail(e as Option.Option<LxdError>) : end
@@ -255,7 +256,8 @@ const startPulls = (
   client: LxdClient.Service,
   instance: string,
   command: ReadonlyArray<string>,
-  options: ProcessOptions
+  options: ProcessOptions,
+  lend: { readonly stdout: boolean; readonly stderr: boolean } = { stdout: false, stderr: false }
 ): Effect.Effect<Started, LxdError, Scope.Scope> =>
   Effect.gen(function*() {
     const { handle, open } = yield* prepare(client, instance, command, options, { interactive: false })
@@ -275,8 +277,8 @@ const startPulls = (
     const exit = yield* killOnEarlyClose(handle, control, [])
     return {
       operationId: handle.id,
-      stdout: outputPull(stdout),
-      stderr: outputPull(stderr),
+      stdout: outputPull(stdout, lend.stdout),
+      stderr: outputPull(stderr, lend.stderr),
       write: (chunk) => stdin.send(toBytes(chunk)),
       closeStdin,
       signal: (signal) => controlMessage(control, { command: "signal", signal }),
@@ -305,7 +307,8 @@ export const start = (
 
 /**
  * Runs a command to completion and collects its output. `onStdout`/`onStderr` take the output as it comes
- * instead (the result then holds nothing for that stream).
+ * instead (the result then holds nothing for that stream); with `lend`, they get views valid until their effect
+ * ends.
  *
  * @internal
  */
@@ -316,10 +319,15 @@ export const run = (
   options: ProcessOptions & {
     readonly onStdout?: ((chunk: Uint8Array) => Effect.Effect<void, LxdError>) | undefined
     readonly onStderr?: ((chunk: Uint8Array) => Effect.Effect<void, LxdError>) | undefined
+    readonly lend?: boolean | undefined
   }
 ): Effect.Effect<Exit & { readonly stdout: Uint8Array; readonly stderr: Uint8Array }, LxdError> =>
   Effect.scoped(Effect.gen(function*() {
-    const p = yield* startPulls(client, instance, command, options)
+    const lend = options.lend === true
+    const p = yield* startPulls(client, instance, command, options, {
+      stdout: lend && options.onStdout !== undefined,
+      stderr: lend && options.onStderr !== undefined
+    })
     const drain = (pull: Pull, handler: ((c: Uint8Array) => Effect.Effect<void, LxdError>) | undefined) =>
       handler === undefined
         ? Effect.suspend(() => {
