@@ -372,6 +372,9 @@ const main = async () => {
       for (const group of [pushes, pulls]) {
         for (let k = 0; k < group.length; k++) {
           const c = group[(k + r) % group.length]!
+          // every transfer starts with no dirty pages: the kernel's writeback of the transfer before (256 MiB
+          // written) would otherwise compete for the CPUs with whichever client comes next
+          await new Promise((resolve) => spawn("sync").on("exit", resolve))
           const m = await c.go(r)
           results.get(c.id)!.push(m)
           log(

@@ -1,7 +1,6 @@
 /**
- * The unix-socket transport's download path: one connection per body, read with `onread` into one fixed read
- * buffer and copied into two reused 1 MiB buffers that take turns: one is handed to the caller's `write` while
- * the other fills. No allocation per chunk, no HTTP library: the status line and headers are parsed here, and
+ * The unix-socket transport's download path: one connection per body, read with `onread` straight into two
+ * reused 1 MiB buffers that take turns: one is handed to the caller's `write` while the other fills. No allocation per chunk, no HTTP library: the status line and headers are parsed here, and
  * only a plain `Content-Length` body is taken (anything else is refused before a byte is written, and the
  * engine asks again over `http`).
  *
@@ -17,9 +16,13 @@ import * as Runtime from "effect/Runtime"
 import * as Net from "node:net"
 import { readFinalHead, requestHead } from "./http1.js"
 
-/** Each socket read lands in one `READ_BYTES` buffer; a `BUFFER_BYTES` buffer goes to `write` once nearly full. */
-const READ_BYTES = 256 * 1024
+/**
+ * Socket reads land in the free end of a `BUFFER_BYTES` buffer, which goes to `write` once less than
+ * `MIN_READ_BYTES` are free; the head, and a read while both buffers are taken, go to a `SPARE_BYTES` buffer.
+ */
 const BUFFER_BYTES = 1024 * 1024
+const MIN_READ_BYTES = 128 * 1024
+const SPARE_BYTES = 64 * 1024
 const MAX_HEAD_BYTES = 64 * 1024
 
 type Headers = Readonly<Record<string, string>>
@@ -35,7 +38,8 @@ export const make = (socketPath: string, endpoint: string) =>
     Effect.runtime<never>(),
     (runtime) =>
       Effect.async<Option.Option<Headers>, ClientConnectionFailed | E>((resume) => {
-        const readBuffer = Buffer.allocUnsafe(READ_BYTES)
+        const spare = Buffer.allocUnsafe(SPARE_BYTES)
+        let readingSpare = true
         const buffers = [Buffer.allocUnsafe(BUFFER_BYTES), Buffer.allocUnsafe(BUFFER_BYTES)] as const
         let current = 0 // the buffer that fills
         let offset = 0
@@ -101,6 +105,14 @@ export const make = (socketPath: string, endpoint: string) =>
           if (writing === undefined) startWrite(index, length)
           else waiting = { index, length }
         }
+        /** `n` bytes were read straight into the filling buffer, at `offset`. */
+        const taken = (n: number) => {
+          if (remaining === 0) return // `Connection: close`: nothing follows the body
+          const k = Math.min(n, remaining)
+          offset += k
+          remaining -= k
+          if (remaining === 0 || BUFFER_BYTES - offset < MIN_READ_BYTES) ship()
+        }
         const take = (data: Buffer) => {
           if (remaining === 0) return // `Connection: close`: nothing follows the body
           if (waiting !== undefined) {
@@ -112,7 +124,7 @@ export const make = (socketPath: string, endpoint: string) =>
           offset += n
           remaining -= n
           // the last write's end finishes the download
-          if (remaining === 0 || BUFFER_BYTES - offset < READ_BYTES) ship()
+          if (remaining === 0 || BUFFER_BYTES - offset < MIN_READ_BYTES) ship()
         }
         const onHead = (data: Buffer) => {
           head = Buffer.concat([head!, data])
@@ -137,15 +149,29 @@ export const make = (socketPath: string, endpoint: string) =>
           if (body.length > 0) take(body)
         }
 
+        // reads land straight in the filling buffer; while both buffers are taken (reading pauses then) the
+        // next read is registered into the spare one, and copied from there
+        const nextBuffer = () => {
+          if (head !== undefined || waiting !== undefined || finished) {
+            readingSpare = true
+            return spare
+          }
+          readingSpare = false
+          return buffers[current]!.subarray(offset)
+        }
         const socket = Net.connect({
           path: socketPath,
           onread: {
-            buffer: readBuffer,
-            callback: (n, data) => {
+            buffer: nextBuffer,
+            callback: (n) => {
               if (finished) return false
-              const bytes = Buffer.from(data.buffer, data.byteOffset, n)
-              if (head !== undefined) onHead(bytes)
-              else take(bytes)
+              if (readingSpare) {
+                const bytes = spare.subarray(0, n)
+                if (head !== undefined) onHead(bytes)
+                else take(bytes)
+              } else {
+                taken(n)
+              }
               // `false` pauses reading while both buffers are taken
               return !finished && waiting === undefined
             }
