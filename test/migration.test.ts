@@ -189,4 +189,34 @@ describe("between two servers", () => {
       })),
     60_000
   )
+
+  it.live(
+    "relay mode: the image streams through the client; a target that refuses it fails typed",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { source, target } = yield* both
+        const op = yield* Migration.copyImage({
+          source,
+          target,
+          fingerprint: a.fingerprint,
+          mode: "relay",
+          aliases: ["relayed-busybox"],
+          public: true
+        })
+        expect(op.status).toBe("Success")
+        const image = yield* target.request({ method: "GET", path: `/images/${a.fingerprint}` })
+        const metadata = image.metadata as { fingerprint: string; public: boolean; size: number }
+        expect(metadata.fingerprint).toBe(a.fingerprint)
+        expect(metadata.public).toBe(true)
+        const alias = yield* target.request({ method: "GET", path: "/images/aliases/relayed-busybox" })
+        expect((alias.metadata as { target: string }).target).toBe(a.fingerprint)
+        // the same image again: the target refuses it, as a typed error
+        const again = yield* Effect.flip(
+          Migration.copyImage({ source, target, fingerprint: a.fingerprint, mode: "relay" })
+        )
+        expect(again._tag).toBe("OperationFailed")
+        yield* target.run({ method: "DELETE", path: `/images/${a.fingerprint}` })
+      })),
+    60_000
+  )
 })

@@ -71,8 +71,10 @@ export const copyInstanceOperation: (
  * Copies an image to another server. `mode: "pull"` (default): the target downloads it over HTTPS (`POST
  * /1.0/images` on the target; a private image travels with a one-time secret from `POST …/secret`). `mode:
  * "push"`: the target waits with a one-time secret and the source uploads (`POST /1.0/images/{fingerprint}/export`,
- * extension `images_push_relay`). Errors: `NotFound`, `InvalidArgument`, `APIExtensionNotAvailable`,
- * `OperationFailed` (e.g. "Image with same fingerprint already exists").
+ * extension `images_push_relay`). `mode: "relay"`: the export (`GET /1.0/images/{fingerprint}/export`) streams
+ * through the client into the target's upload (`POST /1.0/images`), for servers that cannot reach each other;
+ * memory stays bounded. Errors: `NotFound`, `InvalidArgument`, `APIExtensionNotAvailable`,
+ * `ClientConnectionFailed`, `OperationFailed` (e.g. "Image with same fingerprint already exists").
  *
  * @since 0.1.0
  * @category constructors

@@ -7,15 +7,14 @@
 import * as Headers from "@effect/platform/Headers"
 import * as HttpBody from "@effect/platform/HttpBody"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type * as F from "../Files.js"
 import type { LxdClient, Request } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
+import { discard, withStreamBody } from "./body.js"
 import * as Bytes from "./bytes.js"
 import * as Client from "./client.js"
 import * as Envelope from "./envelope.js"
@@ -185,8 +184,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
     )
 
   /** Releases a body nobody will read: reads at most one chunk, then the response stream aborts the request. */
-  const release = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
-    Stream.runDrain(Stream.take(response.stream, 1)).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+  const release = discard
 
   const statOf = (request: Request, response: HttpClientResponse.HttpClientResponse) => {
     const stat = parseStat(response.headers)
@@ -325,28 +323,8 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
           : HttpBody.uint8Array(content, OCTET)
         return yield* post({ ...request, rawBody })
       }
-      // the caller's stream runs inside the transport; keep its own failure to re-raise it as it was
-      const failure = yield* Ref.make(Option.none<Cause.Cause<E>>())
-      const context = yield* Effect.context<R>()
-      const body = content.pipe(
-        Stream.tapErrorCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.void : Ref.set(failure, Option.some(cause))
-        ),
-        Stream.provideContext(context)
-      )
-      const rawBody = HttpBody.stream(body, OCTET, options.size)
-      return yield* post({ ...request, rawBody }).pipe(
-        // however the transport reports it (a failed request, a defect), the stream's own failure wins
-        Effect.catchAllCause((cause) =>
-          Effect.flatMap(
-            Ref.get(failure),
-            Option.match({
-              onNone: () => Effect.failCause<LxdError | E>(cause),
-              onSome: (own) => Effect.failCause(own)
-            })
-          )
-        )
-      )
+      // the caller's stream runs inside the transport: its own failure is re-raised as it was
+      return yield* withStreamBody(content, OCTET, options.size, (rawBody) => post({ ...request, rawBody }))
     }).pipe(Effect.withSpan("Files.put"))
 
   /** The request of a file push (without its body), after checking the options and the path. */

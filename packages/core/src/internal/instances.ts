@@ -38,6 +38,7 @@ import {
   ProtocolError
 } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
+import { withStreamBody } from "./body.js"
 import * as Client from "./client.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
@@ -415,26 +416,15 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       Effect.gen(function*() {
         if (options?.name !== undefined) yield* Path.validate("instance", options.name)
         if (options?.pool !== undefined) yield* Path.validate("storage pool", options.pool)
-        // A failing body surfaces from the transport as a connection failure: remember the real one.
-        let failure: Option.Option<E> = Option.none()
-        const body = HttpBody.stream(
-          Stream.tapError(tarball, (e) =>
-            Effect.sync(() => {
-              failure = Option.some(e)
-            })),
-          "application/octet-stream"
-        )
         const headers: Record<string, string> = {}
         if (options?.name !== undefined) headers["X-LXD-name"] = options.name
         if (options?.pool !== undefined) headers["X-LXD-pool"] = options.pool
-        return yield* runCreate(
-          { method: "POST", path: "/instances", rawBody: body, headers },
-          options?.name,
-          undefined
-        ).pipe(
-          Effect.catchAll((e): Effect.Effect<never, LxdError | E> =>
-            Option.isSome(failure) ? Effect.fail(failure.value) : Effect.fail(e)
-          )
+        // the tarball runs inside the transport: its own failure is re-raised as it was
+        return yield* withStreamBody(
+          tarball,
+          "application/octet-stream",
+          undefined,
+          (rawBody) => runCreate({ method: "POST", path: "/instances", rawBody, headers }, options?.name, undefined)
         )
       }).pipe(Effect.withSpan(span("createFromBackup")))
 

@@ -13,6 +13,8 @@ import { Instance } from "../Instances.js"
 import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
+import { discard, withStreamBody } from "./body.js"
+import { connectionFailed } from "./client.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
@@ -244,8 +246,11 @@ export interface CopyImageOptions {
   readonly source: LxdClient.Service
   readonly target: LxdClient.Service
   readonly fingerprint: string
-  /** `pull` (default): the target downloads from the source; `push`: the source uploads to the target. */
-  readonly mode?: "pull" | "push" | undefined
+  /**
+   * `pull` (default): the target downloads from the source; `push`: the source uploads to the target; `relay`:
+   * the image streams through the client (neither server reaches the other).
+   */
+  readonly mode?: "pull" | "push" | "relay" | undefined
   readonly aliases?: ReadonlyArray<string> | undefined
   readonly public?: boolean | undefined
   readonly autoUpdate?: boolean | undefined
@@ -276,6 +281,7 @@ export const copyImage = (options: CopyImageOptions): Effect.Effect<Operation, L
       ...(options.autoUpdate === undefined ? {} : { auto_update: options.autoUpdate }),
       ...(aliases === undefined ? {} : { aliases })
     }
+    if (options.mode === "relay") return yield* relayImage(source, target, imagePath, image, options)
     if (options.mode === "push") {
       yield* source.requireExtension("images_push_relay")
       yield* target.requireExtension("images_push_relay")
@@ -325,6 +331,49 @@ export const copyImage = (options: CopyImageOptions): Effect.Effect<Operation, L
     }, { progress: true })
     return yield* handle.wait()
   }))
+
+/**
+ * Relay mode: the export (`GET /1.0/images/{fingerprint}/export`) streams through the client into the target's
+ * upload (`POST /1.0/images`) as it comes, with its `Content-Type`: one tarball, or the multipart form of a split
+ * image (metadata and rootfs), which the upload takes as it is. No server needs to reach the other; memory stays
+ * bounded by the transports' buffers. The aliases are created afterwards, as the Go client does.
+ */
+const relayImage = (
+  source: LxdClient.Service,
+  target: LxdClient.Service,
+  imagePath: string,
+  image: { readonly fingerprint: string; readonly public: boolean },
+  options: CopyImageOptions
+): Effect.Effect<Operation, LxdError> =>
+  Effect.gen(function*() {
+    const exportRequest = { method: "GET", path: `${imagePath}/export` } as const
+    const response = yield* source.requestRaw(exportRequest)
+    const length = Number(response.headers["content-length"])
+    let read = false
+    const body = Stream.suspend(() => {
+      read = true
+      return Stream.mapError(response.stream, connectionFailed(source.transport.endpoint, exportRequest))
+    })
+    const operation = yield* withStreamBody(
+      body,
+      response.headers["content-type"] ?? "application/octet-stream",
+      Number.isSafeInteger(length) ? length : undefined,
+      (rawBody) =>
+        target.run({
+          method: "POST",
+          path: "/images",
+          rawBody,
+          headers: { "X-LXD-public": (options.public ?? image.public) ? "1" : "0" }
+        })
+    ).pipe(
+      // a target that refused before reading the body: the export is ended, not left open
+      Effect.onError(() => read ? Effect.void : discard(response))
+    )
+    for (const name of options.aliases ?? []) {
+      yield* target.request({ method: "POST", path: "/images/aliases", body: { name, target: image.fingerprint } })
+    }
+    return operation
+  })
 
 const secretOf = (operation: Operation, method: string, path: string): Effect.Effect<string, ProtocolError> =>
   Option.match(Schema.decodeUnknownOption(ImageSecret)(operation.metadata), {

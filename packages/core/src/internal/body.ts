@@ -1,0 +1,55 @@
+/**
+ * A caller's stream as a request body, shared by file pushes, backup imports and image relays.
+ *
+ * @internal
+ */
+import * as HttpBody from "@effect/platform/HttpBody"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+
+/**
+ * Sends `stream` as the body of the request `send` makes. The stream runs inside the transport, which reports
+ * its failure as its own (a failed request, a defect): the stream's own failure is re-raised as it was.
+ *
+ * @internal
+ */
+export const withStreamBody = <A, E, R, E2, R2>(
+  stream: Stream.Stream<Uint8Array, E, R>,
+  contentType: string,
+  length: number | undefined,
+  send: (body: HttpBody.HttpBody) => Effect.Effect<A, E2, R2>
+): Effect.Effect<A, E | E2, R | R2> =>
+  Effect.gen(function*() {
+    const failure = yield* Ref.make(Option.none<Cause.Cause<E>>())
+    const context = yield* Effect.context<R>()
+    const body = stream.pipe(
+      Stream.tapErrorCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Ref.set(failure, Option.some(cause))
+      ),
+      Stream.provideContext(context)
+    )
+    return yield* send(HttpBody.stream(body, contentType, length)).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.flatMap(
+          Ref.get(failure),
+          Option.match({
+            onNone: () => Effect.failCause<E | E2>(cause),
+            onSome: (own) => Effect.failCause(own)
+          })
+        )
+      )
+    )
+  })
+
+/**
+ * Ends a response whose body will not be read: taking one chunk and stopping aborts the request (bounded, in
+ * case the server stalls).
+ *
+ * @internal
+ */
+export const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
+  Stream.runDrain(Stream.take(response.stream, 1)).pipe(Effect.timeout("5 seconds"), Effect.ignore)
