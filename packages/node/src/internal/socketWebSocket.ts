@@ -21,6 +21,7 @@ import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import { dechunk, readHead } from "./http1.js"
+import { closedAbnormally, pull, type Waiting } from "./wake.js"
 
 /** Reads that are copied out at once (handshake, owned frames) share one buffer: JS runs one read at a time. */
 const SHARED = Buffer.allocUnsafe(64 * 1024)
@@ -111,7 +112,7 @@ const closePayload = (code: number) => {
   return payload
 }
 
-class Connection {
+class Connection implements Waiting {
   readonly api: LxdWebSocket
   private readonly socket: Net.Socket
   private readonly key = Crypto.randomBytes(16).toString("base64")
@@ -164,7 +165,7 @@ class Connection {
   private due = false
   private batchTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private paused = false
-  private waiter: (() => void) | undefined = undefined
+  waiter: (() => void) | undefined = undefined
   private ended: Option.Option<Option.Option<Ended>> = Option.none()
   private closeSent = false
   private closeTimer: ReturnType<typeof setTimeout> | undefined = undefined
@@ -203,13 +204,13 @@ class Connection {
     })
 
     const take = (lend: boolean) =>
-      Effect.async<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>>((resume) => {
+      Effect.suspend(() => {
         // the views of the last pull are given back
         this.held[0] = this.held[1] = false
         if (lend && this.arena === undefined) {
           this.arena = [Buffer.allocUnsafe(ARENA_BYTES), Buffer.allocUnsafe(ARENA_BYTES)]
         }
-        const attempt = () => {
+        return pull<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>>(this, (resume) => {
           if (this.due || (Option.isSome(this.ended) && (this.items.length > 0 || this.runStart >= 0))) {
             this.flushRun()
             const chunk = Chunk.unsafeFromArray(this.items)
@@ -229,13 +230,6 @@ class Connection {
           }
           this.resumeIfFree()
           return false
-        }
-        if (attempt()) return
-        this.waiter = () => {
-          if (attempt()) this.waiter = undefined
-        }
-        return Effect.sync(() => {
-          this.waiter = undefined
         })
       })
     const read = take(false)
@@ -294,7 +288,7 @@ class Connection {
   private toError(e: Ended): ClientConnectionFailed {
     return e instanceof ClientConnectionFailed
       ? e
-      : this.failed(`websocket closed abnormally (code ${e.code}${e.reason ? `: ${e.reason}` : ""})`, undefined, e.code)
+      : this.failed(closedAbnormally(e.code, e.reason), undefined, e.code)
   }
 
   private failOpen(reason: string, cause?: unknown) {

@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as WS from "ws"
+import { closedAbnormally, pull, type Waiting } from "./wake.js"
 
 /** Pause reading from the network once this many bytes wait for the consumer. */
 const HIGH_WATER_BYTES = 1024 * 1024
@@ -92,13 +93,13 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
   ).pipe(Effect.map(({ socket }) => socket))
 }
 
-class FrameBuffer {
+class FrameBuffer implements Waiting {
   private items: Array<Frame> = []
   private bytes = 0
   private paused = false
   private done: Option.Option<Option.Option<ClientConnectionFailed | { code: number; reason: string }>> = Option
     .none()
-  private waiter: (() => void) | undefined = undefined
+  waiter: (() => void) | undefined = undefined
   private wakeScheduled: "immediate" | "timer" | undefined = undefined
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private readonly wake = () => {
@@ -113,36 +114,27 @@ class FrameBuffer {
     private readonly ws: WS.WebSocket,
     private readonly failed: (cause: unknown, reason?: string, closeCode?: number) => ClientConnectionFailed
   ) {
-    const take = Effect.async<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>>((resume) => {
-      const attempt = () => {
-        if (this.items.length > 0) {
-          const chunk = Chunk.unsafeFromArray(this.items)
-          this.items = []
-          this.bytes = 0
-          if (this.paused) {
-            this.paused = false
-            this.ws.resume()
-          }
-          resume(Effect.succeed(chunk))
-          return true
+    const take = pull<Chunk.Chunk<Frame>, Option.Option<ClientConnectionFailed>>(this, (resume) => {
+      if (this.items.length > 0) {
+        const chunk = Chunk.unsafeFromArray(this.items)
+        this.items = []
+        this.bytes = 0
+        if (this.paused) {
+          this.paused = false
+          this.ws.resume()
         }
-        if (Option.isSome(this.done)) {
-          resume(
-            Effect.fail(
-              Option.map(this.done.value, (e) => e instanceof ClientConnectionFailed ? e : this.closeError(e))
-            )
+        resume(Effect.succeed(chunk))
+        return true
+      }
+      if (Option.isSome(this.done)) {
+        resume(
+          Effect.fail(
+            Option.map(this.done.value, (e) => e instanceof ClientConnectionFailed ? e : this.closeError(e))
           )
-          return true
-        }
-        return false
+        )
+        return true
       }
-      if (attempt()) return
-      this.waiter = () => {
-        if (attempt()) this.waiter = undefined
-      }
-      return Effect.sync(() => {
-        this.waiter = undefined
-      })
+      return false
     })
     this.socket = {
       frames: Stream.repeatEffectChunkOption(take),
@@ -201,7 +193,7 @@ class FrameBuffer {
   }
 
   private closeError({ code, reason }: { code: number; reason: string }) {
-    return this.failed(undefined, `websocket closed abnormally (code ${code}${reason ? `: ${reason}` : ""})`, code)
+    return this.failed(undefined, closedAbnormally(code, reason), code)
   }
 
   fail(error: ClientConnectionFailed) {
