@@ -59,39 +59,43 @@ describe("exec on a real daemon", () => {
       expect((yield* x.runText(NAME, ["cat"], { stdin: "over tls" })).stdout).toBe("over tls")
     }).pipe(Effect.provide(https)))
 
-  it.live("lend: the handlers get every byte in order, from reused buffers, over the socket and over HTTPS", () =>
-    Effect.gen(function*() {
-      // 1.4 MiB of numbered lines on stdout, a few lines on stderr
-      const script = "i=0; while [ $i -lt 150000 ]; do echo \"line $i\"; i=$((i+1)); done; echo e1 >&2; echo e2 >&2"
-      let expected = ""
-      for (let i = 0; i < 150000; i++) expected += `line ${i}\n`
-      for (const layer of [unix, https]) {
-        const out: Array<Buffer> = []
-        const err: Array<Buffer> = []
-        const buffers = new Set<ArrayBufferLike>()
-        const r = yield* Effect.flatMap(Exec.Exec, (x) =>
-          x.run(NAME, ["sh", "-c", script], {
-            lend: true,
-            // a lent view is valid until the handler's effect ends: copy it, after a pause
-            onStdout: (chunk) =>
-              Effect.zipRight(
-                Effect.sleep("1 millis"),
-                Effect.sync(() => {
-                  buffers.add(chunk.buffer)
-                  out.push(Buffer.from(chunk))
-                })
-              ),
-            onStderr: (chunk) => Effect.sync(() => err.push(Buffer.from(chunk)))
-          })).pipe(Effect.provide(layer))
-        expect(r.exitCode).toBe(0)
-        expect(r.stdout.length).toBe(0)
-        expect(Buffer.concat(out).toString()).toBe(expected)
-        expect(Buffer.concat(err).toString()).toBe("e1\ne2\n")
-        // over the socket, the chunks are views into the connection's two buffers (and the few first reads,
-        // copied before the first pull); `ws` over HTTPS hands over a buffer per message
-        if (layer === unix) expect(buffers.size).toBeLessThan(out.length / 4)
-      }
-    }), 120_000)
+  it.live(
+    "lend: the handlers get every byte in order, from reused buffers, over the socket and over HTTPS",
+    () =>
+      Effect.gen(function*() {
+        // 1.4 MiB of numbered lines on stdout, a few lines on stderr
+        const script = "i=0; while [ $i -lt 150000 ]; do echo \"line $i\"; i=$((i+1)); done; echo e1 >&2; echo e2 >&2"
+        let expected = ""
+        for (let i = 0; i < 150000; i++) expected += `line ${i}\n`
+        for (const layer of [unix, https]) {
+          const out: Array<Buffer> = []
+          const err: Array<Buffer> = []
+          const buffers = new Set<ArrayBufferLike>()
+          const r = yield* Effect.flatMap(Exec.Exec, (x) =>
+            x.run(NAME, ["sh", "-c", script], {
+              lend: true,
+              // a lent view is valid until the handler's effect ends: copy it, after a pause
+              onStdout: (chunk) =>
+                Effect.zipRight(
+                  Effect.sleep("1 millis"),
+                  Effect.sync(() => {
+                    buffers.add(chunk.buffer)
+                    out.push(Buffer.from(chunk))
+                  })
+                ),
+              onStderr: (chunk) => Effect.sync(() => err.push(Buffer.from(chunk)))
+            })).pipe(Effect.provide(layer))
+          expect(r.exitCode).toBe(0)
+          expect(r.stdout.length).toBe(0)
+          expect(Buffer.concat(out).toString()).toBe(expected)
+          expect(Buffer.concat(err).toString()).toBe("e1\ne2\n")
+          // over the socket, the chunks are views into the connection's two buffers (and the few first reads,
+          // copied before the first pull); `ws` over HTTPS hands over a buffer per message
+          if (layer === unix) expect(buffers.size).toBeLessThan(out.length / 4)
+        }
+      }),
+    120_000
+  )
 
   it.live("interrupting a long exec leaves no process in the container", () =>
     Effect.gen(function*() {
