@@ -184,6 +184,12 @@ describe("trees", () => {
         fs.writeFileSync(path.join(src, "etc", "app", "conf.d", "10-extra.conf"), "")
         fs.writeFileSync(path.join(src, "bin", "start"), "#!/bin/sh\nexec app\n")
         fs.writeFileSync(path.join(src, "secret", "key"), "k".repeat(100_000))
+        // large enough for pullTree's download path (reused buffers)
+        fs.writeFileSync(
+          path.join(src, "secret", "blob"),
+          Buffer.from(Array.from({ length: 3 * MiB }, (_, i) => i % 251))
+        )
+        fs.chmodSync(path.join(src, "secret", "blob"), 0o640)
         fs.symlinkSync("../etc/app/app.conf", path.join(src, "bin", "config"))
         fs.symlinkSync("etc/app", path.join(src, "app"))
         fs.chmodSync(path.join(src, "secret"), 0o700)
@@ -192,15 +198,17 @@ describe("trees", () => {
         fs.chmodSync(path.join(src, "etc", "app", "app.conf"), 0o644)
         fs.chmodSync(path.join(src, "etc", "app", "conf.d"), 0o750)
         const pushed = yield* NodeFiles.pushTree("files-tree", src, "/opt/tree")
-        expect(pushed).toMatchObject({ files: 4, directories: 5, symlinks: 2 })
+        expect(pushed).toMatchObject({ files: 5, directories: 5, symlinks: 2 })
         const files = yield* Files.Files
         expect((yield* files.stat("files-tree", "/opt/tree/secret")).mode).toBe(0o700)
         expect(yield* files.readlink("files-tree", "/opt/tree/bin/config")).toBe("/opt/tree/etc/app/app.conf")
         const dst = path.join(tmp("dst"), "copy")
         const pulled = yield* NodeFiles.pullTree("files-tree", "/opt/tree", dst)
-        expect(pulled).toMatchObject({ files: 4, directories: 5, symlinks: 2 })
+        expect(pulled).toMatchObject({ files: 5, directories: 5, symlinks: 2, bytes: 3 * MiB + 100_029 })
         expect(describeTree(dst)).toEqual(describeTree(src))
         expect(fs.readFileSync(path.join(dst, "bin", "config"), "utf8")).toBe("port = 80\n")
+        const blob = (root: string) => fs.readFileSync(path.join(root, "secret", "blob"))
+        expect(blob(dst).equals(blob(src))).toBe(true)
       })
     ).pipe(Effect.provide(unix)))
 

@@ -137,13 +137,42 @@ export const pullFile = (
   localPath: string,
   options: { readonly mode?: number | undefined } = {}
 ): Effect.Effect<Files.FileStat, LxdError | PlatformError, Files.Files> =>
-  Effect.flatMap(Files.Files, (files) =>
-    // `Files.download`: over the unix socket the body goes from reused buffers straight to the file
-    Tree.withFileWriter(localPath, (write, chmod) =>
-      Effect.tap(
-        files.download(instance, remotePath, write),
-        (stat) => chmod(options.mode ?? stat.mode)
-      ))).pipe(Effect.withSpan("NodeFiles.pullFile"))
+  Effect.flatMap(Files.Files, (files) => downloadTo(files, instance, remotePath, localPath, () => options)).pipe(
+    Effect.map(({ stat }) => stat),
+    Effect.withSpan("NodeFiles.pullFile")
+  )
+
+/** Files at least this large in a pulled tree go through `Files.download` (reused buffers). */
+const DOWNLOAD_BYTES = 1024 * 1024
+
+/**
+ * `Files.download` into a local file: over the unix socket the body goes from reused buffers straight to the
+ * file, which then gets its mode (and owner) from `settle`. Returns the remote stat and the bytes written.
+ */
+const downloadTo = (
+  files: Files.Files.Service,
+  instance: string,
+  remotePath: string,
+  localPath: string,
+  settle: (stat: Files.FileStat) => {
+    readonly mode?: number | undefined
+    readonly owner?: { readonly uid: number; readonly gid: number } | undefined
+  }
+) =>
+  Effect.suspend(() => {
+    let bytes = 0
+    return Tree.withFileWriter(localPath, (write, setMode) =>
+      Effect.flatMap(
+        files.download(instance, remotePath, (chunk) => {
+          bytes += chunk.length
+          return write(chunk)
+        }),
+        (stat) => {
+          const { mode, owner } = settle(stat)
+          return Effect.as(setMode(mode ?? stat.mode, owner), { stat, bytes })
+        }
+      ))
+  })
 
 /**
  * Copies a local directory tree into an instance at `remoteDir` (created with its parents if missing):
@@ -314,10 +343,19 @@ export const pullTree = (
         const entry = yield* files.getEntry(instance, remotePath)
         switch (entry.type) {
           case "file": {
-            const written = yield* Effect.onError(
-              Tree.writeFile(localPath, entry.stream, { mode: entry.stat.mode, owner: owner(entry.stat) }),
-              () => entry.discard
-            )
+            // a large file is asked again through the download path: reused buffers instead of a buffer per chunk
+            const written = entry.size !== undefined && entry.size >= DOWNLOAD_BYTES
+              ? yield* Effect.zipRight(
+                entry.discard,
+                Effect.map(
+                  downloadTo(files, instance, remotePath, localPath, (stat) => ({ owner: owner(stat) })),
+                  (done) => done.bytes
+                )
+              )
+              : yield* Effect.onError(
+                Tree.writeFile(localPath, entry.stream, { mode: entry.stat.mode, owner: owner(entry.stat) }),
+                () => entry.discard
+              )
             bytes += written
             fileCount++
             return []

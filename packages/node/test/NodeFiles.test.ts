@@ -75,6 +75,23 @@ describe("pushTree and pullTree (on the fake)", () => {
       expect(yield* (yield* Files.Files).stat("c1", "/srv/own/f")).toMatchObject({ uid: 1000, gid: 100 })
     }).pipe(Effect.provide(fake)))
 
+  it.effect("owner \"preserve\" gives pulled files and directories the remote owners, small and large files alike", () =>
+    Effect.gen(function*() {
+      if (process.getuid?.() !== 0) return // chown needs root (the lab and CI run as root)
+      const src = tmp("own-src")
+      fs.mkdirSync(path.join(src, "d"))
+      fs.writeFileSync(path.join(src, "d", "small"), "x")
+      fs.writeFileSync(path.join(src, "large"), Buffer.alloc(2 * 1024 * 1024, 1))
+      yield* NodeFiles.pushTree("c1", src, "/srv/owned", { owner: { uid: 1000, gid: 100 } })
+      const dst = path.join(tmp("own-dst"), "copy")
+      yield* NodeFiles.pullTree("c1", "/srv/owned", dst, { owner: "preserve" })
+      for (const p of ["d", "d/small", "large"]) {
+        const st = fs.statSync(path.join(dst, p))
+        expect([p, st.uid, st.gid]).toEqual([p, 1000, 100])
+      }
+      expect(fs.statSync(path.join(dst, "large")).size).toBe(2 * 1024 * 1024)
+    }).pipe(Effect.provide(fake)))
+
   it.effect("a pulled symlink pointing outside the tree is refused, naming it", () =>
     Effect.gen(function*() {
       const files = yield* Files.Files

@@ -233,9 +233,9 @@ const writeChunk = (fd: number, path: string) => (chunk: Uint8Array): Effect.Eff
 
 /**
  * Runs `use` with a writer to a local file that writes each chunk in full before it returns (so the chunk may be
- * reused afterwards) and a `chmod` of the file. The file is opened (never through a symlink: see `openNoFollow`)
- * on the first write or `chmod`, so a `use` that fails before leaves what was there untouched; it is closed at
- * the end.
+ * reused afterwards) and a `settle` that sets the file's mode (and owner). The file is opened (never through a
+ * symlink: see `openNoFollow`) on the first write or `settle`, so a `use` that fails before leaves what was
+ * there untouched; it is closed at the end.
  *
  * @internal
  */
@@ -243,7 +243,10 @@ export const withFileWriter = <A, E>(
   path: string,
   use: (
     write: (chunk: Uint8Array) => Effect.Effect<void, SystemError>,
-    chmod: (mode: number) => Effect.Effect<void, SystemError>
+    settle: (
+      mode: number,
+      owner?: { readonly uid: number; readonly gid: number } | undefined
+    ) => Effect.Effect<void, SystemError>
   ) => Effect.Effect<A, E>
 ): Effect.Effect<A, E | SystemError> =>
   Effect.suspend(() => {
@@ -253,7 +256,12 @@ export const withFileWriter = <A, E>(
     )
     return use(
       (chunk) => Effect.flatMap(opened, (fd) => writeChunk(fd, path)(chunk)),
-      (mode) => Effect.flatMap(opened, (fd) => fs("chmod", path, () => fchmod(fd, mode)))
+      (mode, owner) =>
+        Effect.flatMap(opened, (fd) =>
+          Effect.zipRight(
+            fs("chmod", path, () => fchmod(fd, mode)),
+            owner === undefined ? Effect.void : fs("chown", path, () => fchown(fd, owner.uid, owner.gid))
+          ))
     ).pipe(
       Effect.ensuring(Effect.suspend(() =>
         fd === undefined ? Effect.void : Effect.async<void>((resume) => Fs.close(fd!, () => resume(Effect.void)))
