@@ -10,17 +10,16 @@
  *   FILES_BENCH_PROFILE=/tmp/prof …                                         (--cpu-prof of each effect-lxd child)
  *
  * Every transfer runs in a fresh child process (`node --expose-gc`), so its RSS growth is measured from a clean
- * baseline: the child builds its runtime, warms up with a 1 MiB round trip, collects garbage, takes the RSS
- * baseline, then samples `process.memoryUsage.rss()` every 10 ms during the timed transfer. curl is timed as a
+ * baseline: the child builds its runtime, warms up with a 32 MiB round trip, collects garbage, takes the RSS
+ * baseline, then samples `process.memoryUsage.rss()` every 10 ms during the timed transfer. Before each timed
+ * transfer the parent runs `sync`, so no client pays for the writeback of the one before. curl is timed as a
  * whole process (spawn included, about 7 ms). Diagnostic rows time the same transfer with undici and Node
- * streams directly (no Effect), the ceiling for a Node client, and effect-lxd again with V8's young generation
- * capped (`--max-semi-space-size=1`).
+ * streams directly (no Effect), a raw socket with synchronous writes (the floor for a Node client), and
+ * effect-lxd again with V8's young generation capped (`--max-semi-space-size=1`).
  *
- * Reading the RSS column: every client here allocates a fresh buffer per chunk (Node's socket reads, file
- * reads), so RSS grows by the garbage V8 lets pile up before a collection (about 32 MiB, as the raw undici rows
- * show). effect-lxd allocates more short-lived JS objects per chunk, so V8 also grows its young generation from
- * 1 to 16 MiB semi-spaces (+32 MiB once per process); the `--max-semi-space-size=1` rows take that part out.
- * The forced GC before the baseline shrinks the young generation again, so each child pays that growth anew.
+ * Reading the RSS column: clients that allocate a fresh buffer per chunk (the undici rows) grow by the garbage
+ * V8 lets pile up before a collection (about 32 MiB); effect-lxd's transfers over the unix socket reuse two
+ * 1 MiB buffers.
  */
 import { Lxd, LxdClient } from "@effect-lxd/core"
 import { NodeFiles, NodeLxdTransport } from "@effect-lxd/node"
@@ -309,7 +308,7 @@ const main = async () => {
       {
         id: "pull-curl",
         label: "pull: curl -o",
-        go: (r) => curl(lab.socket, ["-o", path.join(work, `curl-${r}.out`), url(`/root/curl-${r}.bin`)], size)
+        go: (r) => curl(lab.socket, ["-o", path.join(work, `curl-${r}.out`), url(`/root/effect-${r}.bin`)], size)
       },
       {
         id: "pull-effect",
@@ -351,7 +350,7 @@ const main = async () => {
             go: (r: number) =>
               runChild(
                 "pull-floor",
-                [lab.socket, instance, path.join(work, `floor-${r}.out`), `/root/raw-${r}.bin`],
+                [lab.socket, instance, path.join(work, `floor-${r}.out`), `/root/effect-${r}.bin`],
                 size
               )
           },
@@ -359,13 +358,19 @@ const main = async () => {
             id: "pull-raw",
             label: "(diag) pull: undici + fs stream",
             go: (r: number) =>
-              runChild("pull-raw", [lab.socket, instance, path.join(work, `raw-${r}.out`), `/root/raw-${r}.bin`], size)
+              runChild(
+                "pull-raw",
+                [lab.socket, instance, path.join(work, `raw-${r}.out`), `/root/effect-${r}.bin`],
+                size
+              )
           }
         ]
         : [])
     ]
     const results = new Map<string, Array<Measure>>(clients.map((c) => [c.id, []]))
-    // pushes come before pulls of the same run (a pull reads what its push wrote); the order of clients rotates
+    // pushes come before pulls of the same run; every pull reads the file effect-lxd's push wrote (our round
+    // trip, and the same remote file for every client: files written by different clients read back at
+    // different speeds); the order of clients rotates
     const pushes = clients.filter((c) => c.id.startsWith("push"))
     const pulls = clients.filter((c) => c.id.startsWith("pull"))
     for (let r = 0; r < runs; r++) {
