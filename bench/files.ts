@@ -21,7 +21,7 @@
  * V8 lets pile up before a collection (about 32 MiB); effect-lxd's transfers over the unix socket reuse two
  * 1 MiB buffers.
  */
-import { Lxd, LxdClient } from "@effect-lxd/core"
+import { Files, Lxd, LxdClient } from "@effect-lxd/core"
 import { NodeFiles, NodeLxdTransport } from "@effect-lxd/node"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { spawn } from "node:child_process"
@@ -156,6 +156,21 @@ const child = async (args: ReadonlyArray<string>) => {
       ? NodeFiles.pushFile(instance, local, remote, { chunkSize })
       : Effect.asVoid(NodeFiles.pullFile(instance, remote, local))
     out = await sampleRss(() => runtime.runPromise(transfer))
+    await runtime.dispose()
+  } else if (mode === "pull-download-sync") {
+    // diagnostic: the library's download path (`Files.download`), writing synchronously as the floor does
+    const runtime = ManagedRuntime.make(
+      Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: socket })))
+    )
+    const pull = (from: string, file: string) =>
+      runtime.runPromise(Effect.flatMap(Files.Files, (files) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => fs.openSync(file, "w")),
+          (fd) => files.download(instance, from, (chunk) => Effect.sync(() => void fs.writeSync(fd, chunk))),
+          (fd) => Effect.sync(() => fs.closeSync(fd))
+        )))
+    await pull("/root/warm.bin", warmLocal)
+    out = await sampleRss(() => pull(remote, local))
     await runtime.dispose()
   } else if (mode === "pull-floor") {
     // diagnostic: the floor for a Node client here, with no HTTP library, no per-chunk allocation and no
@@ -343,6 +358,16 @@ const main = async () => {
             id: "push-raw",
             label: "(diag) push: undici + fs stream",
             go: (r: number) => runChild("push-raw", [lab.socket, instance, source, `/root/raw-${r}.bin`], size)
+          },
+          {
+            id: "pull-download-sync",
+            label: "(diag) pull: effect-lxd Files.download, sync writes",
+            go: (r: number) =>
+              runChild(
+                "pull-download-sync",
+                [lab.socket, instance, path.join(work, `download-sync-${r}.out`), `/root/effect-${r}.bin`],
+                size
+              )
           },
           {
             id: "pull-floor",
