@@ -172,6 +172,60 @@ describe("the unix socket's websocket client", () => {
       }
     })))
 
+  it.live("more forbidden frames: a 1-byte close payload (1002), text that is not UTF-8 (1007)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      for (
+        const [bad, code] of [
+          [Buffer.from([0x88, 0x01, 0x03]), 1002],
+          [frame(1, Buffer.from([0x68, 0xc3, 0x28])), 1007]
+        ] as const
+      ) {
+        const { socketPath } = yield* rawServer(bad, (socket, frames) => socket.write(frames))
+        const ws = yield* transport(socketPath).pipe(Effect.flatMap((t) => t.websocket("/1.0/x")))
+        const { error } = yield* drain(ws.read)
+        expect((Option.getOrThrow(error) as { closeCode?: number }).closeCode).toBe(code)
+      }
+    })))
+
+  it.live("readLent: an empty binary message sent in two empty fragments still arrives, as one empty view", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { socketPath } = yield* rawServer(
+        Buffer.concat([
+          frame(2, Buffer.alloc(0), false),
+          frame(0, Buffer.alloc(0)),
+          frame(1, Buffer.from("after")),
+          close(1000)
+        ]),
+        // a first read (registered before the first pull: copied), then the frames, read in lending mode
+        (socket, frames) => {
+          setTimeout(() => socket.write(frame(2, Buffer.from("x"))), 30)
+          setTimeout(() => socket.write(frames), 80)
+        }
+      )
+      const ws = yield* transport(socketPath).pipe(Effect.flatMap((t) => t.websocket("/1.0/x")))
+      const { error, out } = yield* drain(ws.readLent!)
+      expect(Option.isNone(error)).toBe(true)
+      expect(out.map((x) => typeof x === "string" ? x : x.length)).toEqual([1, 0, "after"])
+    })))
+
+  it.live("a server that never answers the upgrade: a timeout ends the open at once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const socketPath = tempSocket()
+      const server = net.createServer(() => {}) // accepts, never answers
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(socketPath, () => resume(Effect.void))),
+        () => Effect.sync(() => server.close())
+      )
+      const started = performance.now()
+      const result = yield* transport(socketPath).pipe(
+        Effect.flatMap((t) => Effect.scoped(t.websocket("/1.0/x"))),
+        Effect.timeout("200 millis"),
+        Effect.either
+      )
+      expect(Either.isLeft(result) && result.left._tag).toBe("TimeoutException")
+      expect(performance.now() - started).toBeLessThan(1000)
+    })))
+
   it.live("a refused upgrade fails the open with the server's message (JSON or chunked)", () =>
     Effect.scoped(Effect.gen(function*() {
       const body = JSON.stringify({ type: "error", error: "not found", error_code: 404 })

@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { isUtf8 } from "node:buffer"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import { dechunk, readHead } from "./http1.js"
@@ -45,6 +46,17 @@ const OP_CLOSE = 8
 const OP_PING = 9
 const OP_PONG = 10
 
+/** A frame the protocol forbids: the close code to send and why. */
+interface Violation {
+  readonly code: number
+  readonly reason: string
+}
+const violation = (reason: string, code = 1002): Violation => ({ code, reason })
+
+/** Close codes a peer may send (RFC 6455 §7.4); anything else is a protocol error. */
+const validCloseCode = (code: number) =>
+  (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+
 /** A closed connection: a normal close (1000/1005) ends reads, anything else fails them. */
 type Ended = ClientConnectionFailed | { readonly code: number; readonly reason: string }
 
@@ -62,15 +74,14 @@ export interface OpenOptions {
  * @internal
  */
 export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientConnectionFailed, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<Connection, ClientConnectionFailed>((resume) => {
-      const connection = new Connection(options, (error) => {
-        resume(error === undefined ? Effect.succeed(connection) : Effect.fail(error))
-      })
-      return Effect.sync(() => connection.terminate())
-    }),
-    (connection) => Effect.sync(() => connection.close(1000))
-  ).pipe(Effect.map((connection) => connection.api))
+  Effect.flatMap(
+    Effect.acquireRelease(
+      Effect.sync(() => new Connection(options)),
+      (connection) => Effect.sync(() => connection.close(1000))
+    ),
+    // the handshake is awaited outside the acquisition, so a timeout or an interruption ends it
+    (connection) => Effect.as(connection.handshake, connection.api)
+  )
 
 /** Masking keys come from a pool of random bytes, refilled when used up. */
 let maskPool = Buffer.allocUnsafe(0)
@@ -106,6 +117,9 @@ const encodeFrame = (opcode: number, payload: Uint8Array): Buffer => {
   return frame
 }
 
+const chunked = (headers: Readonly<Record<string, string>>) =>
+  headers["transfer-encoding"]?.toLowerCase().includes("chunked") === true
+
 const closePayload = (code: number) => {
   const payload = Buffer.allocUnsafe(2)
   payload.writeUInt16BE(code, 0)
@@ -120,7 +134,9 @@ class Connection implements Waiting {
   private head: Buffer | undefined = Buffer.alloc(0)
   /** A refused upgrade: its head while its body comes in. */
   private refused: { status: number; headers: Record<string, string>; body: Buffer } | undefined = undefined
-  private opened: ((error: ClientConnectionFailed | undefined) => void) | undefined
+  /** The upgrade: pending until the server's answer, then accepted or refused. */
+  private upgrade: "pending" | "open" | ClientConnectionFailed = "pending"
+  private onUpgrade: (() => void) | undefined = undefined
 
   // the frame being read
   private readonly header = Buffer.allocUnsafe(14)
@@ -170,11 +186,22 @@ class Connection implements Waiting {
   private closeSent = false
   private closeTimer: ReturnType<typeof setTimeout> | undefined = undefined
 
-  constructor(
-    private readonly options: OpenOptions,
-    opened: (error: ClientConnectionFailed | undefined) => void
-  ) {
-    this.opened = opened
+  /** Waits for the upgrade; interrupting it drops the connection. */
+  readonly handshake: Effect.Effect<void, ClientConnectionFailed> = Effect.async((resume) => {
+    const settled = () => {
+      if (this.upgrade === "pending") return false
+      resume(this.upgrade === "open" ? Effect.void : Effect.fail(this.upgrade))
+      return true
+    }
+    if (settled()) return
+    this.onUpgrade = settled
+    return Effect.sync(() => {
+      this.onUpgrade = undefined
+      this.terminate()
+    })
+  })
+
+  constructor(private readonly options: OpenOptions) {
     this.socket = Net.connect({
       path: options.socketPath,
       onread: {
@@ -190,13 +217,13 @@ class Connection implements Waiting {
       )
     })
     this.socket.on("error", (error) => {
-      if (this.opened !== undefined) return this.failOpen(describeConnectionError(error), error)
+      if (this.upgrade === "pending") return this.failOpen(describeConnectionError(error), error)
       // as `ws` does: a connection lost after the upgrade is an abnormal close
       this.end({ code: 1006, reason: describeConnectionError(error) })
     })
     this.socket.once("close", () => {
       if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
-      if (this.opened !== undefined) {
+      if (this.upgrade === "pending") {
         if (this.refused !== undefined) return this.refuse()
         return this.failOpen("the connection closed during the websocket handshake")
       }
@@ -224,11 +251,11 @@ class Connection implements Waiting {
             resume(Effect.succeed(chunk))
             return true
           }
+          this.resumeIfFree()
           if (Option.isSome(this.ended)) {
             resume(Effect.fail(Option.map(this.ended.value, (e) => this.toError(e))))
             return true
           }
-          this.resumeIfFree()
           return false
         })
       })
@@ -257,12 +284,24 @@ class Connection implements Waiting {
 
   /** Sends a close frame (once) and gives the peer a while to close the connection. */
   close(code: number) {
-    if (this.opened !== undefined) return this.terminate()
-    if (this.closeSent || !this.writable()) return
+    if (this.upgrade === "pending") return this.terminate()
+    this.sendClose(code)
+  }
+
+  /**
+   * The close frame, once; the connection is then read to its end (nothing more reaches the reader) or dropped
+   * after a while. Reading resumes unless the next read would land in views a reader still holds.
+   */
+  private sendClose(code: number) {
+    if (!this.writable()) return
     this.closeSent = true
-    this.socket.write(encodeFrame(OP_CLOSE, closePayload(code)))
+    this.socket.end(encodeFrame(OP_CLOSE, closePayload(code)))
     this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS)
     this.closeTimer.unref()
+    if (this.paused && !this.switched) {
+      this.paused = false
+      this.socket.resume()
+    }
   }
 
   terminate() {
@@ -271,7 +310,7 @@ class Connection implements Waiting {
   }
 
   private writable() {
-    return this.opened === undefined && !this.closeSent && !this.socket.destroyed && this.socket.writable
+    return this.upgrade === "open" && !this.closeSent && !this.socket.destroyed && this.socket.writable
   }
 
   private failed(reason: string, cause?: unknown, closeCode?: number) {
@@ -292,11 +331,10 @@ class Connection implements Waiting {
   }
 
   private failOpen(reason: string, cause?: unknown) {
-    const opened = this.opened
-    if (opened === undefined) return
-    this.opened = undefined
+    if (this.upgrade !== "pending") return
+    this.upgrade = this.failed(reason, cause)
     this.socket.destroy()
-    opened(this.failed(reason, cause))
+    this.onUpgrade?.()
   }
 
   /** The end of the connection; the first one counts. */
@@ -331,13 +369,14 @@ class Connection implements Waiting {
     const end = at + n
     if (this.head !== undefined) {
       at = this.onHead(arena, n)
-      if (at < 0) return this.opened !== undefined // still in the handshake, or it failed
+      if (at < 0) return this.upgrade === "pending" // still in the handshake, or it failed
     }
     const error = this.parse(arena, at, end, this.readingArena)
     if (error !== undefined) {
-      this.socket.destroy()
-      this.end(this.failed(`invalid websocket frame from the server: ${error}`, undefined, 1002))
-      return false
+      if (this.writable()) this.sendClose(error.code)
+      else this.socket.destroy()
+      this.end(this.failed(`invalid websocket frame from the server: ${error.reason}`, undefined, error.code))
+      return true // read on (and drop) until the server closes
     }
     if (this.readingArena) {
       // every byte read was taken (copied, or gathered in the run): the next read lands after the run and
@@ -427,9 +466,8 @@ class Connection implements Waiting {
       return -1
     }
     this.head = undefined
-    const opened = this.opened!
-    this.opened = undefined
-    opened(undefined)
+    this.upgrade = "open"
+    this.onUpgrade?.()
     return parsed.bodyStart - previous
   }
 
@@ -438,14 +476,13 @@ class Connection implements Waiting {
     const { body, headers } = this.refused!
     const length = headers["content-length"]
     if (length !== undefined && body.length >= Number(length)) return this.refuse()
-    if (headers["transfer-encoding"]?.includes("chunked") && dechunk(body) !== undefined) return this.refuse()
+    if (chunked(headers) && dechunk(body) !== undefined) return this.refuse()
     if (body.length > MAX_HEAD_BYTES) this.refuse()
   }
 
   private refuse() {
     const { body, headers, status } = this.refused!
-    const chunked = headers["transfer-encoding"]?.includes("chunked") ? dechunk(body) : undefined
-    const text = (chunked ?? body).toString("utf8")
+    const text = ((chunked(headers) ? dechunk(body) : undefined) ?? body).toString("utf8")
     let message = text.trim()
     try {
       const json = JSON.parse(text) as { error?: unknown }
@@ -456,15 +493,15 @@ class Connection implements Waiting {
     this.failOpen(`websocket handshake refused: HTTP ${status} ${message}`)
   }
 
-  /** Parses frames in `buffer[at, n)`; returns a protocol error's description. */
-  private parse(buffer: Buffer, at: number, n: number, lend: boolean): string | undefined {
-    while (at < n) {
+  /** Parses frames in `buffer[at, n)` (nothing after a close frame); returns a protocol violation. */
+  private parse(buffer: Buffer, at: number, n: number, lend: boolean): Violation | undefined {
+    while (at < n && Option.isNone(this.ended)) {
       if (!this.inPayload) {
         while (at < n && this.headerLength < this.headerNeed) {
           this.header[this.headerLength++] = buffer[at++]!
           if (this.headerLength === 2) {
             const length = this.header[1]! & 0x7f
-            if ((this.header[1]! & 0x80) !== 0) return "masked frame"
+            if ((this.header[1]! & 0x80) !== 0) return violation("masked frame")
             this.headerNeed = 2 + (length === 126 ? 2 : length === 127 ? 8 : 0)
           }
         }
@@ -489,44 +526,41 @@ class Connection implements Waiting {
     return undefined
   }
 
-  private startFrame(lend: boolean): string | undefined {
+  private startFrame(lend: boolean): Violation | undefined {
     const first = this.header[0]!
     this.fin = (first & 0x80) !== 0
     this.opcode = first & 0x0f
-    if ((first & 0x70) !== 0) return "reserved bits set"
+    if ((first & 0x70) !== 0) return violation("reserved bits set")
     const length7 = this.header[1]! & 0x7f
     const length = length7 === 126
       ? this.header.readUInt16BE(2)
       : length7 === 127
       ? Number(this.header.readBigUInt64BE(2))
       : length7
+    if (!Number.isSafeInteger(length)) return violation("frame length out of range", 1009)
     this.headerLength = 0
     this.headerNeed = 2
     this.inPayload = true
     this.remaining = length
     if (this.opcode >= OP_CLOSE) {
-      if (this.opcode > OP_PONG) return `unknown opcode ${this.opcode}`
-      if (!this.fin || length > 125) return "fragmented or long control frame"
+      if (this.opcode > OP_PONG) return violation(`unknown opcode ${this.opcode}`)
+      if (!this.fin || length > 125) return violation("fragmented or long control frame")
       this.controlLength = 0
       return undefined
     }
     if (this.opcode === OP_CONTINUATION) {
-      if (this.messageOpcode === 0) return "continuation without a message"
+      if (this.messageOpcode === 0) return violation("continuation without a message")
     } else if (this.opcode === OP_TEXT || this.opcode === OP_BINARY) {
-      if (this.messageOpcode !== 0) return "new message inside a fragmented one"
+      if (this.messageOpcode !== 0) return violation("new message inside a fragmented one")
       this.messageOpcode = this.opcode
       this.messageLent = lend && this.opcode === OP_BINARY
       this.messageBytes = 0
     } else {
-      return `unknown opcode ${this.opcode}`
+      return violation(`unknown opcode ${this.opcode}`)
     }
     this.messageBytes += length
-    if (this.messageLent) {
-      // an empty binary message still arrives as one (empty) frame
-      if (length === 0 && this.fin && this.opcode !== OP_CONTINUATION) this.push(new Uint8Array(0), 0)
-      return undefined
-    }
-    if (this.messageBytes > MAX_MESSAGE_BYTES) return `message larger than ${MAX_MESSAGE_BYTES} bytes`
+    if (this.messageLent) return undefined
+    if (this.messageBytes > MAX_MESSAGE_BYTES) return violation(`message larger than ${MAX_MESSAGE_BYTES} bytes`, 1009)
     this.fragment = Buffer.allocUnsafe(length)
     this.fragmentOffset = 0
     return undefined
@@ -551,18 +585,21 @@ class Connection implements Waiting {
     }
   }
 
-  private endFrame(): string | undefined {
+  private endFrame(): Violation | undefined {
     this.inPayload = false
     if (this.opcode >= OP_CLOSE) return this.onControl()
-    if (!this.messageLent) {
+    if (this.messageLent) {
+      // an empty binary message still arrives, as one empty view
+      if (this.fin && this.messageBytes === 0) this.push(new Uint8Array(0), 0)
+    } else {
       this.parts.push(this.fragment!)
       this.fragment = undefined
       if (this.fin) {
         const message = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts)
         this.parts = []
         if (this.messageOpcode === OP_TEXT) {
-          const text = message.toString("utf8")
-          this.push(text, message.length)
+          if (!isUtf8(message)) return violation("text frame that is not UTF-8", 1007)
+          this.push(message.toString("utf8"), message.length)
         } else {
           this.push(message, message.length)
         }
@@ -572,7 +609,7 @@ class Connection implements Waiting {
     return undefined
   }
 
-  private onControl(): string | undefined {
+  private onControl(): Violation | undefined {
     const payload = this.controlPayload.subarray(0, this.controlLength)
     if (this.opcode === OP_PING) {
       if (this.writable()) this.socket.write(encodeFrame(OP_PONG, payload))
@@ -580,14 +617,12 @@ class Connection implements Waiting {
     }
     if (this.opcode === OP_PONG) return undefined
     // close: answer it (once), then let the server close the connection
+    if (payload.length === 1) return violation("close frame with a 1-byte payload")
     const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005
+    if (code !== 1005 && !validCloseCode(code)) return violation(`close code ${code}`)
+    if (payload.length > 2 && !isUtf8(payload.subarray(2))) return violation("close reason that is not UTF-8", 1007)
     const reason = payload.length > 2 ? payload.toString("utf8", 2) : ""
-    if (this.writable()) {
-      this.closeSent = true
-      this.socket.end(encodeFrame(OP_CLOSE, closePayload(code === 1005 ? 1000 : code)))
-      this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS)
-      this.closeTimer.unref()
-    }
+    this.sendClose(code === 1005 ? 1000 : code)
     this.end({ code, reason })
     return undefined
   }

@@ -44,53 +44,75 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
       ...(closeCode === undefined ? {} : { closeCode }),
       cause
     })
-  return Effect.acquireRelease(
-    Effect.async<{ ws: WS.WebSocket; socket: LxdWebSocket }, ClientConnectionFailed>((resume) => {
-      const ws = new WS.WebSocket(options.url, { perMessageDeflate: false, ...options.wsOptions })
-      const buffer = new FrameBuffer(ws, failed)
-      const onError = (error: Error) => {
-        ws.off("open", onOpen)
-        resume(Effect.fail(failed(error)))
-      }
-      const onOpen = () => {
-        ws.off("error", onError)
-        ws.on("error", (error) => buffer.fail(failed(error)))
-        resume(Effect.succeed({ ws, socket: buffer.socket }))
-      }
-      ws.once("open", onOpen)
-      ws.once("error", onError)
-      ws.once("unexpected-response", (_req, res) => {
-        ws.off("error", onError)
-        ws.off("open", onOpen)
-        const chunks: Array<Buffer> = []
-        res.on("data", (c: Buffer) => chunks.push(c))
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8")
-          let message = text.trim()
-          try {
-            const json = JSON.parse(text) as { error?: unknown }
-            if (typeof json.error === "string") message = json.error
-          } catch {
-            // not JSON: keep the text
-          }
-          resume(Effect.fail(failed(undefined, `websocket handshake refused: HTTP ${res.statusCode} ${message}`)))
+  return Effect.flatMap(
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const ws = new WS.WebSocket(options.url, { perMessageDeflate: false, ...options.wsOptions })
+        const buffer = new FrameBuffer(ws, failed)
+        // the upgrade's outcome, kept until the handshake below asks for it
+        const upgrade: {
+          result: Effect.Effect<LxdWebSocket, ClientConnectionFailed> | undefined
+          notify: (() => void) | undefined
+        } = { result: undefined, notify: undefined }
+        const settle = (result: Effect.Effect<LxdWebSocket, ClientConnectionFailed>) => {
+          if (upgrade.result !== undefined) return
+          upgrade.result = result
+          upgrade.notify?.()
+        }
+        const onError = (error: Error) => {
+          ws.off("open", onOpen)
+          settle(Effect.fail(failed(error)))
+        }
+        const onOpen = () => {
+          ws.off("error", onError)
+          ws.on("error", (error) => buffer.fail(failed(error)))
+          settle(Effect.succeed(buffer.socket))
+        }
+        ws.once("open", onOpen)
+        ws.once("error", onError)
+        ws.once("unexpected-response", (_req, res) => {
+          ws.off("error", onError)
+          ws.off("open", onOpen)
+          const chunks: Array<Buffer> = []
+          res.on("data", (c: Buffer) => chunks.push(c))
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8")
+            let message = text.trim()
+            try {
+              const json = JSON.parse(text) as { error?: unknown }
+              if (typeof json.error === "string") message = json.error
+            } catch {
+              // not JSON: keep the text
+            }
+            settle(Effect.fail(failed(undefined, `websocket handshake refused: HTTP ${res.statusCode} ${message}`)))
+            ws.terminate()
+          })
+        })
+        ws.on("message", (data, isBinary) => buffer.push(data, isBinary))
+        ws.on("close", (code, reason) => buffer.closed(code, reason.toString("utf8")))
+        return { ws, upgrade }
+      }),
+      ({ ws }) =>
+        Effect.sync(() => {
+          if (ws.readyState === WS.WebSocket.OPEN) ws.close(1000)
+          else if (ws.readyState === WS.WebSocket.CONNECTING) ws.terminate()
+          // if the peer never answers the close, do not keep the socket around
+          const timer = setTimeout(() => ws.terminate(), 2000)
+          timer.unref()
+          ws.once("close", () => clearTimeout(timer))
+        })
+    ),
+    // the handshake is awaited outside the acquisition, so a timeout or an interruption ends it
+    ({ upgrade, ws }) =>
+      Effect.async<LxdWebSocket, ClientConnectionFailed>((resume) => {
+        if (upgrade.result !== undefined) return resume(upgrade.result)
+        upgrade.notify = () => resume(upgrade.result!)
+        return Effect.sync(() => {
+          upgrade.notify = undefined
           ws.terminate()
         })
       })
-      ws.on("message", (data, isBinary) => buffer.push(data, isBinary))
-      ws.on("close", (code, reason) => buffer.closed(code, reason.toString("utf8")))
-      return Effect.sync(() => ws.terminate())
-    }),
-    ({ ws }) =>
-      Effect.sync(() => {
-        if (ws.readyState === WS.WebSocket.OPEN) ws.close(1000)
-        else if (ws.readyState === WS.WebSocket.CONNECTING) ws.terminate()
-        // if the peer never answers the close, do not keep the socket around
-        const timer = setTimeout(() => ws.terminate(), 2000)
-        timer.unref()
-        ws.once("close", () => clearTimeout(timer))
-      })
-  ).pipe(Effect.map(({ socket }) => socket))
+  )
 }
 
 class FrameBuffer implements Waiting {
