@@ -73,6 +73,8 @@ interface Measure {
 // child: one measured transfer
 
 const sampleRss = async <A>(f: () => Promise<A>): Promise<{ result: A; ms: number; cpuMs: number; rssMiB: number }> => {
+  // the warm-ups differ between clients (some push 32 MiB, all pull it): none leaves writeback for the timed part
+  await new Promise((resolve) => spawn("sync").on("exit", resolve))
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
   gc?.()
@@ -394,8 +396,7 @@ const main = async () => {
     ]
     const results = new Map<string, Array<Measure>>(clients.map((c) => [c.id, []]))
     // pushes come before pulls of the same run; every pull reads the file effect-lxd's push wrote (our round
-    // trip, and the same remote file for every client: files written by different clients read back at
-    // different speeds); the order of clients rotates
+    // trip, and the same remote file for every client); the order of clients rotates
     const pushes = clients.filter((c) => c.id.startsWith("push"))
     const pulls = clients.filter((c) => c.id.startsWith("pull"))
     for (let r = 0; r < runs; r++) {
