@@ -137,7 +137,7 @@ export const pullFile = (
   localPath: string,
   options: { readonly mode?: number | undefined } = {}
 ): Effect.Effect<Files.FileStat, LxdError | PlatformError, Files.Files> =>
-  Effect.flatMap(Files.Files, (files) => downloadTo(files, instance, remotePath, localPath, () => options)).pipe(
+  Effect.flatMap(Files.Files, (files) => downloadTo(files, instance, remotePath, localPath, options)).pipe(
     Effect.map(({ stat }) => stat),
     Effect.withSpan("NodeFiles.pullFile")
   )
@@ -147,30 +147,28 @@ const DOWNLOAD_BYTES = 1024 * 1024
 
 /**
  * `Files.download` into a local file: over the unix socket the body goes from reused buffers straight to the
- * file, which then gets its mode (and owner) from `settle`. Returns the remote stat and the bytes written.
+ * file, which then gets `mode` (the remote mode by default) and `owner`. Returns the remote stat and the bytes
+ * written.
  */
 const downloadTo = (
   files: Files.Files.Service,
   instance: string,
   remotePath: string,
   localPath: string,
-  settle: (stat: Files.FileStat) => {
+  options: {
     readonly mode?: number | undefined
     readonly owner?: { readonly uid: number; readonly gid: number } | undefined
   }
 ) =>
   Effect.suspend(() => {
     let bytes = 0
-    return Tree.withFileWriter(localPath, (write, setMode) =>
+    return Tree.withFileWriter(localPath, (write, settle) =>
       Effect.flatMap(
         files.download(instance, remotePath, (chunk) => {
           bytes += chunk.length
           return write(chunk)
         }),
-        (stat) => {
-          const { mode, owner } = settle(stat)
-          return Effect.as(setMode(mode ?? stat.mode, owner), { stat, bytes })
-        }
+        (stat) => Effect.as(settle(options.mode ?? stat.mode, options.owner), { stat, bytes })
       ))
   })
 
@@ -348,7 +346,7 @@ export const pullTree = (
               ? yield* Effect.zipRight(
                 entry.discard,
                 Effect.map(
-                  downloadTo(files, instance, remotePath, localPath, (stat) => ({ owner: owner(stat) })),
+                  downloadTo(files, instance, remotePath, localPath, { owner: owner(entry.stat) }),
                   (done) => done.bytes
                 )
               )

@@ -184,7 +184,6 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
     )
 
   /** Releases a body nobody will read: reads at most one chunk, then the response stream aborts the request. */
-  const release = discard
 
   const statOf = (request: Request, response: HttpClientResponse.HttpClientResponse) => {
     const stat = parseStat(response.headers)
@@ -225,7 +224,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       discard: Effect.suspend(() => {
         if (state !== "unread") return Effect.void
         state = "done"
-        return release(response)
+        return discard(response)
       })
     }
   }
@@ -234,7 +233,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
     Effect.gen(function*() {
       const request = yield* fileRequest(instance, path, "GET")
       const response = yield* client.requestRaw(request)
-      const stat = yield* Effect.tapError(statOf(request, response), () => release(response))
+      const stat = yield* Effect.tapError(statOf(request, response), () => discard(response))
       if (stat.type === "directory") {
         const json = yield* Effect.mapError(
           response.json,

@@ -105,26 +105,20 @@ export const make = (socketPath: string, endpoint: string) =>
           if (writing === undefined) startWrite(index, length)
           else waiting = { index, length }
         }
-        /** `n` bytes were read straight into the filling buffer, at `offset`. */
+        /** `n` bytes are in the filling buffer, at `offset` (read straight there, or copied by `take`). */
         const taken = (n: number) => {
           if (remaining === 0) return // `Connection: close`: nothing follows the body
           const k = Math.min(n, remaining)
           offset += k
           remaining -= k
-          if (remaining === 0 || BUFFER_BYTES - offset < MIN_READ_BYTES) ship()
-        }
-        const take = (data: Buffer) => {
-          if (remaining === 0) return // `Connection: close`: nothing follows the body
-          if (waiting !== undefined) {
-            overflow.push(Buffer.from(data))
-            return
-          }
-          const n = Math.min(data.length, remaining)
-          data.copy(buffers[current]!, offset, 0, n)
-          offset += n
-          remaining -= n
           // the last write's end finishes the download
           if (remaining === 0 || BUFFER_BYTES - offset < MIN_READ_BYTES) ship()
+        }
+        /** Bytes read elsewhere (the spare buffer, the head): copied in, or kept while both buffers are taken. */
+        const take = (data: Buffer) => {
+          if (remaining === 0) return
+          if (waiting !== undefined) return void overflow.push(Buffer.from(data))
+          taken(data.copy(buffers[current]!, offset, 0, Math.min(data.length, remaining)))
         }
         const onHead = (data: Buffer) => {
           head = Buffer.concat([head!, data])
