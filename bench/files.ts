@@ -8,11 +8,14 @@
  *   LXD_SOCKET=/path/unix.socket node_modules/.bin/tsx bench/files.ts      (use an existing daemon)
  *   FILES_BENCH_RUNS=5 FILES_BENCH_MIB=64 …                                (other sizes)
  *   FILES_BENCH_PROFILE=/tmp/prof …                                         (--cpu-prof of each effect-lxd child)
+ *   FILES_BENCH_PERF=/tmp/perf …            (`perf record -g` of each child's timed transfer and of each curl)
+ *   FILES_BENCH_ONLY=push-curl,pull-curl,pull-effect …                     (only these rows)
  *
  * Every transfer runs in a fresh child process (`node --expose-gc`), so its RSS growth is measured from a clean
  * baseline: the child builds its runtime, warms up with a 32 MiB round trip, collects garbage, takes the RSS
  * baseline, then samples `process.memoryUsage.rss()` every 10 ms during the timed transfer. Before each timed
- * transfer the parent runs `sync`, so no client pays for the writeback of the one before. curl is timed as a
+ * transfer the parent runs `sync`, so no client pays for the writeback of the one before, and each pulled copy is
+ * checked and deleted right after its pull, so every pull starts with the same free memory. curl is timed as a
  * whole process (spawn included, about 7 ms). Diagnostic rows time the same transfer with undici and Node
  * streams directly (no Effect), a raw socket with synchronous writes (the floor for a Node client), and
  * effect-lxd again with V8's young generation capped (`--max-semi-space-size=1`).
@@ -65,6 +68,9 @@ interface Measure {
   readonly ms: number
   /** CPU time of the client process (user + system) during the transfer. */
   readonly cpuMs: number
+  /** Of which in the kernel, and voluntary context switches (child rows only). */
+  readonly sysMs?: number
+  readonly vcsw?: number
   readonly rssMiB: number
   readonly bytes: number
 }
@@ -72,25 +78,52 @@ interface Measure {
 // ---------------------------------------------------------------------------------------------------------------
 // child: one measured transfer
 
-const sampleRss = async <A>(f: () => Promise<A>): Promise<{ result: A; ms: number; cpuMs: number; rssMiB: number }> => {
+const sampleRss = async <A>(
+  f: () => Promise<A>
+): Promise<{ result: A; ms: number; cpuMs: number; sysMs: number; vcsw: number; ivcsw: number; rssMiB: number }> => {
   // the warm-ups differ between clients (some push 32 MiB, all pull it): none leaves writeback for the timed part
   await new Promise((resolve) => spawn("sync").on("exit", resolve))
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
   gc?.()
+  // FILES_BENCH_PERF=dir: `perf record -g` of this process during the timed transfer
+  const perfDir = process.env.FILES_BENCH_PERF
+  const perf = perfDir === undefined ? undefined : spawn("perf", [
+    "record",
+    "-g",
+    "-p",
+    String(process.pid),
+    "-o",
+    path.join(perfDir, `${process.argv[3]}-${process.pid}.data`)
+  ], { stdio: "ignore" })
+  if (perf !== undefined) await new Promise((resolve) => setTimeout(resolve, 500))
   const baseline = process.memoryUsage.rss()
   let peak = baseline
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10)
   const cpu0 = process.cpuUsage()
+  const ru0 = process.resourceUsage()
   const t0 = performance.now()
   try {
     const result = await f()
     const ms = performance.now() - t0
     const cpu = process.cpuUsage(cpu0)
+    const ru = process.resourceUsage()
     peak = Math.max(peak, process.memoryUsage.rss())
-    return { result, ms, cpuMs: (cpu.user + cpu.system) / 1000, rssMiB: (peak - baseline) / MiB }
+    return {
+      result,
+      ms,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      sysMs: cpu.system / 1000,
+      vcsw: ru.voluntaryContextSwitches - ru0.voluntaryContextSwitches,
+      ivcsw: ru.involuntaryContextSwitches - ru0.involuntaryContextSwitches,
+      rssMiB: (peak - baseline) / MiB
+    }
   } finally {
     clearInterval(timer)
+    if (perf !== undefined) {
+      perf.kill("SIGINT")
+      await new Promise((resolve) => perf.on("exit", resolve))
+    }
   }
 }
 
@@ -143,7 +176,7 @@ const child = async (args: ReadonlyArray<string>) => {
   const [mode, socket, instance, local, remote] = args as [string, string, string, string, string]
   const chunkSize = process.env.FILES_BENCH_CHUNK ? Number(process.env.FILES_BENCH_CHUNK) : undefined
   const warmLocal = `${local}.warm`
-  let out: { ms: number; cpuMs: number; rssMiB: number }
+  let out: { ms: number; cpuMs: number; sysMs: number; vcsw: number; ivcsw: number; rssMiB: number }
   // warm-up: a 32 MiB round trip, so the timed transfer runs in a warm process (JIT, connections)
   writeContent(warmLocal, 32 * MiB)
   if (mode === "push-effect" || mode === "pull-effect") {
@@ -233,13 +266,28 @@ const runChild = async (
   const r = await run(process.execPath, [...flags, ...process.execArgv, SELF, "--child", mode, ...rest])
   if (r.code !== 0) throw new Error(`${mode} failed (exit ${r.code}):\n${r.stderr}`)
   const line = r.stdout.trim().split("\n").pop()!
-  const m = JSON.parse(line) as { ms: number; cpuMs: number; rssMiB: number }
+  const m = JSON.parse(line) as Omit<Measure, "bytes">
   return { ...m, bytes }
 }
 
 const curl = async (socket: string, args: ReadonlyArray<string>, bytes: number): Promise<Measure> => {
   const t0 = performance.now()
-  const r = await run("/usr/bin/time", ["-f", "%U %S", "curl", "-sS", "--fail", "--unix-socket", socket, ...args])
+  const perfDir = process.env.FILES_BENCH_PERF
+  const perf = perfDir === undefined
+    ? []
+    : ["perf", "record", "-g", "-o", path.join(perfDir, `curl-${performance.now().toFixed(0)}.data`), "--"]
+  const r = await run(perf[0] ?? "/usr/bin/time", [
+    ...perf.slice(1),
+    ...(perf.length > 0 ? ["/usr/bin/time"] : []),
+    "-f",
+    "%U %S",
+    "curl",
+    "-sS",
+    "--fail",
+    "--unix-socket",
+    socket,
+    ...args
+  ])
   const ms = performance.now() - t0
   if (r.code !== 0) throw new Error(`curl ${args.join(" ")} failed: ${r.stderr}`)
   const [user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number)
@@ -394,6 +442,11 @@ const main = async () => {
         ]
         : [])
     ]
+    // FILES_BENCH_ONLY=id,id…: only these rows (ids as in `clients`)
+    const only = process.env.FILES_BENCH_ONLY?.split(",")
+    if (only !== undefined) {
+      for (let i = clients.length - 1; i >= 0; i--) if (!only.includes(clients[i]!.id)) clients.splice(i, 1)
+    }
     const results = new Map<string, Array<Measure>>(clients.map((c) => [c.id, []]))
     // pushes come before pulls of the same run; every pull reads the file effect-lxd's push wrote (our round
     // trip, and the same remote file for every client); the order of clients rotates
@@ -408,20 +461,19 @@ const main = async () => {
           await new Promise((resolve) => spawn("sync").on("exit", resolve))
           const m = await c.go(r)
           results.get(c.id)!.push(m)
+          if (c.id.startsWith("pull")) {
+            // the pulled copy is the source; removed at once, so every pull starts with the same free memory
+            const file = path.join(work, `${c.id.replace("pull-", "")}-${r}.out`)
+            const h = await sha256File(file)
+            if (h !== sourceHash) throw new Error(`${c.label}: sha256 mismatch in run ${r + 1}`)
+            fs.rmSync(file)
+          }
           log(
             `run ${r + 1} ${c.label}: ${m.ms.toFixed(0)} ms, CPU ${m.cpuMs.toFixed(0)} ms${
-              Number.isNaN(m.rssMiB) ? "" : `, RSS +${m.rssMiB.toFixed(1)} MiB`
-            }`
+              m.sysMs === undefined ? "" : ` (sys ${m.sysMs.toFixed(0)}, ${m.vcsw} voluntary switches)`
+            }${Number.isNaN(m.rssMiB) ? "" : `, RSS +${m.rssMiB.toFixed(1)} MiB`}`
           )
         }
-      }
-      // every pulled copy is the source
-      for (const c of pulls) {
-        const who = c.id.replace("pull-", "")
-        const file = path.join(work, `${who}-${r}.out`)
-        const h = await sha256File(file)
-        if (h !== sourceHash) throw new Error(`${c.label}: sha256 mismatch in run ${r + 1}`)
-        fs.rmSync(file)
       }
       await runtime.runPromise(
         Effect.flatMap(LxdClient.LxdClient, (c) =>

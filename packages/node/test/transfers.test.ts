@@ -106,6 +106,41 @@ describe("Files.download over the unix socket (reused buffers)", () => {
       expect(d.paths).toEqual(["/1.0/instances/c1/files?path=%2Froot%2Fbig.bin"])
     })))
 
+  it.live("a synchronous writer gets each read as it lands; switching between sync and async keeps the body whole", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const d = yield* daemon((_p, socket) => {
+        void dribble(
+          socket,
+          `HTTP/1.1 200 OK\r\n${lxdHeaders("file")}Content-Length: ${body.length}\r\n\r\n`,
+          body,
+          40_000
+        ).then(() => socket.end())
+      })
+      const download = (write: (chunk: Uint8Array, n: number) => Effect.Effect<void>) =>
+        Effect.gen(function*() {
+          const hash = createHash("sha256")
+          const sizes: Array<number> = []
+          yield* run(d.socketPath, (f) =>
+            f.download("c1", "/root/big.bin", (chunk) =>
+              Effect.andThen(
+                Effect.sync(() => {
+                  hash.update(chunk)
+                  sizes.push(chunk.length)
+                }),
+                write(chunk, sizes.length)
+              )))
+          return { hash: hash.digest("hex"), sizes }
+        })
+      const sync = yield* download(() => Effect.void)
+      expect(sync.hash).toBe(sha(body))
+      // no gathering into 1 MiB: every chunk is one read (the server sends 40 000 bytes at a time)
+      expect(Math.max(...sync.sizes)).toBeLessThan(512 * 1024)
+      expect(sync.sizes.length).toBeGreaterThan(body.length / (512 * 1024))
+      // every 5th write asynchronous: reads gather meanwhile, and the next synchronous one takes them
+      const mixed = yield* download((_chunk, n) => (n % 5 === 0 ? Effect.sleep("2 millis") : Effect.void))
+      expect(mixed.hash).toBe(sha(body))
+    })))
+
   it.live("a refused answer (not a file, an error) writes nothing and is asked again the usual way", () =>
     Effect.scoped(Effect.gen(function*() {
       const d = yield* daemon((p, socket) => {

@@ -1,6 +1,9 @@
 /**
  * The unix-socket transport's download path: one connection per body, read with `onread` straight into two
- * reused 1 MiB buffers that take turns: one is handed to the caller's `write` while the other fills. No allocation per chunk, no HTTP library: the status line and headers are parsed here, and
+ * reused 1 MiB buffers that take turns: one is handed to the caller's `write` while the other fills. A `write`
+ * that completes synchronously gets each read as soon as it lands (the bytes are still in the cache of the CPU
+ * that read them); an asynchronous one gets what gathered while it ran, up to a buffer.
+ * No allocation per chunk, no HTTP library: the status line and headers are parsed here, and
  * only a plain `Content-Length` body is taken (anything else is refused before a byte is written, and the
  * engine asks again over `http`).
  *
@@ -51,6 +54,10 @@ export const make = (socketPath: string, endpoint: string) =>
         let waiting: { readonly index: number; readonly length: number } | undefined = undefined
         /** Reads that arrived while paused (node may deliver one after the pause): copied, taken on resume. */
         const overflow: Array<Buffer> = []
+        /** The last `write` ended before `runFork` returned: ship each read at once. */
+        let eager = true
+        /** The read callback returned `false`: the socket waits for `resume`. */
+        let paused = false
         let finished = false
         let closed = false
 
@@ -92,9 +99,13 @@ export const make = (socketPath: string, endpoint: string) =>
             }
             if (waiting === undefined) {
               if (closed && remaining > 0) early()
-              else socket.resume()
+              else if (paused) {
+                paused = false
+                socket.resume()
+              }
             }
           })
+          eager = writing !== fiber
         }
         /** The filling buffer is ready: write it now, or after the one being written. */
         const ship = () => {
@@ -111,8 +122,9 @@ export const make = (socketPath: string, endpoint: string) =>
           const k = Math.min(n, remaining)
           offset += k
           remaining -= k
-          // the last write's end finishes the download
-          if (remaining === 0 || BUFFER_BYTES - offset < MIN_READ_BYTES) ship()
+          // a `write` that ends at once (synchronous) gets every read as it comes, while the bytes are still in
+          // this CPU's cache; an asynchronous one gets them gathered; the last write's end finishes the download
+          if (remaining === 0 || (eager && writing === undefined) || BUFFER_BYTES - offset < MIN_READ_BYTES) ship()
         }
         /** Bytes read elsewhere (the spare buffer, the head): copied in, or kept while both buffers are taken. */
         const take = (data: Buffer) => {
@@ -167,7 +179,8 @@ export const make = (socketPath: string, endpoint: string) =>
                 taken(n)
               }
               // `false` pauses reading while both buffers are taken
-              return !finished && waiting === undefined
+              paused = finished || waiting !== undefined
+              return !paused
             }
           }
         })

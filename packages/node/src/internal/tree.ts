@@ -231,9 +231,38 @@ const writeChunk = (fd: number, path: string) => (chunk: Uint8Array): Effect.Eff
     step(0)
   }).pipe(Effect.uninterruptible)
 
+/** A synchronous write slower than this (the kernel throttling a slow disk) sends the rest to the thread pool. */
+const SLOW_SYNC_WRITE_MS = 10
+
+/**
+ * Writes chunks synchronously while that is quick, then through the thread pool. A download hands over each read
+ * as it lands; written at once on the thread that read it, the bytes are still in that CPU's cache, and the copy
+ * into the page cache costs a fraction of the same copy from a pool thread (bench/README.md, session 4). A write
+ * to the page cache normally takes microseconds; once one takes longer than `SLOW_SYNC_WRITE_MS`, the disk is
+ * throttling writers, and the event loop must not wait on it.
+ */
+const syncFirstWriter = (fd: number, path: string) => {
+  let sync = true
+  const async = writeChunk(fd, path)
+  return (chunk: Uint8Array): Effect.Effect<void, SystemError> =>
+    sync
+      ? Effect.try({
+        try: () => {
+          const t0 = performance.now()
+          for (let offset = 0; offset < chunk.length;) {
+            offset += Fs.writeSync(fd, chunk, offset, chunk.length - offset)
+          }
+          if (performance.now() - t0 > SLOW_SYNC_WRITE_MS) sync = false
+        },
+        catch: systemError("write", path)
+      })
+      : async(chunk)
+}
+
 /**
  * Runs `use` with a writer to a local file that writes each chunk in full before it returns (so the chunk may be
- * reused afterwards) and a `settle` that sets the file's mode (and owner). The file is opened (never through a
+ * reused afterwards; synchronously while the disk keeps up, see `syncFirstWriter`) and a `settle` that sets the
+ * file's mode (and owner). The file is opened (never through a
  * symlink: see `openNoFollow`) on the first write or `settle`, so a `use` that fails before leaves what was
  * there untouched; it is closed at the end.
  *
@@ -251,11 +280,15 @@ export const withFileWriter = <A, E>(
 ): Effect.Effect<A, E | SystemError> =>
   Effect.suspend(() => {
     let fd: number | undefined = undefined
+    let writer: ((chunk: Uint8Array) => Effect.Effect<void, SystemError>) | undefined = undefined
     const opened = Effect.suspend(() =>
       fd === undefined ? Effect.uninterruptible(Effect.map(openNoFollow(path), (n) => (fd = n))) : Effect.succeed(fd)
     )
     return use(
-      (chunk) => Effect.flatMap(opened, (fd) => writeChunk(fd, path)(chunk)),
+      (chunk) =>
+        writer === undefined
+          ? Effect.flatMap(opened, (fd) => (writer ??= syncFirstWriter(fd, path))(chunk))
+          : writer(chunk),
       (mode, owner) =>
         Effect.flatMap(opened, (fd) =>
           Effect.zipRight(
