@@ -1,7 +1,7 @@
 /**
  * File transfer benchmark: push and pull 256 MiB through effect-lxd (`NodeFiles.pushFile` / `pullFile`, i.e.
  * `Files.put` with a streamed body and `Files.get` streamed to disk) against `curl` on the same daemon in one
- * run, 3 runs each in rotating order, medians. Targets: throughput ≥ 0.9× curl, peak RSS growth of the
+ * run, 3 runs each in a shuffled order (seeded, FILES_BENCH_SEED), medians. Targets: throughput ≥ 0.9× curl, peak RSS growth of the
  * effect-lxd process ≤ 32 MiB.
  *
  *   node_modules/.bin/tsx bench/files.ts
@@ -303,6 +303,19 @@ const sha256File = (file: string) =>
     )
   })
 
+/** A seeded xorshift32 generator of numbers in [0, 1). */
+const xorshift = (seed: number) => {
+  let x = (seed * 0x9e3779b9) >>> 0 || 1
+  return () => {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    return x / 0x100000000
+  }
+}
+
 /** Deterministic pseudo-random content (xorshift32), written 1 MiB at a time. */
 const writeContent = (file: string, size: number) => {
   const fd = fs.openSync(file, "w")
@@ -449,13 +462,20 @@ const main = async () => {
     }
     const results = new Map<string, Array<Measure>>(clients.map((c) => [c.id, []]))
     // pushes come before pulls of the same run; every pull reads the file effect-lxd's push wrote (our round
-    // trip, and the same remote file for every client); the order of clients rotates
+    // trip, and the same remote file for every client); the order of clients is shuffled in each run (seeded),
+    // so that no client always follows the same one: a rotation keeps neighbours, and what the transfer before
+    // left in memory (its page cache just freed) changes what the next one pays
     const pushes = clients.filter((c) => c.id.startsWith("push"))
     const pulls = clients.filter((c) => c.id.startsWith("pull"))
+    const random = xorshift(Number(process.env.FILES_BENCH_SEED ?? 1))
     for (let r = 0; r < runs; r++) {
       for (const group of [pushes, pulls]) {
-        for (let k = 0; k < group.length; k++) {
-          const c = group[(k + r) % group.length]!
+        const order = [...group]
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = Math.floor(random() * (i + 1))
+          ;[order[i], order[j]] = [order[j]!, order[i]!]
+        }
+        for (const c of order) {
           // every transfer starts with no dirty pages: the kernel's writeback of the transfer before (256 MiB
           // written) would otherwise compete for the CPUs with whichever client comes next
           await new Promise((resolve) => spawn("sync").on("exit", resolve))
