@@ -68,6 +68,10 @@ const dribble = async (socket: net.Socket, head: string, body: Buffer, piece: nu
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 
+/** LXD's answer for a regular file: its headers, then `body` in pieces of `piece` bytes. */
+const serveFile = (socket: net.Socket, body: Buffer, piece: number) =>
+  dribble(socket, `HTTP/1.1 200 OK\r\n${lxdHeaders("file")}Content-Length: ${body.length}\r\n\r\n`, body, piece)
+
 describe("Files.download over the unix socket (reused buffers)", () => {
   const body = content(5 * 1024 * 1024 + 12345)
   const run = <A, E>(socketPath: string, f: (files: Files.Files.Service) => Effect.Effect<A, E>) =>
@@ -109,12 +113,7 @@ describe("Files.download over the unix socket (reused buffers)", () => {
   it.live("a synchronous writer gets each read as it lands; switching between sync and async keeps the body whole", () =>
     Effect.scoped(Effect.gen(function*() {
       const d = yield* daemon((_p, socket) => {
-        void dribble(
-          socket,
-          `HTTP/1.1 200 OK\r\n${lxdHeaders("file")}Content-Length: ${body.length}\r\n\r\n`,
-          body,
-          40_000
-        ).then(() => socket.end())
+        void serveFile(socket, body, 40_000).then(() => socket.end())
       })
       const download = (write: (chunk: Uint8Array, n: number) => Effect.Effect<void>) =>
         Effect.gen(function*() {
@@ -168,12 +167,7 @@ describe("Files.download over the unix socket (reused buffers)", () => {
       let closed = false
       const d = yield* daemon((_p, socket) => {
         socket.on("close", () => (closed = true))
-        void dribble(
-          socket,
-          `HTTP/1.1 200 OK\r\n${lxdHeaders("file")}Content-Length: ${body.length}\r\n\r\n`,
-          body,
-          4096
-        )
+        void serveFile(socket, body, 4096)
       })
       const result = yield* run(d.socketPath, (f) => f.download("c1", "/root/slow", () => Effect.void)).pipe(
         Effect.timeout("150 millis"),
@@ -187,12 +181,7 @@ describe("Files.download over the unix socket (reused buffers)", () => {
   it.live("interrupting a download waits for the write under way (its caller may close the file next)", () =>
     Effect.scoped(Effect.gen(function*() {
       const d = yield* daemon((_p, socket) => {
-        void dribble(
-          socket,
-          `HTTP/1.1 200 OK\r\n${lxdHeaders("file")}Content-Length: ${body.length}\r\n\r\n`,
-          body,
-          65536
-        )
+        void serveFile(socket, body, 65536)
       })
       let writing = 0
       const write = () =>
