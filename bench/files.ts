@@ -1,12 +1,12 @@
 /**
  * File transfer benchmark: push and pull 256 MiB through effect-lxd (`NodeFiles.pushFile` / `pullFile`, i.e.
- * `Files.put` with a streamed body and `Files.get` streamed to disk) against `curl` on the same daemon in one
- * run, 3 runs each in a shuffled order (seeded, FILES_BENCH_SEED), medians. Targets: throughput ≥ 0.9× curl, peak RSS growth of the
- * effect-lxd process ≤ 32 MiB.
+ * `Files.upload` from and `Files.download` into a local file) against `curl` on the same daemon in one run, 5
+ * runs each in a shuffled order (seeded, FILES_BENCH_SEED), medians. Targets: throughput ≥ 0.9× curl, peak RSS
+ * growth of the effect-lxd process ≤ 32 MiB.
  *
  *   node_modules/.bin/tsx bench/files.ts
  *   LXD_SOCKET=/path/unix.socket node_modules/.bin/tsx bench/files.ts      (use an existing daemon)
- *   FILES_BENCH_RUNS=5 FILES_BENCH_MIB=64 …                                (other sizes)
+ *   FILES_BENCH_RUNS=9 FILES_BENCH_MIB=64 …                                (other counts and sizes)
  *   FILES_BENCH_PROFILE=/tmp/prof …                                         (--cpu-prof of each effect-lxd child)
  *   FILES_BENCH_PERF=/tmp/perf …            (`perf record -g` of each child's timed transfer and of each curl)
  *   FILES_BENCH_ONLY=push-curl,pull-curl,pull-effect …                     (only these rows)
@@ -336,7 +336,7 @@ const writeContent = (file: string, size: number) => {
 }
 
 const main = async () => {
-  const runs = Number(process.env.FILES_BENCH_RUNS ?? 3)
+  const runs = Number(process.env.FILES_BENCH_RUNS ?? 5)
   const size = Number(process.env.FILES_BENCH_MIB ?? 256) * MiB
   const withDiag = process.env.FILES_BENCH_DIAG !== "0"
   const lab = await startLab(log)
