@@ -1,8 +1,8 @@
 /**
  * The unix-socket transport's download path: one connection per body, read with `onread` straight into two
  * reused 1 MiB buffers that take turns: one is handed to the caller's `write` while the other fills. A `write`
- * that completes synchronously gets each read as soon as it lands (the bytes are still in the cache of the CPU
- * that read them); an asynchronous one gets what gathered while it ran, up to a buffer.
+ * that completes synchronously gets the reads as soon as 128 KiB landed (the bytes are still in the cache of the
+ * CPU that read them); an asynchronous one gets what gathered while it ran, up to a buffer.
  * No allocation per chunk, no HTTP library: the status line and headers are parsed here, and
  * only a plain `Content-Length` body is taken (anything else is refused before a byte is written, and the
  * engine asks again over `http`).
@@ -26,6 +26,8 @@ import { readFinalHead, requestHead } from "./http1.js"
 const BUFFER_BYTES = 1024 * 1024
 const MIN_READ_BYTES = 128 * 1024
 const SPARE_BYTES = 64 * 1024
+/** A synchronous `write` gets the bytes once this many gathered (one fiber per ~128 KiB, still in cache). */
+const EAGER_BYTES = 128 * 1024
 const MAX_HEAD_BYTES = 64 * 1024
 
 type Headers = Readonly<Record<string, string>>
@@ -122,9 +124,13 @@ export const make = (socketPath: string, endpoint: string) =>
           const k = Math.min(n, remaining)
           offset += k
           remaining -= k
-          // a `write` that ends at once (synchronous) gets every read as it comes, while the bytes are still in
-          // this CPU's cache; an asynchronous one gets them gathered; the last write's end finishes the download
-          if (remaining === 0 || (eager && writing === undefined) || BUFFER_BYTES - offset < MIN_READ_BYTES) ship()
+          // a `write` that ends at once (synchronous) gets the reads as they come, by `EAGER_BYTES`, while the
+          // bytes are still in this CPU's cache; an asynchronous one gets them gathered; the last write's end
+          // finishes the download
+          if (
+            remaining === 0 || (eager && writing === undefined && offset >= EAGER_BYTES) ||
+            BUFFER_BYTES - offset < MIN_READ_BYTES
+          ) ship()
         }
         /** Bytes read elsewhere (the spare buffer, the head): copied in, or kept while both buffers are taken. */
         const take = (data: Buffer) => {
