@@ -150,6 +150,14 @@ export declare namespace LxdClient {
     readonly run: (request: Request, options?: OperationOptions) => Effect.Effect<Operation, LxdError>
     /** An open handle for an existing operation URL or id (no cancel-on-close). */
     readonly attach: (operation: Operation | string) => Effect.Effect<OperationHandle, LxdError>
+    /**
+     * Waits until an existing operation (URL or id) is final, long-polling from the first request (no `GET`
+     * first). Errors: `OperationFailed`, `OperationCancelled`, `OperationTimeout`, `NotFound`.
+     */
+    readonly waitFor: (
+      operation: string,
+      options?: { readonly timeout?: Duration.DurationInput | undefined }
+    ) => Effect.Effect<Operation, LxdError>
     /** Opens a websocket below `/1.0` (`/events`, `/operations/{id}/websocket`), adding the current project. */
     readonly websocket: (
       path: string,

@@ -130,8 +130,7 @@ export const make: Effect.Effect<Operations.Service, never, LxdClient> = Effect.
       ),
     wait: (id, options) =>
       path(id).pipe(
-        Effect.flatMap(() => client.attach(id)),
-        Effect.flatMap((handle) => handle.wait(options)),
+        Effect.flatMap(() => client.waitFor(id, options)),
         Effect.withSpan("Operations.wait")
       ),
     cancel: (id) =>

@@ -121,7 +121,9 @@ describe("waiting for operations", () => {
       yield* TestClock.adjust("3 seconds")
       const e = yield* Fiber.join(fiber)
       expect(e._tag).toBe("OperationTimeout")
-      expect(yield* requests).not.toContain("DELETE /1.0/operations/op6")
+      expect(e._tag === "OperationTimeout" && e.operationId).toBe("op6")
+      // the long-poll is the first request: no GET of the operation before it, no cancel after
+      expect(yield* requests).toEqual(["GET /1.0/operations/op6/wait?timeout=30"])
     }).pipe(Effect.provide(mockLayer({
       routes: [
         route("GET", "/operations/op6", () => Effect.succeed(sync(operation("op6")))),

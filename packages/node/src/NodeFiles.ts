@@ -214,13 +214,16 @@ export const pushTree = (
         ? Effect.map(files.stat(instance, remoteJoin(dir, name)), (s) => s.type)
         : Effect.succeed(undefined)
 
+    // one GET tells what the destination is: missing, a directory (with its names) or something else
     const rootEntry = entries[0]!
-    if (yield* files.exists(instance, root)) {
-      const type = (yield* files.stat(instance, root)).type
-      if (type !== "directory") return yield* refuse(root, `the destination is a ${type}`)
-      existing.set(root, new Set(yield* files.list(instance, root)))
-    } else {
+    const there = yield* Effect.catchTag(files.getEntry(instance, root), "NotFound", () => Effect.succeed(undefined))
+    if (there === undefined) {
       yield* files.mkdir(instance, root, { parents: true, mode: rootEntry.mode, ...ownerOf(rootEntry) })
+    } else if (there.type === "directory") {
+      existing.set(root, new Set(there.entries))
+    } else {
+      if (there.type === "file") yield* there.discard
+      return yield* refuse(root, `the destination is a ${there.type}`)
     }
 
     let directories = 0

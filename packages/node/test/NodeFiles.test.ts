@@ -160,6 +160,14 @@ describe("pushTree and pullTree (on the fake)", () => {
       yield* NodeFiles.pushTree("c1", src, "/srv/p")
       yield* NodeFiles.pushTree("c1", src, "/srv/p")
       expect(yield* files.readlink("c1", "/srv/p/l")).toBe("/srv/p/d/hostname")
+      // a destination that is a file or a symlink is refused, and left as it was
+      yield* files.put("c1", "/srv/file", "keep")
+      const onFile = yield* Effect.flip(NodeFiles.pushTree("c1", src, "/srv/file"))
+      expect(onFile.message).toContain("the destination is a file")
+      expect(yield* files.readText("c1", "/srv/file")).toBe("keep")
+      yield* files.symlink("c1", "/srv/link", "/srv/p")
+      const onLink = yield* Effect.flip(NodeFiles.pushTree("c1", src, "/srv/link"))
+      expect(onLink.message).toContain("the destination is a symlink")
     }).pipe(Effect.provide(fake)))
 
   it.effect("many entries go through a few workers; a destination that is a symlink to a directory is followed", () =>

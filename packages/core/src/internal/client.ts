@@ -324,6 +324,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     operation,
     run: (req, options) => Effect.scoped(Effect.flatMap(operation(req, options), (handle) => handle.wait())),
     attach: (op) => Op.attach(engine, op),
+    waitFor: (op, options) => Op.waitFor(engine, op, options),
     websocket,
     download,
     upload,

@@ -265,6 +265,20 @@ export const start = (
     }))
   })
 
+/** `OperationTimeout` when `options.timeout` passes first (the operation goes on). */
+const withTimeout = <A>(
+  wait: Effect.Effect<A, LxdError>,
+  operationId: string,
+  options: { readonly timeout?: Duration.DurationInput | undefined } | undefined
+): Effect.Effect<A, LxdError> => {
+  if (options?.timeout === undefined) return wait
+  const timeout = Duration.decode(options.timeout)
+  return Effect.timeoutFail(wait, {
+    duration: timeout,
+    onTimeout: () => new OperationTimeout({ operationId, timeoutMillis: Duration.toMillis(timeout) })
+  })
+}
+
 const makeHandle = (
   engine: Engine,
   url: string,
@@ -276,22 +290,35 @@ const makeHandle = (
   id: initial.id,
   url,
   initial,
-  wait: (options) => {
-    const wait = url === "" ? settle(initial) : waitFinal(engine, url, initial, onFinal)
-    if (options?.timeout === undefined) return wait
-    const timeout = Duration.decode(options.timeout)
-    return wait.pipe(
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () => new OperationTimeout({ operationId: initial.id, timeoutMillis: Duration.toMillis(timeout) })
-      })
-    )
-  },
+  wait: (options) =>
+    withTimeout(url === "" ? settle(initial) : waitFinal(engine, url, initial, onFinal), initial.id, options),
   cancel: url === "" ? Effect.void : Effect.tap(cancel(engine, url), () => {
     state.final = true
   }),
   progress
 })
+
+/**
+ * Waits until an existing operation (id or URL) is final, without fetching it first: the first long-poll answers
+ * its state. Errors as `OperationHandle.wait`.
+ *
+ * @internal
+ */
+export const waitFor = (
+  engine: Engine,
+  operation: string,
+  options?: { readonly timeout?: Duration.DurationInput | undefined }
+): Effect.Effect<Operation, LxdError> => {
+  const url = operation.startsWith("/1.0/") ? operation : operationUrl(operation)
+  const id = operation.startsWith("/1.0/") ? decodeURIComponent(splitUrl(url).path.split("/").pop() ?? "") : operation
+  const loop = (op: Operation): Effect.Effect<Operation, LxdError> =>
+    isFinal(op) ? Effect.succeed(op) : Effect.flatMap(waitOnce(engine, url, WAIT_SLICE_SECONDS), loop)
+  return withTimeout(
+    Effect.flatMap(Effect.flatMap(waitOnce(engine, url, WAIT_SLICE_SECONDS), loop), settle),
+    id,
+    options
+  )
+}
 
 /**
  * A handle for an operation that already exists (no cancel-on-close).
