@@ -183,8 +183,6 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       (p, filePath): Request => ({ method, path: p, query: { path: filePath }, ...extra })
     )
 
-  /** Releases a body nobody will read: reads at most one chunk, then the response stream aborts the request. */
-
   const statOf = (request: Request, response: HttpClientResponse.HttpClientResponse) => {
     const stat = parseStat(response.headers)
     return "missing" in stat

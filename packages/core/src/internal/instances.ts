@@ -705,10 +705,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           const path = yield* backupPath(instance, backup, "/export")
           const request: Request = { method: "GET", path }
           const response = yield* client.requestRaw(request)
-          return Stream.mapError(
-            response.stream,
-            (cause): LxdError => Client.connectionFailed(client.transport.endpoint, request)(cause)
-          )
+          return Stream.mapError(response.stream, Client.connectionFailed(client.transport.endpoint, request))
         })).pipe(Stream.withSpan(span("backups.download")))
     }
 

@@ -22,7 +22,7 @@ import {
 import { isFinal, Operation, StatusCode } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
 import * as FastDecode from "./fastDecode.js"
-import { splitUrl } from "./path.js"
+import { nameFromUrl, splitUrl } from "./path.js"
 
 const decodeOperation = FastDecode.decodeUnknownEither(Operation)
 
@@ -309,16 +309,16 @@ export const waitFor = (
   operation: string,
   options?: { readonly timeout?: Duration.DurationInput | undefined }
 ): Effect.Effect<Operation, LxdError> => {
-  const url = operation.startsWith("/1.0/") ? operation : operationUrl(operation)
-  const id = operation.startsWith("/1.0/") ? decodeURIComponent(splitUrl(url).path.split("/").pop() ?? "") : operation
-  const loop = (op: Operation): Effect.Effect<Operation, LxdError> =>
-    isFinal(op) ? Effect.succeed(op) : Effect.flatMap(waitOnce(engine, url, WAIT_SLICE_SECONDS), loop)
+  const url = urlOf(operation)
   return withTimeout(
-    Effect.flatMap(Effect.flatMap(waitOnce(engine, url, WAIT_SLICE_SECONDS), loop), settle),
-    id,
+    Effect.flatMap(waitOnce(engine, url, WAIT_SLICE_SECONDS), (op) => waitFinal(engine, url, op, () => {})),
+    nameFromUrl(url),
     options
   )
 }
+
+/** An operation's URL from its URL or its id. */
+const urlOf = (operation: string): string => operation.startsWith("/1.0/") ? operation : operationUrl(operation)
 
 /**
  * A handle for an operation that already exists (no cancel-on-close).
@@ -327,9 +327,7 @@ export const waitFor = (
  */
 export const attach = (engine: Engine, operation: Operation | string): Effect.Effect<OperationHandle, LxdError> =>
   Effect.gen(function*() {
-    const url = typeof operation === "string"
-      ? (operation.startsWith("/1.0/") ? operation : operationUrl(operation))
-      : operationUrl(operation.id)
+    const url = typeof operation === "string" ? urlOf(operation) : operationUrl(operation.id)
     const op = typeof operation === "string" ? yield* get(engine, url) : operation
     const state = { final: isFinal(op) }
     return makeHandle(engine, url, op, state, () => {

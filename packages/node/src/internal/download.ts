@@ -56,7 +56,7 @@ export const make = (socketPath: string, endpoint: string) =>
         let waiting: { readonly index: number; readonly length: number } | undefined = undefined
         /** Reads that arrived while paused (node may deliver one after the pause): copied, taken on resume. */
         const overflow: Array<Buffer> = []
-        /** The last `write` ended before `runFork` returned: ship each read at once. */
+        /** The last `write` ended before `runFork` returned: ship by `EAGER_BYTES`, not by buffer. */
         let eager = true
         /** The read callback returned `false`: the socket waits for `resume`. */
         let paused = false

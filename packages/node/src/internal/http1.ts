@@ -48,13 +48,19 @@ export const readFinalHead = (raw: Buffer): Head | "incomplete" | "invalid" => {
   return head
 }
 
-/** The request line and headers of a request, with its blank line. @internal */
+/**
+ * The request line and headers of a request, with its blank line; `Connection: close` unless `connection` says
+ * otherwise (a websocket upgrade).
+ *
+ * @internal
+ */
 export const requestHead = (
   method: string,
   target: string,
-  headers: Readonly<Record<string, string>> = {}
+  headers: Readonly<Record<string, string>> = {},
+  connection = "close"
 ): Buffer => {
-  let head = `${method} ${target} HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n`
+  let head = `${method} ${target} HTTP/1.1\r\nHost: lxd\r\nConnection: ${connection}\r\n`
   for (const name in headers) head += `${name}: ${headers[name]}\r\n`
   return Buffer.from(head + "\r\n", "latin1")
 }

@@ -21,7 +21,7 @@ import * as Stream from "effect/Stream"
 import { isUtf8 } from "node:buffer"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
-import { dechunk, readHead } from "./http1.js"
+import { dechunk, readHead, requestHead } from "./http1.js"
 import { closedAbnormally, pull, type Waiting } from "./wake.js"
 
 /** Reads that are copied out at once (handshake, owned frames) share one buffer: JS runs one read at a time. */
@@ -211,9 +211,11 @@ class Connection implements Waiting {
     })
     this.socket.once("connect", () => {
       this.socket.write(
-        `GET ${options.pathAndQuery} HTTP/1.1\r\nHost: lxd\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-          `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${this.key}\r\n\r\n`,
-        "latin1"
+        requestHead("GET", options.pathAndQuery, {
+          Upgrade: "websocket",
+          "Sec-WebSocket-Version": "13",
+          "Sec-WebSocket-Key": this.key
+        }, "Upgrade")
       )
     })
     this.socket.on("error", (error) => {

@@ -262,9 +262,8 @@ const syncFirstWriter = (fd: number, path: string) => {
 /**
  * Runs `use` with a writer to a local file that writes each chunk in full before it returns (so the chunk may be
  * reused afterwards; synchronously while the disk keeps up, see `syncFirstWriter`) and a `settle` that sets the
- * file's mode (and owner). The file is opened (never through a
- * symlink: see `openNoFollow`) on the first write or `settle`, so a `use` that fails before leaves what was
- * there untouched; it is closed at the end.
+ * file's mode (and owner). The file is opened (never through a symlink: see `openNoFollow`) on the first write or
+ * `settle`, so a `use` that fails before leaves what was there untouched; it is closed at the end.
  *
  * @internal
  */
