@@ -127,6 +127,10 @@ const sampleRss = async <A>(
   }
 }
 
+/** effect-lxd over the unix socket. */
+const lxdRuntime = (socketPath: string) =>
+  ManagedRuntime.make(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath }))))
+
 const filesUrl = (instance: string, remote: string) =>
   `/1.0/instances/${instance}/files?path=${encodeURIComponent(remote)}`
 
@@ -180,9 +184,7 @@ const child = async (args: ReadonlyArray<string>) => {
   // warm-up: a 32 MiB round trip, so the timed transfer runs in a warm process (JIT, connections)
   writeContent(warmLocal, 32 * MiB)
   if (mode === "push-effect" || mode === "pull-effect") {
-    const runtime = ManagedRuntime.make(
-      Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: socket })))
-    )
+    const runtime = lxdRuntime(socket)
     await runtime.runPromise(Effect.gen(function*() {
       yield* NodeFiles.pushFile(instance, warmLocal, "/root/warm.bin")
       yield* NodeFiles.pullFile(instance, "/root/warm.bin", warmLocal)
@@ -194,9 +196,7 @@ const child = async (args: ReadonlyArray<string>) => {
     await runtime.dispose()
   } else if (mode === "pull-download-sync") {
     // diagnostic: the library's download path (`Files.download`), writing synchronously as the floor does
-    const runtime = ManagedRuntime.make(
-      Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: socket })))
-    )
+    const runtime = lxdRuntime(socket)
     const pull = (from: string, file: string) =>
       runtime.runPromise(Effect.flatMap(Files.Files, (files) =>
         Effect.acquireUseRelease(
@@ -303,8 +303,8 @@ const sha256File = (file: string) =>
     )
   })
 
-/** A seeded xorshift32 generator of numbers in [0, 1). */
-const xorshift = (seed: number) => {
+/** A seeded xorshift32 generator of 32-bit words. */
+const xorshift32 = (seed: number) => {
   let x = (seed * 0x9e3779b9) >>> 0 || 1
   return () => {
     x ^= x << 13
@@ -312,7 +312,7 @@ const xorshift = (seed: number) => {
     x ^= x >>> 17
     x ^= x << 5
     x >>>= 0
-    return x / 0x100000000
+    return x
   }
 }
 
@@ -320,16 +320,9 @@ const xorshift = (seed: number) => {
 const writeContent = (file: string, size: number) => {
   const fd = fs.openSync(file, "w")
   const words = new Uint32Array(MiB / 4)
-  let x = 0x9e3779b9
+  const next = xorshift32(1)
   for (let off = 0; off < size; off += MiB) {
-    for (let i = 0; i < words.length; i++) {
-      x ^= x << 13
-      x >>>= 0
-      x ^= x >>> 17
-      x ^= x << 5
-      x >>>= 0
-      words[i] = x
-    }
+    for (let i = 0; i < words.length; i++) words[i] = next()
     fs.writeSync(fd, new Uint8Array(words.buffer, 0, Math.min(MiB, size - off)))
   }
   fs.closeSync(fd)
@@ -342,9 +335,7 @@ const main = async () => {
   const lab = await startLab(log)
   const instance = `bench-files-${process.pid}`
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-files-"))
-  const runtime = ManagedRuntime.make(
-    Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: lab.socket })))
-  )
+  const runtime = lxdRuntime(lab.socket)
   try {
     await runtime.runPromise(
       Effect.flatMap(LxdClient.LxdClient, (c) =>
@@ -361,6 +352,20 @@ const main = async () => {
 
     type Client = { readonly id: string; readonly label: string; readonly go: (run: number) => Promise<Measure> }
     const url = (remote: string) => `http://lxd${filesUrl(instance, remote)}`
+    // a push row `push-x` writes `/root/x-{run}.bin`; every pull reads effect-lxd's push, into `{work}/x-{run}.out`
+    const pushedTo = (id: string, r: number) => `/root/${id.replace("push-", "")}-${r}.bin`
+    const pulled = (r: number) => pushedTo("push-effect", r)
+    const pulledTo = (id: string, r: number) => path.join(work, `${id.replace("pull-", "")}-${r}.out`)
+    const pushChild = (id: string, label: string, mode: string, flags?: ReadonlyArray<string>): Client => ({
+      id,
+      label,
+      go: (r) => runChild(mode, [lab.socket, instance, source, pushedTo(id, r)], size, flags)
+    })
+    const pullChild = (id: string, label: string, mode: string, flags?: ReadonlyArray<string>): Client => ({
+      id,
+      label,
+      go: (r) => runChild(mode, [lab.socket, instance, pulledTo(id, r), pulled(r)], size, flags)
+    })
     const clients: Array<Client> = [
       {
         id: "push-curl",
@@ -375,83 +380,28 @@ const main = async () => {
             `@${source}`,
             "-o",
             "/dev/null",
-            url(`/root/curl-${r}.bin`)
+            url(pushedTo("push-curl", r))
           ], size)
       },
-      {
-        id: "push-effect",
-        label: "push: effect-lxd NodeFiles.pushFile",
-        go: (r) => runChild("push-effect", [lab.socket, instance, source, `/root/effect-${r}.bin`], size)
-      },
+      pushChild("push-effect", "push: effect-lxd NodeFiles.pushFile", "push-effect"),
       {
         id: "pull-curl",
         label: "pull: curl -o",
-        go: (r) => curl(lab.socket, ["-o", path.join(work, `curl-${r}.out`), url(`/root/effect-${r}.bin`)], size)
+        go: (r) => curl(lab.socket, ["-o", pulledTo("pull-curl", r), url(pulled(r))], size)
       },
-      {
-        id: "pull-effect",
-        label: "pull: effect-lxd NodeFiles.pullFile",
-        go: (r) =>
-          runChild(
-            "pull-effect",
-            [lab.socket, instance, path.join(work, `effect-${r}.out`), `/root/effect-${r}.bin`],
-            size
-          )
-      },
+      pullChild("pull-effect", "pull: effect-lxd NodeFiles.pullFile", "pull-effect"),
       ...(withDiag
         ? [
-          {
-            id: "push-effect-semi",
-            label: "(diag) push: effect-lxd, node --max-semi-space-size=1",
-            go: (r: number) =>
-              runChild("push-effect", [lab.socket, instance, source, `/root/effect-semi-${r}.bin`], size, SEMI)
-          },
-          {
-            id: "pull-effect-semi",
-            label: "(diag) pull: effect-lxd, node --max-semi-space-size=1",
-            go: (r: number) =>
-              runChild(
-                "pull-effect",
-                [lab.socket, instance, path.join(work, `effect-semi-${r}.out`), `/root/effect-${r}.bin`],
-                size,
-                SEMI
-              )
-          },
-          {
-            id: "push-raw",
-            label: "(diag) push: undici + fs stream",
-            go: (r: number) => runChild("push-raw", [lab.socket, instance, source, `/root/raw-${r}.bin`], size)
-          },
-          {
-            id: "pull-download-sync",
-            label: "(diag) pull: effect-lxd Files.download, sync writes",
-            go: (r: number) =>
-              runChild(
-                "pull-download-sync",
-                [lab.socket, instance, path.join(work, `download-sync-${r}.out`), `/root/effect-${r}.bin`],
-                size
-              )
-          },
-          {
-            id: "pull-floor",
-            label: "(diag) pull: raw socket, reused 1 MiB buffer, sync writes (Node's floor)",
-            go: (r: number) =>
-              runChild(
-                "pull-floor",
-                [lab.socket, instance, path.join(work, `floor-${r}.out`), `/root/effect-${r}.bin`],
-                size
-              )
-          },
-          {
-            id: "pull-raw",
-            label: "(diag) pull: undici + fs stream",
-            go: (r: number) =>
-              runChild(
-                "pull-raw",
-                [lab.socket, instance, path.join(work, `raw-${r}.out`), `/root/effect-${r}.bin`],
-                size
-              )
-          }
+          pushChild("push-effect-semi", "(diag) push: effect-lxd, node --max-semi-space-size=1", "push-effect", SEMI),
+          pullChild("pull-effect-semi", "(diag) pull: effect-lxd, node --max-semi-space-size=1", "pull-effect", SEMI),
+          pushChild("push-raw", "(diag) push: undici + fs stream", "push-raw"),
+          pullChild("pull-download-sync", "(diag) pull: effect-lxd Files.download, sync writes", "pull-download-sync"),
+          pullChild(
+            "pull-floor",
+            "(diag) pull: raw socket, reused 1 MiB buffer, sync writes (Node's floor)",
+            "pull-floor"
+          ),
+          pullChild("pull-raw", "(diag) pull: undici + fs stream", "pull-raw")
         ]
         : [])
     ]
@@ -467,7 +417,8 @@ const main = async () => {
     // left in memory (its page cache just freed) changes what the next one pays
     const pushes = clients.filter((c) => c.id.startsWith("push"))
     const pulls = clients.filter((c) => c.id.startsWith("pull"))
-    const random = xorshift(Number(process.env.FILES_BENCH_SEED ?? 1))
+    const next = xorshift32(Number(process.env.FILES_BENCH_SEED ?? 1))
+    const random = () => next() / 0x100000000
     for (let r = 0; r < runs; r++) {
       for (const group of [pushes, pulls]) {
         const order = [...group]
@@ -483,7 +434,7 @@ const main = async () => {
           results.get(c.id)!.push(m)
           if (c.id.startsWith("pull")) {
             // the pulled copy is the source; removed at once, so every pull starts with the same free memory
-            const file = path.join(work, `${c.id.replace("pull-", "")}-${r}.out`)
+            const file = pulledTo(c.id, r)
             const h = await sha256File(file)
             if (h !== sourceHash) throw new Error(`${c.label}: sha256 mismatch in run ${r + 1}`)
             fs.rmSync(file)
@@ -503,7 +454,7 @@ const main = async () => {
               c.request({
                 method: "DELETE",
                 path: `/instances/${instance}/files`,
-                query: { path: `/root/${x.id.replace("push-", "")}-${r}.bin` }
+                query: { path: pushedTo(x.id, r) }
               })
           ))
       )

@@ -21,6 +21,34 @@ const instance = (client: LxdClient.LxdClient.Service, name: string) =>
     Effect.catchTag("NotFound", () => Effect.succeed("absent"))
   )
 
+/** An image on `client` as LXD describes it, and where one of its aliases points. */
+const imageOn = (client: LxdClient.LxdClient.Service, alias: string) =>
+  Effect.all({
+    image: Effect.map(
+      client.request({ method: "GET", path: `/images/${a.fingerprint}` }),
+      (r) => r.metadata as { fingerprint: string; public: boolean }
+    ),
+    aliasTarget: Effect.map(
+      client.request({ method: "GET", path: `/images/aliases/${alias}` }),
+      (r) => (r.metadata as { target: string }).target
+    )
+  })
+
+/** Copies the lab image to the second daemon under `alias`: both clients, the operation and what the target holds. */
+const copyImageAs = (alias: string, options: Partial<Migration.CopyImageOptions> = {}) =>
+  Effect.gen(function*() {
+    const { source, target } = yield* both
+    const op = yield* Migration.copyImage({ source, target, fingerprint: a.fingerprint, aliases: [alias], ...options })
+    return { source, target, op, ...(yield* imageOn(target, alias)) }
+  })
+
+/** The operations still running on `client`. */
+const running = (client: LxdClient.LxdClient.Service) =>
+  Effect.flatMap(Operations.Operations, (o) => o.list()).pipe(
+    Effect.provide(Operations.layer.pipe(Layer.provide(Layer.succeed(LxdClient.LxdClient, client)))),
+    Effect.map((ops) => ops.filter((op) => op.status_code < 200))
+  )
+
 const cleanup = (client: LxdClient.LxdClient.Service, name: string) =>
   Effect.ignore(client.run({ method: "PUT", path: `/instances/${name}/state`, body: { action: "stop", force: true } }))
     .pipe(
@@ -131,13 +159,10 @@ describe("between two servers", () => {
           )
           yield* Effect.sleep("150 millis")
           yield* Fiber.interrupt(fiber)
-          const running = (client: LxdClient.LxdClient.Service) =>
-            Effect.flatMap(Operations.Operations, (o) => o.list()).pipe(
-              Effect.provide(Operations.layer.pipe(Layer.provide(Layer.succeed(LxdClient.LxdClient, client)))),
-              Effect.map((ops) => ops.filter((op) => op.status_code < 200 && op.class !== "token"))
-            )
-          expect(yield* running(source)).toEqual([])
-          expect(yield* running(target)).toEqual([])
+          const migrating = (client: LxdClient.LxdClient.Service) =>
+            Effect.map(running(client), (ops) => ops.filter((op) => op.class !== "token"))
+          expect(yield* migrating(source)).toEqual([])
+          expect(yield* migrating(target)).toEqual([])
           // both daemons still answer
           expect(yield* instance(source, "mig-int")).toBe("Stopped")
         })),
@@ -148,10 +173,8 @@ describe("between two servers", () => {
     "a private image is copied with a one-time secret, under a new alias",
     () =>
       Effect.scoped(Effect.gen(function*() {
-        const { source, target } = yield* both
-        yield* Migration.copyImage({ source, target, fingerprint: a.fingerprint, aliases: ["copied-busybox"] })
-        const alias = yield* target.request({ method: "GET", path: "/images/aliases/copied-busybox" })
-        expect((alias.metadata as { target: string }).target).toBe(a.fingerprint)
+        const { aliasTarget, target } = yield* copyImageAs("copied-busybox")
+        expect(aliasTarget).toBe(a.fingerprint)
         yield* target.run({ method: "DELETE", path: `/images/${a.fingerprint}` })
       })),
     60_000
@@ -161,30 +184,13 @@ describe("between two servers", () => {
     "push mode: the source uploads the image to the target, which names it",
     () =>
       Effect.scoped(Effect.gen(function*() {
-        const { source, target } = yield* both
-        const op = yield* Migration.copyImage({
-          source,
-          target,
-          fingerprint: a.fingerprint,
-          mode: "push",
-          aliases: ["pushed-busybox"]
-        })
+        const { aliasTarget, image, op, source, target } = yield* copyImageAs("pushed-busybox", { mode: "push" })
         expect(op.status).toBe("Success")
-        const image = yield* target.request({ method: "GET", path: `/images/${a.fingerprint}` })
-        expect((image.metadata as { fingerprint: string }).fingerprint).toBe(a.fingerprint)
-        const alias = yield* target.request({ method: "GET", path: "/images/aliases/pushed-busybox" })
-        expect((alias.metadata as { target: string }).target).toBe(a.fingerprint)
+        expect(image.fingerprint).toBe(a.fingerprint)
+        expect(aliasTarget).toBe(a.fingerprint)
         // nothing left running on either side (the receiving operation was used)
-        const pending = (client: typeof source) =>
-          Effect.map(
-            client.request({ method: "GET", path: "/operations", query: { recursion: "1" } }),
-            (r) =>
-              Object.values(r.metadata as Record<string, ReadonlyArray<{ status_code: number }>>).flat().filter((o) =>
-                o.status_code < 200
-              )
-          )
-        expect(yield* pending(source)).toEqual([])
-        expect(yield* pending(target)).toEqual([])
+        expect(yield* running(source)).toEqual([])
+        expect(yield* running(target)).toEqual([])
         yield* target.run({ method: "DELETE", path: `/images/${a.fingerprint}` })
       })),
     60_000
@@ -194,22 +200,14 @@ describe("between two servers", () => {
     "relay mode: the image streams through the client; a target that refuses it fails typed",
     () =>
       Effect.scoped(Effect.gen(function*() {
-        const { source, target } = yield* both
-        const op = yield* Migration.copyImage({
-          source,
-          target,
-          fingerprint: a.fingerprint,
+        const { aliasTarget, image, op, source, target } = yield* copyImageAs("relayed-busybox", {
           mode: "relay",
-          aliases: ["relayed-busybox"],
           public: true
         })
         expect(op.status).toBe("Success")
-        const image = yield* target.request({ method: "GET", path: `/images/${a.fingerprint}` })
-        const metadata = image.metadata as { fingerprint: string; public: boolean; size: number }
-        expect(metadata.fingerprint).toBe(a.fingerprint)
-        expect(metadata.public).toBe(true)
-        const alias = yield* target.request({ method: "GET", path: "/images/aliases/relayed-busybox" })
-        expect((alias.metadata as { target: string }).target).toBe(a.fingerprint)
+        expect(image.fingerprint).toBe(a.fingerprint)
+        expect(image.public).toBe(true)
+        expect(aliasTarget).toBe(a.fingerprint)
         // the same image again: the target refuses it, as a typed error
         const again = yield* Effect.flip(
           Migration.copyImage({ source, target, fingerprint: a.fingerprint, mode: "relay" })
