@@ -21,6 +21,7 @@ import type * as Stream from "effect/Stream"
 import * as internal from "./internal/instances.js"
 import type { LxdClient, OperationHandle, OperationOptions } from "./LxdClient.js"
 import type { LxdError } from "./LxdError.js"
+import type * as LxdResource from "./LxdResource.js"
 import { type ConfigMap, Devices, type DevicesMap, NullableArray, OpenEnum, StringMap, Timestamp } from "./LxdSchema.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -606,16 +607,7 @@ export interface PublishOptions {
  * @since 0.1.0
  * @category models
  */
-export interface ListOptions {
-  /**
-   * LXD filter expression(s) (`api_filtering`), e.g. `"status eq Running"` or
-   * `["config.image.os eq busybox", "status ne Frozen"]`, joined with ` and ` as they are (LXD 5.0.2 has no
-   * parentheses: mind `or` inside one of several expressions).
-   */
-  readonly filter?: string | ReadonlyArray<string> | undefined
-  /** Instances of every project (`all-projects=true`, `instance_all_projects`); each carries its `project`. */
-  readonly allProjects?: boolean | undefined
-}
+export type ListOptions = LxdResource.ListOptions
 
 /**
  * @since 0.1.0

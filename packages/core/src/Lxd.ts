@@ -14,6 +14,7 @@ import * as Instances from "./Instances.js"
 import * as LxdClient from "./LxdClient.js"
 import type { LxdTransport } from "./LxdTransport.js"
 import * as Operations from "./Operations.js"
+import * as Profiles from "./Profiles.js"
 import * as Server from "./Server.js"
 import * as VirtualMachines from "./VirtualMachines.js"
 
@@ -31,6 +32,7 @@ export type Services =
   | Instances.Instances
   | Containers.Containers
   | Files.Files
+  | Profiles.Profiles
   | VirtualMachines.VirtualMachines
 
 /**
@@ -49,6 +51,7 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     Instances.layer,
     Containers.layer,
     Files.layer,
+    Profiles.layer,
     VirtualMachines.layer
   )
 

@@ -17,7 +17,7 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
-import type { APIExtensionNotAvailable, LxdError } from "./LxdError.js"
+import type { APIExtensionNotAvailable, LxdError, ProtocolError } from "./LxdError.js"
 import type { Operation, ServerInfo } from "./LxdSchema.js"
 import type { LxdWebSocket } from "./LxdTransport.js"
 import type { LxdTransport } from "./LxdTransport.js"
@@ -72,6 +72,8 @@ export interface OperationHandle {
   readonly url: string
   /** The operation as the submitting request returned it (`metadata.fds` for websocket operations). */
   readonly initial: Operation
+  /** The `Location` header of a sync answer (the URL of what a create made); `undefined` for an operation. */
+  readonly location: string | undefined
   /**
    * Waits until the operation is final (`GET …/wait` long-polls). Fails with `OperationFailed` or
    * `OperationCancelled`; with `OperationTimeout` when `timeout` passes first (the operation keeps running).
@@ -148,6 +150,13 @@ export declare namespace LxdClient {
     ) => Effect.Effect<OperationHandle, LxdError, Scope.Scope>
     /** Starts an operation and waits for it: `Effect.scoped(operation(request).wait())`. */
     readonly run: (request: Request, options?: OperationOptions) => Effect.Effect<Operation, LxdError>
+    /**
+     * The one write path: a request LXD may answer sync or with an operation (LXD has moved several writes from
+     * sync to async between 5.0 and 6.x). An operation is waited on, and cancelled on the server when the caller
+     * is interrupted; a sync answer's `Location` is kept. Errors: those of `request`, `OperationFailed`,
+     * `OperationCancelled`.
+     */
+    readonly write: (request: Request, options?: OperationOptions) => Effect.Effect<WriteResult, LxdError>
     /** An open handle for an existing operation URL or id (no cancel-on-close). */
     readonly attach: (operation: Operation | string) => Effect.Effect<OperationHandle, LxdError>
     /**
@@ -193,6 +202,31 @@ export declare namespace LxdClient {
     readonly requireExtension: (name: string) => Effect.Effect<void, LxdError | APIExtensionNotAvailable>
   }
 }
+
+/**
+ * What a write left: the `Location` of a sync answer, or the final state of the operation it ran.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface WriteResult {
+  readonly location: string | undefined
+  /** `undefined` when LXD answered sync. */
+  readonly operation: Operation | undefined
+}
+
+/**
+ * A `ProtocolError` about a request (a `path` below `/1.0`, as in {@link Request}): for answers that are
+ * envelopes but do not say what they must.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const protocolError: (
+  request: Pick<Request, "method" | "path">,
+  description: string,
+  cause?: unknown
+) => ProtocolError = internal.protocolError
 
 /**
  * The envelope of an answer, with the headers a caller may need.

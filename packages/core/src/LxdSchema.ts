@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
 /**
@@ -206,3 +207,64 @@ export const ServerInfo = Schema.Struct({
  * @category models
  */
 export interface ServerInfo extends Schema.Schema.Type<typeof ServerInfo> {}
+
+/**
+ * One entry of a `used_by` list, read from its URL (`/1.0/instances/web1?project=dev`): the collection's path
+ * below `/1.0` (`instances`, `storage-pools/default/volumes/custom`), the name, and the project and cluster member
+ * when the URL names them.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface UsedByRef {
+  readonly url: string
+  readonly collection: string
+  readonly name: string
+  readonly project: string | undefined
+  readonly target: string | undefined
+}
+
+const UsedByRefStruct = Schema.Struct({
+  url: Schema.String,
+  collection: Schema.String,
+  name: Schema.String,
+  project: Schema.UndefinedOr(Schema.String),
+  target: Schema.UndefinedOr(Schema.String)
+})
+
+/**
+ * A `used_by` URL decoded to a {@link UsedByRef} (encoded back to the URL). A URL that is not properly
+ * percent-encoded fails the decode.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const UsedByEntry: Schema.Schema<UsedByRef, string> = Schema.transformOrFail(Schema.String, UsedByRefStruct, {
+  strict: true,
+  decode: (url, _, ast) => {
+    const q = url.indexOf("?")
+    const path = (q === -1 ? url : url.slice(0, q)).replace(/^\/1\.0\//, "")
+    const slash = path.lastIndexOf("/")
+    try {
+      const params = new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
+      return ParseResult.succeed({
+        url,
+        collection: slash === -1 ? "" : path.slice(0, slash).split("/").map(decodeURIComponent).join("/"),
+        name: decodeURIComponent(slash === -1 ? path : path.slice(slash + 1)),
+        project: params.get("project") ?? undefined,
+        target: params.get("target") ?? undefined
+      })
+    } catch {
+      return ParseResult.fail(new ParseResult.Type(ast, url, "not a properly percent-encoded URL"))
+    }
+  },
+  encode: (ref) => ParseResult.succeed(ref.url)
+}).annotations({ identifier: "UsedByEntry" })
+
+/**
+ * A `used_by` list (Go `null` is `[]`), each URL decoded.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const UsedBy = NullableArray(UsedByEntry)

@@ -24,6 +24,13 @@ export * as Containers from "./Containers.js"
 export * as Events from "./Events.js"
 
 /**
+ * Running commands in instances.
+ *
+ * @since 0.1.0
+ */
+export * as Exec from "./Exec.js"
+
+/**
  * Files inside instances: streamed reads and writes, directories, symlinks.
  *
  * @since 0.1.0
@@ -36,13 +43,6 @@ export * as Files from "./Files.js"
  * @since 0.1.0
  */
 export * as Instances from "./Instances.js"
-
-/**
- * Running commands in instances.
- *
- * @since 0.1.0
- */
-export * as Exec from "./Exec.js"
 
 /**
  * Every service in one layer.
@@ -64,6 +64,13 @@ export * as LxdClient from "./LxdClient.js"
  * @since 0.1.0
  */
 export * as LxdError from "./LxdError.js"
+
+/**
+ * The shape every LXD collection shares: one `Spec` per collection, read by the client, the fake and the tests.
+ *
+ * @since 0.2.0
+ */
+export * as LxdResource from "./LxdResource.js"
 
 /**
  * Shared wire types.
@@ -92,6 +99,13 @@ export * as Migration from "./Migration.js"
  * @since 0.1.0
  */
 export * as Operations from "./Operations.js"
+
+/**
+ * Profiles: named sets of config and devices.
+ *
+ * @since 0.2.0
+ */
+export * as Profiles from "./Profiles.js"
 
 /**
  * Server information and configuration.

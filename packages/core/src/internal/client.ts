@@ -84,6 +84,19 @@ export const connectionFailed =
       cause
     })
 
+/** @internal */
+export const protocolError = (
+  request: Pick<Request, "method" | "path">,
+  description: string,
+  cause?: unknown
+): ProtocolError =>
+  new ProtocolError({
+    method: request.method,
+    path: API + request.path,
+    description,
+    ...(cause === undefined ? {} : { cause })
+  })
+
 const formatParseError = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
 
 /** @internal */
@@ -323,6 +336,12 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     sync,
     operation,
     run: (req, options) => Effect.scoped(Effect.flatMap(operation(req, options), (handle) => handle.wait())),
+    write: (req, options) =>
+      Effect.scoped(Effect.flatMap(operation(req, options), (handle) =>
+        Effect.map(handle.wait(), (op) => ({
+          location: handle.location,
+          operation: handle.id === "" ? undefined : op
+        })))),
     attach: (op) => Op.attach(engine, op),
     waitFor: (op, options) => Op.waitFor(engine, op, options),
     websocket,

@@ -40,6 +40,7 @@ import {
 import { type Operation, StatusCode } from "../LxdSchema.js"
 import { withStreamBody } from "./body.js"
 import * as Client from "./client.js"
+import { filterValue } from "./collection.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
@@ -92,19 +93,6 @@ export const toTime = (input: I.TimeInput | undefined): string | undefined =>
     : input instanceof Date
     ? input.toISOString()
     : DateTime.formatIso(input)
-
-/**
- * The `filter=` value: expressions joined with `and`.
- *
- * @internal
- */
-export const filterValue = (filter: I.ListOptions["filter"]): string | undefined => {
-  if (filter === undefined) return undefined
-  if (typeof filter === "string") return filter === "" ? undefined : filter
-  // joined as the Go client does: LXD 5.0.2's parser has no parentheses ("(a eq b) and …" matches nothing)
-  const parts = filter.filter((f) => f !== "")
-  return parts.length === 0 ? undefined : parts.join(" and ")
-}
 
 /**
  * The first resource URL of a kind in an operation (`resources.instances[0]` of a create), as a name.

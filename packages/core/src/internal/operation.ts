@@ -239,7 +239,7 @@ export const start = (
       const response = yield* submit(engine, request)
       if (response.type === "sync" || response.operation === undefined) {
         const op = syntheticSuccess(response.metadata)
-        return makeHandle(engine, "", op, state, onFinal, Stream.empty)
+        return makeHandle(engine, "", op, state, onFinal, Stream.empty, response.location)
       }
       const url = response.operation
       const initial = yield* toOperation(request.method, request.path, response.metadata)
@@ -285,11 +285,13 @@ const makeHandle = (
   initial: Operation,
   state: { final: boolean },
   onFinal: (op: Operation) => void,
-  progress: Stream.Stream<Operation, LxdError>
+  progress: Stream.Stream<Operation, LxdError>,
+  location?: string | undefined
 ): OperationHandle => ({
   id: initial.id,
   url,
   initial,
+  location,
   wait: (options) =>
     withTimeout(url === "" ? settle(initial) : waitFinal(engine, url, initial, onFinal), initial.id, options),
   cancel: url === "" ? Effect.void : Effect.tap(cancel(engine, url), () => {

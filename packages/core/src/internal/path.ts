@@ -6,23 +6,10 @@
  */
 import * as Effect from "effect/Effect"
 import { InvalidArgument } from "../LxdError.js"
+import type * as LxdResource from "../LxdResource.js"
 
 /** @internal */
-export type NameKind =
-  | "instance"
-  | "snapshot"
-  | "project"
-  | "profile"
-  | "network"
-  | "storage pool"
-  | "storage volume"
-  | "image alias"
-  | "fingerprint"
-  | "certificate fingerprint"
-  | "backup"
-  | "cluster member"
-  | "operation id"
-  | "name"
+export type NameKind = LxdResource.NameKind
 
 const invalid = (argument: string, value: unknown, reason: string) =>
   Effect.fail(new InvalidArgument({ argument, value, reason }))
@@ -89,6 +76,9 @@ const checks: Record<NameKind, (value: unknown) => string | undefined> = {
       (hex.test(v as string) ? undefined : "must be a hexadecimal fingerprint"),
   backup: (v) => checkSegment("backup", v) ?? (/\s/.test(v as string) ? "must not contain spaces" : undefined),
   "cluster member": (v) => checkSegment("cluster member", v),
+  "warning id": (v) =>
+    checkSegment("warning id", v) ??
+      (/^[a-zA-Z0-9-]+$/.test(v as string) ? undefined : "must be a warning UUID"),
   "operation id": (v) =>
     checkSegment("operation id", v) ??
       (/^[a-zA-Z0-9-]+$/.test(v as string) ? undefined : "must be an operation UUID"),

@@ -1,0 +1,244 @@
+/**
+ * `make(client, spec)`: the one implementation of a collection's verbs. Every decision a collection needs is
+ * taken here, once: `null` lists, names from URLs, filter and all-projects gating, name validation before any
+ * request, the one sync-or-async write path, read-only fields never sent back, spans per verb.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { LxdClient, Request, WriteResult } from "../LxdClient.js"
+import { InvalidArgument, type LxdError } from "../LxdError.js"
+import type * as LxdResource from "../LxdResource.js"
+import { protocolError } from "./client.js"
+import * as Path from "./path.js"
+
+type AnySpec = LxdResource.Spec<
+  ReadonlyArray<string>,
+  Schema.Schema.AnyNoContext,
+  Schema.Schema.AnyNoContext,
+  Schema.Schema.AnyNoContext
+>
+
+/**
+ * The `filter=` value: expressions joined with ` and ` as the Go client does (LXD 5.0.2's parser has no
+ * parentheses: `(a eq b) and …` matches nothing).
+ *
+ * @internal
+ */
+export const filterValue = (filter: LxdResource.ListOptions["filter"]): string | undefined => {
+  if (filter === undefined) return undefined
+  if (typeof filter === "string") return filter === "" ? undefined : filter
+  const parts = filter.filter((f) => f !== "")
+  return parts.length === 0 ? undefined : parts.join(" and ")
+}
+
+/**
+ * The path pieces of a spec's `path` around its placeholders: `/instances/{instance}/snapshots` →
+ * `["/instances/", "/snapshots"]`.
+ *
+ * @internal
+ */
+export const pathPieces = (path: string): ReadonlyArray<string> => path.split(/\{[^}]+\}/)
+
+/**
+ * Names in LXD URLs (`/1.0/profiles/p1?project=x` → `p1`), or a `ProtocolError` for a URL that is not
+ * percent-encoded properly.
+ *
+ * @internal
+ */
+export const namesFromUrls = (
+  request: Pick<Request, "method" | "path">,
+  urls: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<string>, LxdError> =>
+  Effect.try({
+    try: () => urls.map(Path.nameFromUrl),
+    catch: () => protocolError(request, "a URL in the answer is not properly percent-encoded")
+  })
+
+const NameList = Schema.NullOr(Schema.Array(Schema.String))
+
+/**
+ * The collection service a spec describes, over an engine.
+ *
+ * @internal
+ */
+export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): LxdResource.CollectionOf<S> => {
+  const pieces = pathPieces(spec.path)
+  const depth = spec.parents.length
+  const ItemList = Schema.NullOr(Schema.Array(spec.item))
+  const decodePut = Schema.decodeUnknown(spec.put, { onExcessProperty: "preserve" })
+  const span = (verb: LxdResource.Verb) => `${spec.name}.${verb}`
+
+  const refuse = (argument: string, value: unknown, reason: string) =>
+    Effect.fail(new InvalidArgument({ argument, value, reason }))
+
+  const gate = spec.extension === undefined ? Effect.void : client.requireExtension(spec.extension)
+
+  /** The collection's path with its parents validated and encoded. */
+  const collectionPath = (parents: ReadonlyArray<unknown>) => {
+    const parts: Array<string | readonly [Path.NameKind, unknown]> = [pieces[0]!]
+    for (let i = 0; i < depth; i++) parts.push([spec.parents[i]!, parents[i]], pieces[i + 1]!)
+    return Effect.zipRight(gate, Path.build(...parts))
+  }
+  const itemPath = (parents: ReadonlyArray<unknown>, name: unknown) =>
+    Effect.flatMap(collectionPath(parents), (base) => Path.build(base, "/", [spec.kind, name]))
+
+  const listQuery = (options: LxdResource.ListOptions | undefined, recursion: string | undefined) =>
+    Effect.gen(function*() {
+      const filter = filterValue(options?.filter)
+      if (filter !== undefined) {
+        if (spec.filter === undefined) yield* refuse("filter", filter, `${spec.name} cannot be filtered`)
+        else yield* client.requireExtension(spec.filter)
+      }
+      const allProjects = options?.allProjects === true
+      if (allProjects) {
+        if (spec.allProjects === undefined) {
+          yield* refuse("allProjects", true, `${spec.name} has no list across all projects`)
+        } else yield* client.requireExtension(spec.allProjects)
+      }
+      return { recursion, filter, "all-projects": allProjects ? "true" : undefined }
+    })
+
+  // `args` of a verb: the parents, then the verb's own arguments
+  const split = (args: ReadonlyArray<unknown>) => [args.slice(0, depth), args.slice(depth)] as const
+
+  const getWithEtag = (parents: ReadonlyArray<unknown>, name: unknown) =>
+    Effect.gen(function*() {
+      const path = yield* itemPath(parents, name)
+      const r = yield* client.sync(spec.item, { method: "GET", path })
+      return { value: r.metadata, etag: r.etag }
+    })
+
+  const write = (request: Request): Effect.Effect<WriteResult, LxdError> => client.write(request)
+
+  /** The new object's name: `Location`, else a resource of the operation below this collection, else the body. */
+  const createdName = (path: string, result: WriteResult, body: unknown): string | undefined => {
+    const below = `/1.0${path}/`
+    const urls = [
+      ...(result.location === undefined ? [] : [result.location]),
+      ...Object.values(result.operation?.resources ?? {}).flat()
+    ]
+    for (const url of urls) {
+      const p = url.split("?")[0]!
+      if (p.startsWith(below) && !p.slice(below.length).includes("/")) {
+        try {
+          return Path.nameFromUrl(p)
+        } catch {
+          // not percent-encoded properly: try the next one
+        }
+      }
+    }
+    const named = typeof body === "object" && body !== null
+      ? (body as Record<string, unknown>)[spec.nameField]
+      : undefined
+    return typeof named === "string" && named !== "" ? named : undefined
+  }
+
+  const service: LxdResource.Collection<ReadonlyArray<string>, unknown, unknown, unknown> = {
+    listNames: (...args) => {
+      const [parents, [options]] = split(args)
+      return Effect.gen(function*() {
+        const path = yield* collectionPath(parents)
+        const query = yield* listQuery(options as LxdResource.ListOptions | undefined, undefined)
+        const r = yield* client.sync(NameList, { method: "GET", path, query })
+        return yield* namesFromUrls({ method: "GET", path }, r.metadata ?? [])
+      }).pipe(Effect.withSpan(span("listNames")))
+    },
+    list: (...args) => {
+      const [parents, [options]] = split(args)
+      return Effect.gen(function*() {
+        const path = yield* collectionPath(parents)
+        const query = yield* listQuery(options as LxdResource.ListOptions | undefined, "1")
+        const r = yield* client.sync(ItemList, { method: "GET", path, query })
+        return r.metadata ?? []
+      }).pipe(Effect.withSpan(span("list")))
+    },
+    get: (...args) => {
+      const [parents, [name]] = split(args)
+      return getWithEtag(parents, name).pipe(Effect.map((r) => r.value), Effect.withSpan(span("get")))
+    },
+    getWithEtag: (...args) => {
+      const [parents, [name]] = split(args)
+      return Effect.withSpan(getWithEtag(parents, name), span("getWithEtag"))
+    },
+    exists: (...args) => {
+      const [parents, [name]] = split(args)
+      return getWithEtag(parents, name).pipe(
+        Effect.as(true),
+        Effect.catchTag("NotFound", () => Effect.succeed(false)),
+        Effect.withSpan(span("exists"))
+      )
+    },
+    create: (...args) => {
+      const [parents, [body]] = split(args)
+      return Effect.gen(function*() {
+        const path = yield* collectionPath(parents)
+        const named = typeof body === "object" && body !== null
+          ? (body as Record<string, unknown>)[spec.nameField]
+          : undefined
+        if (named !== undefined) yield* Path.validate(spec.kind, named)
+        const result = yield* write({ method: "POST", path, body })
+        const name = createdName(path, result, body)
+        if (name === undefined) {
+          return yield* protocolError({ method: "POST", path }, "the answer does not name what it created")
+        }
+        return name
+      }).pipe(Effect.withSpan(span("create")))
+    },
+    replace: (...args) => {
+      const [parents, [name, body, options]] = split(args)
+      return itemPath(parents, name).pipe(
+        Effect.flatMap((path) =>
+          write({ method: "PUT", path, body, etag: (options as LxdResource.EtagOptions | undefined)?.etag })
+        ),
+        Effect.asVoid,
+        Effect.withSpan(span("replace"))
+      )
+    },
+    update: (...args) => {
+      const [parents, [name, patch, options]] = split(args)
+      return itemPath(parents, name).pipe(
+        Effect.flatMap((path) =>
+          write({ method: "PATCH", path, body: patch, etag: (options as LxdResource.EtagOptions | undefined)?.etag })
+        ),
+        Effect.asVoid,
+        Effect.withSpan(span("update"))
+      )
+    },
+    modify: (...args) => {
+      const [parents, [name, f]] = split(args)
+      return Effect.gen(function*() {
+        const path = yield* itemPath(parents, name)
+        const current = yield* client.request({ method: "GET", path })
+        const raw: Record<string, unknown> = typeof current.metadata === "object" && current.metadata !== null
+          ? { ...(current.metadata as Record<string, unknown>) }
+          : {}
+        for (const key of spec.readOnly) delete raw[key]
+        const put = yield* Effect.mapError(
+          decodePut(raw),
+          (cause) => protocolError({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
+        )
+        const body = (f as (current: unknown) => unknown)(put)
+        yield* write({ method: "PUT", path, body, etag: current.etag })
+      }).pipe(Effect.withSpan(span("modify")))
+    },
+    rename: (...args) => {
+      const [parents, [name, newName]] = split(args)
+      return Effect.gen(function*() {
+        const path = yield* itemPath(parents, name)
+        yield* Path.validate(spec.kind, newName)
+        yield* write({ method: "POST", path, body: { name: newName } })
+      }).pipe(Effect.withSpan(span("rename")))
+    },
+    delete: (...args) => {
+      const [parents, [name]] = split(args)
+      return itemPath(parents, name).pipe(
+        Effect.flatMap((path) => write({ method: "DELETE", path })),
+        Effect.asVoid,
+        Effect.withSpan(span("delete"))
+      )
+    }
+  }
+  return service as unknown as LxdResource.CollectionOf<S>
+}
