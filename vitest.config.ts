@@ -1,15 +1,26 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 // the migration tests need a second daemon
 process.env["LXD_LAB_DAEMONS"] ??= "2"
 
+const packages = fileURLToPath(new URL("./packages/", import.meta.url))
+
 export default defineConfig({
+  resolve: {
+    // the workspace runs on the sources, as tsconfig.json's paths say (package.json exports name the build)
+    alias: [
+      { find: /^@effect-lxd\/(core|node|testing)$/, replacement: `${packages}$1/src/index.ts` },
+      { find: /^@effect-lxd\/(core|node|testing)\/(?!internal\/)(.+)$/, replacement: `${packages}$1/src/$2.ts` }
+    ]
+  },
   test: {
     // one shared daemon: files run one after another
     fileParallelism: false,
     reporters: ["default", "./test/support/summary-reporter.ts"],
     projects: [
       {
+        extends: true,
         test: {
           name: "unit",
           include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
@@ -17,6 +28,7 @@ export default defineConfig({
         }
       },
       {
+        extends: true,
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
