@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url"
-import { defineConfig } from "vitest/config"
+import { configDefaults, defineConfig } from "vitest/config"
 
 // the migration tests need a second daemon
 process.env["LXD_LAB_DAEMONS"] ??= "2"
@@ -32,9 +32,20 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "test/consumer/**"],
           globalSetup: ["./test/lab/globalSetup.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000
+        }
+      },
+      {
+        extends: true,
+        test: {
+          // the packed packages in a new npm project (needs `pnpm build` first)
+          name: "consumer",
+          include: ["test/consumer/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 300_000
         }
       }
     ]
