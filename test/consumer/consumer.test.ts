@@ -17,7 +17,7 @@ const root = fileURLToPath(new URL("../../", import.meta.url))
 const fixture = fileURLToPath(new URL("./fixture/", import.meta.url))
 const packages = ["core", "node", "testing"] as const
 
-/** What the new project installs from the registry: the peers at the ranges the README gives, and the tools. */
+/** What the new project installs from the registry: the peers (Effect 3: npm's `latest` is 4.x) and the tools. */
 const registry = {
   "effect": ">=3.22 <4",
   "@effect/platform": "^0.97",
