@@ -28,7 +28,8 @@ const registry = {
 
 /**
  * The user's compiler settings: strict, exact optional properties, NodeNext, every `.d.ts` checked. `lib` has DOM
- * (as tsc's default does): `@effect/platform`'s own `.d.ts` name `Storage` and `Transferable`.
+ * (as tsc's default does): the `.d.ts` of `@effect/platform` and `@effect/rpc` name `Storage` and
+ * `Transferable`.
  */
 const tsconfig = {
   compilerOptions: {
