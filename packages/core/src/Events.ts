@@ -134,7 +134,10 @@ export interface StreamOptions {
 export class Events extends Context.Tag("@effect-lxd/core/Events")<Events, Events.Service>() {}
 
 /**
+ * The `Service` interface of the `Events` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Events {
   /**

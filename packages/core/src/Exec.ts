@@ -155,7 +155,10 @@ export interface Pty extends internal.Pty {}
 export class Exec extends Context.Tag("@effect-lxd/core/Exec")<Exec, Exec.Service>() {}
 
 /**
+ * The `Service` interface of the `Exec` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Exec {
   /**

@@ -184,7 +184,10 @@ export interface MkdirOptions {
 export class Files extends Context.Tag("@effect-lxd/core/Files")<Files, Files.Service>() {}
 
 /**
+ * The `Service` interface of the `Files` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Files {
   /**

@@ -681,7 +681,11 @@ export interface ImportOptions {
 export class Instances extends Context.Tag("@effect-lxd/core/Instances")<Instances, Instances.Service>() {}
 
 /**
+ * The `Service` interface of the `Instances` tag, and its parts (`Snapshots`, `Backups`, `Logs`, `Metadata`,
+ * `Templates`).
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Instances {
   /**

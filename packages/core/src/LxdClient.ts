@@ -115,7 +115,10 @@ export interface OperationOptions {
 export class LxdClient extends Context.Tag("@effect-lxd/core/LxdClient")<LxdClient, LxdClient.Service>() {}
 
 /**
+ * The `Service` interface of the `LxdClient` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace LxdClient {
   /**

@@ -69,7 +69,10 @@ export interface ListOptions {
 export class Operations extends Context.Tag("@effect-lxd/core/Operations")<Operations, Operations.Service>() {}
 
 /**
+ * The `Service` interface of the `Operations` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Operations {
   /**
