@@ -32,14 +32,16 @@ const summary = (page) => {
   const overview = /^## .* overview\n\n([\s\S]*?)\n\n/m.exec(text)
   if (overview === null || overview[1].startsWith("Added in")) return ""
   const paragraph = overview[1].replace(/\s*\n\s*/g, " ")
-  const end = paragraph.search(/[.:](\s|$)/)
-  return end === -1 ? paragraph : paragraph.slice(0, end + 1)
+  const colon = paragraph.search(/:(\s|$)/)
+  const stop = paragraph.search(/\.(\s|$)/)
+  if (colon !== -1 && (stop === -1 || colon < stop)) return paragraph.slice(0, colon)
+  return stop === -1 ? paragraph : paragraph.slice(0, stop + 1)
 }
 
 const lines = [
   "# effect-lxd API reference",
   "",
-  "Generated from the JSDoc by `npx -y pnpm@10 docs`; do not edit. One page per public module.",
+  "Generated from the JSDoc by `npx -y pnpm@10 run docs`; do not edit. One page per public module.",
   ""
 ]
 for (const name of packages) {
