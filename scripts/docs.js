@@ -3,8 +3,7 @@
 // @example type-checked with tsc, then run with tsx) and writes to packages/<package>/docs/: docgen rewrites a
 // package's imports of itself to `../../src`, which resolves only from there. The pages then move to
 // docs/<package>/, and docs/index.md links them all. docs/ is generated output (not committed).
-import { Buffer } from "node:buffer"
-import { spawn } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -15,27 +14,18 @@ const packages = ["core", "node", "testing"]
 const bin = Path.join(root, "node_modules", ".bin")
 const env = { ...process.env, PATH: `${bin}${Path.delimiter}${process.env.PATH ?? ""}` }
 
-// The packages build at once (each docgen is mostly one busy thread); each one's log is printed when it ends.
-const docgen = (name) =>
-  new Promise((resolve) => {
-    const cwd = Path.join(root, "packages", name)
-    Fs.rmSync(Path.join(cwd, "docs"), { recursive: true, force: true })
-    const child = spawn(Path.join(bin, "docgen"), [], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
-    const log = []
-    child.stdout.on("data", (chunk) => log.push(chunk))
-    child.stderr.on("data", (chunk) => log.push(chunk))
-    child.on("close", (code) => {
-      process.stdout.write(`docs: @effect-lxd/${name}\n${Buffer.concat(log).toString()}`)
-      resolve(code)
-    })
-  })
-
 const started = Date.now()
 Fs.rmSync(Path.join(root, "docs"), { recursive: true, force: true })
-const codes = await Promise.all(packages.map(docgen))
-if (codes.some((code) => code !== 0)) process.exit(1)
 Fs.mkdirSync(Path.join(root, "docs"))
-for (const name of packages) Fs.renameSync(Path.join(root, "packages", name, "docs"), Path.join(root, "docs", name))
+for (const name of packages) {
+  console.log(`docs: @effect-lxd/${name}`)
+  const cwd = Path.join(root, "packages", name)
+  Fs.rmSync(Path.join(cwd, "docs"), { recursive: true, force: true })
+  // one after the other: on two busy cores, three at once took longer (258 s against 176 s) and more CPU
+  const result = spawnSync(Path.join(bin, "docgen"), [], { cwd, env, stdio: "inherit" })
+  if (result.status !== 0) process.exit(result.status ?? 1)
+  Fs.renameSync(Path.join(cwd, "docs"), Path.join(root, "docs", name))
+}
 
 // The first sentence of a page's overview (the module comment), for the index.
 const summary = (page) => {
