@@ -59,7 +59,88 @@ import type { ConfigMap, DevicesMap } from "./LxdSchema.js"
 // ---------------------------------------------------------------------------------------------------------------
 // schemas (in `InstanceSchema`, re-exported here)
 
-export * from "./InstanceSchema.js"
+export {
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  ImageMetadata,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  ImageMetadataTemplate,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  Instance,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceBackup,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceFull,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstancePut,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceSnapshot,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceState,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateCPU,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateDisk,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateMemory,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateNetwork,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateNetworkAddress,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateNetworkCounters,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStatus,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceType
+} from "./InstanceSchema.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // request bodies
