@@ -114,12 +114,11 @@ export const now = (): string => new Date().toISOString().replace("Z", "000000Z"
 /** LXD's "never". @internal */
 export const NEVER = "0001-01-01T00:00:00Z"
 
-let counter = 0
-/** @internal */
-export const uuid = (): string => {
-  counter++
-  const hex = (n: number, len: number) => n.toString(16).padStart(len, "0").slice(-len)
-  return `${hex(Date.now(), 8)}-${hex(counter, 4)}-4${hex(counter * 7, 3)}-8${hex(counter * 13, 3)}-${
+/** A fresh UUID-shaped id, from this fake's own counter. @internal */
+export const uuid = (state: FakeState): string => {
+  const n = ++state.counters.uuid
+  const hex = (x: number, len: number) => x.toString(16).padStart(len, "0").slice(-len)
+  return `${hex(Date.now(), 8)}-${hex(n, 4)}-4${hex(n * 7, 3)}-8${hex(n * 13, 3)}-${
     hex(Math.floor(Math.random() * 2 ** 48), 12)
   }`
 }
@@ -194,6 +193,8 @@ export interface FakeState {
   readonly images: Map<string, FakeImage>
   readonly projects: Map<string, { name: string; description: string; config: Record<string, string> }>
   readonly operations: Map<string, FakeOperation>
+  /** This fake's counters (ids, generated instance names): no module-level state, each fake starts afresh. */
+  readonly counters: { uuid: number; names: number }
   readonly events: PubSub.PubSub<{ readonly type: string; readonly project: string; readonly text: string }>
   readonly scope: Scope.Scope
 }
@@ -215,6 +216,7 @@ export const makeState = (options: FakeOptions, scope: Scope.Scope): Effect.Effe
         images: new Map(),
         projects: new Map([["default", { name: "default", description: "Default LXD project", config: {} }]]),
         operations: new Map(),
+        counters: { uuid: 0, names: 0 },
         events,
         scope
       }
@@ -291,7 +293,7 @@ export const startOperation = (
   work: Effect.Effect<unknown, OpFailure>
 ): Effect.Effect<M.MockResponse> =>
   Effect.gen(function*() {
-    const id = uuid()
+    const id = uuid(state)
     const created = now()
     const op: Json = {
       id,

@@ -98,11 +98,12 @@ const sessionsOf = (state: FakeState) => {
   return map
 }
 
-const makeChannel = Effect.all({
-  connected: Deferred.make<void>(),
-  out: Queue.unbounded<Frame | undefined>(),
-  in: Queue.unbounded<Frame | undefined>()
-}).pipe(Effect.map((c): Channel => ({ ...c, secret: uuid().replace(/-/g, "") })))
+const makeChannel = (state: FakeState) =>
+  Effect.all({
+    connected: Deferred.make<void>(),
+    out: Queue.unbounded<Frame | undefined>(),
+    in: Queue.unbounded<Frame | undefined>()
+  }).pipe(Effect.map((c): Channel => ({ ...c, secret: uuid(state).replace(/-/g, "") })))
 
 /** Frames the client sent, until it closed (or sent the stdin barrier, an empty text frame). */
 const incoming = (channel: Channel): Stream.Stream<Frame> =>
@@ -122,7 +123,7 @@ export const execRoutes = (state: FakeState, handler: ExecHandler | undefined): 
       const interactive = b.interactive === true
       const names = interactive ? ["0", "control"] : ["0", "1", "2", "control"]
       const channels = new Map<string, Channel>()
-      for (const name of names) channels.set(name, yield* makeChannel)
+      for (const name of names) channels.set(name, yield* makeChannel(state))
       const fds = Object.fromEntries([...channels].map(([fd, c]) => [fd, c.secret]))
       const command = Array.isArray(b.command) ? b.command.map(String) : []
       const environment = (typeof b.environment === "object" && b.environment !== null ? b.environment : {}) as Record<

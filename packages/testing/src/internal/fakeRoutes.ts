@@ -368,7 +368,6 @@ const matches = (state: FakeState, i: FakeInstance, filter: string | undefined):
   })
 }
 
-let generated = 0
 const adjectives = ["brave", "calm", "eager", "fair", "gentle", "happy", "jolly", "keen", "lively", "merry"]
 const animals = ["otter", "lynx", "heron", "badger", "falcon", "marten", "osprey", "beaver", "ibex", "wren"]
 
@@ -472,10 +471,8 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       let name = typeof b.name === "string" ? b.name : ""
       if (name === "") {
         do {
-          generated++
-          name = `${adjectives[generated % 10]}-${animals[Math.floor(generated / 10) % 10]}${
-            generated > 99 ? generated : ""
-          }`
+          const n = ++state.counters.names
+          name = `${adjectives[n % 10]}-${animals[Math.floor(n / 10) % 10]}${n > 99 ? n : ""}`
         } while (state.instances.has(key(project, name)))
       }
       const explicitProfiles = Array.isArray(b.profiles)
@@ -498,7 +495,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
           "image.architecture": image.architecture,
           ...Object.fromEntries(Object.entries(image.properties).map(([k, v]) => [`image.${k}`, v])),
           "volatile.base_image": image.fingerprint,
-          "volatile.uuid": uuid(),
+          "volatile.uuid": uuid(state),
           ...config
         }
       } else if (type === "copy") {
@@ -509,7 +506,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         if (snapName !== undefined && !snap) return M.error(404, "Instance snapshot not found")
         const base = snap ?? from
         copiedFiles = cloneFiles(base.files)
-        config = { ...base.config, "volatile.uuid": uuid(), ...config }
+        config = { ...base.config, "volatile.uuid": uuid(state), ...config }
         devices = { ...base.devices, ...devices }
         if (description === "" && snap === undefined) description = from.description
         // 5.0.2: a copy does not inherit profiles; without "profiles" there is no root disk
