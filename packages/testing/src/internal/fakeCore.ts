@@ -76,13 +76,34 @@ export const rootFilesystem = (): Map<string, FakeFile> => {
   return files
 }
 
-/** @internal */
-export interface FakeProfile {
+/**
+ * An object of a collection the fake serves from its spec (`fakeCollection.ts`): where it lives (project and
+ * parents' names), its name and what is stored of it (the writable fields and what `POST` set; computed fields are
+ * added when it is read).
+ *
+ * @internal
+ */
+export interface FakeEntry {
+  /** `""` in a collection that is not per project (projects themselves). */
+  readonly project: string
+  readonly parents: ReadonlyArray<string>
   name: string
-  project: string
-  description: string
-  config: Record<string, string>
-  devices: Record<string, Record<string, string>>
+  value: Json
+}
+
+/**
+ * The store of one collection served from its spec, with what other collections need to know of it (a nested
+ * collection checks that its parent exists, and follows it when it is renamed or deleted).
+ *
+ * @internal
+ */
+export interface FakeStore {
+  /** `Profile` (`Profile not found`). */
+  readonly label: string
+  /** Where the objects of a request's project live. */
+  readonly scope: (requested: string) => string
+  /** (project, parents' names, name) → object. */
+  readonly entries: Map<string, FakeEntry>
 }
 
 /** @internal */
@@ -189,10 +210,11 @@ export interface FakeState {
   readonly extensions: Array<string>
   readonly config: Record<string, string>
   readonly instances: Map<string, FakeInstance>
-  readonly profiles: Map<string, FakeProfile>
   readonly images: Map<string, FakeImage>
   readonly projects: Map<string, { name: string; description: string; config: Record<string, string> }>
   readonly operations: Map<string, FakeOperation>
+  /** The stores of the collections served from their specs: spec path → (project, parents, name) → object. */
+  readonly collections: Map<string, FakeStore>
   /** This fake's counters (ids, generated instance names): no module-level state, each fake starts afresh. */
   readonly counters: { uuid: number; names: number }
   readonly events: PubSub.PubSub<{ readonly type: string; readonly project: string; readonly text: string }>
@@ -212,21 +234,14 @@ export const makeState = (options: FakeOptions, scope: Scope.Scope): Effect.Effe
         extensions: [...(options.extensions ?? DEFAULT_EXTENSIONS)],
         config: { "core.https_address": "", "core.trust_password": "" },
         instances: new Map(),
-        profiles: new Map(),
         images: new Map(),
         projects: new Map([["default", { name: "default", description: "Default LXD project", config: {} }]]),
         operations: new Map(),
+        collections: new Map(),
         counters: { uuid: 0, names: 0 },
         events,
         scope
       }
-      state.profiles.set(key("default", "default"), {
-        name: "default",
-        project: "default",
-        description: "Default LXD profile",
-        config: {},
-        devices: { root: { path: "/", pool: "default", type: "disk" } }
-      })
       const fingerprint = hash("busybox")
       state.images.set(key("default", fingerprint), {
         fingerprint,
