@@ -33,7 +33,15 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import * as M from "../LxdMockTransport.js"
-import { type FakeEntry, type FakeState, type FakeStore, type Json, lifecycle, startOperation } from "./fakeCore.js"
+import {
+  type FakeEntry,
+  type FakeState,
+  type FakeStore,
+  type Json,
+  lifecycle,
+  OpFailure,
+  startOperation
+} from "./fakeCore.js"
 import { etagOf, fail, isObject, ok, projectOf, type Route, staleEtag } from "./fakeHttp.js"
 
 type AnySpec = LxdResource.Spec<
@@ -55,8 +63,16 @@ export interface Target {
   readonly parents: ReadonlyArray<string>
 }
 
-/** An error answer, or `undefined` to go on. @internal */
-export type Veto = M.MockResponse | undefined
+/**
+ * A refusal: an error answer; or, for a verb LXD runs as an operation and checks inside it, an `OpFailure` (the
+ * operation fails with its message); or `undefined` to go on.
+ *
+ * @internal
+ */
+export type Veto = M.MockResponse | OpFailure | undefined
+
+/** A change to an object, as its lifecycle event names it (`profile-created`). @internal */
+export type Change = "created" | "updated" | "renamed" | "deleted"
 
 /**
  * What a resource adds to the generated routes: only what is its own.
@@ -70,19 +86,28 @@ export interface Hooks {
   readonly initial?: ReadonlyArray<
     { readonly project?: string; readonly parents?: ReadonlyArray<string>; readonly value: Json }
   >
+  /** One store for every project (projects, warnings): `?project=` does not choose where an object lives. */
+  readonly global?: boolean | undefined
   /**
-   * Where the objects of a request's project live: another project (a project without `features.profiles` uses
-   * `default`'s profiles), or `""` for a collection that is not per project. Default: the project asked for.
+   * Where the objects of a request's project live, when it is not that project (a project without
+   * `features.profiles` uses `default`'s profiles).
    */
   readonly project?: ((state: FakeState, requested: string) => string) | undefined
+  /** Which objects a list shows (warnings: those of `?project=` when one is named); default: all of its store. */
+  readonly visible?: ((target: Target, entry: FakeEntry) => boolean) | undefined
+  /** The order of lists: by name (default) or as created (warnings). */
+  readonly order?: "name" | "created" | undefined
   /** Read-only fields computed whenever the object is read (`used_by`, state). */
   readonly computed?: ((state: FakeState, entry: FakeEntry) => Json) | undefined
   /** Defaults of a new object, under what the body set (maps merged key by key). */
   readonly defaults?: ((target: Target, value: Json) => Json) | undefined
   /** The name of a new object whose body names none (`snap0`); default: 400 `No name provided`. */
   readonly newName?: ((target: Target) => string) | undefined
-  /** The answer to a duplicate create; default: 409 `This "<collection>" entry already exists`. */
-  readonly duplicate?: ((name: string) => M.MockResponse) | undefined
+  /**
+   * The answer to a create or rename to a name in use; default: 409 `This "<collection>" entry already exists`
+   * (create), 409 `Name "x" already in use` (rename).
+   */
+  readonly duplicate?: ((name: string, verb: "create" | "rename") => Veto) | undefined
   /** `merge` (default): maps merged key by key. `shallow`: each field named replaces the current one whole. */
   readonly patch?: "merge" | "shallow" | undefined
   /** Checks the parents of a nested collection the fake does not serve from a spec (instances for snapshots). */
@@ -100,6 +125,11 @@ export interface Hooks {
   } | undefined
   /** The project of its lifecycle events; default: the object's (`default` for one that is not per project). */
   readonly eventProject?: ((entry: FakeEntry) => string) | undefined
+  /**
+   * The lifecycle action of a change, when it is not `<lifecycle>-<change>` (warnings: `warning-acknowledged`);
+   * `undefined`: no event.
+   */
+  readonly action?: ((change: Change, entry: FakeEntry, before: Json) => string | undefined) | undefined
 }
 
 /** What the store helpers need of a spec. */
@@ -148,9 +178,10 @@ export const entriesOf = (
   const store = storeOf(state, spec)
   if (store === undefined) return []
   const project = requested === undefined ? undefined : store.scope(requested)
-  return [...store.entries.values()]
-    .filter((e) => (project === undefined || e.project === project) && parents.every((p, i) => e.parents[i] === p))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const found = [...store.entries.values()].filter((e) =>
+    (project === undefined || e.project === project) && parents.every((p, i) => e.parents[i] === p)
+  )
+  return store.order === "created" ? found : found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
 }
 
 /** Adds (or replaces) an object, as a test helper or a hook does. @internal */
@@ -281,13 +312,14 @@ const gerunds: Partial<Record<LxdResource.Verb, string>> = {
  */
 export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {}): Array<Route> => {
   const label = hooks.label ?? spec.kind.charAt(0).toUpperCase() + spec.kind.slice(1)
-  const scope = (requested: string) => hooks.project?.(state, requested) ?? requested
-  const store: FakeStore = state.collections.get(spec.path) ?? { label, scope, entries: new Map() }
+  const scope = (requested: string) => hooks.global === true ? "" : hooks.project?.(state, requested) ?? requested
+  const store: FakeStore = state.collections.get(spec.path) ??
+    { label, scope, order: hooks.order ?? "name", entries: new Map() }
   state.collections.set(spec.path, store)
   const entries = store.entries
   for (const { parents = [], project = "default", value } of hooks.initial ?? []) {
     const name = String(value[spec.nameField])
-    store.entries.set(entryKey(scope(project), parents, name), { project: scope(project), parents, name, value })
+    entries.set(entryKey(scope(project), parents, name), { project: scope(project), parents, name, value })
   }
 
   const placeholders = placeholdersOf(spec.path)
@@ -303,6 +335,8 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
   const decodePut = Schema.decodeUnknownEither(spec.put)
   const has = (verb: LxdResource.Verb) => spec.verbs.includes(verb)
   const advertised = (extension: string | undefined) => extension !== undefined && state.extensions.includes(extension)
+  // a list across projects names each object's project (the extension's LXD puts `project` in every one)
+  const showProject = hooks.global !== true && advertised(spec.allProjects) && fieldsOf(spec.item).includes("project")
 
   const target = (r: M.MockRequest): Target => ({
     state,
@@ -311,36 +345,42 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
     parents: placeholders.map((p) => r.params[p] ?? "")
   })
   const writable = (entry: FakeEntry) => pick(entry.value, putFields)
-  const read = (entry: FakeEntry, withProject: boolean): Json => ({
+  const read = (entry: FakeEntry): Json => ({
     ...entry.value,
     ...hooks.computed?.(state, entry),
-    ...(withProject ? { project: entry.project } : {})
+    ...(showProject ? { project: entry.project } : {})
   })
-  const notFound = () => fail(404, `${label} not found`)
 
-  /** 404 when a parent is missing: the enclosing collections the fake serves, or the resource's own check. */
-  const missingParent = (t: Target): Veto => {
+  /** 404 for a project the fake does not have, or a missing parent (of a collection it serves, or by `parent`). */
+  const missing = (t: Target): Veto => {
+    const requested = projectOf(t.request)
+    const projects = state.collections.get("/projects")
+    if (hooks.global !== true && projects !== undefined && !projects.entries.has(entryKey("", [], requested))) {
+      return M.error(404, "Project not found")
+    }
     if (hooks.parent !== undefined) return hooks.parent(t)
     for (let i = 0; i < placeholders.length; i++) {
       const parent = state.collections.get(spec.path.slice(0, spec.path.indexOf(`/{${placeholders[i]}}`)))
       if (parent === undefined) continue
-      const key = entryKey(parent.scope(t.request.query.project ?? "default"), t.parents.slice(0, i), t.parents[i]!)
-      if (!parent.entries.has(key)) return M.error(404, `${parent.label} not found`)
+      if (!parent.entries.has(entryKey(parent.scope(requested), t.parents.slice(0, i), t.parents[i]!))) {
+        return M.error(404, `${parent.label} not found`)
+      }
     }
     return undefined
   }
+  /** A veto's answer, or `go` (handed the failure the operation must end with, if any). */
+  const or = (veto: Veto, go: (failure: OpFailure | undefined) => Effect.Effect<M.MockResponse>) =>
+    veto instanceof OpFailure || veto === undefined ? go(veto) : Effect.succeed(veto)
   const withTarget = (f: (t: Target) => Effect.Effect<M.MockResponse>) => (r: M.MockRequest) =>
     Effect.suspend(() => {
       const t = target(r)
-      const missing = missingParent(t)
-      return missing === undefined ? f(t) : Effect.succeed(missing)
+      return or(missing(t), () => f(t))
     })
   const withEntry = (f: (t: Target, entry: FakeEntry) => Effect.Effect<M.MockResponse>) =>
     withTarget((t) => {
       const entry = entries.get(entryKey(t.project, t.parents, t.request.params[itemParam] ?? ""))
-      return entry === undefined ? notFound() : f(t, entry)
+      return entry === undefined ? fail(404, `${label} not found`) : f(t, entry)
     })
-  const or = (veto: Veto, go: () => Effect.Effect<M.MockResponse>) => veto === undefined ? go() : Effect.succeed(veto)
 
   /** A name LXD refuses before anything else, or `undefined`. */
   const badName = (name: unknown): Veto =>
@@ -351,31 +391,42 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
       : name === "." || name === ".."
       ? M.error(400, `Invalid ${spec.kind} name "${name}"`)
       : undefined
+  const taken = (t: Target, name: string, verb: "create" | "rename"): Veto =>
+    !entries.has(entryKey(t.project, t.parents, name)) ? undefined : hooks.duplicate?.(name, verb) ??
+      M.error(409, verb === "create" ? `This "${segment}" entry already exists` : `Name "${name}" already in use`)
 
-  const emit = (entry: FakeEntry, action: string, context?: Json) =>
-    spec.lifecycle === undefined ? Effect.void : lifecycle(
-      state,
-      hooks.eventProject?.(entry) ?? (entry.project === "" ? "default" : entry.project),
-      `${spec.lifecycle}-${action}`,
-      urlOf(spec, entry),
-      context
-    )
+  /** The change made, its hook run, its lifecycle event emitted. */
+  const changed = (change: Change, entry: FakeEntry, before: Json, context?: Json) => {
+    const action = hooks.action !== undefined
+      ? hooks.action(change, entry, before)
+      : spec.lifecycle === undefined
+      ? undefined
+      : `${spec.lifecycle}-${change}`
+    const project = hooks.eventProject?.(entry) ?? (entry.project === "" ? "default" : entry.project)
+    return action === undefined ? Effect.void : lifecycle(state, project, action, urlOf(spec, entry), context)
+  }
 
-  /** The change, answered sync or, for a verb LXD runs as an operation, with the operation. */
+  /**
+   * The change answered sync, or, for a verb LXD runs as an operation, by an operation that makes it (or fails
+   * with `failure`, which LXD found inside it).
+   */
   const answer = (
     verbs: ReadonlyArray<LxdResource.Verb>,
     entry: FakeEntry,
+    failure: OpFailure | undefined,
     work: Effect.Effect<void>,
     done: M.MockResponse
-  ) =>
-    verbs.some((v) => spec.async.includes(v))
-      ? startOperation(
-        state,
-        entry.project === "" ? "default" : entry.project,
-        { description: `${gerunds[verbs[0]!]} ${spec.kind}`, resources: { [segment]: [urlOf(spec, entry)] } },
-        work
-      )
-      : Effect.as(work, done)
+  ) => {
+    if (!verbs.some((v) => spec.async.includes(v))) {
+      return failure === undefined ? Effect.as(work, done) : fail(500, failure.message)
+    }
+    return startOperation(
+      state,
+      entry.project === "" ? "default" : entry.project,
+      { description: `${gerunds[verbs[0]!]} ${spec.kind}`, resources: { [segment]: [urlOf(spec, entry)] } },
+      failure === undefined ? work : Effect.fail(failure)
+    )
+  }
 
   /** The writable part `body` makes of the current one, decoded (or Go's 400). */
   const nextWritable = (entry: FakeEntry, body: unknown, merge: boolean) => {
@@ -399,50 +450,54 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
       const next = nextWritable(entry, t.request.body, merge)
       if (Either.isLeft(next)) return Effect.succeed(next.left)
       const value = { ...entry.value, ...next.right }
-      return or(hooks.vetoWrite?.(t, entry, value), () => {
+      return or(hooks.vetoWrite?.(t, entry, value), (failure) => {
         const before = entry.value
         const work = Effect.suspend(() => {
           entry.value = value
-          return Effect.zipRight(hooks.after?.updated?.(entry, before) ?? Effect.void, emit(entry, "updated"))
+          return Effect.zipRight(
+            hooks.after?.updated?.(entry, before) ?? Effect.void,
+            changed("updated", entry, before)
+          )
         })
-        return answer(verbs, entry, work, M.sync({}))
+        return answer(verbs, entry, failure, work, M.sync({}))
       })
     })
 
   const create = withTarget((t) => {
-    // Go decodes a missing name as "": the handler then says so
+    // Go decodes a missing name as "", which the handler then refuses
     const body = isObject(t.request.body) ? { [spec.nameField]: "", ...withoutNulls(t.request.body) } : t.request.body
     const decoded = decode(decodePost, postStruct, body)
     if (Either.isLeft(decoded)) return Effect.succeed(decoded.left)
     const given = isObject(body) ? body[spec.nameField] : undefined
     const name = given === "" && hooks.newName !== undefined ? hooks.newName(t) : given
-    const refused = badName(name)
-    if (refused !== undefined) return Effect.succeed(refused)
-    const n = name as string
-    if (entries.has(entryKey(t.project, t.parents, n))) {
-      return Effect.succeed(hooks.duplicate?.(n) ?? M.error(409, `This "${segment}" entry already exists`))
-    }
-    // what `POST` set that `GET` shows, then the writable part with its defaults
-    const posted = Either.getOrElse(encodePost(decoded.right), () => ({})) as Json
-    const put = Either.getOrElse(decode(decodePut, putStruct, posted), () => ({}))
-    const shown = pick(posted, [...spec.readOnly, spec.nameField])
-    const set = clean({ ...shown, ...(put as Json), [spec.nameField]: n })
-    const value = hooks.defaults === undefined ? set : under(hooks.defaults(t, set), set)
-    return or(hooks.vetoCreate?.(t, value), () => {
+    return or(badName(name), () => {
+      const n = name as string
+      // what `POST` set that `GET` shows, then the writable part with its defaults
+      const posted = Either.getOrElse(encodePost(decoded.right), () => ({})) as Json
+      const put = Either.getOrElse(decode(decodePut, putStruct, posted), () => ({}))
+      const set = clean({ ...pick(posted, [...spec.readOnly, spec.nameField]), ...(put as Json), [spec.nameField]: n })
+      const value = hooks.defaults === undefined ? set : under(hooks.defaults(t, set), set)
       const entry: FakeEntry = { project: t.project, parents: t.parents, name: n, value }
-      const work = Effect.suspend(() => {
-        entries.set(entryKey(t.project, t.parents, n), entry)
-        return Effect.zipRight(hooks.after?.created?.(entry) ?? Effect.void, emit(entry, "created"))
+      return or(taken(t, n, "create") ?? hooks.vetoCreate?.(t, value), (failure) => {
+        const work = Effect.suspend(() => {
+          entries.set(entryKey(t.project, t.parents, n), entry)
+          return Effect.zipRight(hooks.after?.created?.(entry) ?? Effect.void, changed("created", entry, {}))
+        })
+        return answer(
+          ["create"],
+          entry,
+          failure,
+          work,
+          M.sync({}, { location: urlOf(spec, { ...entry, project: "" }) })
+        )
       })
-      return answer(["create"], entry, work, M.sync({}, { location: urlOf(spec, { ...entry, project: "" }) }))
     })
   })
 
   /** The objects of collections nested below this one's `entry`. */
   const children = (entry: FakeEntry) => {
     const depth = placeholders.length
-    const below = [...state.collections].filter(([path]) => path.startsWith(`${spec.path}/{`))
-    return below.flatMap(([, child]) =>
+    return [...state.collections].filter(([path]) => path.startsWith(`${spec.path}/{`)).flatMap(([, child]) =>
       [...child.entries].filter(([, e]) =>
         e.project === entry.project && e.parents[depth] === entry.name &&
         entry.parents.every((p, i) => e.parents[i] === p)
@@ -452,58 +507,58 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
 
   const rename = withEntry((t, entry) => {
     const newName = isObject(t.request.body) ? t.request.body.name : undefined
-    return or(hooks.vetoRename?.(t, entry, String(newName)) ?? badName(newName), () => {
+    return or(hooks.vetoRename?.(t, entry, String(newName)) ?? badName(newName), (vetoed) => {
       const n = newName as string
-      if (entries.has(entryKey(t.project, t.parents, n))) return fail(409, `Name "${n}" already in use`)
-      const old = entry.name
-      const work = Effect.suspend(() => {
-        for (const { child, e, key } of children(entry)) {
-          child.entries.delete(key)
-          const parents = e.parents.map((p, i) => (i === placeholders.length ? n : p))
-          child.entries.set(entryKey(e.project, parents, e.name), { ...e, parents })
-        }
-        entries.delete(entryKey(t.project, t.parents, old))
-        entry.name = n
-        entry.value = { ...entry.value, [spec.nameField]: n }
-        entries.set(entryKey(t.project, t.parents, n), entry)
-        return Effect.zipRight(
-          hooks.after?.renamed?.(entry, old) ?? Effect.void,
-          emit(entry, "renamed", { old_name: old })
-        )
+      const conflict = taken(t, n, "rename")
+      return or(vetoed ?? conflict, (failure) => {
+        const old = entry.name
+        const before = entry.value
+        const work = Effect.suspend(() => {
+          for (const { child, e, key } of children(entry)) {
+            child.entries.delete(key)
+            const parents = e.parents.map((p, i) => (i === placeholders.length ? n : p))
+            child.entries.set(entryKey(e.project, parents, e.name), { ...e, parents })
+          }
+          entries.delete(entryKey(t.project, t.parents, old))
+          entry.name = n
+          entry.value = { ...entry.value, [spec.nameField]: n }
+          entries.set(entryKey(t.project, t.parents, n), entry)
+          return Effect.zipRight(
+            hooks.after?.renamed?.(entry, old) ?? Effect.void,
+            changed("renamed", entry, before, { old_name: old })
+          )
+        })
+        const location = urlOf(spec, { ...entry, name: n, project: "" })
+        return answer(["rename"], entry, failure, work, M.sync({}, { location }))
       })
-      return answer(["rename"], entry, work, M.sync({}, { location: urlOf(spec, { ...entry, name: n, project: "" }) }))
     })
   })
 
   const remove = withEntry((t, entry) =>
-    or(hooks.vetoDelete?.(t, entry), () => {
+    or(hooks.vetoDelete?.(t, entry), (failure) => {
       const work = Effect.suspend(() => {
         for (const { child, key } of children(entry)) child.entries.delete(key)
         entries.delete(entryKey(entry.project, entry.parents, entry.name))
-        return Effect.zipRight(hooks.after?.deleted?.(entry) ?? Effect.void, emit(entry, "deleted"))
+        return Effect.zipRight(hooks.after?.deleted?.(entry) ?? Effect.void, changed("deleted", entry, entry.value))
       })
-      return answer(["delete"], entry, work, M.sync({}))
+      return answer(["delete"], entry, failure, work, M.sync({}))
     })
   )
 
   const list = withTarget((t) => {
     const r = t.request
-    const all = advertised(spec.allProjects) && r.query["all-projects"] === "true"
+    const all = hooks.global !== true && advertised(spec.allProjects) && r.query["all-projects"] === "true"
     if (all && r.query.project !== undefined) return fail(400, "Cannot specify a project when requesting all projects")
     const filter = advertised(spec.filter) ? r.query.filter : undefined
-    const withProject = advertised(spec.allProjects) && fieldsOf(spec.item).includes("project")
     const found = entriesOf(state, spec, all ? undefined : projectOf(r), t.parents)
-      .map((entry) => ({ entry, json: read(entry, withProject) }))
+      .filter((entry) => hooks.visible?.(t, entry) ?? true)
+      .map((entry) => ({ entry, json: read(entry) }))
       .filter(({ json }) => filterMatches(json, filter))
     const recursive = r.query.recursion !== undefined && r.query.recursion !== "0"
     return ok(recursive ? found.map(({ json }) => json) : found.map(({ entry }) => urlOf(spec, entry)))
   })
 
-  const get = withEntry((_, entry) =>
-    ok(read(entry, advertised(spec.allProjects) && fieldsOf(spec.item).includes("project")), {
-      etag: etagOf(writable(entry))
-    })
-  )
+  const get = withEntry((_, entry) => ok(read(entry), { etag: etagOf(writable(entry)) }))
 
   return [
     ...(has("listNames") || has("list") ? [M.route("GET", collectionPattern, list)] : []),

@@ -100,8 +100,10 @@ export interface FakeEntry {
 export interface FakeStore {
   /** `Profile` (`Profile not found`). */
   readonly label: string
-  /** Where the objects of a request's project live. */
+  /** Where the objects of a request's project live (`""` for a store of every project). */
   readonly scope: (requested: string) => string
+  /** The order of its lists. */
+  readonly order: "name" | "created"
   /** (project, parents' names, name) → object. */
   readonly entries: Map<string, FakeEntry>
 }
@@ -188,7 +190,9 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "snapshot_expiry",
   "snapshot_expiry_creation",
   "container_exec_user_group_cwd",
-  "instance_file_head"
+  "instance_file_head",
+  "project_usage",
+  "warnings"
 ]
 
 /** @internal */
@@ -211,7 +215,6 @@ export interface FakeState {
   readonly config: Record<string, string>
   readonly instances: Map<string, FakeInstance>
   readonly images: Map<string, FakeImage>
-  readonly projects: Map<string, { name: string; description: string; config: Record<string, string> }>
   readonly operations: Map<string, FakeOperation>
   /** The stores of the collections served from their specs: spec path → (project, parents, name) → object. */
   readonly collections: Map<string, FakeStore>
@@ -235,7 +238,6 @@ export const makeState = (options: FakeOptions, scope: Scope.Scope): Effect.Effe
         config: { "core.https_address": "", "core.trust_password": "" },
         instances: new Map(),
         images: new Map(),
-        projects: new Map([["default", { name: "default", description: "Default LXD project", config: {} }]]),
         operations: new Map(),
         collections: new Map(),
         counters: { uuid: 0, names: 0 },

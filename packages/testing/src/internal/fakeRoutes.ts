@@ -30,6 +30,8 @@ import { type ExecHandler, execRoutes, execSockets } from "./fakeExec.js"
 import { fileRoutes } from "./fakeFiles.js"
 import { body, devMap, etagOf, fail, mergeConfig, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
 import { profileOf, profileRoutes } from "./fakeProfiles.js"
+import { projectRoutes } from "./fakeProjects.js"
+import { warningRoutes } from "./fakeWarnings.js"
 
 // ------------------------------------------------------------------------------------------------------------
 // server
@@ -717,6 +719,8 @@ export const routes = (
     ...serverRoutes(state),
     ...operationRoutes(state),
     ...profileRoutes(state),
+    ...projectRoutes(state),
+    ...warningRoutes(state),
     ...instanceRoutes(state),
     ...fileRoutes(state),
     ...execRoutes(state, exec),
