@@ -1,8 +1,20 @@
-import { Events, Instances, Lxd, LxdClient, LxdResource, Profiles, Projects, Warnings } from "@effect-lxd/core"
+import {
+  Certificates,
+  Events,
+  Instances,
+  Lxd,
+  LxdClient,
+  LxdResource,
+  Operations,
+  Profiles,
+  Projects,
+  Warnings
+} from "@effect-lxd/core"
 import { StringMap } from "@effect-lxd/core/LxdSchema"
 import { LxdFakeServer, LxdMockTransport } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { createHash } from "node:crypto"
 import { fakeCollection } from "../src/internal/fakeCollection.js"
 import { makeState } from "../src/internal/fakeCore.js"
 import { routes } from "../src/internal/fakeRoutes.js"
@@ -226,6 +238,38 @@ describe("generated routes: Projects and Warnings on the fake", () => {
       const c = yield* client
       const post = yield* Effect.exit(c.request({ method: "POST", path: "/warnings", body: {} }))
       expect(String(post)).toContain("LxdFakeServer does not implement POST /1.0/warnings")
+    }).pipe(Effect.provide(Fake)))
+})
+
+describe("generated routes: Certificates on the fake", () => {
+  const pem = (der: ReadonlyArray<number>) =>
+    `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString("base64")}\n-----END CERTIFICATE-----`
+  const sha256 = (der: ReadonlyArray<number>) => createHash("sha256").update(Buffer.from(der)).digest("hex")
+
+  it.effect("named by the SHA-256 of their DER; PEM when read; a new PEM changes the fingerprint; tokens", () =>
+    Effect.gen(function*() {
+      const certificates = yield* Certificates.Certificates
+      const a = [0x30, 0x03, 1, 2, 3]
+      const b = [0x30, 0x03, 4, 5, 6]
+      const fingerprint = yield* certificates.create({ certificate: pem(a), name: "a" })
+      expect(fingerprint).toBe(sha256(a))
+      expect(yield* certificates.get(fingerprint)).toMatchObject({
+        name: "a",
+        type: "client",
+        certificate: pem(a),
+        restricted: false
+      })
+      const dup = yield* Effect.flip(certificates.create({ certificate: pem(a) }))
+      expect([dup._tag, dup.message]).toEqual(["BadRequest", "Certificate already in trust store"])
+      yield* certificates.modify(fingerprint, (c) => ({ ...c, certificate: pem(b) }))
+      expect(yield* certificates.listNames()).toEqual([sha256(b)])
+      yield* certificates.update(sha256(b), { name: "renamed", certificate: "" })
+      expect((yield* certificates.get(sha256(b))).name).toBe("renamed")
+      const token = yield* certificates.createToken({ name: "newcomer" })
+      const operations = yield* Operations.Operations
+      expect(yield* operations.get(token.operationId)).toMatchObject({ class: "token", status: "Running" })
+      yield* certificates.delete(sha256(b))
+      expect(yield* certificates.list()).toEqual([])
     }).pipe(Effect.provide(Fake)))
 })
 

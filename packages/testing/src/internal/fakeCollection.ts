@@ -101,6 +101,10 @@ export interface Hooks {
   readonly computed?: ((state: FakeState, entry: FakeEntry) => Json) | undefined
   /** Defaults of a new object, under what the body set (maps merged key by key). */
   readonly defaults?: ((target: Target, value: Json) => Json) | undefined
+  /** A create the resource answers itself (a trust-token request), or `undefined` for the generated one. */
+  readonly ownCreate?: ((target: Target) => Effect.Effect<M.MockResponse> | undefined) | undefined
+  /** What LXD keeps or derives of a write, before the vetoes (a certificate sent empty keeps the current one). */
+  readonly revise?: ((target: Target, entry: FakeEntry, next: Json) => Json) | undefined
   /** The name of a new object whose body names none (`snap0`); default: 400 `No name provided`. */
   readonly newName?: ((target: Target) => string) | undefined
   /**
@@ -449,7 +453,8 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
       if (stale) return stale
       const next = nextWritable(entry, t.request.body, merge)
       if (Either.isLeft(next)) return Effect.succeed(next.left)
-      const value = { ...entry.value, ...next.right }
+      const sent = { ...entry.value, ...next.right }
+      const value = hooks.revise?.(t, entry, sent) ?? sent
       return or(hooks.vetoWrite?.(t, entry, value), (failure) => {
         const before = entry.value
         const work = Effect.suspend(() => {
@@ -464,6 +469,8 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
     })
 
   const create = withTarget((t) => {
+    const own = hooks.ownCreate?.(t)
+    if (own !== undefined) return own
     // Go decodes a missing name as "", which the handler then refuses
     const body = isObject(t.request.body) ? { [spec.nameField]: "", ...withoutNulls(t.request.body) } : t.request.body
     const decoded = decode(decodePost, postStruct, body)

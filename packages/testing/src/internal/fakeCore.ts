@@ -160,6 +160,43 @@ export const hash = (text: string): string => {
   return out
 }
 
+const K256 = Array.from({ length: 64 }, (_, i) => {
+  // the first 32 bits of the fractional parts of the cube roots of the first 64 primes
+  const primes: Array<number> = []
+  for (let n = 2; primes.length < 64; n++) if (primes.every((p) => n % p !== 0)) primes.push(n)
+  return Math.floor((Math.cbrt(primes[i]!) % 1) * 2 ** 32) >>> 0
+})
+
+/** SHA-256 (hex) of some bytes, as LXD fingerprints certificates and images; synchronous. @internal */
+export const sha256 = (bytes: Uint8Array): string => {
+  const h = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+  const length = Math.ceil((bytes.length + 9) / 64) * 64
+  const data = new Uint8Array(length)
+  data.set(bytes)
+  data[bytes.length] = 0x80
+  const view = new DataView(data.buffer)
+  view.setUint32(length - 8, Math.floor(bytes.length / 2 ** 29))
+  view.setUint32(length - 4, (bytes.length * 8) >>> 0)
+  const w = new Array<number>(64)
+  const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n))
+  for (let block = 0; block < length; block += 64) {
+    for (let i = 0; i < 64; i++) {
+      w[i] = i < 16 ? view.getUint32(block + i * 4) : (
+        (rotr(w[i - 2]!, 17) ^ rotr(w[i - 2]!, 19) ^ (w[i - 2]! >>> 10)) + w[i - 7]! +
+        (rotr(w[i - 15]!, 7) ^ rotr(w[i - 15]!, 18) ^ (w[i - 15]! >>> 3)) + w[i - 16]!
+      ) >>> 0
+    }
+    let [a, b, c, d, e, f, g, k] = h as [number, number, number, number, number, number, number, number]
+    for (let i = 0; i < 64; i++) {
+      const t1 = (k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K256[i]! + w[i]!) >>> 0
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0
+      ;[k, g, f, e, d, c, b, a] = [g, f, e, (d + t1) >>> 0, c, b, a, (t1 + t2) >>> 0]
+    }
+    ;[a, b, c, d, e, f, g, k].forEach((x, i) => (h[i] = (h[i]! + x) >>> 0))
+  }
+  return h.map((x) => x.toString(16).padStart(8, "0")).join("")
+}
+
 /** Extensions the fake implements (a subset of LXD 5.0.2's). @internal */
 export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "storage_zfs_remove_snapshots",

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
+import { certificateRoutes } from "./fakeCertificates.js"
 import { filterMatches } from "./fakeCollection.js"
 import {
   cancelOperation,
@@ -721,6 +722,7 @@ export const routes = (
     ...profileRoutes(state),
     ...projectRoutes(state),
     ...warningRoutes(state),
+    ...certificateRoutes(state),
     ...instanceRoutes(state),
     ...fileRoutes(state),
     ...execRoutes(state, exec),
