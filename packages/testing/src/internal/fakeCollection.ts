@@ -12,9 +12,10 @@
  *   `201` with `Location`.
  * - `GET {path}/{name}`: the object, its computed fields, an `ETag` over its `put` fields; 404 `<Label> not
  *   found` (also for a missing parent the fake serves).
- * - `PUT` replaces the writable fields, `PATCH` merges maps key by key and replaces the rest (or, `patch:
- *   "shallow"`, replaces each field it names); both 412 on a stale `If-Match` and 400 on a bad body. Empty values
- *   are never kept in maps (LXD's database skips them: `""` unsets).
+ * - `PUT` replaces the writable fields, `PATCH` merges maps key by key and replaces the rest (or, for a spec
+ *   whose client does not trust `PATCH`, `update: "merge"`, replaces each field it names whole, as LXD 5.0.2's
+ *   projects do); both 412 on a stale `If-Match` and 400 on a bad body. Empty values are never kept in maps
+ *   (LXD's database skips them: `""` unsets).
  * - `POST {path}/{name} {"name"}` renames (409 `Name "x" already in use`); `DELETE`. Nested objects follow their
  *   parent: renamed with it, deleted with it.
  * - lifecycle events `<lifecycle>-created/-updated/-renamed/-deleted` with the object's URL as source (a rename
@@ -112,7 +113,10 @@ export interface Hooks {
    * (create), 409 `Name "x" already in use` (rename).
    */
   readonly duplicate?: ((name: string, verb: "create" | "rename") => Veto) | undefined
-  /** `merge` (default): maps merged key by key. `shallow`: each field named replaces the current one whole. */
+  /**
+   * `PATCH`: `merge`, maps merged key by key; `shallow`, each field named replaces the current one whole. Default:
+   * `shallow` for a spec with `update: "merge"` (its client works around such a `PATCH`), else `merge`.
+   */
   readonly patch?: "merge" | "shallow" | undefined
   /** Checks the parents of a nested collection the fake does not serve from a spec (instances for snapshots). */
   readonly parent?: ((target: Target) => Veto) | undefined
@@ -172,7 +176,7 @@ export const findEntry = (
   return store?.entries.get(entryKey(store.scope(requested), parents, name))
 }
 
-/** Every object of a collection (of one project, or of all with `undefined`), in name order. @internal */
+/** Every object of a collection (of one project, or of all with `undefined`), in its store's order. @internal */
 export const entriesOf = (
   state: FakeState,
   spec: PathOf,
@@ -332,6 +336,7 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
   const itemPattern = `${collectionPattern}/:${itemParam}`
   const segment = spec.path.split("/").filter((s) => s !== "" && !s.startsWith("{")).pop() ?? spec.name
   const putFields = fieldsOf(spec.put)
+  const patch = hooks.patch ?? (spec.update === "merge" ? "shallow" : "merge")
   const postStruct = identifierOf(spec.post, `${spec.name}Post`)
   const putStruct = identifierOf(spec.put, `${spec.name}Put`)
   const decodePost = Schema.decodeUnknownEither(spec.post)
@@ -358,6 +363,7 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
   /** 404 for a project the fake does not have, or a missing parent (of a collection it serves, or by `parent`). */
   const missing = (t: Target): Veto => {
     const requested = projectOf(t.request)
+    // every request in a project names one LXD has (once the fake serves projects)
     const projects = state.collections.get("/projects")
     if (hooks.global !== true && projects !== undefined && !projects.entries.has(entryKey("", [], requested))) {
       return M.error(404, "Project not found")
@@ -438,7 +444,7 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
     if (merge && isObject(body)) {
       const current = writable(entry)
       for (const [field, value] of Object.entries(withoutNulls(pick(body, putFields)))) {
-        current[field] = hooks.patch !== "shallow" && isObject(value) && isObject(current[field])
+        current[field] = patch === "merge" && isObject(value) && isObject(current[field])
           ? { ...current[field], ...value }
           : value
       }

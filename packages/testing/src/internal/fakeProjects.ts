@@ -21,8 +21,8 @@ import * as Profiles from "@effect-lxd/core/Profiles"
 import * as Projects from "@effect-lxd/core/Projects"
 import * as Effect from "effect/Effect"
 import * as M from "../LxdMockTransport.js"
-import { entriesOf, fakeCollection, findEntry, putEntry, removeEntry } from "./fakeCollection.js"
-import { type FakeState, type Json, OpFailure } from "./fakeCore.js"
+import { entriesOf, fakeCollection, findEntry, putEntry, removeEntry, type Veto } from "./fakeCollection.js"
+import { type FakeEntry, type FakeState, type Json, OpFailure } from "./fakeCore.js"
 import { fail, ok, type Route, strMap } from "./fakeHttp.js"
 import { isTrue } from "./fakeProfiles.js"
 
@@ -47,6 +47,14 @@ const contents = (state: FakeState, project: string) => [
 /** LXD's `projectIsEmpty`: nothing in it but its `default` profile. */
 const isEmpty = (state: FakeState, project: string) =>
   contents(state, project).every((url) => url === withQuery("/1.0/profiles/default", project))
+
+/** `default` is never renamed nor deleted (403); another project only when it is empty. */
+const onlyEmpty = (state: FakeState, entry: FakeEntry, verb: string, refusal: Veto): Veto =>
+  entry.name === "default"
+    ? M.error(403, `The "default" project cannot be ${verb}`)
+    : isEmpty(state, entry.name)
+    ? undefined
+    : refusal
 
 const defaultProfile = (project: string) => ({
   project,
@@ -115,7 +123,6 @@ export const projectRoutes = (state: FakeState): Array<Route> => [
     }],
     computed: (state, entry) => ({ used_by: contents(state, entry.name) }),
     defaults: () => ({ config: Object.fromEntries(NEW_PROJECT_FEATURES.map((f) => [f, "true"])) }),
-    patch: "shallow",
     duplicate: (name, verb) =>
       verb === "create"
         ? M.error(409, `Error inserting "${name}" into database: This "projects" entry already exists`)
@@ -132,18 +139,9 @@ export const projectRoutes = (state: FakeState): Array<Route> => [
         ? M.error(404, "Delete project default profile: Profile not found")
         : undefined
     },
-    vetoRename: (t, entry) =>
-      entry.name === "default"
-        ? M.error(403, `The "default" project cannot be renamed`)
-        : isEmpty(t.state, entry.name)
-        ? undefined
-        : new OpFailure("Only empty projects can be renamed"),
-    vetoDelete: (t, entry) =>
-      entry.name === "default"
-        ? M.error(403, `The "default" project cannot be deleted`)
-        : isEmpty(t.state, entry.name)
-        ? undefined
-        : M.error(400, "Only empty projects can be removed"),
+    // a rename checks emptiness inside its operation
+    vetoRename: (t, entry) => onlyEmpty(t.state, entry, "renamed", new OpFailure("Only empty projects can be renamed")),
+    vetoDelete: (t, entry) => onlyEmpty(t.state, entry, "deleted", M.error(400, "Only empty projects can be removed")),
     after: {
       created: (entry) =>
         Effect.sync(() => {
