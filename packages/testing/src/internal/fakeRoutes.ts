@@ -30,7 +30,7 @@ import {
   startOperation,
   uuid
 } from "./fakeCore.js"
-import { type ExecHandler, execRoutes, execSockets } from "./fakeExec.js"
+import { execEndpoints, type ExecHandler } from "./fakeExec.js"
 import { fileRoutes } from "./fakeFiles.js"
 import { body, devMap, etagOf, fail, mergeConfig, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
 import { profileOf, profileRoutes } from "./fakeProfiles.js"
@@ -718,18 +718,21 @@ const imageRoutes = (state: FakeState): Array<Route> => {
 export const routes = (
   state: FakeState,
   exec: ExecHandler | undefined
-): { routes: Array<Route>; sockets: Array<M.Route<M.SocketHandler>> } => ({
-  routes: [
-    ...serverRoutes(state),
-    ...operationRoutes(state),
-    ...profileRoutes(state),
-    ...projectRoutes(state),
-    ...warningRoutes(state),
-    ...certificateRoutes(state),
-    ...instanceRoutes(state),
-    ...fileRoutes(state),
-    ...execRoutes(state, exec),
-    ...imageRoutes(state)
-  ],
-  sockets: [...eventSockets(state), ...execSockets(state)]
-})
+): { routes: Array<Route>; sockets: Array<M.Route<M.SocketHandler>> } => {
+  const execs = execEndpoints(state, exec)
+  return {
+    routes: [
+      ...serverRoutes(state),
+      ...operationRoutes(state),
+      ...profileRoutes(state),
+      ...projectRoutes(state),
+      ...warningRoutes(state),
+      ...certificateRoutes(state),
+      ...instanceRoutes(state),
+      ...fileRoutes(state),
+      ...execs.routes,
+      ...imageRoutes(state)
+    ],
+    sockets: [...eventSockets(state), ...execs.sockets]
+  }
+}
