@@ -40,8 +40,8 @@ export interface Options {
 }
 
 /**
- * What an exec handler sees: the command, its environment and cwd, stdin as a stream, and writers for stdout
- * and stderr.
+ * What an exec handler sees: `instance`, `command`, `environment` and `cwd` (`/root` unless the exec set one),
+ * `stdin` (a stream of `Uint8Array`, ending at EOF), and the writers `stdout(chunk)` and `stderr(chunk)`.
  *
  * @since 0.1.0
  * @category models
@@ -49,6 +49,9 @@ export interface Options {
 export interface ExecContext extends FakeExec.ExecContext {}
 
 /**
+ * `(context: ExecContext) => Effect<number | undefined, never, Scope> | undefined`: the exit code of a command;
+ * `undefined` (or an effect of `undefined`) means "not mine", and the built-ins are tried next.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -87,6 +90,29 @@ export const defaultExtensions: ReadonlyArray<string> = Fake.DEFAULT_EXTENSIONS
 /**
  * A fresh fake LXD with a `default` project, a `default` profile with a root disk, and a `busybox` image alias.
  * It also provides the mock's `MockTransport` record of requests, and its {@link Control}.
+ *
+ * @example
+ * ```ts
+ * import { Exec, Instances, Lxd } from "@effect-lxd/core"
+ * import { LxdFakeServer } from "@effect-lxd/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * // a fresh LXD each time the layer is built; the exec handler answers the commands your code runs
+ * // (`undefined`: not mine, the built-ins are tried next)
+ * const TestLxd = Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer({
+ *   exec: (ctx) => ctx.command[0] === "hostname" ? Effect.as(ctx.stdout(`${ctx.instance}\n`), 0) : undefined
+ * })))
+ *
+ * const program = Effect.gen(function*() {
+ *   const instances = yield* Instances.Instances
+ *   const exec = yield* Exec.Exec
+ *   yield* instances.create({ name: "c1", source: { type: "image", alias: "busybox" } })
+ *   yield* instances.start("c1")
+ *   return yield* exec.runText("c1", ["hostname"])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(TestLxd))).then((result) => console.log(result.stdout)) // "c1\n"
+ * ```
  *
  * @since 0.1.0
  * @category layers

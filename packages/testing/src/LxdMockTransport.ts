@@ -346,6 +346,31 @@ const decoder = new TextDecoder()
 /**
  * The mock as a Layer: it provides `LxdTransport` and the `MockTransport` record.
  *
+ * @example
+ * ```ts
+ * import { Instances, Lxd } from "@effect-lxd/core"
+ * import { LxdMockTransport } from "@effect-lxd/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * // answers by method and path pattern; a request no route matches is a defect naming it
+ * const Scripted = Lxd.layer.pipe(Layer.provideMerge(LxdMockTransport.layer({
+ *   routes: [
+ *     LxdMockTransport.route("GET", "/instances/:name", () =>
+ *       Effect.succeed(LxdMockTransport.error(404, "Instance not found")))
+ *   ]
+ * })))
+ *
+ * const program = Effect.gen(function*() {
+ *   const instances = yield* Instances.Instances
+ *   const exists = yield* instances.exists("web1") // NotFound is `false`
+ *   const mock = yield* LxdMockTransport.MockTransport
+ *   const requests = yield* mock.requests // every request, in order
+ *   return [exists, requests.map((r) => `${r.method} ${r.url}`)] // [false, ["GET /1.0/instances/web1"]]
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Scripted))).then(console.log)
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
