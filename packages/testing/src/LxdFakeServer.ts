@@ -63,7 +63,18 @@ export type ExecHandler = FakeExec.ExecHandler
  * @since 0.2.0
  * @category models
  */
-export interface WarningInput extends FakeWarnings.WarningInput {}
+export interface WarningInput {
+  /** What kind of problem (`AppArmor support has been disabled`): with `project` and `entityUrl`, its identity. */
+  readonly type: string
+  /** `last_message`. */
+  readonly message: string
+  /** Default `low`. */
+  readonly severity?: "low" | "moderate" | "high" | undefined
+  /** The project it is about (default: none, `""`). */
+  readonly project?: string | undefined
+  /** The object it is about (`/1.0/instances/c1`; default: none). */
+  readonly entityUrl?: string | undefined
+}
 
 /**
  * What a test can do to the fake besides calling its REST API: make what only LXD makes.

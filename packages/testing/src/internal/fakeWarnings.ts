@@ -9,19 +9,11 @@
  * @internal
  */
 import * as Warnings from "@effect-lxd/core/Warnings"
+import type { WarningInput } from "../LxdFakeServer.js"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, putEntry } from "./fakeCollection.js"
 import { type FakeState, now, uuid } from "./fakeCore.js"
 import type { Route } from "./fakeHttp.js"
-
-/** What a test says LXD noticed. @internal */
-export interface WarningInput {
-  readonly type: string
-  readonly message: string
-  readonly severity?: "low" | "moderate" | "high" | undefined
-  readonly project?: string | undefined
-  readonly entityUrl?: string | undefined
-}
 
 /** LXD noticing a problem: a new warning, or the same one counted again (`new` again if it was resolved). @internal */
 export const warn = (state: FakeState, input: WarningInput): string => {
