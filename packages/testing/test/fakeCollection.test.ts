@@ -5,6 +5,7 @@ import {
   Lxd,
   LxdClient,
   LxdResource,
+  Metrics,
   Operations,
   Profiles,
   Projects,
@@ -377,4 +378,16 @@ describe("generated routes: a nested collection from a spec defined in the test"
       const exit = yield* Effect.exit(c.request({ method: "PUT", path: "/widgets" }))
       expect(String(exit)).toContain("no route for PUT /1.0/widgets")
     }).pipe(Effect.provide(WithWidgets)))
+})
+
+describe("fake metrics", () => {
+  it.effect("GET /1.0/metrics parses, with a series per running instance", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      yield* instances.create({ name: "m1", source: { type: "image", alias: "busybox" } })
+      yield* instances.start("m1")
+      const set = yield* Effect.flatMap(Metrics.Metrics, (m) => m.get)
+      expect(Metrics.instances(set)).toEqual(["default/m1"])
+      expect(Metrics.samplesOf(set, "lxd_go_goroutines")[0]?.value).toBe(42)
+    }).pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer())))))
 })

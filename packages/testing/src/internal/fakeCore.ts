@@ -229,7 +229,8 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "container_exec_user_group_cwd",
   "instance_file_head",
   "project_usage",
-  "warnings"
+  "warnings",
+  "metrics"
 ]
 
 /** @internal */

@@ -92,7 +92,28 @@ const serverRoutes = (state: FakeState): Array<Route> => {
       ok({
         cpu: { architecture: "x86_64", total: 2, sockets: [{ name: "fake", vendor: "fake", socket: 0, cores: [] }] },
         memory: { used: 1 << 30, total: 24 << 30 }
-      }))
+      })),
+    // OpenMetrics text as LXD writes it: a family's HELP and TYPE, series of running instances, `# EOF`
+    M.route("GET", "/metrics", (r) => {
+      const running = [...state.instances.values()].filter((i) =>
+        i.status === "Running" && (r.query.project === undefined || i.project === r.query.project)
+      )
+      const series = (i: FakeInstance) => `name="${i.name}",project="${i.project}",type="${i.type}"`
+      const lines = [
+        "# HELP lxd_procs_total The number of running processes.",
+        "# TYPE lxd_procs_total gauge",
+        ...running.map((i) => `lxd_procs_total{${series(i)}} 2`),
+        "# HELP lxd_memory_MemTotal_bytes The amount of used memory.",
+        "# TYPE lxd_memory_MemTotal_bytes gauge",
+        ...running.map((i) => `lxd_memory_MemTotal_bytes{${series(i)}} 25769803776`),
+        "# HELP lxd_go_goroutines Number of goroutines that currently exist.",
+        "# TYPE lxd_go_goroutines gauge",
+        "lxd_go_goroutines 42",
+        "# EOF",
+        ""
+      ]
+      return Effect.succeed(M.raw(lines.join("\n"), { headers: { "content-type": "text/plain; version=0.0.4" } }))
+    })
   ]
 }
 
