@@ -10,7 +10,8 @@
 # Several labs can run side by side (different DIR and --https-port).
 #
 # Must run as root. Missing packages (lxd, busybox-static, nftables, dnsmasq-base) are installed with apt.
-# See /work/shared/lxd-api/lab-notes.md section 1 for the facts this script relies on.
+# See ../shared/lxd-api/lab-notes.md (relative to the repository root) section 1 for the facts this script
+# relies on.
 set -euo pipefail
 
 readonly LAB_MARKER=".lxd-lab"
