@@ -506,7 +506,8 @@ ensure_packages() {
   local lock_fd
   [[ -d "${INSTALL_LOCK%/*}" ]] || die "${INSTALL_LOCK%/*} does not exist: cannot take the install lock"
   exec {lock_fd}>>"$INSTALL_LOCK"
-  if ! flock -n "$lock_fd"; then
+  # Another `up` may hold the lock just for its check (well under a second): say nothing about that.
+  if ! flock -w 2 "$lock_fd"; then
     log "waiting (up to $INSTALL_LOCK_WAIT s) for another lxd-lab.sh to install packages ($INSTALL_LOCK)"
     flock -w "$INSTALL_LOCK_WAIT" "$lock_fd" || die "still locked after $INSTALL_LOCK_WAIT s: $INSTALL_LOCK"
   fi
