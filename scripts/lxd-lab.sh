@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # lxd-lab.sh: start and stop throwaway LXD daemons for integration tests.
 #
+#   bash scripts/lxd-lab.sh install
 #   bash scripts/lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify]
 #   bash scripts/lxd-lab.sh down DIR
 #
@@ -9,8 +10,14 @@
 # Everything else goes to stderr or DIR/*.log. `down` tears it all down and removes DIR; it is idempotent.
 # Several labs can run side by side (different DIR and --https-port).
 #
-# Must run as root. Missing packages (lxd, busybox-static, nftables, dnsmasq-base) are installed with apt.
-# See /work/shared/lxd-api/lab-notes.md section 1 for the facts this script relies on.
+# `install` installs the packages the lab needs that are missing (lxd, lxd-client, busybox-static, nftables,
+# dnsmasq-base) with apt, under a lock of its own, so several lab scripts may run at once; with everything there
+# it does nothing. `up` runs it first, so a lone `up` works on a fresh machine; whoever starts several labs at
+# once runs it before them (apt's output then comes once, and no `up` waits on another's install).
+#
+# Must run as root.
+# See ../shared/lxd-api/lab-notes.md (relative to the repository root) section 1 for the facts this script
+# relies on.
 set -euo pipefail
 
 readonly LAB_MARKER=".lxd-lab"
@@ -36,6 +43,7 @@ now_ms() { date +%s%3N; }
 usage() {
   cat >&2 <<'EOF'
 usage:
+  lxd-lab.sh install
   lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify]
   lxd-lab.sh down DIR
 EOF
@@ -425,21 +433,97 @@ cmd_down() {
 
 # --- up --------------------------------------------------------------------------------------------------
 
-ensure_packages() {
-  local missing=()
-  command -v lxd >/dev/null 2>&1 && command -v lxc >/dev/null 2>&1 || missing+=(lxd)
-  if [[ ! -x /bin/busybox ]] || ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
-  command -v nft >/dev/null 2>&1 || missing+=(nftables)
-  command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  log "installing missing packages: ${missing[*]}"
+# What `up` needs from Debian; apt always gets the full set (it leaves the installed ones alone).
+readonly LAB_PACKAGES=(lxd lxd-client busybox-static nftables dnsmasq-base)
+# Our own lock around the apt steps. apt's locks do not make two installers safe: DPkg::Lock::Timeout waits for
+# dpkg's lock only, and `apt-get update` fails at once (exit 100) when another one holds the lists lock.
+readonly INSTALL_LOCK="/var/lock/effect-lxd-lab.lock"
+readonly INSTALL_LOCK_WAIT=900
+readonly APT=(apt-get -o DPkg::Lock::Timeout=300)
+
+# Sets MISSING to the packages whose programs are not there (a dynamic /bin/busybox is the busybox package, no
+# use in a container: the rootfs has no libraries).
+MISSING=()
+find_missing() {
+  MISSING=()
+  command -v lxd >/dev/null 2>&1 || MISSING+=(lxd)
+  command -v lxc >/dev/null 2>&1 || MISSING+=(lxd-client)
+  if [[ ! -x /bin/busybox ]] || ldd /bin/busybox >/dev/null 2>&1; then MISSING+=(busybox-static); fi
+  command -v nft >/dev/null 2>&1 || MISSING+=(nftables)
+  command -v dnsmasq >/dev/null 2>&1 || MISSING+=(dnsmasq-base)
+  return 0
+}
+
+# Why apt cannot install package $1, if apt knows (nothing when it has a candidate: another package was the
+# problem, or the network). For the error message.
+apt_reason() {
+  local candidate
+  if [[ "$(dpkg-query -W -f '${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]; then
+    printf 'installed, but its program is missing or wrong'
+    return 0
+  fi
+  candidate=$(apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
+  case "$candidate" in
+    "") printf 'unknown to apt' ;;
+    "(none)") printf 'apt has no installation candidate' ;;
+  esac
+  return 0
+}
+
+# `apt-get update`, waiting for a foreign apt that holds the lists lock (no apt option does that, see above).
+apt_update() {
+  local i out rc
+  for ((i = 1; ; i++)); do
+    rc=0
+    out=$("${APT[@]}" update 2>&1) || rc=$?
+    printf '%s\n' "$out" >&2
+    [[ $rc -ne 0 && "$out" == *"Could not get lock"* && $i -lt 60 ]] || return $rc
+    log "apt's lists lock is held by another process; retrying in 5 s"
+    sleep 5
+  done
+}
+
+install_missing() {
+  local rc=0 pkg why reasons=() list
+  log "installing missing packages: ${MISSING[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 update >&2
-  # Always the full set, as documented; apt leaves the installed ones alone.
-  apt-get -o DPkg::Lock::Timeout=300 install -y lxd busybox-static nftables dnsmasq-base >&2
-  command -v lxd >/dev/null 2>&1 || die "lxd is still missing after apt-get install"
-  [[ -x /bin/busybox ]] || die "/bin/busybox is still missing after apt-get install"
-  if ldd /bin/busybox >/dev/null 2>&1; then die "/bin/busybox is not static (is the busybox package installed instead of busybox-static?)"; fi
+  # A failed update (no network, a broken third-party source) can leave usable lists: let install decide.
+  apt_update || log "warning: apt-get update failed (exit $?); installing from the lists there are"
+  "${APT[@]}" install -y "${LAB_PACKAGES[@]}" >&2 || rc=$?
+  find_missing
+  [[ ${#MISSING[@]} -eq 0 ]] && return 0
+  for pkg in "${MISSING[@]}"; do
+    why=$(apt_reason "$pkg")
+    [[ -z "$why" ]] || reasons+=("$pkg: $why")
+  done
+  printf -v list '; %s' "${reasons[@]}"
+  die "apt-get install ${LAB_PACKAGES[*]} exited $rc and left missing: ${MISSING[*]}${reasons[0]:+ (${list#; })}"
+}
+
+# Installs what is missing, one lxd-lab.sh at a time: a second one waits, then finds everything there. The check
+# runs under the lock too, since a half-done install can already have unpacked the programs it looks for.
+ensure_packages() {
+  local lock_fd
+  [[ -d "${INSTALL_LOCK%/*}" ]] || die "${INSTALL_LOCK%/*} does not exist: cannot take the install lock"
+  exec {lock_fd}>>"$INSTALL_LOCK"
+  # Another `up` may hold the lock just for its check (well under a second): say nothing about that.
+  if ! flock -w 2 "$lock_fd"; then
+    log "waiting (up to $INSTALL_LOCK_WAIT s) for another lxd-lab.sh to install packages ($INSTALL_LOCK)"
+    flock -w "$INSTALL_LOCK_WAIT" "$lock_fd" || die "still locked after $INSTALL_LOCK_WAIT s: $INSTALL_LOCK"
+  fi
+  find_missing
+  # apt and whatever a postinst starts must not inherit the lock, nor must the daemon `up` starts later: a
+  # process holding it would block every later install.
+  if [[ ${#MISSING[@]} -gt 0 ]]; then install_missing {lock_fd}>&-; fi
+  exec {lock_fd}>&-
+}
+
+cmd_install() {
+  [[ $# -eq 0 ]] || usage
+  [[ "$(id -u)" == 0 ]] || die "must run as root (apt needs it); try: sudo bash $0 install"
+  exec 1>&2 </dev/null
+  ensure_packages
+  log "packages present: ${LAB_PACKAGES[*]}"
 }
 
 # Builds the busybox image tarball into $1 (unified format: metadata.yaml + rootfs/).
@@ -639,6 +723,7 @@ main() {
   local cmd=$1
   shift
   case "$cmd" in
+    install) cmd_install "$@" ;;
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
     -h | --help | help) usage ;;

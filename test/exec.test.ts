@@ -4,7 +4,7 @@
 import { Certificates, Exec, Lxd, LxdClient } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { Effect, Fiber, Layer, Redacted, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import { lab } from "./lab/lab.js"
 import { makeCertificate } from "./support/certs.js"
@@ -166,7 +166,8 @@ describe("exec on a real daemon", () => {
       )
       const waitFor = (text: string) =>
         Effect.sync(() => output.includes(text)).pipe(
-          Effect.repeat({ until: (found) => found, schedule: undefined }),
+          // poll, not spin: a busy loop starves the reads that fill `output` (seconds under load)
+          Effect.repeat({ until: (found) => found, schedule: Schedule.spaced("10 millis") }),
           Effect.timeout("10 seconds")
         )
       yield* pty.write("stty size\n")

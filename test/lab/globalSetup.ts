@@ -7,9 +7,15 @@
  *   stopped. Optional: `LXD_LAB_SOCKET_2` (second daemon), `LXD_LAB_TRUST_PASSWORD` (default `labpw`),
  *   `LXD_LAB_SERVER_CERT` (default `<socket dir>/server.crt`), `LXD_LAB_IMAGE` (default `busybox`).
  * - `LXD_LAB_DAEMONS=2`: start a second daemon as well, provided as `lab2`.
+ * - `LXD_LAB_HTTPS_PORTS=PORT[,PORT]`: the HTTPS ports of `lab` and `lab2` (an empty entry: a free port). A port
+ *   something else listens on makes that lab fail to start, which shows the teardown on failure.
  * - `CI=true`: a lab that cannot start fails the whole run (never a skip).
+ *
+ * The packages the labs need are installed first (`lxd-lab.sh install`), then the labs start in parallel. When one
+ * cannot start, every lab is torn down once every `up` has ended: an `up` still running would start its daemon
+ * after the teardown.
  */
-import { execFile, execFileSync } from "node:child_process"
+import { type ChildProcess, execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import * as net from "node:net"
@@ -25,8 +31,8 @@ const execFileP = promisify(execFile)
 const script = fileURLToPath(new URL("../../scripts/lxd-lab.sh", import.meta.url))
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 
-/** `up` is ~1.5 s, but may have to apt-get install the packages first. */
-const UP_TIMEOUT_MS = 300_000
+/** `up` takes ~1.5 s once the packages are there (`install` has none: see there). */
+const UP_TIMEOUT_MS = 120_000
 const DOWN_TIMEOUT_MS = 120_000
 
 const inCI = process.env["CI"] === "true"
@@ -49,18 +55,20 @@ const errorText = (e: unknown): string => {
   if (typeof e === "object" && e !== null) {
     const r = e as { message?: unknown; stderr?: unknown }
     const stderr = typeof r.stderr === "string" ? r.stderr.trim() : ""
-    const message = typeof r.message === "string" ? r.message.split("\n")[0] ?? "" : String(e)
+    if (typeof r.message !== "string") return String(e)
     if (stderr !== "") {
+      // a failed command: its message repeats the whole stderr after the command line
+      const message = r.message.split("\n")[0] ?? ""
       const tail = stderr.split("\n").slice(-25).join("\n")
       return `${message}\n--- lxd-lab.sh stderr (tail) ---\n${tail}`
     }
-    return message
+    return r.message
   }
   return String(e)
 }
 
 /** Free TCP ports on 127.0.0.1, all distinct (the listeners stay open until every port is picked). */
-const freePorts = async (count: number): Promise<Array<number>> => {
+export const freePorts = async (count: number): Promise<Array<number>> => {
   const servers: Array<net.Server> = []
   try {
     const ports: Array<number> = []
@@ -100,21 +108,38 @@ const parseUp = (stdout: string): LabInfo => {
   return parsed
 }
 
-const down = async (dir: string): Promise<void> => {
+const run = (args: ReadonlyArray<string>, timeout?: number) =>
+  execFileP("bash", [script, ...args], {
+    cwd: repoRoot,
+    env: cleanEnv(),
+    maxBuffer: 64 * 1024 * 1024,
+    ...(timeout === undefined ? {} : { timeout, killSignal: "SIGKILL" })
+  })
+
+/**
+ * Installs what the labs need (a no-op when it is there), once, before any lab starts. No timeout: killing apt
+ * halfway would leave dpkg's state broken, and the script bounds its own waits for locks.
+ */
+const install = async (): Promise<void> => {
   try {
-    await execFileP("bash", [script, "down", dir], {
-      cwd: repoRoot,
-      env: cleanEnv(),
-      timeout: DOWN_TIMEOUT_MS,
-      maxBuffer: 16 * 1024 * 1024
-    })
+    await run(["install"])
   } catch (e) {
-    // An empty folder (up never got far) can still go; rmdir refuses anything else.
-    await fs.rmdir(dir).catch(() => undefined)
-    const message = `lxd-lab.sh down ${dir} failed: ${errorText(e)}`
-    if (inCI) throw new Error(message)
-    warn(message)
+    throw new Error(`lxd-lab.sh install failed: ${errorText(e)}`)
   }
+}
+
+/** Tears down every lab folder (all of them, even when one fails); resolves to the failures' messages. */
+const downAll = async (dirs: ReadonlyArray<string>): Promise<Array<string>> => {
+  const results = await Promise.allSettled(dirs.map(async (dir) => {
+    try {
+      await run(["down", dir], DOWN_TIMEOUT_MS)
+    } catch (e) {
+      // An empty folder (up never got far) can still go; rmdir refuses anything else.
+      await fs.rmdir(dir).catch(() => undefined)
+      throw new Error(`lxd-lab.sh down ${dir} failed: ${errorText(e)}`)
+    }
+  }))
+  return results.flatMap((r) => r.status === "rejected" ? [errorText(r.reason)] : [])
 }
 
 const downSync = (dir: string): void => {
@@ -130,18 +155,53 @@ const downSync = (dir: string): void => {
   }
 }
 
+/** The `up` scripts still running, so that an exit or a signal can stop them before it tears their labs down. */
+const running = new Set<ChildProcess>()
+
 const up = async (dir: string, port: number, name: string): Promise<LabInfo> => {
+  // On timeout the script is SIGKILLed: it can take no further step, and `down` ends the daemon it started.
+  const pending = run(["up", dir, "--https-port", String(port), "--name", name], UP_TIMEOUT_MS)
+  running.add(pending.child)
   try {
-    const { stdout } = await execFileP("bash", [script, "up", dir, "--https-port", String(port), "--name", name], {
-      cwd: repoRoot,
-      env: cleanEnv(),
-      timeout: UP_TIMEOUT_MS,
-      maxBuffer: 64 * 1024 * 1024
-    })
-    return parseUp(stdout)
+    return parseUp((await pending).stdout)
   } catch (e) {
-    throw new Error(`lxd-lab.sh up ${dir} failed: ${errorText(e)}`)
+    throw new Error(`${name}: lxd-lab.sh up ${dir} --https-port ${port} failed: ${errorText(e)}`)
+  } finally {
+    running.delete(pending.child)
   }
+}
+
+/**
+ * Starts one lab per entry, in parallel, each in a new folder (reported to `onDir` at once). When any fails, every
+ * lab is torn down (the half-started ones too) after every `up` has ended, and the error names each failure.
+ */
+export const startLabs = async (
+  labs: ReadonlyArray<{ readonly name: string; readonly port: number }>,
+  onDir: (dir: string) => void = () => {}
+): Promise<Array<LabInfo>> => {
+  const dirs: Array<string> = []
+  const results = await Promise.allSettled(labs.map(async ({ name, port }) => {
+    const dir = await makeLabDir()
+    dirs.push(dir)
+    onDir(dir)
+    return up(dir, port, name)
+  }))
+  const failures = results.flatMap((r) => r.status === "rejected" ? [errorText(r.reason)] : [])
+  if (failures.length === 0) return results.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])
+  const downFailures = await downAll(dirs)
+  throw new Error([...failures, ...downFailures.map((m) => `(and the teardown failed too: ${m})`)].join("\n"))
+}
+
+/** The HTTPS ports of `count` labs: those `LXD_LAB_HTTPS_PORTS` names, free ones for the rest. */
+const labPorts = async (count: number): Promise<Array<number>> => {
+  const wanted = (process.env["LXD_LAB_HTTPS_PORTS"] ?? "").split(",").slice(0, count)
+  const free = await freePorts(count)
+  return free.map((port, i) => {
+    const entry = wanted[i]?.trim() ?? ""
+    if (entry === "") return port
+    if (!/^\d+$/.test(entry)) throw new Error(`LXD_LAB_HTTPS_PORTS: not a port: ${JSON.stringify(entry)}`)
+    return Number(entry)
+  })
 }
 
 // --- external daemon ------------------------------------------------------------------------------------
@@ -225,12 +285,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => {}
   }
 
+  try {
+    await install()
+  } catch (e) {
+    fail(errorText(e))
+    return async () => {}
+  }
+
   // Folders of the labs this run started; teardown (normal or on exit/signal) removes each once.
   const dirs: Array<string> = []
   let tornDown = false
   const teardownSync = (): void => {
     if (tornDown) return
     tornDown = true
+    // an `up` still running would start its daemon after the teardown
+    for (const child of running) child.kill("SIGKILL")
     for (const dir of dirs) downSync(dir)
   }
   const onExit = (): void => teardownSync()
@@ -247,6 +316,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.prependListener("SIGINT", onSignal)
   process.prependListener("SIGTERM", onSignal)
   const unregister = (): void => {
+    tornDown = true
     process.off("exit", onExit)
     process.off("SIGINT", onSignal)
     process.off("SIGTERM", onSignal)
@@ -254,32 +324,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const teardown = async (): Promise<void> => {
     if (tornDown) return
-    tornDown = true
     unregister()
-    await Promise.all(dirs.map(down))
+    const failures = await downAll(dirs)
+    if (failures.length === 0) return
+    if (inCI) throw new Error(failures.join("\n"))
+    warn(failures.join("\n"))
   }
 
   try {
-    const ports = await freePorts(daemons)
-    const names = ["lab", "lab2"] as const
-    const infos = await Promise.all(
-      ports.map(async (port, i) => {
-        const dir = await makeLabDir()
-        dirs.push(dir)
-        return up(dir, port, names[i] ?? `lab${i + 1}`)
-      })
-    )
+    const names = ["lab", "lab2"]
+    const ports = await labPorts(daemons)
+    const infos = await startLabs(ports.map((port, i) => ({ name: names[i] ?? `lab${i + 1}`, port })), (dir) => {
+      dirs.push(dir)
+    })
     project.provide("lab", infos[0] ?? null)
     project.provide("lab2", infos[1] ?? null)
   } catch (e) {
-    // Do not leave a half-started lab behind (down is idempotent); report the start failure first.
-    let message = errorText(e)
-    try {
-      await teardown()
-    } catch (te) {
-      message += `\n(and the teardown failed too: ${errorText(te)})`
-    }
-    fail(message)
+    // startLabs has torn down whatever it started
+    unregister()
+    fail(errorText(e))
   }
   return teardown
 }
