@@ -2,8 +2,11 @@
 # lxd-lab.sh: start and stop throwaway LXD daemons for integration tests.
 #
 #   bash scripts/lxd-lab.sh install
-#   bash scripts/lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify]
+#   bash scripts/lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
 #   bash scripts/lxd-lab.sh down DIR
+#
+# `--debug` starts the daemon with `--debug`: its DIR/lxd.log then names every request it handles (the test
+# run's spec-coverage figure reads it).
 #
 # `up` starts a private daemon with LXD_DIR=DIR/lxd (dir pool "default", HTTPS on 127.0.0.1:PORT, a trust
 # password, a busybox image aliased "busybox") and prints exactly one line of JSON on stdout describing it.
@@ -44,7 +47,7 @@ usage() {
   cat >&2 <<'EOF'
 usage:
   lxd-lab.sh install
-  lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify]
+  lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
   lxd-lab.sh down DIR
 EOF
   exit 2
@@ -590,7 +593,7 @@ up_failed() {
 cmd_up() {
   set_dirs "${1:-}"
   shift || true
-  local port=8443 name="" password="labpw" verify=0
+  local port=8443 name="" password="labpw" verify=0 debug=()
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --https-port) port=${2:-}; shift 2 || usage ;;
@@ -600,6 +603,7 @@ cmd_up() {
       --trust-password) password=${2:-}; shift 2 || usage ;;
       --trust-password=*) password=${1#*=}; shift ;;
       --verify) verify=1; shift ;;
+      --debug) debug=(--debug); shift ;;
       *) usage ;;
     esac
   done
@@ -647,7 +651,7 @@ cmd_up() {
     LXD_DIR="$LXD_DIR_PATH" \
     https_proxy="$DEAD_PROXY" HTTPS_PROXY="$DEAD_PROXY" http_proxy="$DEAD_PROXY" HTTP_PROXY="$DEAD_PROXY" \
     no_proxy="" NO_PROXY="" \
-    lxd --group root --logfile "$DIR/lxd.log" </dev/null >"$DIR/lxd.out" 2>&1 3>&- &
+    lxd --group root "${debug[@]}" --logfile "$DIR/lxd.log" </dev/null >"$DIR/lxd.out" 2>&1 3>&- &
   local pid=$!
   echo "$pid" >"$DIR/lxd.pid"
   log "daemon $pid started at +$(($(now_ms) - t0)) ms"

@@ -16,6 +16,7 @@
  * after the teardown.
  */
 import { type ChildProcess, execFile, execFileSync } from "node:child_process"
+import * as fsSync from "node:fs"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import * as net from "node:net"
@@ -24,6 +25,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import type { TestProject } from "vitest/node"
+import * as Coverage from "./coverage.js"
 import { isLabInfo, type LabInfo } from "./types.js"
 
 const execFileP = promisify(execFile)
@@ -155,12 +157,37 @@ const downSync = (dir: string): void => {
   }
 }
 
+const logFile = (dir: string) => path.join(dir, "lxd.log")
+const logSize = (dir: string): number => {
+  try {
+    return fsSync.statSync(logFile(dir)).size
+  } catch {
+    return 0
+  }
+}
+
+/** The spec-coverage line of this run, from the labs' debug logs (read before `down` removes them). */
+const specCoverage = (logStarts: ReadonlyMap<string, number>): string => {
+  try {
+    const logs = [...logStarts].map(([dir, start]) =>
+      fsSync.readFileSync(logFile(dir)).subarray(start).toString("utf8")
+    )
+    return Coverage.report(
+      path.join(repoRoot, "..", "shared", "lxd-api", "rest-api-5.0.2.yaml"),
+      logs,
+      path.join(repoRoot, "node_modules", ".cache", "spec-coverage.txt")
+    )
+  } catch (e) {
+    return `spec coverage: not computed (${errorText(e)})`
+  }
+}
+
 /** The `up` scripts still running, so that an exit or a signal can stop them before it tears their labs down. */
 const running = new Set<ChildProcess>()
 
 const up = async (dir: string, port: number, name: string): Promise<LabInfo> => {
   // On timeout the script is SIGKILLed: it can take no further step, and `down` ends the daemon it started.
-  const pending = run(["up", dir, "--https-port", String(port), "--name", name], UP_TIMEOUT_MS)
+  const pending = run(["up", dir, "--https-port", String(port), "--name", name, "--debug"], UP_TIMEOUT_MS)
   running.add(pending.child)
   try {
     return parseUp((await pending).stdout)
@@ -322,9 +349,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.off("SIGTERM", onSignal)
   }
 
+  // where each lab's log stood when its `up` ended: what the tests sent comes after
+  const logStarts = new Map<string, number>()
   const teardown = async (): Promise<void> => {
     if (tornDown) return
     unregister()
+    process.stdout.write(`\n${specCoverage(logStarts)}\n`)
     const failures = await downAll(dirs)
     if (failures.length === 0) return
     if (inCI) throw new Error(failures.join("\n"))
@@ -337,6 +367,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const infos = await startLabs(ports.map((port, i) => ({ name: names[i] ?? `lab${i + 1}`, port })), (dir) => {
       dirs.push(dir)
     })
+    for (const info of infos) logStarts.set(info.dir, logSize(info.dir))
     project.provide("lab", infos[0] ?? null)
     project.provide("lab2", infos[1] ?? null)
   } catch (e) {
