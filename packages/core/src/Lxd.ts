@@ -13,10 +13,13 @@ import * as Files from "./Files.js"
 import * as Instances from "./Instances.js"
 import * as LxdClient from "./LxdClient.js"
 import type { LxdTransport } from "./LxdTransport.js"
+import * as Metrics from "./Metrics.js"
 import * as Operations from "./Operations.js"
 import * as Profiles from "./Profiles.js"
+import * as Projects from "./Projects.js"
 import * as Server from "./Server.js"
 import * as VirtualMachines from "./VirtualMachines.js"
+import * as Warnings from "./Warnings.js"
 
 /**
  * @since 0.1.0
@@ -33,6 +36,9 @@ export type Services =
   | Containers.Containers
   | Files.Files
   | Profiles.Profiles
+  | Projects.Projects
+  | Warnings.Warnings
+  | Metrics.Metrics
   | VirtualMachines.VirtualMachines
 
 /**
@@ -52,6 +58,9 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     Containers.layer,
     Files.layer,
     Profiles.layer,
+    Projects.layer,
+    Warnings.layer,
+    Metrics.layer,
     VirtualMachines.layer
   )
 

@@ -138,6 +138,11 @@ export declare namespace LxdClient {
      * it is not an error envelope. The body must be consumed (or discarded) within the scope.
      */
     readonly requestRaw: (request: Request) => Effect.Effect<HttpClientResponse.HttpClientResponse, LxdError>
+    /**
+     * A request that answers text (metrics, logs): the body read whole, as UTF-8. An error envelope fails with
+     * its tag; a body cut short is `ClientConnectionFailed`.
+     */
+    readonly requestText: (request: Request) => Effect.Effect<string, LxdError>
     /** A request that must answer sync; metadata decoded with `schema` (`ProtocolError` if it does not match). */
     readonly sync: <A, I>(
       schema: Schema.Schema<A, I, never>,

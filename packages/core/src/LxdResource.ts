@@ -178,6 +178,12 @@ export interface Spec<
   readonly async: ReadonlyArray<Verb>
   /** The field of `post` that holds the new name. */
   readonly nameField: string
+  /**
+   * How `update` writes: `"patch"` sends `PATCH`; `"merge"` (for an endpoint whose `PATCH` drops the keys it is
+   * not sent, as LXD 5.0.2's projects do) reads, merges the patch in (config-like maps key by key, `""` unsets)
+   * and sends `PUT` with the `ETag` it read (or the caller's).
+   */
+  readonly update: "patch" | "merge"
   /** The extension without which the whole collection is refused (`APIExtensionNotAvailable`, nothing sent). */
   readonly extension: string | undefined
   /** The extension that allows `filter` (`api_filtering`); `undefined`: the collection takes no filter. */
@@ -257,6 +263,7 @@ export const spec = <
   readonly verbs?: ReadonlyArray<Verb> | undefined
   readonly async?: ReadonlyArray<Verb> | undefined
   readonly nameField?: string | undefined
+  readonly update?: "patch" | "merge" | undefined
   readonly extension?: string | undefined
   readonly filter?: string | undefined
   readonly allProjects?: string | undefined
@@ -279,6 +286,7 @@ export const spec = <
     verbs: options.verbs ?? allVerbs,
     async: options.async ?? [],
     nameField: options.nameField ?? "name",
+    update: options.update ?? "patch",
     extension: options.extension,
     filter: options.filter,
     allProjects: options.allProjects,

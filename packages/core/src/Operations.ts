@@ -8,9 +8,11 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { namesFromUrls } from "./internal/collection.js"
 import * as Path from "./internal/path.js"
 import { LxdClient, type OperationHandle } from "./LxdClient.js"
-import type { LxdError } from "./LxdError.js"
+import { InvalidArgument, type LxdError } from "./LxdError.js"
+import type * as LxdResource from "./LxdResource.js"
 import { Operation } from "./LxdSchema.js"
 
 export {
@@ -32,13 +34,14 @@ export {
 } from "./LxdSchema.js"
 
 /**
+ * The options of every list ({@link LxdResource.ListOptions}): `allProjects` lists every project's operations
+ * (`all-projects=true`, extension `operations_get_query_all_projects`); operations take no `filter`
+ * (`InvalidArgument`).
+ *
  * @since 0.1.0
  * @category models
  */
-export interface ListOptions {
-  /** Operations of every project (`all-projects=true`, extension `operations_get_query_all_projects`). */
-  readonly allProjects?: boolean | undefined
-}
+export type ListOptions = LxdResource.ListOptions
 
 /**
  * @since 0.1.0
@@ -99,10 +102,17 @@ const path = (id: string) => Path.build("/operations/", ["operation id", id])
 export const make: Effect.Effect<Operations.Service, never, LxdClient> = Effect.gen(function*() {
   const client = yield* LxdClient
   const listQuery = (recursion: string, options?: ListOptions) =>
-    Effect.as(
-      options?.allProjects === true ? client.requireExtension("operations_get_query_all_projects") : Effect.void,
-      { recursion, ...(options?.allProjects === true ? { "all-projects": "true" } : {}) }
-    )
+    Effect.gen(function*() {
+      if (options?.filter !== undefined) {
+        return yield* new InvalidArgument({
+          argument: "filter",
+          value: options.filter,
+          reason: "operations cannot be filtered"
+        })
+      }
+      if (options?.allProjects === true) yield* client.requireExtension("operations_get_query_all_projects")
+      return { recursion, ...(options?.allProjects === true ? { "all-projects": "true" } : {}) }
+    })
   return Operations.of({
     list: (options) =>
       listQuery("1", options).pipe(
@@ -113,13 +123,13 @@ export const make: Effect.Effect<Operations.Service, never, LxdClient> = Effect.
     listIds: (options) =>
       listQuery("0", options).pipe(
         Effect.flatMap((query) => client.sync(IdsByStatus, { method: "GET", path: "/operations", query })),
-        Effect.map((r) => {
-          const out: Record<string, ReadonlyArray<string>> = {}
-          for (const [status, urls] of Object.entries(r.metadata ?? {})) {
-            out[status] = (urls ?? []).map(Path.nameFromUrl)
-          }
-          return out
-        }),
+        Effect.flatMap((r) =>
+          Effect.forEach(Object.entries(r.metadata ?? {}), ([status, urls]) =>
+            Effect.map(
+              namesFromUrls({ method: "GET", path: "/operations" }, urls ?? []),
+              (ids) => [status, ids] as const
+            )).pipe(Effect.map(Object.fromEntries<ReadonlyArray<string>>))
+        ),
         Effect.withSpan("Operations.listIds")
       ),
     get: (id) =>

@@ -87,6 +87,13 @@ export * as LxdSchema from "./LxdSchema.js"
 export * as LxdTransport from "./LxdTransport.js"
 
 /**
+ * Metrics: OpenMetrics text parsed into typed samples.
+ *
+ * @since 0.2.0
+ */
+export * as Metrics from "./Metrics.js"
+
+/**
  * Copying and moving instances and images between servers.
  *
  * @since 0.1.0
@@ -108,6 +115,13 @@ export * as Operations from "./Operations.js"
 export * as Profiles from "./Profiles.js"
 
 /**
+ * Projects: namespaces of instances, images, profiles, volumes and networks, and their usage.
+ *
+ * @since 0.2.0
+ */
+export * as Projects from "./Projects.js"
+
+/**
  * Server information and configuration.
  *
  * @since 0.1.0
@@ -120,3 +134,10 @@ export * as Server from "./Server.js"
  * @since 0.1.0
  */
 export * as VirtualMachines from "./VirtualMachines.js"
+
+/**
+ * Warnings LXD noticed: list, acknowledge, delete.
+ *
+ * @since 0.2.0
+ */
+export * as Warnings from "./Warnings.js"

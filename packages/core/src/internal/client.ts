@@ -333,6 +333,11 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     transport,
     request,
     requestRaw,
+    requestText: (req) =>
+      Effect.scoped(
+        Effect.flatMap(requestRaw(req), (response) =>
+          Effect.mapError(response.text, connectionFailed(transport.endpoint, req)))
+      ),
     sync,
     operation,
     run: (req, options) => Effect.scoped(Effect.flatMap(operation(req, options), (handle) => handle.wait())),

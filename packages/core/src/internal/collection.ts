@@ -58,13 +58,94 @@ export const namesFromUrls = (
 
 const NameList = Schema.NullOr(Schema.Array(Schema.String))
 
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * A patch merged into an object as LXD's `PATCH` does: top-level fields replaced, except maps (`config`,
+ * `devices`), which are merged key by key, a `""` (or `null`) value unsetting its key.
+ *
+ * @internal
+ */
+export const merge = (current: unknown, patch: unknown): Record<string, unknown> => {
+  const out: Record<string, unknown> = isRecord(current) ? { ...current } : {}
+  if (!isRecord(patch)) return out
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue
+    const before = out[key]
+    if (isRecord(value) && isRecord(before)) {
+      const merged: Record<string, unknown> = { ...before }
+      for (const [k, v] of Object.entries(value)) {
+        if (v === "" || v === null) delete merged[k]
+        else if (v !== undefined) merged[k] = v
+      }
+      out[key] = merged
+    } else out[key] = value
+  }
+  return out
+}
+
+/**
+ * The path below `/1.0` of one object of a collection (and of a part of it, with `suffix`), its parents' and
+ * its own name validated and encoded; fails `APIExtensionNotAvailable` first when the collection needs one.
+ *
+ * @internal
+ */
+export const objectPath = <S extends AnySpec>(
+  client: LxdClient.Service,
+  spec: S,
+  parents: ReadonlyArray<unknown>,
+  name: unknown,
+  suffix = ""
+): Effect.Effect<string, LxdError> =>
+  gated(client, spec, Path.build(...pathParts(spec, parents), "/", [spec.kind, name], suffix))
+
+/** The pieces of a collection's path, its parents as names to validate and encode. */
+const pathParts = (spec: AnySpec, parents: ReadonlyArray<unknown>) => {
+  const pieces = pathPieces(spec.path)
+  const parts: Array<string | readonly [Path.NameKind, unknown]> = [pieces[0]!]
+  for (let i = 0; i < spec.parents.length; i++) parts.push([spec.parents[i]!, parents[i]], pieces[i + 1]!)
+  return parts
+}
+
+/** `effect` (names validated first, nothing sent), then the collection's extension check when it has one. */
+const gated = <A>(
+  client: LxdClient.Service,
+  spec: AnySpec,
+  effect: Effect.Effect<A, LxdError>
+): Effect.Effect<A, LxdError> =>
+  spec.extension === undefined ? effect : Effect.tap(effect, () => client.requireExtension(spec.extension!))
+
+/**
+ * A part of an object that is read on its own (`GET {path}/{name}{suffix}`: a project's `/state`, a network's
+ * `/leases`), decoded with `schema`, as a method taking the parents' names and the object's. Span
+ * `${spec.name}.${verb}`; `extension` is required first when given.
+ *
+ * @internal
+ */
+export const readPart = <S extends AnySpec, A, I>(
+  client: LxdClient.Service,
+  spec: S,
+  options: {
+    readonly verb: string
+    readonly suffix: string
+    readonly schema: Schema.Schema<A, I, never>
+    readonly extension?: string | undefined
+  }
+) =>
+(...args: ReadonlyArray<string>): Effect.Effect<A, LxdError> =>
+  Effect.gen(function*() {
+    if (options.extension !== undefined) yield* client.requireExtension(options.extension)
+    const depth = spec.parents.length
+    const path = yield* objectPath(client, spec, args.slice(0, depth), args[depth], options.suffix)
+    return (yield* client.sync(options.schema, { method: "GET", path })).metadata
+  }).pipe(Effect.withSpan(`${spec.name}.${options.verb}`))
+
 /**
  * The collection service a spec describes, over an engine.
  *
  * @internal
  */
 export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): LxdResource.CollectionOf<S> => {
-  const pieces = pathPieces(spec.path)
   const depth = spec.parents.length
   const ItemList = Schema.NullOr(Schema.Array(spec.item))
   const decodePut = Schema.decodeUnknown(spec.put, { onExcessProperty: "preserve" })
@@ -73,16 +154,10 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
   const refuse = (argument: string, value: unknown, reason: string) =>
     Effect.fail(new InvalidArgument({ argument, value, reason }))
 
-  const gate = spec.extension === undefined ? Effect.void : client.requireExtension(spec.extension)
-
   /** The collection's path with its parents validated and encoded. */
-  const collectionPath = (parents: ReadonlyArray<unknown>) => {
-    const parts: Array<string | readonly [Path.NameKind, unknown]> = [pieces[0]!]
-    for (let i = 0; i < depth; i++) parts.push([spec.parents[i]!, parents[i]], pieces[i + 1]!)
-    return Effect.zipRight(gate, Path.build(...parts))
-  }
-  const itemPath = (parents: ReadonlyArray<unknown>, name: unknown) =>
-    Effect.flatMap(collectionPath(parents), (base) => Path.build(base, "/", [spec.kind, name]))
+  const collectionPath = (parents: ReadonlyArray<unknown>) =>
+    gated(client, spec, Path.build(...pathParts(spec, parents)))
+  const itemPath = (parents: ReadonlyArray<unknown>, name: unknown) => objectPath(client, spec, parents, name)
 
   const listQuery = (options: LxdResource.ListOptions | undefined, recursion: string | undefined) =>
     Effect.gen(function*() {
@@ -108,6 +183,19 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       const path = yield* itemPath(parents, name)
       const r = yield* client.sync(spec.item, { method: "GET", path })
       return { value: r.metadata, etag: r.etag }
+    })
+
+  /** The writable part of an object as LXD has it now (read-only fields left out, unknown ones kept), and its ETag. */
+  const readWritable = (path: string) =>
+    Effect.gen(function*() {
+      const current = yield* client.request({ method: "GET", path })
+      const raw: Record<string, unknown> = isRecord(current.metadata) ? { ...current.metadata } : {}
+      for (const key of spec.readOnly) delete raw[key]
+      const put = yield* Effect.mapError(
+        decodePut(raw),
+        (cause) => protocolError({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
+      )
+      return { put, etag: current.etag }
     })
 
   const write = (request: Request): Effect.Effect<WriteResult, LxdError> => client.write(request)
@@ -139,8 +227,8 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     listNames: (...args) => {
       const [parents, [options]] = split(args)
       return Effect.gen(function*() {
-        const path = yield* collectionPath(parents)
         const query = yield* listQuery(options as LxdResource.ListOptions | undefined, undefined)
+        const path = yield* collectionPath(parents)
         const r = yield* client.sync(NameList, { method: "GET", path, query })
         return yield* namesFromUrls({ method: "GET", path }, r.metadata ?? [])
       }).pipe(Effect.withSpan(span("listNames")))
@@ -148,8 +236,8 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     list: (...args) => {
       const [parents, [options]] = split(args)
       return Effect.gen(function*() {
-        const path = yield* collectionPath(parents)
         const query = yield* listQuery(options as LxdResource.ListOptions | undefined, "1")
+        const path = yield* collectionPath(parents)
         const r = yield* client.sync(ItemList, { method: "GET", path, query })
         return r.metadata ?? []
       }).pipe(Effect.withSpan(span("list")))
@@ -198,28 +286,20 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     },
     update: (...args) => {
       const [parents, [name, patch, options]] = split(args)
-      return itemPath(parents, name).pipe(
-        Effect.flatMap((path) =>
-          write({ method: "PATCH", path, body: patch, etag: (options as LxdResource.EtagOptions | undefined)?.etag })
-        ),
-        Effect.asVoid,
-        Effect.withSpan(span("update"))
-      )
+      const etag = (options as LxdResource.EtagOptions | undefined)?.etag
+      return Effect.gen(function*() {
+        const path = yield* itemPath(parents, name)
+        if (spec.update === "patch") return yield* write({ method: "PATCH", path, body: patch, etag })
+        const current = yield* readWritable(path)
+        return yield* write({ method: "PUT", path, body: merge(current.put, patch), etag: etag ?? current.etag })
+      }).pipe(Effect.asVoid, Effect.withSpan(span("update")))
     },
     modify: (...args) => {
       const [parents, [name, f]] = split(args)
       return Effect.gen(function*() {
         const path = yield* itemPath(parents, name)
-        const current = yield* client.request({ method: "GET", path })
-        const raw: Record<string, unknown> = typeof current.metadata === "object" && current.metadata !== null
-          ? { ...(current.metadata as Record<string, unknown>) }
-          : {}
-        for (const key of spec.readOnly) delete raw[key]
-        const put = yield* Effect.mapError(
-          decodePut(raw),
-          (cause) => protocolError({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
-        )
-        const body = (f as (current: unknown) => unknown)(put)
+        const current = yield* readWritable(path)
+        const body = (f as (current: unknown) => unknown)(current.put)
         yield* write({ method: "PUT", path, body, etag: current.etag })
       }).pipe(Effect.withSpan(span("modify")))
     },
