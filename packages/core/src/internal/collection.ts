@@ -261,11 +261,12 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     create: (...args) => {
       const [parents, [body]] = split(args)
       return Effect.gen(function*() {
-        const path = yield* collectionPath(parents)
         const named = typeof body === "object" && body !== null
           ? (body as Record<string, unknown>)[spec.nameField]
           : undefined
+        // before the path: its extension check would send GET /1.0 for a name we refuse anyway
         if (named !== undefined) yield* Path.validate(spec.kind, named)
+        const path = yield* collectionPath(parents)
         const result = yield* write({ method: "POST", path, body })
         const name = createdName(path, result, body)
         if (name === undefined) {
@@ -306,8 +307,8 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     rename: (...args) => {
       const [parents, [name, newName]] = split(args)
       return Effect.gen(function*() {
+        yield* Path.validate(spec.kind, newName) // before the path's extension check, as in create
         const path = yield* itemPath(parents, name)
-        yield* Path.validate(spec.kind, newName)
         yield* write({ method: "POST", path, body: { name: newName } })
       }).pipe(Effect.withSpan(span("rename")))
     },
