@@ -3,7 +3,7 @@
  * read by `collections.test.ts` (the checklist of STYLE §12 per collection) and `fastDecode.test.ts` (the fast
  * decoder agrees with Schema on each spec's schemas). Adding a collection is one entry here.
  */
-import { Profiles } from "@effect-lxd/core"
+import { Profiles, Projects, Warnings } from "@effect-lxd/core"
 import { type AnySpec, collectionSuite, type Fixture } from "./collectionSuite.js"
 
 /** A collection, its types erased so that different ones fit in one list. */
@@ -41,5 +41,47 @@ export const collections: ReadonlyArray<Entry> = [
     name: "dev+café",
     newName: "dev-2",
     invalidName: "two words"
+  }),
+  entry(Projects.spec, {
+    make: Projects.make,
+    // `GET /1.0/projects/dev` on LXD 5.0.2
+    item: {
+      config: {
+        "features.images": "true",
+        "features.networks": "false",
+        "features.profiles": "true",
+        "features.storage.volumes": "true"
+      },
+      description: "Development",
+      name: "dev+café",
+      used_by: ["/1.0/profiles/default?project=dev%2Bcaf%C3%A9"]
+    },
+    post: { name: "dev+café", description: "a project", config: { "features.images": "false" } },
+    parents: [],
+    name: "dev+café",
+    newName: "dev-2",
+    invalidName: "two words"
+  }),
+  entry(Warnings.spec, {
+    make: Warnings.make,
+    // `GET /1.0/warnings/{uuid}` on LXD 5.0.2
+    item: {
+      uuid: "1b3c8a9e-52f3-4a43-9d2c-4c8e1f0e9a01",
+      status: "new",
+      severity: "low",
+      type: "Couldn't find the CGroup network priority controller",
+      count: 1,
+      first_seen_at: "2026-11-30T10:00:00.123456789Z",
+      last_seen_at: "2026-11-30T10:05:00.5Z",
+      last_message: "per-instance network priority will be ignored. Please use per-device limits.priority instead",
+      entity_url: "",
+      location: "none",
+      project: ""
+    },
+    post: { status: "new" }, // LXD has no create
+    parents: [],
+    name: "1b3c8a9e-52f3-4a43-9d2c-4c8e1f0e9a01",
+    newName: "7d2e4c1a-0b5f-4e8a-a1c3-9f6e2d8b7a02",
+    invalidName: "not a uuid"
   })
 ]
