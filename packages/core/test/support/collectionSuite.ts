@@ -545,10 +545,10 @@ export const collectionSuite = <S extends AnySpec>(spec: S, fixture: Fixture<S>)
       }))
 
     describe("a bad name is InvalidArgument with nothing sent", () => {
-      const refused = (title: string, verb: Verb, n: Names, value: string) =>
+      const refused = (title: string, verb: Verb, n: Names, value: string, options?: LxdResource.ListOptions) =>
         it.effect(title, () =>
           Effect.gen(function*() {
-            const { exit, requests } = yield* run({}, (s) => call(s, verb, n))
+            const { exit, requests } = yield* run({}, (s) => call(s, verb, n, options))
             expect(failure(exit)).toMatchObject({ _tag: "InvalidArgument", value })
             expect(requests).toEqual([])
           }))
@@ -575,6 +575,22 @@ export const collectionSuite = <S extends AnySpec>(spec: S, fixture: Fixture<S>)
         const bad = invalidParents[i]!
         const ps = parents.map((p, j) => (j === i ? bad : p))
         for (const verb of verbs) refused(`${verb}: parent ${i} (${kind})`, verb, { ...valid, parents: ps }, bad)
+        // and with the options whose extensions would be checked (GET /1.0) if the names were not checked first
+        const options = {
+          ...(spec.filter === undefined ? {} : { filter: "name eq x" }),
+          ...(spec.allProjects === undefined ? {} : { allProjects: true })
+        }
+        if (Object.keys(options).length === 0) return
+        for (const verb of (["listNames", "list"] as const).filter(has)) {
+          const given = verb === "list" ? options : { filter: options.filter }
+          refused(
+            `${verb} ${JSON.stringify(given)}: parent ${i} (${kind})`,
+            verb,
+            { ...valid, parents: ps },
+            bad,
+            given
+          )
+        }
       })
     })
 
