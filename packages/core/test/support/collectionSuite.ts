@@ -450,81 +450,67 @@ export const collectionSuite = <S extends AnySpec>(spec: S, fixture: Fixture<S>)
         })
     )
 
+    /** The client refuses, having asked nothing but `GET /1.0`. */
+    const refusedWithout = (extension: string, f: (s: Loose) => Effect.Effect<unknown, LxdError.LxdError>) =>
+      Effect.gen(function*() {
+        const { exit, requests } = yield* run({ extensions: extensions.filter((e) => e !== extension) }, f)
+        expect(failure(exit)).toMatchObject({ _tag: "APIExtensionNotAvailable", extension })
+        expect(requests.map(line)).toEqual(["GET /1.0"])
+      })
+
     if (spec.extension !== undefined) {
       const extension = spec.extension
       forVerbs(
         verbs,
         `without ${extension}: APIExtensionNotAvailable, nothing sent but GET /1.0`,
-        (verb) =>
-          Effect.gen(function*() {
-            const { exit, requests } = yield* run(
-              { extensions: extensions.filter((e) => e !== extension) },
-              (s) => call(s, verb)
-            )
-            expect(failure(exit)).toMatchObject({ _tag: "APIExtensionNotAvailable", extension })
-            expect(requests.map(line)).toEqual(["GET /1.0"])
-          })
+        (verb) => refusedWithout(extension, (s) => call(s, verb))
       )
     }
 
     describe("list options", () => {
-      const filter = ["name eq x", "description eq y"]
-      const listVerbs = (["listNames", "list"] as const).filter(has)
-      for (const verb of listVerbs) {
-        if (spec.filter === undefined) {
-          it.effect(`${verb}: filter is InvalidArgument, nothing sent`, () =>
-            Effect.gen(function*() {
-              const { exit, requests } = yield* run({}, (s) => call(s, verb, valid, { filter }))
-              expect(failure(exit)).toMatchObject({ _tag: "InvalidArgument", argument: "filter" })
-              expect(requests).toEqual([])
-            }))
-        } else {
-          const needs = spec.filter
-          it.effect(`${verb}: filter needs ${needs}, nothing sent but GET /1.0`, () =>
-            Effect.gen(function*() {
-              const { exit, requests } = yield* run(
-                { extensions: extensions.filter((e) => e !== needs) },
-                (s) => call(s, verb, valid, { filter })
-              )
-              expect(failure(exit)).toMatchObject({ _tag: "APIExtensionNotAvailable", extension: needs })
-              expect(requests.map(line)).toEqual(["GET /1.0"])
-            }))
-          it.effect(`${verb}: filter expressions are joined with and`, () =>
-            Effect.gen(function*() {
-              const { exit, requests } = yield* run({}, (s) => call(s, verb, valid, { filter }))
-              expect(Exit.isSuccess(exit)).toBe(true)
-              expect(requests.at(-1)?.query.filter).toBe("name eq x and description eq y")
-            }))
+      const options: ReadonlyArray<{
+        readonly option: keyof LxdResource.ListOptions
+        readonly needs: string | undefined
+        readonly verbs: ReadonlyArray<Verb>
+        readonly given: LxdResource.ListOptions
+        readonly sent: string
+        readonly check: (query: MockRequest["query"]) => void
+      }> = [{
+        option: "filter",
+        needs: spec.filter,
+        verbs: ["listNames", "list"],
+        given: { filter: ["name eq x", "description eq y"] },
+        sent: "expressions joined with and",
+        check: (query) => expect(query.filter).toBe("name eq x and description eq y")
+      }, {
+        option: "allProjects",
+        needs: spec.allProjects,
+        verbs: ["list"],
+        given: { allProjects: true },
+        sent: "all-projects=true, and no project",
+        check: (query) => {
+          expect(query).toMatchObject({ "all-projects": "true", recursion: "1" })
+          expect(query).not.toHaveProperty("project")
         }
-      }
-      if (has("list")) {
-        if (spec.allProjects === undefined) {
-          it.effect("list: allProjects is InvalidArgument, nothing sent", () =>
+      }]
+      for (const { check, given, needs, option, sent, verbs } of options) {
+        for (const verb of verbs.filter(has)) {
+          const list = (s: Loose) => call(s, verb, valid, given)
+          if (needs === undefined) {
+            it.effect(`${verb}: ${option} is InvalidArgument, nothing sent`, () =>
+              Effect.gen(function*() {
+                const { exit, requests } = yield* run({}, list)
+                expect(failure(exit)).toMatchObject({ _tag: "InvalidArgument", argument: option })
+                expect(requests).toEqual([])
+              }))
+            continue
+          }
+          it.effect(`${verb}: ${option} needs ${needs}, nothing sent but GET /1.0`, () => refusedWithout(needs, list))
+          it.effect(`${verb}: ${option}: ${sent}`, () =>
             Effect.gen(function*() {
-              const { exit, requests } = yield* run({}, (s) => call(s, "list", valid, { allProjects: true }))
-              expect(failure(exit)).toMatchObject({ _tag: "InvalidArgument", argument: "allProjects" })
-              expect(requests).toEqual([])
-            }))
-        } else {
-          const needs = spec.allProjects
-          it.effect(`list: allProjects needs ${needs}, nothing sent but GET /1.0`, () =>
-            Effect.gen(function*() {
-              const { exit, requests } = yield* run(
-                { extensions: extensions.filter((e) => e !== needs) },
-                (s) => call(s, "list", valid, { allProjects: true })
-              )
-              expect(failure(exit)).toMatchObject({ _tag: "APIExtensionNotAvailable", extension: needs })
-              expect(requests.map(line)).toEqual(["GET /1.0"])
-            }))
-          it.effect("list: allProjects sends all-projects=true, and no project", () =>
-            Effect.gen(function*() {
-              const { exit, requests } = yield* run(
-                {},
-                (s) => LxdClient.withProject(call(s, "list", valid, { allProjects: true }), PROJECT)
-              )
+              const { exit, requests } = yield* run({}, (s) => LxdClient.withProject(list(s), PROJECT))
               expect(Exit.isSuccess(exit)).toBe(true)
-              expect(requests.at(-1)?.query).toMatchObject({ "all-projects": "true", recursion: "1" })
-              expect(requests.at(-1)?.query).not.toHaveProperty("project")
+              check(requests.at(-1)!.query)
             }))
         }
       }
