@@ -5,7 +5,7 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "**/.lab/**", "**/*.tmp.ts", "**/.*.ts", ".scratch/**"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", "**/build/**", "**/.lab/**", "**/*.tmp.ts", "**/.*.ts", ".scratch/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -102,9 +102,9 @@ describe("HTTPS trust", () => {
       yield* certificates.authenticate({ password: info.trustPassword }, { name: "effect-lxd-https-test" })
       expect(yield* server.isTrusted).toBe(true)
       expect((yield* server.info).auth).toBe("trusted") // the cached GET /1.0 was refreshed
-      const mine = (yield* certificates.list).find((c) => c.name === "effect-lxd-https-test")
+      const mine = (yield* certificates.list()).find((c) => c.name === "effect-lxd-https-test")
       expect(mine).toBeDefined()
-      expect(yield* certificates.listFingerprints).toContain(mine!.fingerprint)
+      expect(yield* certificates.listNames()).toContain(mine!.fingerprint)
       const got = yield* certificates.get(mine!.fingerprint)
       expect(got.type).toBe("client")
       yield* certificates.delete(mine!.fingerprint)
@@ -123,7 +123,7 @@ describe("HTTPS trust", () => {
         projects: ["default"]
       })
       expect(fingerprint).toMatch(/^[0-9a-f]{64}$/)
-      const { certificate, etag } = yield* certificates.getWithEtag(fingerprint)
+      const { value: certificate, etag } = yield* certificates.getWithEtag(fingerprint)
       expect(certificate.restricted).toBe(true)
       expect(certificate.projects).toEqual(["default"])
       yield* certificates.update(fingerprint, { name: "renamed-one" }, { etag })
@@ -158,7 +158,7 @@ describe("HTTPS trust", () => {
       yield* Effect.provide(
         Effect.gen(function*() {
           const certificates = yield* Certificates.Certificates
-          const mine = (yield* certificates.list).find((c) => c.name === "token-client")
+          const mine = (yield* certificates.list()).find((c) => c.name === "token-client")
           expect(mine).toBeDefined()
           yield* certificates.delete(mine!.fingerprint)
         }),

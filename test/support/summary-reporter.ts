@@ -10,13 +10,15 @@ export default class SummaryReporter implements Reporter {
     let failed = 0
     let skipped = 0
     for (const module of testModules) {
+      const before = failed
       for (const test of module.children.allTests()) {
         const state = test.result().state
         if (state === "passed") passed++
         else if (state === "failed") failed++
         else skipped++
       }
-      if (module.state() === "failed" && module.children.size === 0) failed++
+      // a file that failed with no failed test (it did not load, or a hook failed and its tests were skipped)
+      if (module.state() === "failed" && failed === before) failed++
     }
     // after vitest's own summary: the very last line of the run (stdout to a pipe or file is synchronous here)
     process.once(

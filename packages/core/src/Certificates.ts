@@ -9,11 +9,35 @@ import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Collection from "./internal/collection.js"
 import { toOperation } from "./internal/operation.js"
 import * as Path from "./internal/path.js"
 import { LxdClient } from "./LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "./LxdError.js"
+import * as LxdResource from "./LxdResource.js"
 import { NullableArray, OpenEnum } from "./LxdSchema.js"
+
+/**
+ * The writable part of a trusted certificate (`PUT /1.0/certificates/{fingerprint}`). `certificate` is PEM; a
+ * new one replaces the certificate itself (and so its fingerprint).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const CertificatePut = Schema.Struct({
+  name: Schema.optionalWith(Schema.String, { default: () => "" }),
+  type: OpenEnum("client", "metrics", "server"),
+  restricted: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  projects: NullableArray(Schema.String),
+  certificate: Schema.optionalWith(Schema.String, { default: () => "" }),
+  description: Schema.optional(Schema.String)
+}).annotations({ identifier: "CertificatePut" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CertificatePut extends Schema.Schema.Encoded<typeof CertificatePut> {}
 
 /**
  * A trusted certificate. `certificate` is PEM.
@@ -21,15 +45,9 @@ import { NullableArray, OpenEnum } from "./LxdSchema.js"
  * @since 0.1.0
  * @category schemas
  */
-export const Certificate = Schema.Struct({
-  name: Schema.optionalWith(Schema.String, { default: () => "" }),
-  type: OpenEnum("client", "metrics", "server"),
-  restricted: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  projects: NullableArray(Schema.String),
-  certificate: Schema.optionalWith(Schema.String, { default: () => "" }),
-  fingerprint: Schema.String,
-  description: Schema.optional(Schema.String)
-}).annotations({ identifier: "Certificate" })
+export const Certificate = Schema.Struct({ ...CertificatePut.fields, fingerprint: Schema.String }).annotations({
+  identifier: "Certificate"
+})
 
 /**
  * @since 0.1.0
@@ -38,34 +56,42 @@ export const Certificate = Schema.Struct({
 export interface Certificate extends Schema.Schema.Type<typeof Certificate> {}
 
 /**
- * Writable fields of a certificate (`PUT`/`PATCH /1.0/certificates/{fingerprint}`).
+ * A certificate to trust (`POST /1.0/certificates`): `certificate` is PEM (sent as LXD wants it, base64 DER);
+ * `type` defaults to `client`; `restricted` + `projects` limit it (extension `certificate_project`).
  *
  * @since 0.1.0
- * @category models
+ * @category schemas
  */
-export interface CertificatePut {
-  readonly name?: string | undefined
-  readonly type?: "client" | "metrics" | "server" | undefined
-  readonly restricted?: boolean | undefined
-  readonly projects?: ReadonlyArray<string> | undefined
-  /** PEM; changes the certificate itself. */
-  readonly certificate?: string | undefined
-}
+export const CertificatesPost = Schema.Struct({
+  ...CertificatePut.fields,
+  type: Schema.optionalWith(OpenEnum("client", "metrics", "server"), { default: () => "client" }),
+  certificate: Schema.String
+}).annotations({ identifier: "CertificatesPost" })
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface CertificatesPost {
-  /** PEM certificate to trust. */
-  readonly certificate: string
-  readonly name?: string | undefined
-  /** Default `client`. */
-  readonly type?: "client" | "metrics" | "server" | undefined
-  /** Limit the certificate to `projects` (extension `certificate_project`). */
-  readonly restricted?: boolean | undefined
-  readonly projects?: ReadonlyArray<string> | undefined
-}
+export interface CertificatesPost extends Schema.Schema.Encoded<typeof CertificatesPost> {}
+
+/**
+ * The trusted certificates, by fingerprint. Create is the collection's own (PEM in, the fingerprint out);
+ * there is no rename.
+ *
+ * @since 0.2.0
+ * @category descriptors
+ */
+export const spec = LxdResource.spec({
+  name: "Certificates",
+  path: "/certificates",
+  kind: "certificate fingerprint",
+  item: Certificate,
+  post: CertificatesPost,
+  put: CertificatePut,
+  verbs: ["listNames", "list", "get", "getWithEtag", "exists", "create", "replace", "update", "modify", "delete"],
+  nameField: "fingerprint",
+  lifecycle: "certificate"
+})
 
 /**
  * A trust token: the string to hand to the new client, and the operation that holds it until it is used
@@ -98,36 +124,17 @@ export declare namespace Certificates {
    * @since 0.1.0
    * @category models
    */
-  export interface Service {
-    /** Fingerprints of the trusted certificates (`GET /1.0/certificates`). */
-    readonly listFingerprints: Effect.Effect<ReadonlyArray<string>, LxdError>
-    /** The trusted certificates (`GET /1.0/certificates?recursion=1`). */
-    readonly list: Effect.Effect<ReadonlyArray<Certificate>, LxdError>
-    /** `GET /1.0/certificates/{fingerprint}`. Errors: `NotFound`, `InvalidArgument`. */
-    readonly get: (fingerprint: string) => Effect.Effect<Certificate, LxdError>
-    /** The certificate and its ETag. */
-    readonly getWithEtag: (
-      fingerprint: string
-    ) => Effect.Effect<{ readonly certificate: Certificate; readonly etag: string | undefined }, LxdError>
+  export interface Service extends
+    Pick<
+      LxdResource.Collection<[], Certificate, CertificatesPost, CertificatePut>,
+      "listNames" | "list" | "get" | "getWithEtag" | "exists" | "replace" | "update" | "modify" | "delete"
+    >
+  {
     /**
      * Trusts a certificate (`POST /1.0/certificates`, trusted callers). Returns its fingerprint.
      * Errors: `InvalidArgument` (not a PEM certificate), `Conflict`/`BadRequest` (already trusted), `Forbidden`.
      */
     readonly create: (certificate: CertificatesPost) => Effect.Effect<string, LxdError>
-    /** Replaces the writable fields (`PUT`). Errors: `PreconditionFailed`, `NotFound`. */
-    readonly replace: (
-      fingerprint: string,
-      certificate: CertificatePut,
-      options?: { readonly etag?: string | undefined }
-    ) => Effect.Effect<void, LxdError>
-    /** Changes some fields (`PATCH`). Errors: `PreconditionFailed`, `NotFound`. */
-    readonly update: (
-      fingerprint: string,
-      patch: CertificatePut,
-      options?: { readonly etag?: string | undefined }
-    ) => Effect.Effect<void, LxdError>
-    /** Removes trust (`DELETE /1.0/certificates/{fingerprint}`). Errors: `NotFound`. */
-    readonly delete: (fingerprint: string) => Effect.Effect<void, LxdError>
     /**
      * Creates a single-use trust token (`POST /1.0/certificates {token: true}`, extension `certificate_token`);
      * the token operation stays running until used or cancelled.
@@ -174,43 +181,14 @@ const TokenMetadata = Schema.Struct({
   expiresAt: Schema.optional(Schema.String)
 })
 
-const path = (fingerprint: string) => Path.build("/certificates/", ["certificate fingerprint", fingerprint])
-
-const body = (put: CertificatePut) =>
-  Effect.map(
-    put.certificate === undefined ? Effect.succeed(undefined) : pemToBase64Der(put.certificate),
-    (certificate) => ({ ...put, ...(certificate === undefined ? {} : { certificate }) })
-  )
-
 /**
  * @since 0.1.0
  * @category constructors
  */
 export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effect.gen(function*() {
   const client = yield* LxdClient
-  const getWithEtag = (fingerprint: string) =>
-    path(fingerprint).pipe(
-      Effect.flatMap((p) => client.sync(Certificate, { method: "GET", path: p })),
-      Effect.map((r) => ({ certificate: r.metadata, etag: r.etag })),
-      Effect.withSpan("Certificates.get")
-    )
-  const write =
-    (method: "PUT" | "PATCH") =>
-    (fingerprint: string, put: CertificatePut, options?: { readonly etag?: string | undefined }) =>
-      Effect.all([path(fingerprint), body(put)]).pipe(
-        Effect.flatMap(([p, b]) => client.request({ method, path: p, body: b, etag: options?.etag })),
-        Effect.asVoid,
-        Effect.withSpan(method === "PUT" ? "Certificates.replace" : "Certificates.update")
-      )
   return Certificates.of({
-    listFingerprints: client.sync(Schema.Array(Schema.String), { method: "GET", path: "/certificates" }).pipe(
-      Effect.map((r) => r.metadata.map(Path.nameFromUrl)),
-      Effect.withSpan("Certificates.listFingerprints")
-    ),
-    list: client.sync(Schema.Array(Certificate), { method: "GET", path: "/certificates", query: { recursion: "1" } })
-      .pipe(Effect.map((r) => r.metadata), Effect.withSpan("Certificates.list")),
-    get: (fingerprint) => Effect.map(getWithEtag(fingerprint), (r) => r.certificate),
-    getWithEtag,
+    ...Collection.make(client, spec),
     create: (post) =>
       pemToBase64Der(post.certificate).pipe(
         Effect.flatMap((certificate) =>
@@ -218,11 +196,9 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
             method: "POST",
             path: "/certificates",
             body: {
+              ...post,
               type: post.type ?? "client",
-              certificate,
-              ...(post.name === undefined ? {} : { name: post.name }),
-              ...(post.restricted === undefined ? {} : { restricted: post.restricted }),
-              ...(post.projects === undefined ? {} : { projects: post.projects })
+              certificate
             }
           }).pipe(
             // the fingerprint of what was sent (the DER `pemToBase64Der` read), when LXD gives no Location
@@ -230,14 +206,6 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
           )
         ),
         Effect.withSpan("Certificates.create")
-      ),
-    replace: write("PUT"),
-    update: write("PATCH"),
-    delete: (fingerprint) =>
-      path(fingerprint).pipe(
-        Effect.flatMap((p) => client.request({ method: "DELETE", path: p })),
-        Effect.asVoid,
-        Effect.withSpan("Certificates.delete")
       ),
     createToken: (options) =>
       Effect.gen(function*() {

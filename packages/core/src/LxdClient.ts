@@ -17,6 +17,7 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
+import * as References from "./internal/references.js"
 import type { APIExtensionNotAvailable, LxdError, ProtocolError } from "./LxdError.js"
 import type { Operation, ServerInfo } from "./LxdSchema.js"
 import type { LxdWebSocket } from "./LxdTransport.js"
@@ -255,9 +256,13 @@ export interface RawResponse {
  * @since 0.1.0
  * @category references
  */
-export class CurrentProject extends Context.Reference<CurrentProject>()("@effect-lxd/core/CurrentProject", {
-  defaultValue: (): string | undefined => undefined
-}) {}
+export const CurrentProject: typeof References.CurrentProject = References.CurrentProject
+
+/**
+ * @since 0.1.0
+ * @category references
+ */
+export type CurrentProject = References.CurrentProject
 
 /**
  * The cluster member requests are aimed at (`?target=`). `undefined` lets the cluster choose.
@@ -265,9 +270,13 @@ export class CurrentProject extends Context.Reference<CurrentProject>()("@effect
  * @since 0.1.0
  * @category references
  */
-export class CurrentTarget extends Context.Reference<CurrentTarget>()("@effect-lxd/core/CurrentTarget", {
-  defaultValue: (): string | undefined => undefined
-}) {}
+export const CurrentTarget: typeof References.CurrentTarget = References.CurrentTarget
+
+/**
+ * @since 0.1.0
+ * @category references
+ */
+export type CurrentTarget = References.CurrentTarget
 
 /**
  * Runs an effect with every request in the given project (`?project=`).

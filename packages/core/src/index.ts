@@ -38,6 +38,13 @@ export * as Exec from "./Exec.js"
 export * as Files from "./Files.js"
 
 /**
+ * The schemas of instances and their parts (re-exported by `Instances`).
+ *
+ * @since 0.2.0
+ */
+export * as InstanceSchema from "./InstanceSchema.js"
+
+/**
  * LXD instances: containers and virtual machines, their whole lifecycle.
  *
  * @since 0.1.0

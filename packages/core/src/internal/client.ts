@@ -14,7 +14,6 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { LxdClient, RawResponse, Request, SyncResponse } from "../LxdClient.js"
-import { CurrentProject, CurrentTarget } from "../LxdClient.js"
 import {
   APIExtensionNotAvailable,
   ClientConnectionFailed,
@@ -28,6 +27,7 @@ import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
 import * as FastDecode from "./fastDecode.js"
 import * as Op from "./operation.js"
+import { CurrentProject, CurrentTarget } from "./references.js"
 
 const API = "/1.0"
 

@@ -2,8 +2,7 @@
  * The instances service, shared by `Instances`, `Containers` and `VirtualMachines`: one factory parameterised by
  * the instance type it sees.
  *
- * Schemas come from `../Instances.js`, which imports this module: they are only touched inside functions, never
- * while the modules load.
+ * Schemas come from `../InstanceSchema.js`; `../Instances.js` (which imports this module) only for types.
  *
  * @internal
  */
@@ -26,7 +25,7 @@ import {
   InstancePut,
   InstanceSnapshot,
   InstanceState
-} from "../Instances.js"
+} from "../InstanceSchema.js"
 import { LxdClient, type OperationOptions, type Request } from "../LxdClient.js"
 import {
   ClientConnectionFailed,
