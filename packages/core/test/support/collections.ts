@@ -3,7 +3,7 @@
  * read by `collections.test.ts` (the checklist of STYLE §12 per collection) and `fastDecode.test.ts` (the fast
  * decoder agrees with Schema on each spec's schemas). Adding a collection is one entry here.
  */
-import { LxdClient, LxdResource, Profiles, Projects, Warnings } from "@effect-lxd/core"
+import { Certificates, LxdClient, LxdResource, Profiles, Projects, Warnings } from "@effect-lxd/core"
 import { Effect } from "effect"
 import * as Collection from "../../src/internal/collection.js"
 import { type AnySpec, collectionSuite, type Fixture } from "./collectionSuite.js"
@@ -104,6 +104,26 @@ export const collections: ReadonlyArray<Entry> = [
     name: "1b3c8a9e-52f3-4a43-9d2c-4c8e1f0e9a01",
     newName: "7d2e4c1a-0b5f-4e8a-a1c3-9f6e2d8b7a02",
     invalidName: "not a uuid"
+  }),
+  entry(Certificates.spec, {
+    make: Certificates.make,
+    // `GET /1.0/certificates/{fingerprint}` on LXD 5.0.2 (no `description` yet)
+    item: {
+      name: "ci",
+      type: "client",
+      restricted: true,
+      projects: ["dev"],
+      certificate: "-----BEGIN CERTIFICATE-----\nQUJD\nREVG\n-----END CERTIFICATE-----\n",
+      fingerprint: "3f1c7a2b9d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"
+    },
+    post: { certificate: "-----BEGIN CERTIFICATE-----\nQUJD\nREVG\n-----END CERTIFICATE-----\n", name: "ci" },
+    // what LXD wants: base64 DER, a type
+    postSent: { certificate: "QUJDREVG", name: "ci", type: "client" },
+    parents: [],
+    name: "3f1c7a2b9d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+    // SHA-256 of the DER above: the fingerprint a create names when LXD gives no Location
+    newName: "e9c0f8b575cbfcb42ab3b78ecc87efa3b011d9a5d10b09fa4e96f240bf6a82f5",
+    invalidName: "not-hex"
   }),
   entry(nested, {
     make: Effect.map(LxdClient.LxdClient, (client) => Collection.make(client, nested)),
