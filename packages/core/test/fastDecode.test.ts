@@ -1,4 +1,4 @@
-import { Certificates, Events, Instances, LxdSchema, Server } from "@effect-lxd/core"
+import { Events, Instances, LxdSchema, Server } from "@effect-lxd/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, DateTime, Either, FastCheck, Schema } from "effect"
 import type { ParseOptions } from "effect/SchemaAST"
@@ -331,7 +331,6 @@ describe("fast decoder: LXD resources", () => {
       Instances.ImageMetadata,
       LxdSchema.Operation,
       LxdSchema.ServerInfo,
-      Certificates.Certificate,
       Server.Resources
     ] as unknown as ReadonlyArray<AnySchema>
     for (const schema of schemas) agreesOnGenerated(schema)
