@@ -5,7 +5,13 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "**/build/**", "**/.lab/**", "**/*.tmp.ts", "**/.*.ts", ".scratch/**"] },
+  {
+    ignores: [
+      "**/node_modules/**", "**/dist/**", "**/build/**", "**/.lab/**", "**/*.tmp.ts", "**/.*.ts", ".scratch/**",
+      // generated API docs (`pnpm run docs`), and docgen's example files when a build stopped half-way
+      "docs/**", "packages/*/docs/**"
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

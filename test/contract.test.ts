@@ -6,6 +6,7 @@ import { NodeLxdTransport } from "@effect-lxd/node"
 import { LxdFakeServer } from "@effect-lxd/testing"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { collectionScenarios } from "./contract/collections.js"
 import { execScenarios } from "./contract/exec.js"
 import { fileScenarios } from "./contract/files.js"
 import { instanceScenarios } from "./contract/instances.js"
@@ -13,7 +14,7 @@ import { scenarios as core } from "./contract/scenarios.js"
 import { lab } from "./lab/lab.js"
 
 const info = lab()
-const scenarios = [...core, ...instanceScenarios, ...execScenarios, ...fileScenarios]
+const scenarios = [...core, ...instanceScenarios, ...execScenarios, ...fileScenarios, ...collectionScenarios]
 
 const backends = [
   {

@@ -117,7 +117,10 @@ export interface TrustToken {
 export class Certificates extends Context.Tag("@effect-lxd/core/Certificates")<Certificates, Certificates.Service>() {}
 
 /**
+ * The `Service` interface of the `Certificates` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Certificates {
   /**

@@ -20,7 +20,10 @@ import type { LxdClient } from "./LxdClient.js"
 export class Containers extends Context.Tag("@effect-lxd/core/Containers")<Containers, Containers.Service>() {}
 
 /**
+ * The `Service` interface of the `Containers` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Containers {
   /**

@@ -1,6 +1,29 @@
 /**
  * LXD events (`GET /1.0/events`, websocket) as a `Stream`, with a bounded buffer and an explicit overflow policy.
  *
+ * To react to what an action of yours causes, subscribe first: `subscribe` returns once the websocket is open,
+ * so no event that happens after it is missed. `stream` opens the websocket only when the stream starts.
+ *
+ * @example
+ * ```ts
+ * import { Events, Instances, Lxd } from "@effect-lxd/core"
+ * import { LxdFakeServer } from "@effect-lxd/testing"
+ * import { Effect, Layer, Stream } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const events = yield* Events.Events
+ *   const instances = yield* Instances.Instances
+ *   // subscribed when this returns: the events of the create below cannot be missed
+ *   const lifecycle = yield* events.subscribe({ types: ["lifecycle"] })
+ *   yield* instances.create({ name: "c1", source: { type: "image", alias: "busybox" } })
+ *   // the first instance-created event; the websocket closes with the scope
+ *   return yield* Events.lifecycle(lifecycle, ["instance-created"]).pipe(Stream.runHead)
+ * }))
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer())))))
+ *   .then(console.log)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -111,10 +134,30 @@ export interface StreamOptions {
 export class Events extends Context.Tag("@effect-lxd/core/Events")<Events, Events.Service>() {}
 
 /**
+ * The `Service` interface of the `Events` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Events {
   /**
+   * `stream` and `subscribe`, both with `StreamOptions`.
+   *
+   * @example
+   * ```ts
+   * import { Events } from "@effect-lxd/core"
+   * import { Effect, Stream } from "effect"
+   *
+   * // runs until interrupted (closing its scope closes the websocket)
+   * export const watch = Effect.flatMap(Events.Events, (events) =>
+   *   events.stream({ types: ["lifecycle"], bufferSize: 256, overflow: "fail" }).pipe(
+   *     Events.lifecycle,
+   *     Stream.runForEach((event) => Effect.log(`${event.metadata.action} ${event.metadata.source}`)),
+   *     // "fail": EventBufferOverflow once 256 events wait unread; re-list what you track, then subscribe again
+   *     Effect.catchTag("EventBufferOverflow", (e) => Effect.logWarning(`fell ${e.bufferSize} events behind`))
+   *   ))
+   * ```
+   *
    * @since 0.1.0
    * @category models
    */

@@ -9,6 +9,34 @@
  * Interrupting any of them sends SIGTERM, then closes the control socket (LXD then SIGKILLs the command) and
  * every websocket; the engine then waits for the exec operation to end, so none is left running.
  *
+ * Options: `environment`, `cwd`, `user`, `group` (`CommonOptions`), `stdin` (`StartOptions`), `onStdout`,
+ * `onStderr`, `lend` (`RunOptions`); `width`, `height`, `recordOutput` for `pty` (`PtyOptions`).
+ *
+ * @example
+ * ```ts
+ * import { Exec, Instances, Lxd } from "@effect-lxd/core"
+ * import { LxdFakeServer } from "@effect-lxd/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const instances = yield* Instances.Instances
+ *   const exec = yield* Exec.Exec
+ *   yield* instances.create({ name: "c1", source: { type: "image", alias: "busybox" } })
+ *   yield* instances.start("c1")
+ *   // an argv array, no shell; a non-zero exit (127: command not found) is a result, not an error
+ *   const pwd = yield* exec.runText("c1", ["pwd"], { cwd: "/tmp", user: 1000, group: 1000, environment: { A: "1" } })
+ *   // stdin: a string, bytes or a Stream, closed (EOF) at its end; without it the command reads EOF at once
+ *   const cat = yield* exec.runText("c1", ["cat"], { stdin: "fed to stdin\n" })
+ *   // output handed over as it comes instead of collected
+ *   yield* exec.run("c1", ["echo", "hi"], { onStdout: (chunk) => Effect.log(Exec.decode(chunk)) })
+ *   return [pwd.exitCode, pwd.stdout, cat.stdout] // [0, "/tmp\n", "fed to stdin\n"]
+ * })
+ *
+ * // against the in-memory fake; NodeLxdTransport.layerUnixSocket() for a real LXD
+ * Effect.runPromise(program.pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer())))))
+ *   .then(console.log)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -22,7 +50,15 @@ import { LxdClient } from "./LxdClient.js"
 import type { LxdError } from "./LxdError.js"
 
 /**
- * Options every form takes. `user`, `group` and `cwd` need `container_exec_user_group_cwd`.
+ * Options every form takes, all optional:
+ *
+ * - `environment`: variables for the command (`Record<string, string>`; `{}` when left out);
+ * - `cwd`: its working directory;
+ * - `user`, `group`: the uid and gid it runs as (numbers, as seen inside the instance).
+ *
+ * `cwd`, `user` and `group` are sent only when given; otherwise LXD's defaults apply.
+ *
+ * `user`, `group` and `cwd` need `container_exec_user_group_cwd` (`APIExtensionNotAvailable` otherwise).
  *
  * @since 0.1.0
  * @category models
@@ -30,6 +66,9 @@ import type { LxdError } from "./LxdError.js"
 export interface CommonOptions extends internal.CommonOptions {}
 
 /**
+ * `CommonOptions` plus `stdin`: a `string`, a `Uint8Array` or a `Stream<Uint8Array, LxdError>`, streamed
+ * into the command and then closed (EOF). Without it the command reads EOF at once.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -53,6 +92,9 @@ export interface RunOptions extends StartOptions {
 }
 
 /**
+ * `CommonOptions` plus the terminal's `width` (default 80) and `height` (default 24), and `recordOutput`:
+ * keep a copy of the output in the instance's log (`record-output`, extension `container_exec_recording`).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -61,6 +103,8 @@ export interface PtyOptions extends internal.PtyOptions {}
 /**
  * How a command ended. A command that ran and failed, or could not be found (127) or executed (126), is an
  * exit, not an error: `error` then carries LXD's message ("Command not found").
+ *
+ * Fields: `exitCode: number`, `error: string | undefined`.
  *
  * @since 0.1.0
  * @category models
@@ -86,7 +130,9 @@ export interface TextResult extends ExitStatus {
 }
 
 /**
- * A running non-interactive command.
+ * A running non-interactive command: `operationId`; `stdout` and `stderr` (streams of `Uint8Array`, each to
+ * run once); `write(chunk)` and `closeStdin` (without a `stdin` option stdin is closed at the start: give the
+ * input as `stdin`); `signal(n)`; `exit`, which completes with the `ExitStatus`.
  *
  * @since 0.1.0
  * @category models
@@ -94,7 +140,8 @@ export interface TextResult extends ExitStatus {
 export interface Process extends internal.Process {}
 
 /**
- * A running interactive command on a PTY.
+ * A running interactive command on a PTY: `operationId`; `output` (one stream for stdout and stderr);
+ * `write(chunk)`; `resize(width, height)`; `signal(n)`; `exit`, which completes with the `ExitStatus`.
  *
  * @since 0.1.0
  * @category models
@@ -108,7 +155,10 @@ export interface Pty extends internal.Pty {}
 export class Exec extends Context.Tag("@effect-lxd/core/Exec")<Exec, Exec.Service>() {}
 
 /**
+ * The `Service` interface of the `Exec` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Exec {
   /**

@@ -10,6 +10,28 @@
  * (an existing one keeps its own); the setuid, setgid and sticky bits are dropped; a write to a path that is a
  * symlink writes through it to its target; creating a directory that already exists (even as a file) succeeds.
  *
+ * @example
+ * ```ts
+ * import { Files, Instances, Lxd } from "@effect-lxd/core"
+ * import { LxdFakeServer } from "@effect-lxd/testing"
+ * import { Effect, Layer, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const instances = yield* Instances.Instances
+ *   const files = yield* Files.Files
+ *   yield* instances.create({ name: "c1", source: { type: "image", alias: "busybox" } })
+ *   yield* files.put("c1", "/etc/motd", "hello\n", { mode: 0o644 })
+ *   // whole files up to maxBytes (32 MiB by default; InvalidArgument beyond it)...
+ *   const motd = yield* files.readBytes("c1", "/etc/motd")
+ *   // ...larger ones as a stream (or files.download, or NodeFiles.pullFile to disk)
+ *   const size = yield* Stream.runFold(files.stream("c1", "/etc/motd"), 0, (n, chunk) => n + chunk.length)
+ *   return [new TextDecoder().decode(motd), size] // ["hello\n", 6]
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer())))))
+ *   .then(console.log)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -162,7 +184,10 @@ export interface MkdirOptions {
 export class Files extends Context.Tag("@effect-lxd/core/Files")<Files, Files.Service>() {}
 
 /**
+ * The `Service` interface of the `Files` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Files {
   /**

@@ -8,6 +8,28 @@
  * into existence when it is interrupted. The `Containers` and `VirtualMachines` modules give the same service
  * restricted to one instance type.
  *
+ * @example
+ * ```ts
+ * import { Instances, Lxd } from "@effect-lxd/core"
+ * import { LxdFakeServer } from "@effect-lxd/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const instances = yield* Instances.Instances
+ *   // each step waits for its operation; interrupted, it cancels (or drains) the operation on the server
+ *   yield* instances.create({ name: "web1", source: { type: "image", alias: "busybox" } })
+ *   yield* instances.start("web1")
+ *   const state = yield* instances.state("web1")
+ *   yield* instances.stop("web1", { force: true })
+ *   yield* instances.delete("web1")
+ *   return state.status // "Running"
+ * })
+ *
+ * // against the in-memory fake; NodeLxdTransport.layerUnixSocket() for a real LXD
+ * Effect.runPromise(program.pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer())))))
+ *   .then(console.log)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -37,7 +59,88 @@ import type { ConfigMap, DevicesMap } from "./LxdSchema.js"
 // ---------------------------------------------------------------------------------------------------------------
 // schemas (in `InstanceSchema`, re-exported here)
 
-export * from "./InstanceSchema.js"
+export {
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  ImageMetadata,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  ImageMetadataTemplate,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  Instance,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceBackup,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceFull,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstancePut,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceSnapshot,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceState,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateCPU,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateDisk,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateMemory,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateNetwork,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateNetworkAddress,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStateNetworkCounters,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceStatus,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceType
+} from "./InstanceSchema.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // request bodies
@@ -293,7 +396,11 @@ export interface ImportOptions {
 export class Instances extends Context.Tag("@effect-lxd/core/Instances")<Instances, Instances.Service>() {}
 
 /**
+ * The `Service` interface of the `Instances` tag, and its parts (`Snapshots`, `Backups`, `Logs`, `Metadata`,
+ * `Templates`).
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Instances {
   /**
@@ -440,6 +547,27 @@ export declare namespace Instances {
   }
 
   /**
+   * Every method that starts a background operation waits for it; `createOperation` hands you the operation
+   * itself, alive in your scope.
+   *
+   * @example
+   * ```ts
+   * import { Instances, Lxd } from "@effect-lxd/core"
+   * import { LxdFakeServer } from "@effect-lxd/testing"
+   * import { Effect, Layer } from "effect"
+   *
+   * // leaving the scope before the operation ended cancels it on the server (or drains one LXD cannot cancel)
+   * const program = Effect.scoped(Effect.gen(function*() {
+   *   const instances = yield* Instances.Instances
+   *   const handle = yield* instances.createOperation({ name: "web1", source: { type: "image", alias: "busybox" } })
+   *   const done = yield* handle.wait({ timeout: "2 minutes" }) // OperationTimeout if it takes longer
+   *   return `${handle.id}: ${done.status}` // "…: Success"
+   * }))
+   *
+   * Effect.runPromise(program.pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer())))))
+   *   .then(console.log)
+   * ```
+   *
    * @since 0.1.0
    * @category models
    */

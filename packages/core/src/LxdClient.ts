@@ -118,10 +118,32 @@ export interface OperationOptions {
 export class LxdClient extends Context.Tag("@effect-lxd/core/LxdClient")<LxdClient, LxdClient.Service>() {}
 
 /**
+ * The `Service` interface of the `LxdClient` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace LxdClient {
   /**
+   * The engine's methods. Resource services cover most endpoints; `sync`, `run` and `request` reach the others.
+   *
+   * @example
+   * ```ts
+   * import { LxdClient } from "@effect-lxd/core"
+   * import { LxdFakeServer } from "@effect-lxd/testing"
+   * import { Effect, Layer, Schema } from "effect"
+   *
+   * // an endpoint without a service of its own: the request, and a schema for its metadata
+   * const program = Effect.gen(function*() {
+   *   const client = yield* LxdClient.LxdClient
+   *   const { metadata } = yield* client.sync(Schema.Array(Schema.String), { method: "GET", path: "/profiles" })
+   *   return metadata // ["/1.0/profiles/default"]
+   * })
+   *
+   * Effect.runPromise(program.pipe(Effect.provide(LxdClient.layer.pipe(Layer.provide(LxdFakeServer.layer())))))
+   *   .then(console.log)
+   * ```
+   *
    * @since 0.1.0
    * @category models
    */
@@ -280,6 +302,25 @@ export type CurrentTarget = References.CurrentTarget
 
 /**
  * Runs an effect with every request in the given project (`?project=`).
+ *
+ * @example
+ * ```ts
+ * import { Instances, Lxd, LxdClient } from "@effect-lxd/core"
+ * import { LxdFakeServer } from "@effect-lxd/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * const names = Effect.flatMap(Instances.Instances, (instances) => instances.listNames())
+ *
+ * // every request inside carries ?project=default (data-first: LxdClient.withProject(names, "default"))
+ * const inDefault = names.pipe(LxdClient.withProject("default"))
+ *
+ * // or one project for the whole program
+ * const DefaultProject = Layer.succeed(LxdClient.CurrentProject, "default")
+ *
+ * const TestLxd = Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer()))
+ * Effect.runPromise(Effect.all([inDefault, names.pipe(Effect.provide(DefaultProject))]).pipe(Effect.provide(TestLxd)))
+ *   .then(console.log)
+ * ```
  *
  * @since 0.1.0
  * @category combinators

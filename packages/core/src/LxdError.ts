@@ -46,6 +46,9 @@ export const StatusFields = {
  * @category errors
  */
 export class NotFound extends Schema.TaggedError<NotFound>("@effect-lxd/core/NotFound")("NotFound", StatusFields) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -56,6 +59,9 @@ export class NotFound extends Schema.TaggedError<NotFound>("@effect-lxd/core/Not
  * @category errors
  */
 export class Conflict extends Schema.TaggedError<Conflict>("@effect-lxd/core/Conflict")("Conflict", StatusFields) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -69,6 +75,9 @@ export class BadRequest extends Schema.TaggedError<BadRequest>("@effect-lxd/core
   "BadRequest",
   StatusFields
 ) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -79,6 +88,9 @@ export class BadRequest extends Schema.TaggedError<BadRequest>("@effect-lxd/core
  * @category errors
  */
 export class Forbidden extends Schema.TaggedError<Forbidden>("@effect-lxd/core/Forbidden")("Forbidden", StatusFields) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -91,6 +103,9 @@ export class Forbidden extends Schema.TaggedError<Forbidden>("@effect-lxd/core/F
 export class PreconditionFailed extends Schema.TaggedError<PreconditionFailed>(
   "@effect-lxd/core/PreconditionFailed"
 )("PreconditionFailed", StatusFields) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -104,6 +119,9 @@ export class LxdApiError extends Schema.TaggedError<LxdApiError>("@effect-lxd/co
   "LxdApiError",
   StatusFields
 ) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -125,6 +143,9 @@ export class ClientConnectionFailed extends Schema.TaggedError<ClientConnectionF
   closeCode: Schema.optional(Schema.Number),
   cause: Schema.optional(Schema.Unknown)
 }) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `Could not reach LXD at ${this.endpoint} (${this.method} ${this.path}): ${this.reason}`
@@ -147,6 +168,9 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>("@effect-lx
     cause: Schema.optional(Schema.Unknown)
   }
 ) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `Unexpected answer from LXD to ${this.method} ${this.path}: ${this.description}`
@@ -162,6 +186,9 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>("@effect-lx
 export class APIExtensionNotAvailable extends Schema.TaggedError<APIExtensionNotAvailable>(
   "@effect-lxd/core/APIExtensionNotAvailable"
 )("APIExtensionNotAvailable", { extension: Schema.String }) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `The server is missing the required "${this.extension}" API extension`
@@ -178,6 +205,9 @@ export class InvalidArgument extends Schema.TaggedError<InvalidArgument>("@effec
   "InvalidArgument",
   { argument: Schema.String, value: Schema.Unknown, reason: Schema.String }
 ) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `Invalid ${this.argument} ${JSON.stringify(this.value)}: ${this.reason}`
@@ -200,6 +230,9 @@ export class OperationFailed extends Schema.TaggedError<OperationFailed>("@effec
     metadata: Schema.optional(Schema.Unknown)
   }
 ) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -212,6 +245,9 @@ export class OperationFailed extends Schema.TaggedError<OperationFailed>("@effec
 export class OperationCancelled extends Schema.TaggedError<OperationCancelled>(
   "@effect-lxd/core/OperationCancelled"
 )("OperationCancelled", { operationId: Schema.String, message: Schema.String }) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -225,6 +261,9 @@ export class OperationTimeout extends Schema.TaggedError<OperationTimeout>("@eff
   "OperationTimeout",
   { operationId: Schema.String, timeoutMillis: Schema.Number }
 ) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `Operation ${this.operationId} did not finish within ${this.timeoutMillis} ms`
@@ -241,6 +280,9 @@ export class OperationTimeout extends Schema.TaggedError<OperationTimeout>("@eff
 export class EventBufferOverflow extends Schema.TaggedError<EventBufferOverflow>(
   "@effect-lxd/core/EventBufferOverflow"
 )("EventBufferOverflow", { bufferSize: Schema.Number }) {
+  /**
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `The event consumer fell behind: more than ${this.bufferSize} events were buffered`

@@ -67,7 +67,10 @@ export interface LxdWebSocket {
 export class LxdTransport extends Context.Tag("@effect-lxd/core/LxdTransport")<LxdTransport, LxdTransport.Service>() {}
 
 /**
+ * The `Service` interface of the `LxdTransport` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace LxdTransport {
   /**

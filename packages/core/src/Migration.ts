@@ -1,18 +1,32 @@
 /**
  * Copying and moving instances and images between two LXD servers. Hold both servers at once with
- * `LxdClient.connect` (one engine per transport) and pass them in:
- *
- * ```ts
- * const source = yield* LxdClient.connect(NodeLxdTransport.layerHttps({ url: "https://a:8443", … }))
- * const target = yield* LxdClient.connect(NodeLxdTransport.layerUnixSocket())
- * yield* Migration.copyInstance({ source, target, name: "c1", mode: "pull" })
- * ```
+ * `LxdClient.connect` (one engine per transport) and pass them in (see the example).
  *
  * Modes: `pull` (default: the target connects to the source, which must listen on the network), `push` (the
  * source connects to the target; `container_push_target`), `relay` (the client pipes the migration websockets
  * between servers that cannot reach each other; `container_push`). Interrupting a copy cancels (or drains) the
  * operations on both servers. Live migration needs CRIU on both servers; without it LXD fails the operation
  * ("Unable to perform container live migration. CRIU isn't installed") and that is the `OperationFailed` you get.
+ *
+ * @example
+ * ```ts
+ * import { LxdClient, Migration } from "@effect-lxd/core"
+ * import { NodeLxdTransport } from "@effect-lxd/node"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // for NodeRuntime.runMain(move): both engines live until the scope closes
+ * export const move = Effect.scoped(Effect.gen(function*() {
+ *   const source = yield* LxdClient.connect(NodeLxdTransport.layerUnixSocket())
+ *   const target = yield* LxdClient.connect(NodeLxdTransport.layerHttps({
+ *     url: "https://lxd2.example.net:8443",
+ *     clientCertificate: process.env["LXD_CLIENT_CERT"],
+ *     clientKey: Redacted.make(process.env["LXD_CLIENT_KEY"] ?? ""),
+ *     serverCertificate: process.env["LXD_SERVER_CERT"]
+ *   }))
+ *   // "pull": the target connects to the source, which must listen on the network (core.https_address)
+ *   return yield* Migration.copyInstance({ source, target, name: "web1", mode: "pull", move: true })
+ * }))
+ * ```
  *
  * @since 0.1.0
  */
@@ -24,6 +38,8 @@ import type { LxdError } from "./LxdError.js"
 import type { Operation } from "./LxdSchema.js"
 
 /**
+ * `"pull" | "push" | "relay"`: which side opens the migration connections (see the module's description).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -40,6 +56,9 @@ export type Mode = internal.Mode
 export interface CopyInstanceOptions extends internal.CopyInstanceOptions {}
 
 /**
+ * `source`, `target` (engines from `LxdClient.connect`), the image's `fingerprint`, `mode` (`pull` by default),
+ * and for the copy: `aliases`, `public`, `autoUpdate`.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -1,6 +1,28 @@
 /**
  * LXD background operations (`/1.0/operations`): list, get, wait with a timeout, cancel.
  *
+ * The methods of other services that start an operation wait for it themselves; this module is for operations
+ * known by id (started elsewhere, or handed over between fibers and processes).
+ *
+ * @example
+ * ```ts
+ * import { Instances, Lxd, Operations } from "@effect-lxd/core"
+ * import { LxdFakeServer } from "@effect-lxd/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const instances = yield* Instances.Instances
+ *   const operations = yield* Operations.Operations
+ *   const handle = yield* instances.createOperation({ name: "c1", source: { type: "image", alias: "busybox" } })
+ *   // by id: long-polls GET /1.0/operations/{id}/wait; OperationTimeout after a minute (the operation goes on)
+ *   const done = yield* operations.wait(handle.id, { timeout: "1 minute" })
+ *   return done.status // "Success"
+ * }))
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer())))))
+ *   .then(console.log)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -50,7 +72,10 @@ export type ListOptions = LxdResource.ListOptions
 export class Operations extends Context.Tag("@effect-lxd/core/Operations")<Operations, Operations.Service>() {}
 
 /**
+ * The `Service` interface of the `Operations` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Operations {
   /**

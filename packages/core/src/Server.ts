@@ -77,7 +77,10 @@ export type ServerConfig = Readonly<Record<string, unknown>>
 export class Server extends Context.Tag("@effect-lxd/core/Server")<Server, Server.Service>() {}
 
 /**
+ * The `Service` interface of the `Server` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Server {
   /**

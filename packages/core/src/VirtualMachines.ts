@@ -23,7 +23,10 @@ export class VirtualMachines extends Context.Tag("@effect-lxd/core/VirtualMachin
 >() {}
 
 /**
+ * The `Service` interface of the `VirtualMachines` tag.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace VirtualMachines {
   /**

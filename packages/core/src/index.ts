@@ -1,4 +1,8 @@
 /**
+ * The platform-agnostic services of effect-lxd, one namespace per module
+ * (`import { Instances, Lxd } from "@effect-lxd/core"`). A transport comes from `@effect-lxd/node` or
+ * `@effect-lxd/testing`.
+ *
  * @since 0.1.0
  */
 

@@ -8,6 +8,23 @@
  * the push is refused), and a pulled symlink is written only if its target resolves inside the pulled tree.
  * Local failures are `PlatformError`s (`SystemError` with the path), LXD's are `LxdError`s.
  *
+ * @example
+ * ```ts
+ * import { Lxd } from "@effect-lxd/core"
+ * import { NodeFiles, NodeLxdTransport } from "@effect-lxd/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * const backup = Effect.gen(function*() {
+ *   yield* NodeFiles.pushFile("web1", "./site.conf", "/etc/nginx/conf.d/site.conf", { mode: 0o644 })
+ *   // nothing is written outside ./etc-copy: escaping paths and symlinks are refused
+ *   const summary = yield* NodeFiles.pullTree("web1", "/etc", "./etc-copy", { concurrency: 8 })
+ *   yield* Effect.log(`${summary.files} files, ${summary.bytes} bytes`)
+ * })
+ *
+ * // for NodeRuntime.runMain(main)
+ * export const main = backup.pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket()))))
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Files from "@effect-lxd/core/Files"

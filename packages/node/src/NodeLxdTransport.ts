@@ -120,6 +120,19 @@ const makeTransport = (o: {
 /**
  * Connects over the local unix socket. A socket user is fully trusted by LXD.
  *
+ * @example
+ * ```ts
+ * import { Instances, Lxd } from "@effect-lxd/core"
+ * import { NodeLxdTransport } from "@effect-lxd/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.flatMap(Instances.Instances, (instances) => instances.listNames())
+ *
+ * // the socket as `lxc` finds it (resolveSocketPath), or { socketPath: "/var/lib/lxd/unix.socket" };
+ * // nothing connects before the program runs: NodeRuntime.runMain(main)
+ * export const main = program.pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket()))))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -144,6 +157,30 @@ export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<Lx
  * Connects over HTTPS with a client certificate. The server certificate is pinned when given (TLS 1.3 only);
  * a mismatch fails every request and websocket with `ClientConnectionFailed` ("does not match the pinned
  * certificate").
+ *
+ * @example
+ * ```ts
+ * import { Lxd, Server } from "@effect-lxd/core"
+ * import { NodeLxdTransport } from "@effect-lxd/node"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import * as Fs from "node:fs"
+ *
+ * // Layer.suspend: the PEM files are read when the layer is built, not when this module loads
+ * const remote = Layer.suspend(() =>
+ *   NodeLxdTransport.layerHttps({
+ *     url: "https://lxd.example.net:8443",
+ *     clientCertificate: Fs.readFileSync("client.crt", "utf8"),
+ *     clientKey: Redacted.make(Fs.readFileSync("client.key", "utf8")),
+ *     // LXD's self-signed server.crt, pinned
+ *     serverCertificate: Fs.readFileSync("server.crt", "utf8")
+ *   })
+ * )
+ *
+ * // for NodeRuntime.runMain(main)
+ * export const main = Effect.flatMap(Server.Server, (server) => server.isTrusted).pipe(
+ *   Effect.provide(Lxd.layer.pipe(Layer.provide(remote)))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -1,4 +1,7 @@
 /**
+ * The Node transports (unix socket, HTTPS with a client certificate) and local file
+ * transfers (`import { NodeFiles, NodeLxdTransport } from "@effect-lxd/node"`).
+ *
  * @since 0.1.0
  */
 

@@ -1,8 +1,9 @@
 /**
  * An in-memory fake LXD for tests: server info and extensions, operations (running, success, failure, cancel,
- * the ~5 s expiry), events as LXD emits them, profiles, images (read), instances with their state transitions
- * and snapshots. It answers at the REST level, so every effect-lxd service runs on it unchanged. An endpoint it
- * does not implement is a defect naming the endpoint: a gap is never mistaken for success.
+ * the ~5 s expiry), events as LXD emits them, profiles, projects, warnings, images (read), instances with their
+ * state transitions and snapshots. It answers at the REST level, so every effect-lxd service runs on it
+ * unchanged; its collections are served from the same specs the client is made from. An endpoint it does not
+ * implement is a defect naming the endpoint: a gap is never mistaken for success.
  *
  * The same contract suite runs against it and against a real LXD (`test/` in the repository); where they
  * differ, LXD is right.
@@ -10,11 +11,13 @@
  * @since 0.1.0
  */
 import type { LxdTransport } from "@effect-lxd/core/LxdTransport"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Fake from "./internal/fakeCore.js"
 import * as FakeExec from "./internal/fakeExec.js"
 import { routes } from "./internal/fakeRoutes.js"
+import * as FakeWarnings from "./internal/fakeWarnings.js"
 import * as M from "./LxdMockTransport.js"
 
 /**
@@ -37,8 +40,8 @@ export interface Options {
 }
 
 /**
- * What an exec handler sees: the command, its environment and cwd, stdin as a stream, and writers for stdout
- * and stderr.
+ * What an exec handler sees: `instance`, `command`, `environment` and `cwd` (`/root` unless the exec set one),
+ * `stdin` (a stream of `Uint8Array`, ending at EOF), and the writers `stdout(chunk)` and `stderr(chunk)`.
  *
  * @since 0.1.0
  * @category models
@@ -46,10 +49,46 @@ export interface Options {
 export interface ExecContext extends FakeExec.ExecContext {}
 
 /**
+ * `(context: ExecContext) => Effect<number | undefined, never, Scope> | undefined`: the exit code of a command;
+ * `undefined` (or an effect of `undefined`) means "not mine", and the built-ins are tried next.
+ *
  * @since 0.1.0
  * @category models
  */
 export type ExecHandler = FakeExec.ExecHandler
+
+/**
+ * A problem for the fake to notice, as LXD notices one (warnings are LXD's: no request creates them).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface WarningInput {
+  /** What kind of problem (`AppArmor support has been disabled`): with `project` and `entityUrl`, its identity. */
+  readonly type: string
+  /** `last_message`. */
+  readonly message: string
+  /** Default `low`. */
+  readonly severity?: "low" | "moderate" | "high" | undefined
+  /** The project it is about (default: none, `""`). */
+  readonly project?: string | undefined
+  /** The object it is about (`/1.0/instances/c1`; default: none). */
+  readonly entityUrl?: string | undefined
+}
+
+/**
+ * What a test can do to the fake besides calling its REST API: make what only LXD makes.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export class Control extends Context.Tag("@effect-lxd/testing/Control")<Control, {
+  /**
+   * LXD noticed a problem: a new warning (`status: "new"`, `count: 1`), or, for the same type, project and
+   * entity, the same warning counted again (`new` again if it was resolved). Returns its UUID.
+   */
+  readonly warn: (warning: WarningInput) => Effect.Effect<string>
+}>() {}
 
 /**
  * The extensions the fake advertises by default.
@@ -61,21 +100,47 @@ export const defaultExtensions: ReadonlyArray<string> = Fake.DEFAULT_EXTENSIONS
 
 /**
  * A fresh fake LXD with a `default` project, a `default` profile with a root disk, and a `busybox` image alias.
- * It also provides the mock's `MockTransport` record of requests.
+ * It also provides the mock's `MockTransport` record of requests, and its {@link Control}.
+ *
+ * @example
+ * ```ts
+ * import { Exec, Instances, Lxd } from "@effect-lxd/core"
+ * import { LxdFakeServer } from "@effect-lxd/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * // a fresh LXD each time the layer is built; the exec handler answers the commands your code runs
+ * // (`undefined`: not mine, the built-ins are tried next)
+ * const TestLxd = Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer({
+ *   exec: (ctx) => ctx.command[0] === "hostname" ? Effect.as(ctx.stdout(`${ctx.instance}\n`), 0) : undefined
+ * })))
+ *
+ * const program = Effect.gen(function*() {
+ *   const instances = yield* Instances.Instances
+ *   const exec = yield* Exec.Exec
+ *   yield* instances.create({ name: "c1", source: { type: "image", alias: "busybox" } })
+ *   yield* instances.start("c1")
+ *   return yield* exec.runText("c1", ["hostname"])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(TestLxd))).then((result) => console.log(result.stdout)) // "c1\n"
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<LxdTransport | M.MockTransport> =>
+export const layer = (options: Options = {}): Layer.Layer<LxdTransport | M.MockTransport | Control> =>
   Layer.unwrapScoped(
     Effect.gen(function*() {
       const scope = yield* Effect.scope
       const state = yield* Fake.makeState(options, scope)
       const { routes: httpRoutes, sockets } = routes(state, options.exec)
-      return M.layer({
-        routes: httpRoutes,
-        sockets,
-        fallback: (request) => Effect.dieMessage(`LxdFakeServer does not implement ${request.method} ${request.url}`)
-      })
+      return Layer.merge(
+        M.layer({
+          routes: httpRoutes,
+          sockets,
+          fallback: (request) => Effect.dieMessage(`LxdFakeServer does not implement ${request.method} ${request.url}`)
+        }),
+        Layer.succeed(Control, { warn: (warning) => Effect.sync(() => FakeWarnings.warn(state, warning)) })
+      )
     })
   )

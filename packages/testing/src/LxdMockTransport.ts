@@ -271,6 +271,24 @@ export const route = <H extends Handler | SocketHandler>(method: string, pattern
   handler
 })
 
+/**
+ * How specific a pattern is, segment by segment (`0` literal, `1` `:param`, `2` `*`): of the patterns that match
+ * a path (they have as many segments), the smallest rank is the most specific.
+ */
+const specificity = (pattern: string): string =>
+  pattern.split("/").map((p) => p === "*" ? "2" : p.startsWith(":") ? "1" : "0").join("")
+
+/**
+ * The routes in the order they are tried: literal segments before `:param` ones before `*`, whatever order they
+ * were given in (`GET /images/aliases` is never caught by `GET /images/:fingerprint`); routes as specific as each
+ * other keep their order.
+ */
+const bySpecificity = <H>(routes: ReadonlyArray<Route<H>>): ReadonlyArray<Route<H>> =>
+  routes
+    .map((r, i) => ({ r, i, rank: specificity(r.pattern) }))
+    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.i - b.i))
+    .map(({ r }) => r)
+
 const matchPattern = (pattern: string, path: string): Record<string, string> | undefined => {
   const ps = pattern.split("/")
   const xs = path.split("/")
@@ -304,7 +322,10 @@ export class MockTransport extends Context.Tag("@effect-lxd/testing/MockTranspor
 export interface Options {
   /** Answers a request; or give `routes`. */
   readonly handle?: Handler | undefined
-  /** Routes tried in order; an unmatched request is a defect naming the endpoint. */
+  /**
+   * Routes; literal segments are tried before `:param` ones (and those before `*`), and routes as specific as
+   * each other in the order given. An unmatched request is a defect naming the endpoint.
+   */
   readonly routes?: ReadonlyArray<Route<Handler>> | undefined
   /** Websocket routes (`/events`, `/operations/:id/websocket`). */
   readonly sockets?: ReadonlyArray<Route<SocketHandler>> | undefined
@@ -325,6 +346,31 @@ const decoder = new TextDecoder()
 /**
  * The mock as a Layer: it provides `LxdTransport` and the `MockTransport` record.
  *
+ * @example
+ * ```ts
+ * import { Instances, Lxd } from "@effect-lxd/core"
+ * import { LxdMockTransport } from "@effect-lxd/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * // answers by method and path pattern; a request no route matches is a defect naming it
+ * const Scripted = Lxd.layer.pipe(Layer.provideMerge(LxdMockTransport.layer({
+ *   routes: [
+ *     LxdMockTransport.route("GET", "/instances/:name", () =>
+ *       Effect.succeed(LxdMockTransport.error(404, "Instance not found")))
+ *   ]
+ * })))
+ *
+ * const program = Effect.gen(function*() {
+ *   const instances = yield* Instances.Instances
+ *   const exists = yield* instances.exists("web1") // NotFound is `false`
+ *   const mock = yield* LxdMockTransport.MockTransport
+ *   const requests = yield* mock.requests // every request, in order
+ *   return [exists, requests.map((r) => `${r.method} ${r.url}`)] // [false, ["GET /1.0/instances/web1"]]
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Scripted))).then(console.log)
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -333,13 +379,15 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
     const requests = yield* Ref.make<ReadonlyArray<MockRequest>>([])
     const sent = yield* Ref.make<ReadonlyArray<{ readonly url: string; readonly frame: Frame }>>([])
 
+    const httpRoutes = bySpecificity(options.routes ?? [])
+    const socketRoutes = bySpecificity(options.sockets ?? [])
     const dispatch = <H>(
       method: string,
       path: string,
-      routes: ReadonlyArray<Route<H>> | undefined,
+      routes: ReadonlyArray<Route<H>>,
       fallback: H | undefined
     ): { handler: H; params: Record<string, string> } | undefined => {
-      for (const r of routes ?? []) {
+      for (const r of routes) {
         if (r.method !== "*" && r.method !== method) continue
         const params = matchPattern(r.pattern, path)
         if (params !== undefined) return { handler: r.handler, params }
@@ -366,7 +414,7 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
             }
           }
           const { path, query, url: full } = parse(url)
-          const found = dispatch(request.method, path, options.routes, options.handle ?? options.fallback)
+          const found = dispatch(request.method, path, httpRoutes, options.handle ?? options.fallback)
           const req: MockRequest = {
             method: request.method,
             path,
@@ -405,7 +453,7 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
       Effect.gen(function*() {
         const url = new URL(pathAndQuery, "http://lxd.mock")
         const { path, query, url: full } = parse(url)
-        const found = dispatch("GET", path, options.sockets, undefined)
+        const found = dispatch("GET", path, socketRoutes, undefined)
         const req: MockRequest = {
           method: "WS",
           path,

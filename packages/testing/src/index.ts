@@ -1,4 +1,7 @@
 /**
+ * A scripted mock transport and an in-memory fake LXD, for your tests
+ * (`import { LxdFakeServer, LxdMockTransport } from "@effect-lxd/testing"`).
+ *
  * @since 0.1.0
  */
 

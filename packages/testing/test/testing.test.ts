@@ -68,6 +68,25 @@ describe("LxdMockTransport", () => {
       }).pipe(Effect.provide(layer))
     }))
 
+  it.effect("literal segments are tried before :param ones, whatever the order routes were given in", () =>
+    Effect.gen(function*() {
+      const client = yield* LxdClient.LxdClient
+      const get = (path: string) => Effect.map(client.request({ method: "GET", path }), (r) => r.metadata)
+      expect(yield* get("/images/aliases")).toBe("aliases")
+      expect(yield* get("/images/abc123")).toBe("image abc123")
+      expect(yield* get("/images/aliases/a1")).toBe("alias a1")
+      expect(yield* get("/images/abc123/secret")).toBe("secret abc123")
+      expect(yield* get("/images/abc123/export")).toBe("param")
+    }).pipe(Effect.provide(Lxd.layer.pipe(Layer.provide(LxdMockTransport.layer({
+      routes: [
+        route("GET", "/images/:fingerprint", (r) => Effect.succeed(sync(`image ${r.params.fingerprint}`))),
+        route("GET", "/images/:fingerprint/:sub", () => Effect.succeed(sync("param"))),
+        route("GET", "/images/:fingerprint/secret", (r) => Effect.succeed(sync(`secret ${r.params.fingerprint}`))),
+        route("GET", "/images/aliases/:name", (r) => Effect.succeed(sync(`alias ${r.params.name}`))),
+        route("GET", "/images/aliases", () => Effect.succeed(sync("aliases")))
+      ]
+    }))))))
+
   it.effect("an unmatched request is a defect naming the endpoint", () =>
     Effect.gen(function*() {
       const client = yield* LxdClient.LxdClient

@@ -76,13 +76,36 @@ export const rootFilesystem = (): Map<string, FakeFile> => {
   return files
 }
 
-/** @internal */
-export interface FakeProfile {
+/**
+ * An object of a collection the fake serves from its spec (`fakeCollection.ts`): where it lives (project and
+ * parents' names), its name and what is stored of it (the writable fields and what `POST` set; computed fields are
+ * added when it is read).
+ *
+ * @internal
+ */
+export interface FakeEntry {
+  /** `""` in a collection that is not per project (projects themselves). */
+  readonly project: string
+  readonly parents: ReadonlyArray<string>
   name: string
-  project: string
-  description: string
-  config: Record<string, string>
-  devices: Record<string, Record<string, string>>
+  value: Json
+}
+
+/**
+ * The store of one collection served from its spec, with what other collections need to know of it (a nested
+ * collection checks that its parent exists, and follows it when it is renamed or deleted).
+ *
+ * @internal
+ */
+export interface FakeStore {
+  /** `Profile` (`Profile not found`). */
+  readonly label: string
+  /** Where the objects of a request's project live (`""` for a store of every project). */
+  readonly scope: (requested: string) => string
+  /** The order of its lists. */
+  readonly order: "name" | "created"
+  /** (project, parents' names, name) → object. */
+  readonly entries: Map<string, FakeEntry>
 }
 
 /** @internal */
@@ -114,12 +137,11 @@ export const now = (): string => new Date().toISOString().replace("Z", "000000Z"
 /** LXD's "never". @internal */
 export const NEVER = "0001-01-01T00:00:00Z"
 
-let counter = 0
-/** @internal */
-export const uuid = (): string => {
-  counter++
-  const hex = (n: number, len: number) => n.toString(16).padStart(len, "0").slice(-len)
-  return `${hex(Date.now(), 8)}-${hex(counter, 4)}-4${hex(counter * 7, 3)}-8${hex(counter * 13, 3)}-${
+/** A fresh UUID-shaped id, from this fake's own counter. @internal */
+export const uuid = (state: FakeState): string => {
+  const n = ++state.counters.uuid
+  const hex = (x: number, len: number) => x.toString(16).padStart(len, "0").slice(-len)
+  return `${hex(Date.now(), 8)}-${hex(n, 4)}-4${hex(n * 7, 3)}-8${hex(n * 13, 3)}-${
     hex(Math.floor(Math.random() * 2 ** 48), 12)
   }`
 }
@@ -136,6 +158,43 @@ export const hash = (text: string): string => {
     out += (h >>> 0).toString(16).padStart(8, "0")
   }
   return out
+}
+
+const K256 = Array.from({ length: 64 }, (_, i) => {
+  // the first 32 bits of the fractional parts of the cube roots of the first 64 primes
+  const primes: Array<number> = []
+  for (let n = 2; primes.length < 64; n++) if (primes.every((p) => n % p !== 0)) primes.push(n)
+  return Math.floor((Math.cbrt(primes[i]!) % 1) * 2 ** 32) >>> 0
+})
+
+/** SHA-256 (hex) of some bytes, as LXD fingerprints certificates and images; synchronous. @internal */
+export const sha256 = (bytes: Uint8Array): string => {
+  const h = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+  const length = Math.ceil((bytes.length + 9) / 64) * 64
+  const data = new Uint8Array(length)
+  data.set(bytes)
+  data[bytes.length] = 0x80
+  const view = new DataView(data.buffer)
+  view.setUint32(length - 8, Math.floor(bytes.length / 2 ** 29))
+  view.setUint32(length - 4, (bytes.length * 8) >>> 0)
+  const w = new Array<number>(64)
+  const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n))
+  for (let block = 0; block < length; block += 64) {
+    for (let i = 0; i < 64; i++) {
+      w[i] = i < 16 ? view.getUint32(block + i * 4) : (
+        (rotr(w[i - 2]!, 17) ^ rotr(w[i - 2]!, 19) ^ (w[i - 2]! >>> 10)) + w[i - 7]! +
+        (rotr(w[i - 15]!, 7) ^ rotr(w[i - 15]!, 18) ^ (w[i - 15]! >>> 3)) + w[i - 16]!
+      ) >>> 0
+    }
+    let [a, b, c, d, e, f, g, k] = h as [number, number, number, number, number, number, number, number]
+    for (let i = 0; i < 64; i++) {
+      const t1 = (k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K256[i]! + w[i]!) >>> 0
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0
+      ;[k, g, f, e, d, c, b, a] = [g, f, e, (d + t1) >>> 0, c, b, a, (t1 + t2) >>> 0]
+    }
+    ;[a, b, c, d, e, f, g, k].forEach((x, i) => (h[i] = (h[i]! + x) >>> 0))
+  }
+  return h.map((x) => x.toString(16).padStart(8, "0")).join("")
 }
 
 /** Extensions the fake implements (a subset of LXD 5.0.2's). @internal */
@@ -168,7 +227,9 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "snapshot_expiry",
   "snapshot_expiry_creation",
   "container_exec_user_group_cwd",
-  "instance_file_head"
+  "instance_file_head",
+  "project_usage",
+  "warnings"
 ]
 
 /** @internal */
@@ -190,10 +251,12 @@ export interface FakeState {
   readonly extensions: Array<string>
   readonly config: Record<string, string>
   readonly instances: Map<string, FakeInstance>
-  readonly profiles: Map<string, FakeProfile>
   readonly images: Map<string, FakeImage>
-  readonly projects: Map<string, { name: string; description: string; config: Record<string, string> }>
   readonly operations: Map<string, FakeOperation>
+  /** The stores of the collections served from their specs: spec path → (project, parents, name) → object. */
+  readonly collections: Map<string, FakeStore>
+  /** This fake's counters (ids, generated instance names): no module-level state, each fake starts afresh. */
+  readonly counters: { uuid: number; names: number }
   readonly events: PubSub.PubSub<{ readonly type: string; readonly project: string; readonly text: string }>
   readonly scope: Scope.Scope
 }
@@ -211,20 +274,13 @@ export const makeState = (options: FakeOptions, scope: Scope.Scope): Effect.Effe
         extensions: [...(options.extensions ?? DEFAULT_EXTENSIONS)],
         config: { "core.https_address": "", "core.trust_password": "" },
         instances: new Map(),
-        profiles: new Map(),
         images: new Map(),
-        projects: new Map([["default", { name: "default", description: "Default LXD project", config: {} }]]),
         operations: new Map(),
+        collections: new Map(),
+        counters: { uuid: 0, names: 0 },
         events,
         scope
       }
-      state.profiles.set(key("default", "default"), {
-        name: "default",
-        project: "default",
-        description: "Default LXD profile",
-        config: {},
-        devices: { root: { path: "/", pool: "default", type: "disk" } }
-      })
       const fingerprint = hash("busybox")
       state.images.set(key("default", fingerprint), {
         fingerprint,
@@ -291,7 +347,7 @@ export const startOperation = (
   work: Effect.Effect<unknown, OpFailure>
 ): Effect.Effect<M.MockResponse> =>
   Effect.gen(function*() {
-    const id = uuid()
+    const id = uuid(state)
     const created = now()
     const op: Json = {
       id,

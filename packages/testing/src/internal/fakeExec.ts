@@ -91,25 +91,25 @@ interface Session {
   readonly channels: Map<string, Channel>
 }
 
-const sessions = new WeakMap<FakeState, Map<string, Session>>()
-const sessionsOf = (state: FakeState) => {
-  let map = sessions.get(state)
-  if (!map) sessions.set(state, map = new Map())
-  return map
-}
+/** The exec operations' websockets, by operation id: one map per fake, shared by its routes and its sockets. */
+type Sessions = Map<string, Session>
 
-const makeChannel = Effect.all({
-  connected: Deferred.make<void>(),
-  out: Queue.unbounded<Frame | undefined>(),
-  in: Queue.unbounded<Frame | undefined>()
-}).pipe(Effect.map((c): Channel => ({ ...c, secret: uuid().replace(/-/g, "") })))
+const makeChannel = (state: FakeState) =>
+  Effect.all({
+    connected: Deferred.make<void>(),
+    out: Queue.unbounded<Frame | undefined>(),
+    in: Queue.unbounded<Frame | undefined>()
+  }).pipe(Effect.map((c): Channel => ({ ...c, secret: uuid(state).replace(/-/g, "") })))
 
 /** Frames the client sent, until it closed (or sent the stdin barrier, an empty text frame). */
 const incoming = (channel: Channel): Stream.Stream<Frame> =>
   Stream.fromQueue(channel.in).pipe(Stream.takeWhile((f): f is Frame => f !== undefined && f !== ""))
 
-/** @internal */
-export const execRoutes = (state: FakeState, handler: ExecHandler | undefined): Array<M.Route<M.Handler>> => [
+const execRoutes = (
+  state: FakeState,
+  handler: ExecHandler | undefined,
+  sessions: Sessions
+): Array<M.Route<M.Handler>> => [
   M.route("POST", "/instances/:name/exec", (r) =>
     Effect.gen(function*() {
       const instance: FakeInstance | undefined = state.instances.get(key(r.query.project ?? "default", r.params.name!))
@@ -122,7 +122,7 @@ export const execRoutes = (state: FakeState, handler: ExecHandler | undefined): 
       const interactive = b.interactive === true
       const names = interactive ? ["0", "control"] : ["0", "1", "2", "control"]
       const channels = new Map<string, Channel>()
-      for (const name of names) channels.set(name, yield* makeChannel)
+      for (const name of names) channels.set(name, yield* makeChannel(state))
       const fds = Object.fromEntries([...channels].map(([fd, c]) => [fd, c.secret]))
       const command = Array.isArray(b.command) ? b.command.map(String) : []
       const environment = (typeof b.environment === "object" && b.environment !== null ? b.environment : {}) as Record<
@@ -201,16 +201,15 @@ export const execRoutes = (state: FakeState, handler: ExecHandler | undefined): 
         work.pipe(Effect.catchAllDefect((d) => Effect.fail(new OpFailure(String(d)))))
       )
       const id = JSON.parse(op.body as string).metadata.id as string
-      sessionsOf(state).set(id, { channels })
+      sessions.set(id, { channels })
       return op
     }))
 ]
 
-/** @internal */
-export const execSockets = (state: FakeState): Array<M.Route<M.SocketHandler>> => [
+const execSockets = (sessions: Sessions): Array<M.Route<M.SocketHandler>> => [
   M.route("GET", "/operations/:id/websocket", (r) =>
     Effect.gen(function*() {
-      const session = sessionsOf(state).get(r.params.id!)
+      const session = sessions.get(r.params.id!)
       const channel = session && [...session.channels.values()].find((c) => c.secret === r.query.secret)
       if (!channel || (yield* Deferred.isDone(channel.connected))) {
         return yield* new ClientConnectionFailed({
@@ -230,3 +229,16 @@ export const execSockets = (state: FakeState): Array<M.Route<M.SocketHandler>> =
       )
     }))
 ]
+
+/**
+ * Exec (`POST /1.0/instances/{name}/exec`) and its operations' websockets.
+ *
+ * @internal
+ */
+export const execEndpoints = (
+  state: FakeState,
+  handler: ExecHandler | undefined
+): { readonly routes: Array<M.Route<M.Handler>>; readonly sockets: Array<M.Route<M.SocketHandler>> } => {
+  const sessions: Sessions = new Map()
+  return { routes: execRoutes(state, handler, sessions), sockets: execSockets(sessions) }
+}

@@ -1,6 +1,9 @@
 /**
  * The fake's REST surface: the routes it implements, answering as LXD 5.0.2 does (envelopes, operations,
- * error texts, lifecycle events). Anything else is a defect naming the endpoint.
+ * error texts, lifecycle events). The collections on the shared shape (profiles, projects, warnings,
+ * certificates) are generated from their specs (`fakeCollection.ts`, with each one's hooks in `fake<Name>.ts`);
+ * server, operations, events, instances, files, exec and images are written here. Anything else is a defect
+ * naming the endpoint.
  *
  * @internal
  */
@@ -9,14 +12,14 @@ import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
+import { certificateRoutes } from "./fakeCertificates.js"
+import { filterMatches } from "./fakeCollection.js"
 import {
   cancelOperation,
   cloneFiles,
   type FakeFile,
   type FakeInstance,
-  type FakeProfile,
   type FakeState,
-  hash,
   type Json,
   key,
   lifecycle,
@@ -27,42 +30,12 @@ import {
   startOperation,
   uuid
 } from "./fakeCore.js"
-import { type ExecHandler, execRoutes, execSockets } from "./fakeExec.js"
+import { execEndpoints, type ExecHandler } from "./fakeExec.js"
 import { fileRoutes } from "./fakeFiles.js"
-
-type Route = M.Route<M.Handler>
-const ok = (metadata: unknown, options?: { readonly etag?: string; readonly location?: string }) =>
-  Effect.succeed(M.sync(metadata, options))
-const fail = (status: number, message: string) => Effect.succeed(M.error(status, message))
-const projectOf = (r: M.MockRequest) => r.query.project ?? "default"
-const body = (r: M.MockRequest): Json =>
-  typeof r.body === "object" && r.body !== null && !Array.isArray(r.body) ? r.body as Json : {}
-const strMap = (u: unknown): Record<string, string> => {
-  const out: Record<string, string> = {}
-  if (typeof u === "object" && u !== null) { for (const [k, v] of Object.entries(u)) out[k] = String(v) }
-  return out
-}
-const devMap = (u: unknown): Record<string, Record<string, string>> => {
-  const out: Record<string, Record<string, string>> = {}
-  if (typeof u === "object" && u !== null) { for (const [k, v] of Object.entries(u)) out[k] = strMap(v) }
-  return out
-}
-/** PATCH semantics for config maps: keys merge, `""` unsets. */
-const mergeConfig = (target: Record<string, string>, patch: unknown) => {
-  for (const [k, v] of Object.entries(strMap(patch))) {
-    if (v === "") delete target[k]
-    else target[k] = v
-  }
-}
-const etagOf = (writable: unknown) => `"${hash(JSON.stringify(writable))}"`
-/** LXD's 412 when `If-Match` names another version of `writable`, else `undefined`. */
-const staleEtag = (r: M.MockRequest, writable: unknown) => {
-  const ifMatch = r.headers["if-match"]
-  if (ifMatch === undefined || ifMatch === "") return undefined
-  const strip = (s: string) => s.replace(/^"|"$/g, "")
-  const current = strip(etagOf(writable))
-  return strip(ifMatch) === current ? undefined : fail(412, `ETag doesn't match: ${current} vs ${strip(ifMatch)}`)
-}
+import { body, devMap, etagOf, fail, mergeConfig, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
+import { profileOf, profileRoutes } from "./fakeProfiles.js"
+import { projectRoutes } from "./fakeProjects.js"
+import { warningRoutes } from "./fakeWarnings.js"
 
 // ------------------------------------------------------------------------------------------------------------
 // server
@@ -174,98 +147,6 @@ const eventSockets = (state: FakeState): Array<M.Route<M.SocketHandler>> => [
 ]
 
 // ------------------------------------------------------------------------------------------------------------
-// profiles
-
-const profileJson = (state: FakeState, p: FakeProfile) => ({
-  name: p.name,
-  description: p.description,
-  config: p.config,
-  devices: p.devices,
-  used_by: [...state.instances.values()]
-    .filter((i) => i.project === p.project && i.profiles.includes(p.name))
-    .map((i) => `/1.0/instances/${i.name}`)
-})
-const profileWritable = (p: FakeProfile) => ({ description: p.description, config: p.config, devices: p.devices })
-
-const profileRoutes = (state: FakeState): Array<Route> => {
-  const find = (r: M.MockRequest) => state.profiles.get(key(projectOf(r), r.params.name!))
-  const write = (merge: boolean) => (r: M.MockRequest) => {
-    const p = find(r)
-    if (!p) return fail(404, "Profile not found")
-    const stale = staleEtag(r, profileWritable(p))
-    if (stale) return stale
-    const b = body(r)
-    if (merge) {
-      if (typeof b.description === "string") p.description = b.description
-      mergeConfig(p.config, b.config)
-      Object.assign(p.devices, devMap(b.devices))
-    } else {
-      p.description = typeof b.description === "string" ? b.description : ""
-      p.config = strMap(b.config)
-      p.devices = devMap(b.devices)
-    }
-    return Effect.zipRight(lifecycle(state, p.project, "profile-updated", `/1.0/profiles/${p.name}`), ok({}))
-  }
-  return [
-    M.route("GET", "/profiles", (r) => {
-      const ps = [...state.profiles.values()].filter((p) => p.project === projectOf(r))
-      return ok(
-        r.query.recursion === "1" ? ps.map((p) => profileJson(state, p)) : ps.map((p) => `/1.0/profiles/${p.name}`)
-      )
-    }),
-    M.route("POST", "/profiles", (r) => {
-      const b = body(r)
-      const name = String(b.name ?? "")
-      const project = projectOf(r)
-      if (name === "") return fail(400, "No name provided")
-      if (state.profiles.has(key(project, name))) {
-        return fail(500, `Error inserting "${name}" into database: The profile already exists`)
-      }
-      state.profiles.set(key(project, name), {
-        name,
-        project,
-        description: typeof b.description === "string" ? b.description : "",
-        config: strMap(b.config),
-        devices: devMap(b.devices)
-      })
-      return Effect.zipRight(
-        lifecycle(state, project, "profile-created", `/1.0/profiles/${name}`),
-        ok({}, { location: `/1.0/profiles/${name}` })
-      )
-    }),
-    M.route("GET", "/profiles/:name", (r) => {
-      const p = find(r)
-      return p ? ok(profileJson(state, p), { etag: etagOf(profileWritable(p)) }) : fail(404, "Profile not found")
-    }),
-    M.route("PUT", "/profiles/:name", write(false)),
-    M.route("PATCH", "/profiles/:name", write(true)),
-    M.route("POST", "/profiles/:name", (r) => {
-      const p = find(r)
-      if (!p) return fail(404, "Profile not found")
-      const name = String(body(r).name ?? "")
-      if (p.name === "default") return fail(403, "The \"default\" profile cannot be renamed")
-      if (state.profiles.has(key(p.project, name))) return fail(409, `Name "${name}" already in use`)
-      state.profiles.delete(key(p.project, p.name))
-      const old = p.name
-      p.name = name
-      state.profiles.set(key(p.project, name), p)
-      return Effect.zipRight(
-        lifecycle(state, p.project, "profile-renamed", `/1.0/profiles/${name}`, { old_name: old }),
-        ok({}, { location: `/1.0/profiles/${name}` })
-      )
-    }),
-    M.route("DELETE", "/profiles/:name", (r) => {
-      const p = find(r)
-      if (!p) return fail(404, "Profile not found")
-      if (p.name === "default") return fail(403, "The \"default\" profile cannot be deleted")
-      if (profileJson(state, p).used_by.length > 0) return fail(400, "Profile is currently in use")
-      state.profiles.delete(key(p.project, p.name))
-      return Effect.zipRight(lifecycle(state, p.project, "profile-deleted", `/1.0/profiles/${p.name}`), ok({}))
-    })
-  ]
-}
-
-// ------------------------------------------------------------------------------------------------------------
 // instances
 
 const statusCode = { Running: 103, Stopped: 102, Frozen: 110 } as const
@@ -274,7 +155,7 @@ const expanded = (state: FakeState, i: FakeInstance) => {
   const config: Record<string, string> = {}
   const devices: Record<string, Record<string, string>> = {}
   for (const name of i.profiles) {
-    const p = state.profiles.get(key(i.project, name))
+    const p = profileOf(state, i.project, name)?.value
     if (p) {
       Object.assign(config, p.config)
       Object.assign(devices, p.devices)
@@ -349,26 +230,6 @@ const snapshotJson = (i: FakeInstance, s: FakeInstance["snapshots"] extends Map<
   instance: i.name
 })
 
-/** `key eq value` terms joined by `and` (LXD's filter language, the part the fake understands). */
-const matches = (state: FakeState, i: FakeInstance, filter: string | undefined): boolean => {
-  if (filter === undefined || filter.trim() === "") return true
-  const json = instanceJson(state, i) as Record<string, unknown>
-  return filter.split(/\s+and\s+/i).every((term) => {
-    const m = /^\s*(not\s+)?([\w.\-/]+)\s+(eq|ne)\s+"?([^"]*)"?\s*$/i.exec(term)
-    if (!m) return false
-    const [, not, field, op, value] = m
-    let actual: unknown = json
-    if (field!.startsWith("config.") || field!.startsWith("expanded_config.")) {
-      const dot = field!.indexOf(".")
-      actual = (json[field!.slice(0, dot)] as Record<string, string>)[field!.slice(dot + 1)]
-    } else actual = json[field!]
-    const equal = String(actual ?? "").toLowerCase() === value!.toLowerCase()
-    const result = op!.toLowerCase() === "eq" ? equal : !equal
-    return not ? !result : result
-  })
-}
-
-let generated = 0
 const adjectives = ["brave", "calm", "eager", "fair", "gentle", "happy", "jolly", "keen", "lively", "merry"]
 const animals = ["otter", "lynx", "heron", "badger", "falcon", "marten", "osprey", "beaver", "ibex", "wren"]
 
@@ -472,16 +333,14 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       let name = typeof b.name === "string" ? b.name : ""
       if (name === "") {
         do {
-          generated++
-          name = `${adjectives[generated % 10]}-${animals[Math.floor(generated / 10) % 10]}${
-            generated > 99 ? generated : ""
-          }`
+          const n = ++state.counters.names
+          name = `${adjectives[n % 10]}-${animals[Math.floor(n / 10) % 10]}${n > 99 ? n : ""}`
         } while (state.instances.has(key(project, name)))
       }
       const explicitProfiles = Array.isArray(b.profiles)
       let profiles = explicitProfiles ? (b.profiles as Array<unknown>).map(String) : ["default"]
       for (const p of profiles) {
-        if (!state.profiles.has(key(project, p))) return M.error(404, `Requested profile "${p}" doesn't exist`)
+        if (!profileOf(state, project, p)) return M.error(404, `Requested profile "${p}" doesn't exist`)
       }
       let config: Record<string, string> = strMap(b.config)
       let devices = devMap(b.devices)
@@ -498,7 +357,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
           "image.architecture": image.architecture,
           ...Object.fromEntries(Object.entries(image.properties).map(([k, v]) => [`image.${k}`, v])),
           "volatile.base_image": image.fingerprint,
-          "volatile.uuid": uuid(),
+          "volatile.uuid": uuid(state),
           ...config
         }
       } else if (type === "copy") {
@@ -509,7 +368,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         if (snapName !== undefined && !snap) return M.error(404, "Instance snapshot not found")
         const base = snap ?? from
         copiedFiles = cloneFiles(base.files)
-        config = { ...base.config, "volatile.uuid": uuid(), ...config }
+        config = { ...base.config, "volatile.uuid": uuid(state), ...config }
         devices = { ...base.devices, ...devices }
         if (description === "" && snap === undefined) description = from.description
         // 5.0.2: a copy does not inherit profiles; without "profiles" there is no root disk
@@ -568,7 +427,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
     M.route("GET", "/instances", (r) => {
       const all = r.query["all-projects"] === "true"
       const list = [...state.instances.values()].filter((i) =>
-        (all || i.project === projectOf(r)) && matches(state, i, r.query.filter)
+        (all || i.project === projectOf(r)) && filterMatches(instanceJson(state, i), r.query.filter)
       )
       const recursion = r.query.recursion ?? "0"
       if (recursion === "0") {
@@ -859,15 +718,21 @@ const imageRoutes = (state: FakeState): Array<Route> => {
 export const routes = (
   state: FakeState,
   exec: ExecHandler | undefined
-): { routes: Array<Route>; sockets: Array<M.Route<M.SocketHandler>> } => ({
-  routes: [
-    ...serverRoutes(state),
-    ...operationRoutes(state),
-    ...profileRoutes(state),
-    ...instanceRoutes(state),
-    ...fileRoutes(state),
-    ...execRoutes(state, exec),
-    ...imageRoutes(state)
-  ],
-  sockets: [...eventSockets(state), ...execSockets(state)]
-})
+): { routes: Array<Route>; sockets: Array<M.Route<M.SocketHandler>> } => {
+  const execs = execEndpoints(state, exec)
+  return {
+    routes: [
+      ...serverRoutes(state),
+      ...operationRoutes(state),
+      ...profileRoutes(state),
+      ...projectRoutes(state),
+      ...warningRoutes(state),
+      ...certificateRoutes(state),
+      ...instanceRoutes(state),
+      ...fileRoutes(state),
+      ...execs.routes,
+      ...imageRoutes(state)
+    ],
+    sockets: [...eventSockets(state), ...execs.sockets]
+  }
+}
