@@ -195,7 +195,8 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
     create: (post) =>
       pemToBase64Der(post.certificate).pipe(
         Effect.flatMap((certificate) =>
-          client.request({
+          // the one write path: an answer as an operation is waited on (and cancelled when interrupted)
+          client.write({
             method: "POST",
             path: "/certificates",
             body: {

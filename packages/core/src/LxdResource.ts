@@ -246,10 +246,12 @@ const fieldsOf = (schema: Schema.Schema.AnyNoContext): ReadonlyArray<string> => 
  * @category constructors
  */
 export const spec = <
-  const Parents extends ReadonlyArray<NameKind>,
   Item extends Schema.Schema.AnyNoContext,
   Post extends Schema.Schema.AnyNoContext,
-  Put extends Schema.Schema.AnyNoContext
+  Put extends Schema.Schema.AnyNoContext,
+  // a spec without `parents` is top-level: `readonly []`, not the constraint (which would type every method as
+  // taking any number of parents)
+  const Parents extends ReadonlyArray<NameKind> = readonly []
 >(options: {
   readonly name: string
   readonly path: string

@@ -159,20 +159,28 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     gated(client, spec, Path.build(...pathParts(spec, parents)))
   const itemPath = (parents: ReadonlyArray<unknown>, name: unknown) => objectPath(client, spec, parents, name)
 
-  const listQuery = (options: LxdResource.ListOptions | undefined, recursion: string | undefined) =>
+  /**
+   * A list's path and query: options the collection does not have refused and names checked (nothing sent),
+   * then the extensions the collection and the options need.
+   */
+  const listRequest = (
+    parents: ReadonlyArray<unknown>,
+    options: LxdResource.ListOptions | undefined,
+    recursion: string | undefined
+  ) =>
     Effect.gen(function*() {
       const filter = filterValue(options?.filter)
-      if (filter !== undefined) {
-        if (spec.filter === undefined) yield* refuse("filter", filter, `${spec.name} cannot be filtered`)
-        else yield* client.requireExtension(spec.filter)
+      if (filter !== undefined && spec.filter === undefined) {
+        yield* refuse("filter", filter, `${spec.name} cannot be filtered`)
       }
       const allProjects = options?.allProjects === true
-      if (allProjects) {
-        if (spec.allProjects === undefined) {
-          yield* refuse("allProjects", true, `${spec.name} has no list across all projects`)
-        } else yield* client.requireExtension(spec.allProjects)
+      if (allProjects && spec.allProjects === undefined) {
+        yield* refuse("allProjects", true, `${spec.name} has no list across all projects`)
       }
-      return { recursion, filter, "all-projects": allProjects ? "true" : undefined }
+      const path = yield* collectionPath(parents)
+      if (filter !== undefined) yield* client.requireExtension(spec.filter!)
+      if (allProjects) yield* client.requireExtension(spec.allProjects!)
+      return { path, query: { recursion, filter, "all-projects": allProjects ? "true" : undefined } }
     })
 
   // `args` of a verb: the parents, then the verb's own arguments
@@ -227,8 +235,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     listNames: (...args) => {
       const [parents, [options]] = split(args)
       return Effect.gen(function*() {
-        const query = yield* listQuery(options as LxdResource.ListOptions | undefined, undefined)
-        const path = yield* collectionPath(parents)
+        const { path, query } = yield* listRequest(parents, options as LxdResource.ListOptions | undefined, undefined)
         const r = yield* client.sync(NameList, { method: "GET", path, query })
         return yield* namesFromUrls({ method: "GET", path }, r.metadata ?? [])
       }).pipe(Effect.withSpan(span("listNames")))
@@ -236,8 +243,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     list: (...args) => {
       const [parents, [options]] = split(args)
       return Effect.gen(function*() {
-        const query = yield* listQuery(options as LxdResource.ListOptions | undefined, "1")
-        const path = yield* collectionPath(parents)
+        const { path, query } = yield* listRequest(parents, options as LxdResource.ListOptions | undefined, "1")
         const r = yield* client.sync(ItemList, { method: "GET", path, query })
         return r.metadata ?? []
       }).pipe(Effect.withSpan(span("list")))
@@ -261,11 +267,12 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     create: (...args) => {
       const [parents, [body]] = split(args)
       return Effect.gen(function*() {
-        const path = yield* collectionPath(parents)
         const named = typeof body === "object" && body !== null
           ? (body as Record<string, unknown>)[spec.nameField]
           : undefined
+        // before the path: its extension check would send GET /1.0 for a name we refuse anyway
         if (named !== undefined) yield* Path.validate(spec.kind, named)
+        const path = yield* collectionPath(parents)
         const result = yield* write({ method: "POST", path, body })
         const name = createdName(path, result, body)
         if (name === undefined) {
@@ -306,8 +313,8 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     rename: (...args) => {
       const [parents, [name, newName]] = split(args)
       return Effect.gen(function*() {
+        yield* Path.validate(spec.kind, newName) // before the path's extension check, as in create
         const path = yield* itemPath(parents, name)
-        yield* Path.validate(spec.kind, newName)
         yield* write({ method: "POST", path, body: { name: newName } })
       }).pipe(Effect.withSpan(span("rename")))
     },

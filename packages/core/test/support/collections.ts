@@ -1,0 +1,138 @@
+/**
+ * Every collection the client has, with what its spec cannot say (samples as LXD 5.0.2 sends them, names):
+ * read by `collections.test.ts` (the checklist of STYLE §12 per collection) and `fastDecode.test.ts` (the fast
+ * decoder agrees with Schema on each spec's schemas). Adding a collection is one entry here.
+ */
+import { Certificates, LxdClient, LxdResource, Profiles, Projects, Warnings } from "@effect-lxd/core"
+import { Effect } from "effect"
+import * as Collection from "../../src/internal/collection.js"
+import { type AnySpec, collectionSuite, type Fixture } from "./collectionSuite.js"
+
+/** A collection, its types erased so that different ones fit in one list. */
+export interface Entry {
+  readonly spec: AnySpec
+  readonly item: Readonly<Record<string, unknown>>
+  readonly post: unknown
+  /** Declares its suite. */
+  readonly suite: () => void
+}
+
+const entry = <S extends AnySpec>(spec: S, fixture: Fixture<S>): Entry => ({
+  spec,
+  item: fixture.item,
+  post: fixture.post,
+  suite: () => collectionSuite(spec, fixture)
+})
+
+/**
+ * Not an LXD collection: profiles' schemas two parents deep, behind an extension, with a filter — the branches
+ * (parent names, gating, filter) that no shipped spec takes yet. Drop it once instance snapshots or storage
+ * volumes are specs.
+ */
+const nested = LxdResource.spec({
+  name: "Nested",
+  path: "/instances/{instance}/pools/{pool}/things",
+  parents: ["instance", "storage pool"],
+  kind: "snapshot",
+  item: Profiles.Profile,
+  post: Profiles.ProfilesPost,
+  put: Profiles.ProfilePut,
+  extension: "nested_things",
+  filter: "api_filtering"
+})
+
+const profile = (name: string) => ({
+  config: { "limits.memory": "1GiB" },
+  description: "Default LXD profile",
+  devices: {
+    eth0: { name: "eth0", network: "lxdbr0", type: "nic" },
+    root: { path: "/", pool: "default", type: "disk" }
+  },
+  name,
+  used_by: ["/1.0/instances/c1", "/1.0/instances/c2?project=other"]
+})
+
+export const collections: ReadonlyArray<Entry> = [
+  entry(Profiles.spec, {
+    make: Profiles.make,
+    // `GET /1.0/profiles/default` on LXD 5.0.2 (no `project` field yet)
+    item: profile("dev+café"),
+    post: { name: "dev+café", description: "a profile", config: { "limits.cpu": "2" }, devices: {} },
+    parents: [],
+    name: "dev+café",
+    newName: "dev-2",
+    invalidName: "two words"
+  }),
+  entry(Projects.spec, {
+    make: Projects.make,
+    // `GET /1.0/projects/dev` on LXD 5.0.2
+    item: {
+      config: {
+        "features.images": "true",
+        "features.networks": "false",
+        "features.profiles": "true",
+        "features.storage.volumes": "true"
+      },
+      description: "Development",
+      name: "dev+café",
+      used_by: ["/1.0/profiles/default?project=dev%2Bcaf%C3%A9"]
+    },
+    post: { name: "dev+café", description: "a project", config: { "features.images": "false" } },
+    parents: [],
+    name: "dev+café",
+    newName: "dev-2",
+    invalidName: "two words"
+  }),
+  entry(Warnings.spec, {
+    make: Warnings.make,
+    // `GET /1.0/warnings/{uuid}` on LXD 5.0.2
+    item: {
+      uuid: "1b3c8a9e-52f3-4a43-9d2c-4c8e1f0e9a01",
+      status: "new",
+      severity: "low",
+      type: "Couldn't find the CGroup network priority controller",
+      count: 1,
+      first_seen_at: "2026-11-30T10:00:00.123456789Z",
+      last_seen_at: "2026-11-30T10:05:00.5Z",
+      last_message: "per-instance network priority will be ignored. Please use per-device limits.priority instead",
+      entity_url: "",
+      location: "none",
+      project: ""
+    },
+    post: { status: "new" }, // LXD has no create
+    parents: [],
+    name: "1b3c8a9e-52f3-4a43-9d2c-4c8e1f0e9a01",
+    newName: "7d2e4c1a-0b5f-4e8a-a1c3-9f6e2d8b7a02",
+    invalidName: "not a uuid"
+  }),
+  entry(Certificates.spec, {
+    make: Certificates.make,
+    // `GET /1.0/certificates/{fingerprint}` on LXD 5.0.2 (no `description` yet)
+    item: {
+      name: "ci",
+      type: "client",
+      restricted: true,
+      projects: ["dev"],
+      certificate: "-----BEGIN CERTIFICATE-----\nQUJD\nREVG\n-----END CERTIFICATE-----\n",
+      fingerprint: "3f1c7a2b9d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"
+    },
+    post: { certificate: "-----BEGIN CERTIFICATE-----\nQUJD\nREVG\n-----END CERTIFICATE-----\n", name: "ci" },
+    // what LXD wants: base64 DER, a type
+    postSent: { certificate: "QUJDREVG", name: "ci", type: "client" },
+    parents: [],
+    name: "3f1c7a2b9d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+    // SHA-256 of the DER above: the fingerprint a create names when LXD gives no Location
+    newName: "e9c0f8b575cbfcb42ab3b78ecc87efa3b011d9a5d10b09fa4e96f240bf6a82f5",
+    invalidName: "not-hex"
+  }),
+  entry(nested, {
+    make: Effect.map(LxdClient.LxdClient, (client) => Collection.make(client, nested)),
+    item: profile("snap+0"),
+    post: { name: "snap+0" },
+    parents: ["c1", "pool+1"],
+    name: "snap+0",
+    newName: "snap1",
+    invalidName: "two words",
+    invalidParents: ["-c1", "a b"]
+  })
+]
