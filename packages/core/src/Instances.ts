@@ -420,7 +420,7 @@ export declare namespace Instances {
     readonly getWithEtag: (
       instance: string,
       snapshot: string
-    ) => Effect.Effect<{ readonly snapshot: InstanceSnapshot; readonly etag: string | undefined }, LxdError>
+    ) => Effect.Effect<LxdResource.WithEtag<InstanceSnapshot>, LxdError>
     /**
      * Takes a snapshot and returns its name (`POST …/snapshots`, **async**). When no name is given, LXD picks
      * one; it is read from the operation, or else from the newest snapshot. Errors: `Conflict` (name taken),
@@ -516,7 +516,7 @@ export declare namespace Instances {
     /** `GET …/metadata` with its ETag. */
     readonly getWithEtag: (
       instance: string
-    ) => Effect.Effect<{ readonly metadata: ImageMetadata; readonly etag: string | undefined }, LxdError>
+    ) => Effect.Effect<LxdResource.WithEtag<ImageMetadata>, LxdError>
     /**
      * Replaces the metadata (`PUT …/metadata`). LXD 5.0.2 ignores `If-Match` here, so with an `etag` the
      * client compares it with a fresh GET first (a narrow race remains) and sends it as well. Errors:
@@ -595,7 +595,7 @@ export declare namespace Instances {
     /** `GET /1.0/instances/{name}` with the ETag to pass to `replace`/`update`. */
     readonly getWithEtag: (
       name: string
-    ) => Effect.Effect<{ readonly instance: Instance; readonly etag: string | undefined }, LxdError>
+    ) => Effect.Effect<LxdResource.WithEtag<Instance>, LxdError>
     /** `GET /1.0/instances/{name}?recursion=1` (`instance_get_full`): with state, snapshots, backups. */
     readonly getFull: (name: string) => Effect.Effect<InstanceFull, LxdError>
     /** Whether the instance exists (a `NotFound` is `false`). */

@@ -226,10 +226,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         const path = yield* instancePath(name)
         const r = yield* client.sync(Instance, { method: "GET", path })
         yield* checkType(name, path, r.metadata.type)
-        return { instance: r.metadata, etag: r.etag }
+        return { value: r.metadata, etag: r.etag }
       }).pipe(Effect.withSpan(span("get")))
 
-    const get: I.Instances.Service["get"] = (name) => Effect.map(getWithEtag(name), (r) => r.instance)
+    const get: I.Instances.Service["get"] = (name) => Effect.map(getWithEtag(name), (r) => r.value)
 
     const getFull: I.Instances.Service["getFull"] = (name) =>
       Effect.gen(function*() {
@@ -558,7 +558,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const snapshotGetWithEtag: I.Instances.Snapshots["getWithEtag"] = (instance, snapshot) =>
       snapshotPath(instance, snapshot).pipe(
         Effect.flatMap((path) => client.sync(InstanceSnapshot, { method: "GET", path })),
-        Effect.map((r) => ({ snapshot: r.metadata, etag: r.etag })),
+        Effect.map((r) => ({ value: r.metadata, etag: r.etag })),
         Effect.withSpan(span("snapshots.get"))
       )
 
@@ -572,7 +572,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const snapshots: I.Instances.Snapshots = {
       listNames: (instance) => namesAt(instance, "/snapshots").pipe(Effect.withSpan(span("snapshots.listNames"))),
       list: snapshotList,
-      get: (instance, snapshot) => Effect.map(snapshotGetWithEtag(instance, snapshot), (r) => r.snapshot),
+      get: (instance, snapshot) => Effect.map(snapshotGetWithEtag(instance, snapshot), (r) => r.value),
       getWithEtag: snapshotGetWithEtag,
       create: (instance, body = {}) =>
         Effect.gen(function*() {
@@ -716,12 +716,12 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const metadataGetWithEtag: I.Instances.Metadata["getWithEtag"] = (instance) =>
       instancePath(instance, "/metadata").pipe(
         Effect.flatMap((path) => client.sync(ImageMetadata, { method: "GET", path })),
-        Effect.map((r) => ({ metadata: r.metadata, etag: r.etag })),
+        Effect.map((r) => ({ value: r.metadata, etag: r.etag })),
         Effect.withSpan(span("metadata.get"))
       )
 
     const metadata: I.Instances.Metadata = {
-      get: (instance) => Effect.map(metadataGetWithEtag(instance), (r) => r.metadata),
+      get: (instance) => Effect.map(metadataGetWithEtag(instance), (r) => r.value),
       getWithEtag: metadataGetWithEtag,
       replace: (instance, body, options) =>
         Effect.gen(function*() {
