@@ -286,7 +286,7 @@ describe("snapshots", () => {
 
       const expiry = DateTime.unsafeMake("2035-06-01T00:00:00Z")
       const { etag } = yield* snapshots.getWithEtag(name, "second")
-      yield* snapshots.update(name, "second", { expires_at: expiry }, { etag })
+      yield* snapshots.replace(name, "second", { expires_at: expiry }, { etag })
       const second2 = yield* snapshots.get(name, "second")
       expect(second2.expires_at && DateTime.toEpochMillis(second2.expires_at)).toBe(DateTime.toEpochMillis(expiry))
 

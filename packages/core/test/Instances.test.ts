@@ -282,7 +282,7 @@ describe("extension gating", () => {
         instances.getFull("c1"),
         instances.setStateMany({ action: "stop", force: true }),
         instances.publish("c1", { aliases: ["x"] }),
-        instances.snapshots.update("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" })
+        instances.snapshots.replace("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" })
       ]
       const expected = [
         "api_filtering",
@@ -506,7 +506,7 @@ describe("request shapes", () => {
       finals: { s9: { status: "Failure", status_code: 400, err: "The instance is already stopped" } }
     }))))
 
-  it.effect("snapshots: list, get, create, rename, update, restore, delete, publish", () =>
+  it.effect("snapshots: list, get, create, rename, replace, restore, delete, publish", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances
       const s = instances.snapshots
@@ -517,7 +517,7 @@ describe("request shapes", () => {
       expect(etag).toBe("\"se\"")
       expect(yield* s.create("c1", { name: "s2", expires_at: new Date("2030-01-01T00:00:00Z") })).toBe("s2")
       yield* s.rename("c1", "s2", "s3")
-      yield* s.update("c1", "s3", { expires_at: DateTime.unsafeMake("2031-01-01T00:00:00Z") }, { etag: "\"se\"" })
+      yield* s.replace("c1", "s3", { expires_at: DateTime.unsafeMake("2031-01-01T00:00:00Z") }, { etag: "\"se\"" })
       yield* s.restore("c1", "s3")
       yield* s.delete("c1", "s3")
       expect(yield* s.publish("c1", "s0", { aliases: ["img", { name: "img2", description: "d" }], public: true }))
