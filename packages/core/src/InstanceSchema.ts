@@ -476,3 +476,32 @@ export const backupsSpec = LxdResource.spec({
   verbs: ["listNames", "list", "get", "getWithEtag", "exists", "create", "rename", "delete"],
   async: ["create", "rename", "delete"]
 })
+
+/**
+ * The instances collection (`/1.0/instances`), read by the client, the fake and the tests. `post` is the top
+ * level of a create body with `source` left opaque (its union is typed by `Instances.InstancesPost`).
+ *
+ * The client goes through it for `rename` and the `DELETE` of `delete` only: the flavours (`Containers`,
+ * `VirtualMachines`) send `instance-type` with every list and check the type of what they read, `create`
+ * deletes what an interrupted create left behind, `replace` drops read-only fields, `update` works around
+ * 5.0.2 resetting the description, and `delete` may stop the instance first.
+ *
+ * @since 0.2.0
+ * @category descriptors
+ */
+export const instancesSpec = LxdResource.spec({
+  name: "Instances",
+  path: "/instances",
+  kind: "instance",
+  item: Instance,
+  post: Schema.Struct({
+    name: Schema.optional(Schema.String),
+    source: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    type: Schema.optional(Schema.String)
+  }),
+  put: InstancePut,
+  filter: "api_filtering",
+  allProjects: "instance_all_projects",
+  async: ["create", "replace", "update", "modify", "rename", "delete"],
+  lifecycle: "instance"
+})

@@ -119,6 +119,11 @@ export {
    */
   InstanceSnapshotsPost,
   /**
+   * @since 0.2.0
+   * @category descriptors
+   */
+  instancesSpec,
+  /**
    * @since 0.1.0
    * @category schemas
    */

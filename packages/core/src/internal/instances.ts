@@ -23,6 +23,7 @@ import {
   Instance,
   InstanceFull,
   InstancePut,
+  instancesSpec,
   InstanceState,
   snapshotsSpec
 } from "../InstanceSchema.js"
@@ -134,6 +135,12 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const InstanceList = Schema.NullOr(Schema.Array(Instance))
     const InstanceFullList = Schema.NullOr(Schema.Array(InstanceFull))
     const decodePut = Schema.decodeUnknown(InstancePut, { onExcessProperty: "preserve" })
+
+    // The collection shape serves `rename` and the `DELETE` only. The reads stay hand-written: the flavour sends
+    // `instance-type` with every list and reports an instance of another type as not found, which the shape's
+    // verbs cannot; `create` deletes what an interrupted create left behind; `replace` drops read-only fields;
+    // `update` keeps the description 5.0.2 would reset; `modify` checks the type; `delete` may force-stop first.
+    const instanceCollection = Collection.make(client, { ...instancesSpec, name: flavour.span })
 
     const instancePath = (name: string, ...rest: ReadonlyArray<string | readonly [Path.NameKind, unknown]>) =>
       Path.build("/instances/", ["instance", name], ...rest)
@@ -450,21 +457,16 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         yield* runVoid({ method: "PUT", path, body: stripReadOnly(next), etag: response.etag })
       }).pipe(Effect.withSpan(span("modify")))
 
-    const rename: I.Instances.Service["rename"] = (name, newName) =>
-      Effect.gen(function*() {
-        const path = yield* instancePath(name)
-        yield* Path.validate("instance", newName)
-        yield* runVoid({ method: "POST", path, body: { name: newName } })
-      }).pipe(Effect.withSpan(span("rename")))
+    const rename: I.Instances.Service["rename"] = instanceCollection.rename
 
     const deleteInstance: I.Instances.Service["delete"] = (name, options) =>
       Effect.gen(function*() {
-        const path = yield* instancePath(name)
+        yield* instancePath(name) // the name is checked before anything is sent
         if (options?.force === true) {
           const current = yield* state(name)
           if (current.status_code !== StatusCode.Stopped) yield* forceStop(name)
         }
-        yield* runVoid({ method: "DELETE", path })
+        yield* instanceCollection.delete(name)
       }).pipe(Effect.withSpan(span("delete")))
 
     // -- images ----------------------------------------------------------------------------------------------
