@@ -392,6 +392,9 @@ export interface ImportOptions {
 // ---------------------------------------------------------------------------------------------------------------
 // service
 
+/** The verbs snapshots and backups take from the collection shape as they are. */
+type ChildVerbs = "listNames" | "list" | "get" | "getWithEtag" | "exists" | "rename" | "delete"
+
 /**
  * @since 0.1.0
  * @category tags
@@ -417,7 +420,7 @@ export declare namespace Instances {
   export interface Snapshots extends
     Pick<
       LxdResource.Collection<[instance: string], InstanceSnapshot, InstanceSnapshotsPost, InstanceSnapshotPut>,
-      "listNames" | "list" | "get" | "getWithEtag" | "exists" | "rename" | "delete"
+      ChildVerbs
     >
   {
     /**
@@ -472,7 +475,7 @@ export declare namespace Instances {
   export interface Backups extends
     Pick<
       LxdResource.Collection<[instance: string], InstanceBackup, InstanceBackupsPost, never>,
-      "listNames" | "list" | "get" | "getWithEtag" | "exists" | "rename" | "delete"
+      ChildVerbs
     >
   {
     /** Makes a backup and returns its name (`POST …/backups`, **async**). Errors: `Conflict`, `OperationFailed`. */
