@@ -50,7 +50,7 @@ describe("server", () => {
       yield* server.updateConfig({ "images.remote_cache_expiry": "7" }, { etag })
       const stale = yield* Effect.flip(server.updateConfig({ "images.remote_cache_expiry": "8" }, { etag }))
       expect(stale._tag).toBe("PreconditionFailed")
-      const { info: after } = yield* server.getWithEtag
+      const { value: after } = yield* server.getWithEtag
       expect(after.config["images.remote_cache_expiry"]).toBe("7")
       yield* server.updateConfig({ "images.remote_cache_expiry": "" })
     }).pipe(Effect.provide(unix)))

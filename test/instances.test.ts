@@ -237,7 +237,7 @@ describe("ETags", () => {
     return Effect.gen(function*() {
       const instances = yield* Instances.Instances
       yield* instances.create({ name, source: busybox, description: "v0" })
-      const { etag, instance } = yield* instances.getWithEtag(name)
+      const { etag, value: instance } = yield* instances.getWithEtag(name)
       expect(etag).toMatch(/^"?[0-9a-f]{64}"?$/)
       yield* instances.update(name, { config: { "user.a": "1" } }, { etag })
       const stalePatch = yield* Effect.flip(instances.update(name, { config: { "user.b": "2" } }, { etag }))
@@ -286,7 +286,7 @@ describe("snapshots", () => {
 
       const expiry = DateTime.unsafeMake("2035-06-01T00:00:00Z")
       const { etag } = yield* snapshots.getWithEtag(name, "second")
-      yield* snapshots.update(name, "second", { expires_at: expiry }, { etag })
+      yield* snapshots.replace(name, "second", { expires_at: expiry }, { etag })
       const second2 = yield* snapshots.get(name, "second")
       expect(second2.expires_at && DateTime.toEpochMillis(second2.expires_at)).toBe(DateTime.toEpochMillis(expiry))
 
@@ -625,7 +625,7 @@ describe("console, logs, metadata, templates", () => {
     return Effect.gen(function*() {
       const instances = yield* Instances.Instances
       yield* instances.create({ name, source: busybox })
-      const { etag, metadata } = yield* instances.metadata.getWithEtag(name)
+      const { etag, value: metadata } = yield* instances.metadata.getWithEtag(name)
       expect(metadata.properties["os"]).toBe("busybox")
       yield* instances.templates.put(name, "hostname.tpl", "{{ container.name }}\n")
       expect(yield* instances.templates.list(name)).toEqual(["hostname.tpl"])

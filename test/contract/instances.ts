@@ -22,7 +22,7 @@ export const instanceScenarios: ReadonlyArray<Scenario> = [
         })
         yield* Effect.gen(function*() {
           expect(name.length).toBeGreaterThan(0)
-          const { instance, etag } = yield* instances.getWithEtag(name)
+          const { value: instance, etag } = yield* instances.getWithEtag(name)
           expect(instance.description).toBe("named by the server")
           expect(instance.config["limits.cpu"]).toBe("1")
           expect(instance.status).toBe("Stopped")

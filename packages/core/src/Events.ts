@@ -108,7 +108,7 @@ export type LxdEvent = LifecycleEvent | OperationEvent | LoggingEvent | RawEvent
  * @since 0.1.0
  * @category models
  */
-export type Overflow = internal.Overflow
+export type Overflow = "fail" | "dropping" | "sliding"
 
 /**
  * @since 0.1.0

@@ -63,7 +63,16 @@ import type { LxdError } from "./LxdError.js"
  * @since 0.1.0
  * @category models
  */
-export interface CommonOptions extends internal.CommonOptions {}
+export interface CommonOptions {
+  /** Variables for the command; `{}` when left out. */
+  readonly environment?: Readonly<Record<string, string>> | undefined
+  /** The uid it runs as, as seen inside the instance (`container_exec_user_group_cwd`). */
+  readonly user?: number | undefined
+  /** The gid it runs as, as seen inside the instance (`container_exec_user_group_cwd`). */
+  readonly group?: number | undefined
+  /** Its working directory (`container_exec_user_group_cwd`). */
+  readonly cwd?: string | undefined
+}
 
 /**
  * `CommonOptions` plus `stdin`: a `string`, a `Uint8Array` or a `Stream<Uint8Array, LxdError>`, streamed
@@ -72,7 +81,10 @@ export interface CommonOptions extends internal.CommonOptions {}
  * @since 0.1.0
  * @category models
  */
-export interface StartOptions extends internal.ProcessOptions {}
+export interface StartOptions extends CommonOptions {
+  /** Input, streamed into the command and then closed (EOF). Without it the command reads EOF at once. */
+  readonly stdin?: string | Uint8Array | Stream.Stream<Uint8Array, LxdError> | undefined
+}
 
 /**
  * @since 0.1.0
@@ -98,7 +110,14 @@ export interface RunOptions extends StartOptions {
  * @since 0.1.0
  * @category models
  */
-export interface PtyOptions extends internal.PtyOptions {}
+export interface PtyOptions extends CommonOptions {
+  /** Terminal width (default 80). */
+  readonly width?: number | undefined
+  /** Terminal height (default 24). */
+  readonly height?: number | undefined
+  /** Keep a copy of the output in the instance's log (`record-output`, extension `container_exec_recording`). */
+  readonly recordOutput?: boolean | undefined
+}
 
 /**
  * How a command ended. A command that ran and failed, or could not be found (127) or executed (126), is an
@@ -109,7 +128,12 @@ export interface PtyOptions extends internal.PtyOptions {}
  * @since 0.1.0
  * @category models
  */
-export interface ExitStatus extends internal.Exit {}
+export interface ExitStatus {
+  /** The command's exit code (127: not found, 126: could not be executed). */
+  readonly exitCode: number
+  /** LXD's message when the operation failed although the command ran or could not start. */
+  readonly error: string | undefined
+}
 
 /**
  * @since 0.1.0
@@ -137,7 +161,22 @@ export interface TextResult extends ExitStatus {
  * @since 0.1.0
  * @category models
  */
-export interface Process extends internal.Process {}
+export interface Process {
+  /** The id of the exec operation. */
+  readonly operationId: string
+  /** The command's stdout (run it once). */
+  readonly stdout: Stream.Stream<Uint8Array, LxdError>
+  /** The command's stderr (run it once). */
+  readonly stderr: Stream.Stream<Uint8Array, LxdError>
+  /** Sends bytes (a string as UTF-8) to the command's stdin. */
+  readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, LxdError>
+  /** Closes the command's stdin (EOF). */
+  readonly closeStdin: Effect.Effect<void>
+  /** Sends a signal (a number: 15 is SIGTERM) to the command. */
+  readonly signal: (signal: number) => Effect.Effect<void, LxdError>
+  /** Completes with the exit status when the command has ended. */
+  readonly exit: Effect.Effect<ExitStatus, LxdError>
+}
 
 /**
  * A running interactive command on a PTY: `operationId`; `output` (one stream for stdout and stderr);
@@ -146,7 +185,20 @@ export interface Process extends internal.Process {}
  * @since 0.1.0
  * @category models
  */
-export interface Pty extends internal.Pty {}
+export interface Pty {
+  /** The id of the exec operation. */
+  readonly operationId: string
+  /** The terminal's output (stdout and stderr in one stream). */
+  readonly output: Stream.Stream<Uint8Array, LxdError>
+  /** Sends bytes (a string as UTF-8) to the terminal. */
+  readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, LxdError>
+  /** Resizes the terminal. */
+  readonly resize: (width: number, height: number) => Effect.Effect<void, LxdError>
+  /** Sends a signal (a number) to the command. */
+  readonly signal: (signal: number) => Effect.Effect<void, LxdError>
+  /** Completes with the exit status when the command has ended. */
+  readonly exit: Effect.Effect<ExitStatus, LxdError>
+}
 
 /**
  * @since 0.1.0

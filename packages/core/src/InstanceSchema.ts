@@ -5,6 +5,7 @@
  * @since 0.2.0
  */
 import * as Schema from "effect/Schema"
+import * as LxdResource from "./LxdResource.js"
 import { Devices, NullableArray, OpenEnum, StringMap, Timestamp } from "./LxdSchema.js"
 
 /**
@@ -376,3 +377,131 @@ export const ImageMetadata = Schema.Struct({
  * @category models
  */
 export interface ImageMetadata extends Schema.Schema.Type<typeof ImageMetadata> {}
+
+/**
+ * A new snapshot (`POST /1.0/instances/{name}/snapshots`). Without `name`, LXD picks one (`snap0`, `snap1`, …).
+ * `expires_at`: RFC 3339 on the wire.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceSnapshotsPost = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  /** Include the running state (needs CRIU for containers; LXD 5.0.2 without it refuses, see `create`). */
+  stateful: Schema.optional(Schema.Boolean),
+  expires_at: Schema.optional(Schema.String)
+}).annotations({ identifier: "InstanceSnapshotsPost" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSnapshotsPost extends Schema.Schema.Encoded<typeof InstanceSnapshotsPost> {}
+
+/**
+ * The writable part of a snapshot (`PUT /1.0/instances/{name}/snapshots/{snapshot}`, `snapshot_expiry`).
+ * `expires_at`: RFC 3339 on the wire.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceSnapshotPut = Schema.Struct({
+  expires_at: Schema.String
+}).annotations({ identifier: "InstanceSnapshotPut" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceSnapshotPut extends Schema.Schema.Encoded<typeof InstanceSnapshotPut> {}
+
+/**
+ * A new backup (`POST /1.0/instances/{name}/backups`). Without `name`, LXD picks one (`backup0`, …).
+ * `expires_at`: RFC 3339 on the wire.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InstanceBackupsPost = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  expires_at: Schema.optional(Schema.String),
+  /** Leave the snapshots out. */
+  instance_only: Schema.optional(Schema.Boolean),
+  /** The storage driver's own format (faster, but restorable only on the same driver). */
+  optimized_storage: Schema.optional(Schema.Boolean),
+  /** `gzip`, `bzip2`, `xz`, `zstd`, `none`, … (`backup_compression_algorithm`). */
+  compression_algorithm: Schema.optional(Schema.String)
+}).annotations({ identifier: "InstanceBackupsPost" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstanceBackupsPost extends Schema.Schema.Encoded<typeof InstanceBackupsPost> {}
+
+/**
+ * An instance's snapshots (`/1.0/instances/{instance}/snapshots`), read by the client, the fake and the tests.
+ * Every write may be answered with an operation. `replace` (`PUT`, the expiry) needs `snapshot_expiry`.
+ *
+ * @since 0.2.0
+ * @category descriptors
+ */
+export const snapshotsSpec = LxdResource.spec({
+  name: "Instances.snapshots",
+  path: "/instances/{instance}/snapshots",
+  parents: ["instance"],
+  kind: "snapshot",
+  item: InstanceSnapshot,
+  post: InstanceSnapshotsPost,
+  put: InstanceSnapshotPut,
+  verbs: ["listNames", "list", "get", "getWithEtag", "exists", "create", "replace", "update", "rename", "delete"],
+  async: ["create", "replace", "update", "rename", "delete"]
+})
+
+/**
+ * An instance's backups (`/1.0/instances/{instance}/backups`): no `PUT` or `PATCH`. Every write may be answered
+ * with an operation.
+ *
+ * @since 0.2.0
+ * @category descriptors
+ */
+export const backupsSpec = LxdResource.spec({
+  name: "Instances.backups",
+  path: "/instances/{instance}/backups",
+  parents: ["instance"],
+  kind: "backup",
+  item: InstanceBackup,
+  post: InstanceBackupsPost,
+  put: Schema.Struct({}),
+  verbs: ["listNames", "list", "get", "getWithEtag", "exists", "create", "rename", "delete"],
+  async: ["create", "rename", "delete"]
+})
+
+/**
+ * The instances collection (`/1.0/instances`), read by the client, the fake and the tests. `post` is the top
+ * level of a create body with `source` left opaque (its union is typed by `Instances.InstancesPost`).
+ *
+ * The client goes through it for `rename` and the `DELETE` of `delete` only: the flavours (`Containers`,
+ * `VirtualMachines`) send `instance-type` with every list and check the type of what they read, `create`
+ * deletes what an interrupted create left behind, `replace` drops read-only fields, `update` works around
+ * 5.0.2 resetting the description, and `delete` may stop the instance first.
+ *
+ * @since 0.2.0
+ * @category descriptors
+ */
+export const instancesSpec = LxdResource.spec({
+  name: "Instances",
+  path: "/instances",
+  kind: "instance",
+  item: Instance,
+  post: Schema.Struct({
+    name: Schema.optional(Schema.String),
+    source: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    type: Schema.optional(Schema.String)
+  }),
+  put: InstancePut,
+  filter: "api_filtering",
+  allProjects: "instance_all_projects",
+  async: ["create", "replace", "update", "modify", "rename", "delete"],
+  lifecycle: "instance"
+})

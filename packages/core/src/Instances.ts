@@ -43,9 +43,12 @@ import type {
   ImageMetadata,
   Instance,
   InstanceBackup,
+  InstanceBackupsPost,
   InstanceFull,
   InstancePut,
   InstanceSnapshot,
+  InstanceSnapshotPut,
+  InstanceSnapshotsPost,
   InstanceState,
   InstanceStatus,
   InstanceType
@@ -60,6 +63,11 @@ import type { ConfigMap, DevicesMap } from "./LxdSchema.js"
 // schemas (in `InstanceSchema`, re-exported here)
 
 export {
+  /**
+   * @since 0.2.0
+   * @category descriptors
+   */
+  backupsSpec,
   /**
    * @since 0.1.0
    * @category schemas
@@ -84,6 +92,11 @@ export {
    * @since 0.1.0
    * @category schemas
    */
+  InstanceBackupsPost,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
   InstanceFull,
   /**
    * @since 0.1.0
@@ -95,6 +108,21 @@ export {
    * @category schemas
    */
   InstanceSnapshot,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceSnapshotPut,
+  /**
+   * @since 0.1.0
+   * @category schemas
+   */
+  InstanceSnapshotsPost,
+  /**
+   * @since 0.2.0
+   * @category descriptors
+   */
+  instancesSpec,
   /**
    * @since 0.1.0
    * @category schemas
@@ -139,7 +167,12 @@ export {
    * @since 0.1.0
    * @category schemas
    */
-  InstanceType
+  InstanceType,
+  /**
+   * @since 0.2.0
+   * @category descriptors
+   */
+  snapshotsSpec
 } from "./InstanceSchema.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -152,6 +185,16 @@ export {
  * @category models
  */
 export type TimeInput = Date | DateTime.DateTime | string
+
+/**
+ * A request body whose `expires_at` may be given as any {@link TimeInput} (the client sends it as RFC 3339).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WithTimeInput<A> = {
+  readonly [K in keyof A]: K extends "expires_at" ? TimeInput | Exclude<A[K], string> : A[K]
+}
 
 /**
  * Create from an image: local by `alias` or `fingerprint` (or `properties`), or pulled from a remote image
@@ -286,46 +329,6 @@ export interface InstanceStatePut {
 }
 
 /**
- * `POST /1.0/instances/{name}/snapshots`. Without `name`, LXD picks one (`snap0`, `snap1`, …).
- *
- * @since 0.1.0
- * @category models
- */
-export interface InstanceSnapshotsPost {
-  readonly name?: string | undefined
-  /** Include the running state (needs CRIU for containers; LXD 5.0.2 without it refuses, see `create`). */
-  readonly stateful?: boolean | undefined
-  readonly expires_at?: TimeInput | undefined
-}
-
-/**
- * `PUT /1.0/instances/{name}/snapshots/{snapshot}` (`snapshot_expiry`).
- *
- * @since 0.1.0
- * @category models
- */
-export interface InstanceSnapshotPut {
-  readonly expires_at: TimeInput
-}
-
-/**
- * `POST /1.0/instances/{name}/backups`. Without `name`, LXD picks one (`backup0`, …).
- *
- * @since 0.1.0
- * @category models
- */
-export interface InstanceBackupsPost {
-  readonly name?: string | undefined
-  readonly expires_at?: TimeInput | undefined
-  /** Leave the snapshots out. */
-  readonly instance_only?: boolean | undefined
-  /** The storage driver's own format (faster, but restorable only on the same driver). */
-  readonly optimized_storage?: boolean | undefined
-  /** `gzip`, `bzip2`, `xz`, `zstd`, `none`, … (`backup_compression_algorithm`). */
-  readonly compression_algorithm?: string | undefined
-}
-
-/**
  * Options of publishing an instance or a snapshot as an image (`POST /1.0/images` with an `instance` or
  * `snapshot` source).
  *
@@ -389,6 +392,9 @@ export interface ImportOptions {
 // ---------------------------------------------------------------------------------------------------------------
 // service
 
+/** The verbs snapshots and backups take from the collection shape as they are. */
+type ChildVerbs = "listNames" | "list" | "get" | "getWithEtag" | "exists" | "rename" | "delete"
+
 /**
  * @since 0.1.0
  * @category tags
@@ -404,41 +410,38 @@ export class Instances extends Context.Tag("@effect-lxd/core/Instances")<Instanc
  */
 export declare namespace Instances {
   /**
-   * Instance snapshots (`/1.0/instances/{name}/snapshots`).
+   * Instance snapshots (`/1.0/instances/{name}/snapshots`): `listNames`, `list`, `get`, `getWithEtag`, `exists`,
+   * `rename` (**async**; errors `Conflict`, `NotFound`), `delete` (**async**) on the collection shape
+   * ({@link snapshotsSpec}), and the snapshot's own `create`, `replace`, `restore`, `publish`.
    *
    * @since 0.1.0
    * @category models
    */
-  export interface Snapshots {
-    /** Snapshot names (`GET …/snapshots`). */
-    readonly listNames: (instance: string) => Effect.Effect<ReadonlyArray<string>, LxdError>
-    /** Snapshots (`GET …/snapshots?recursion=1`). */
-    readonly list: (instance: string) => Effect.Effect<ReadonlyArray<InstanceSnapshot>, LxdError>
-    /** `GET …/snapshots/{snapshot}`. Errors: `NotFound`. */
-    readonly get: (instance: string, snapshot: string) => Effect.Effect<InstanceSnapshot, LxdError>
-    /** `GET …/snapshots/{snapshot}` with its ETag. */
-    readonly getWithEtag: (
-      instance: string,
-      snapshot: string
-    ) => Effect.Effect<{ readonly snapshot: InstanceSnapshot; readonly etag: string | undefined }, LxdError>
+  export interface Snapshots extends
+    Pick<
+      LxdResource.Collection<[instance: string], InstanceSnapshot, InstanceSnapshotsPost, InstanceSnapshotPut>,
+      ChildVerbs
+    >
+  {
     /**
      * Takes a snapshot and returns its name (`POST …/snapshots`, **async**). When no name is given, LXD picks
      * one; it is read from the operation, or else from the newest snapshot. Errors: `Conflict` (name taken),
      * `OperationFailed` (LXD 5.0.2 without CRIU refuses `stateful: true` with "Unable to create a stateful
      * snapshot. CRIU isn't installed").
      */
-    readonly create: (instance: string, body?: InstanceSnapshotsPost) => Effect.Effect<string, LxdError>
-    /** Renames a snapshot (`POST …/snapshots/{snapshot}`, **async**). Errors: `Conflict`, `NotFound`. */
-    readonly rename: (instance: string, snapshot: string, newName: string) => Effect.Effect<void, LxdError>
+    readonly create: (
+      instance: string,
+      body?: WithTimeInput<InstanceSnapshotsPost>
+    ) => Effect.Effect<string, LxdError>
     /**
      * Changes the expiry (`PUT …/snapshots/{snapshot}`, **async**, `snapshot_expiry`). Errors:
      * `PreconditionFailed` (stale `etag`), `NotFound`.
      */
-    readonly update: (
+    readonly replace: (
       instance: string,
       snapshot: string,
-      body: InstanceSnapshotPut,
-      options?: { readonly etag?: string | undefined }
+      body: WithTimeInput<InstanceSnapshotPut>,
+      options?: LxdResource.EtagOptions
     ) => Effect.Effect<void, LxdError>
     /**
      * Restores the instance to the snapshot (`PUT /1.0/instances/{name}` with `restore`, **async**). Errors:
@@ -449,8 +452,6 @@ export declare namespace Instances {
       snapshot: string,
       options?: { readonly stateful?: boolean | undefined }
     ) => Effect.Effect<void, LxdError>
-    /** Deletes a snapshot (`DELETE …/snapshots/{snapshot}`, **async**). Errors: `NotFound`. */
-    readonly delete: (instance: string, snapshot: string) => Effect.Effect<void, LxdError>
     /**
      * Publishes the snapshot as an image and returns its fingerprint (`POST /1.0/images`, source `snapshot`,
      * **async**). Errors: `OperationFailed` ("The image already exists: <fingerprint>" when an identical image
@@ -464,24 +465,24 @@ export declare namespace Instances {
   }
 
   /**
-   * Instance backups (`/1.0/instances/{name}/backups`).
+   * Instance backups (`/1.0/instances/{name}/backups`): `listNames`, `list`, `get`, `getWithEtag`, `exists`,
+   * `rename` (**async**), `delete` (**async**) on the collection shape ({@link backupsSpec}), and `create`,
+   * `download`.
    *
    * @since 0.1.0
    * @category models
    */
-  export interface Backups {
-    /** Backup names (`GET …/backups`). */
-    readonly listNames: (instance: string) => Effect.Effect<ReadonlyArray<string>, LxdError>
-    /** Backups (`GET …/backups?recursion=1`). */
-    readonly list: (instance: string) => Effect.Effect<ReadonlyArray<InstanceBackup>, LxdError>
-    /** `GET …/backups/{backup}`. Errors: `NotFound`. */
-    readonly get: (instance: string, backup: string) => Effect.Effect<InstanceBackup, LxdError>
+  export interface Backups extends
+    Pick<
+      LxdResource.Collection<[instance: string], InstanceBackup, InstanceBackupsPost, never>,
+      ChildVerbs
+    >
+  {
     /** Makes a backup and returns its name (`POST …/backups`, **async**). Errors: `Conflict`, `OperationFailed`. */
-    readonly create: (instance: string, body?: InstanceBackupsPost) => Effect.Effect<string, LxdError>
-    /** Renames a backup (`POST …/backups/{backup}`, **async**). */
-    readonly rename: (instance: string, backup: string, newName: string) => Effect.Effect<void, LxdError>
-    /** Deletes a backup (`DELETE …/backups/{backup}`, **async**). */
-    readonly delete: (instance: string, backup: string) => Effect.Effect<void, LxdError>
+    readonly create: (
+      instance: string,
+      body?: WithTimeInput<InstanceBackupsPost>
+    ) => Effect.Effect<string, LxdError>
     /**
      * The backup tarball as a stream (`GET …/backups/{backup}/export`), read as it arrives (memory stays
      * bounded). Errors: `NotFound`, `ClientConnectionFailed` (the connection broke mid-way).
@@ -516,7 +517,7 @@ export declare namespace Instances {
     /** `GET …/metadata` with its ETag. */
     readonly getWithEtag: (
       instance: string
-    ) => Effect.Effect<{ readonly metadata: ImageMetadata; readonly etag: string | undefined }, LxdError>
+    ) => Effect.Effect<LxdResource.WithEtag<ImageMetadata>, LxdError>
     /**
      * Replaces the metadata (`PUT …/metadata`). LXD 5.0.2 ignores `If-Match` here, so with an `etag` the
      * client compares it with a fresh GET first (a narrow race remains) and sends it as well. Errors:
@@ -595,7 +596,7 @@ export declare namespace Instances {
     /** `GET /1.0/instances/{name}` with the ETag to pass to `replace`/`update`. */
     readonly getWithEtag: (
       name: string
-    ) => Effect.Effect<{ readonly instance: Instance; readonly etag: string | undefined }, LxdError>
+    ) => Effect.Effect<LxdResource.WithEtag<Instance>, LxdError>
     /** `GET /1.0/instances/{name}?recursion=1` (`instance_get_full`): with state, snapshots, backups. */
     readonly getFull: (name: string) => Effect.Effect<InstanceFull, LxdError>
     /** Whether the instance exists (a `NotFound` is `false`). */

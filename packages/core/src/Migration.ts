@@ -33,7 +33,7 @@
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/migration.js"
-import type { OperationHandle } from "./LxdClient.js"
+import type { LxdClient, OperationHandle } from "./LxdClient.js"
 import type { LxdError } from "./LxdError.js"
 import type { Operation } from "./LxdSchema.js"
 
@@ -43,7 +43,7 @@ import type { Operation } from "./LxdSchema.js"
  * @since 0.1.0
  * @category models
  */
-export type Mode = internal.Mode
+export type Mode = "pull" | "push" | "relay"
 
 /**
  * `source`, `target` (engines from `LxdClient.connect`), the instance `name` (and `targetName`), `mode`,
@@ -53,7 +53,30 @@ export type Mode = internal.Mode
  * @since 0.1.0
  * @category models
  */
-export interface CopyInstanceOptions extends internal.CopyInstanceOptions {}
+export interface CopyInstanceOptions {
+  /** The engine of the server the instance is on (from `LxdClient.connect`). */
+  readonly source: LxdClient.Service
+  /** The engine of the server to copy it to. */
+  readonly target: LxdClient.Service
+  /** The instance on `source`. */
+  readonly name: string
+  /** Its name on `target` (default: `name`). */
+  readonly targetName?: string | undefined
+  /** Which side opens the migration connections. */
+  readonly mode?: Mode | undefined
+  /** Leave the snapshots out. */
+  readonly instanceOnly?: boolean | undefined
+  /** Copy a running instance with its state (CRIU). */
+  readonly live?: boolean | undefined
+  /** Delete the source after the copy (a running source is stopped first and the copy started). */
+  readonly move?: boolean | undefined
+  /** Profiles of the copy, instead of the source's. */
+  readonly profiles?: ReadonlyArray<string> | undefined
+  /** Config keys of the copy, over the source's. */
+  readonly config?: Readonly<Record<string, string>> | undefined
+  /** Whether the copy is ephemeral. */
+  readonly ephemeral?: boolean | undefined
+}
 
 /**
  * `source`, `target` (engines from `LxdClient.connect`), the image's `fingerprint`, `mode` (`pull` by default),
@@ -62,7 +85,25 @@ export interface CopyInstanceOptions extends internal.CopyInstanceOptions {}
  * @since 0.1.0
  * @category models
  */
-export interface CopyImageOptions extends internal.CopyImageOptions {}
+export interface CopyImageOptions {
+  /** The engine of the server the image is on (from `LxdClient.connect`). */
+  readonly source: LxdClient.Service
+  /** The engine of the server to copy it to. */
+  readonly target: LxdClient.Service
+  /** The image on `source`. */
+  readonly fingerprint: string
+  /**
+   * `pull` (default): the target downloads from the source; `push`: the source uploads to the target; `relay`:
+   * the image streams through the client (neither server reaches the other).
+   */
+  readonly mode?: Mode | undefined
+  /** Aliases to create on `target`. */
+  readonly aliases?: ReadonlyArray<string> | undefined
+  /** Whether the copy is public. */
+  readonly public?: boolean | undefined
+  /** Whether the copy follows its source's updates. */
+  readonly autoUpdate?: boolean | undefined
+}
 
 /**
  * Copies or moves an instance to another server and waits for it (`POST /1.0/instances/{name}` with

@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { LxdClient } from "./LxdClient.js"
 import type { LxdError } from "./LxdError.js"
+import type { WithEtag } from "./LxdResource.js"
 import { NullableArray, ServerInfo } from "./LxdSchema.js"
 
 export {
@@ -91,7 +92,7 @@ export declare namespace Server {
     /** `GET /1.0`, cached (see `LxdClient.server`). */
     readonly info: Effect.Effect<ServerInfo, LxdError>
     /** `GET /1.0`, fresh, with its ETag for a later {@link Server.Service.replaceConfig}. */
-    readonly getWithEtag: Effect.Effect<{ readonly info: ServerInfo; readonly etag: string | undefined }, LxdError>
+    readonly getWithEtag: Effect.Effect<WithEtag<ServerInfo>, LxdError>
     /** Whether LXD trusts this client (`auth: "trusted"`), fresh. */
     readonly isTrusted: Effect.Effect<boolean, LxdError>
     /** `api_extensions` of the server. */
@@ -128,7 +129,7 @@ export declare namespace Server {
 export const make: Effect.Effect<Server.Service, never, LxdClient> = Effect.gen(function*() {
   const client = yield* LxdClient
   const getWithEtag = client.sync(ServerInfo, { method: "GET", path: "" }).pipe(
-    Effect.map((r) => ({ info: r.metadata, etag: r.etag })),
+    Effect.map((r): WithEtag<ServerInfo> => ({ value: r.metadata, etag: r.etag })),
     Effect.withSpan("Server.get")
   )
   const writeConfig =
@@ -141,7 +142,7 @@ export const make: Effect.Effect<Server.Service, never, LxdClient> = Effect.gen(
   return Server.of({
     info: client.server,
     getWithEtag,
-    isTrusted: Effect.map(getWithEtag, ({ info }) => info.auth === "trusted"),
+    isTrusted: Effect.map(getWithEtag, ({ value }) => value.auth === "trusted"),
     extensions: Effect.map(client.server, (info) => info.api_extensions),
     hasExtension: client.hasExtension,
     requireExtension: client.requireExtension,

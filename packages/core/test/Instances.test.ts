@@ -242,7 +242,7 @@ describe("reading", () => {
   it.effect("getWithEtag returns the ETag; getFull asks recursion=1; exists maps NotFound to false", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances
-      const { etag, instance } = yield* instances.getWithEtag("c1")
+      const { etag, value: instance } = yield* instances.getWithEtag("c1")
       expect(instance.name).toBe("c1")
       expect(etag).toBe("\"abc\"")
       const full = yield* instances.getFull("c1")
@@ -282,7 +282,7 @@ describe("extension gating", () => {
         instances.getFull("c1"),
         instances.setStateMany({ action: "stop", force: true }),
         instances.publish("c1", { aliases: ["x"] }),
-        instances.snapshots.update("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" })
+        instances.snapshots.replace("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" })
       ]
       const expected = [
         "api_filtering",
@@ -506,18 +506,18 @@ describe("request shapes", () => {
       finals: { s9: { status: "Failure", status_code: 400, err: "The instance is already stopped" } }
     }))))
 
-  it.effect("snapshots: list, get, create, rename, update, restore, delete, publish", () =>
+  it.effect("snapshots: list, get, create, rename, replace, restore, delete, publish", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances
       const s = instances.snapshots
       expect(yield* s.listNames("c1")).toEqual(["s0", "s1"])
       expect((yield* s.list("c1")).map((x) => x.name)).toEqual(["s0"])
-      const { etag, snapshot } = yield* s.getWithEtag("c1", "s0")
+      const { etag, value: snapshot } = yield* s.getWithEtag("c1", "s0")
       expect(snapshot.size).toBe(-1)
       expect(etag).toBe("\"se\"")
       expect(yield* s.create("c1", { name: "s2", expires_at: new Date("2030-01-01T00:00:00Z") })).toBe("s2")
       yield* s.rename("c1", "s2", "s3")
-      yield* s.update("c1", "s3", { expires_at: DateTime.unsafeMake("2031-01-01T00:00:00Z") }, { etag: "\"se\"" })
+      yield* s.replace("c1", "s3", { expires_at: DateTime.unsafeMake("2031-01-01T00:00:00Z") }, { etag: "\"se\"" })
       yield* s.restore("c1", "s3")
       yield* s.delete("c1", "s3")
       expect(yield* s.publish("c1", "s0", { aliases: ["img", { name: "img2", description: "d" }], public: true }))
@@ -676,7 +676,7 @@ describe("request shapes", () => {
       expect(yield* instances.logs.list("c1")).toEqual(["lxc.conf", "lxc.log"])
       expect(yield* instances.logs.get("c1", "lxc.log")).toBe("log line\n")
       yield* instances.logs.delete("c1", "exec_1.stdout")
-      const { etag, metadata } = yield* instances.metadata.getWithEtag("c1")
+      const { etag, value: metadata } = yield* instances.metadata.getWithEtag("c1")
       expect(metadata.templates["/etc/hostname"]?.when).toEqual(["create"])
       expect(metadata.properties["os"]).toBe("busybox")
       yield* instances.metadata.replace("c1", { ...metadata, properties: { os: "x" } }, { etag })

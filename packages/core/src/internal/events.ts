@@ -12,13 +12,11 @@ import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Overflow } from "../Events.js"
 import { EventBufferOverflow, type LxdError, ProtocolError } from "../LxdError.js"
 import { Operation, StringMap, Timestamp } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
 import * as FastDecode from "./fastDecode.js"
-
-/** @internal */
-export type Overflow = "fail" | "dropping" | "sliding"
 
 /** @internal */
 export interface SubscribeOptions {

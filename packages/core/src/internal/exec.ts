@@ -13,6 +13,14 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type {
+  CommonOptions,
+  ExitStatus as Exit,
+  Process,
+  Pty,
+  PtyOptions,
+  StartOptions as ProcessOptions
+} from "../Exec.js"
 import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
@@ -21,56 +29,6 @@ import { concat } from "./bytes.js"
 import * as FastDecode from "./fastDecode.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
-
-/** @internal */
-export interface CommonOptions {
-  readonly environment?: Readonly<Record<string, string>> | undefined
-  readonly user?: number | undefined
-  readonly group?: number | undefined
-  readonly cwd?: string | undefined
-}
-
-/** @internal */
-export interface ProcessOptions extends CommonOptions {
-  /** Input, streamed into the command and then closed (EOF). Without it the command reads EOF at once. */
-  readonly stdin?: string | Uint8Array | Stream.Stream<Uint8Array, LxdError> | undefined
-}
-
-/** @internal */
-export interface PtyOptions extends CommonOptions {
-  readonly width?: number | undefined
-  readonly height?: number | undefined
-  /** Keep a copy of the output in the instance's log (`record-output`, extension `container_exec_recording`). */
-  readonly recordOutput?: boolean | undefined
-}
-
-/** @internal */
-export interface Exit {
-  readonly exitCode: number
-  /** LXD's message when the operation failed although the command ran or could not start. */
-  readonly error: string | undefined
-}
-
-/** @internal */
-export interface Process {
-  readonly operationId: string
-  readonly stdout: Stream.Stream<Uint8Array, LxdError>
-  readonly stderr: Stream.Stream<Uint8Array, LxdError>
-  readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, LxdError>
-  readonly closeStdin: Effect.Effect<void>
-  readonly signal: (signal: number) => Effect.Effect<void, LxdError>
-  readonly exit: Effect.Effect<Exit, LxdError>
-}
-
-/** @internal */
-export interface Pty {
-  readonly operationId: string
-  readonly output: Stream.Stream<Uint8Array, LxdError>
-  readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, LxdError>
-  readonly resize: (width: number, height: number) => Effect.Effect<void, LxdError>
-  readonly signal: (signal: number) => Effect.Effect<void, LxdError>
-  readonly exit: Effect.Effect<Exit, LxdError>
-}
 
 const Fds = Schema.Struct({ fds: Schema.Record({ key: Schema.String, value: Schema.String }) })
 const Return = Schema.Struct({ return: Schema.Number })

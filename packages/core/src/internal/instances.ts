@@ -18,13 +18,14 @@ import * as Stream from "effect/Stream"
 import * as Events from "../Events.js"
 import type * as I from "../Instances.js"
 import {
+  backupsSpec,
   ImageMetadata,
   Instance,
-  InstanceBackup,
   InstanceFull,
   InstancePut,
-  InstanceSnapshot,
-  InstanceState
+  instancesSpec,
+  InstanceState,
+  snapshotsSpec
 } from "../InstanceSchema.js"
 import { LxdClient, type OperationOptions, type Request } from "../LxdClient.js"
 import {
@@ -39,7 +40,7 @@ import {
 import { type Operation, StatusCode } from "../LxdSchema.js"
 import { withStreamBody } from "./body.js"
 import * as Client from "./client.js"
-import { filterValue } from "./collection.js"
+import * as Collection from "./collection.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
@@ -133,9 +134,13 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     const InstanceList = Schema.NullOr(Schema.Array(Instance))
     const InstanceFullList = Schema.NullOr(Schema.Array(InstanceFull))
-    const SnapshotList = Schema.NullOr(Schema.Array(InstanceSnapshot))
-    const BackupList = Schema.NullOr(Schema.Array(InstanceBackup))
     const decodePut = Schema.decodeUnknown(InstancePut, { onExcessProperty: "preserve" })
+
+    // The collection shape serves `rename` and the `DELETE` only. The reads stay hand-written: the flavour sends
+    // `instance-type` with every list and reports an instance of another type as not found, which the shape's
+    // verbs cannot; `create` deletes what an interrupted create left behind; `replace` drops read-only fields;
+    // `update` keeps the description 5.0.2 would reset; `modify` checks the type; `delete` may force-stop first.
+    const instanceCollection = Collection.make(client, { ...instancesSpec, name: flavour.span })
 
     const instancePath = (name: string, ...rest: ReadonlyArray<string | readonly [Path.NameKind, unknown]>) =>
       Path.build("/instances/", ["instance", name], ...rest)
@@ -167,7 +172,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     const listQuery = (recursion: string, filter: I.ListOptions["filter"], allProjects: boolean) =>
       Effect.gen(function*() {
-        const f = filterValue(filter)
+        const f = Collection.filterValue(filter)
         if (f !== undefined) yield* client.requireExtension("api_filtering")
         if (allProjects) yield* client.requireExtension("instance_all_projects")
         return {
@@ -226,10 +231,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         const path = yield* instancePath(name)
         const r = yield* client.sync(Instance, { method: "GET", path })
         yield* checkType(name, path, r.metadata.type)
-        return { instance: r.metadata, etag: r.etag }
+        return { value: r.metadata, etag: r.etag }
       }).pipe(Effect.withSpan(span("get")))
 
-    const get: I.Instances.Service["get"] = (name) => Effect.map(getWithEtag(name), (r) => r.instance)
+    const get: I.Instances.Service["get"] = (name) => Effect.map(getWithEtag(name), (r) => r.value)
 
     const getFull: I.Instances.Service["getFull"] = (name) =>
       Effect.gen(function*() {
@@ -452,21 +457,16 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         yield* runVoid({ method: "PUT", path, body: stripReadOnly(next), etag: response.etag })
       }).pipe(Effect.withSpan(span("modify")))
 
-    const rename: I.Instances.Service["rename"] = (name, newName) =>
-      Effect.gen(function*() {
-        const path = yield* instancePath(name)
-        yield* Path.validate("instance", newName)
-        yield* runVoid({ method: "POST", path, body: { name: newName } })
-      }).pipe(Effect.withSpan(span("rename")))
+    const rename: I.Instances.Service["rename"] = instanceCollection.rename
 
     const deleteInstance: I.Instances.Service["delete"] = (name, options) =>
       Effect.gen(function*() {
-        const path = yield* instancePath(name)
+        yield* instancePath(name) // the name is checked before anything is sent
         if (options?.force === true) {
           const current = yield* state(name)
           if (current.status_code !== StatusCode.Stopped) yield* forceStop(name)
         }
-        yield* runVoid({ method: "DELETE", path })
+        yield* instanceCollection.delete(name)
       }).pipe(Effect.withSpan(span("delete")))
 
     // -- images ----------------------------------------------------------------------------------------------
@@ -545,22 +545,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     // -- snapshots -------------------------------------------------------------------------------------------
 
-    const snapshotPath = (instance: string, snapshot: string) =>
-      instancePath(instance, "/snapshots/", ["snapshot", snapshot])
-
-    const snapshotList: I.Instances.Snapshots["list"] = (instance) =>
-      instancePath(instance, "/snapshots").pipe(
-        Effect.flatMap((path) => client.sync(SnapshotList, { method: "GET", path, query: { recursion: "1" } })),
-        Effect.map((r) => r.metadata ?? []),
-        Effect.withSpan(span("snapshots.list"))
-      )
-
-    const snapshotGetWithEtag: I.Instances.Snapshots["getWithEtag"] = (instance, snapshot) =>
-      snapshotPath(instance, snapshot).pipe(
-        Effect.flatMap((path) => client.sync(InstanceSnapshot, { method: "GET", path })),
-        Effect.map((r) => ({ snapshot: r.metadata, etag: r.etag })),
-        Effect.withSpan(span("snapshots.get"))
-      )
+    // the collection shape serves the CRUD; `create` (its naming), `replace` (a `TimeInput`), `restore` and
+    // `publish` are the snapshot's own
+    const snapshotCollection = Collection.make(client, { ...snapshotsSpec, name: span("snapshots") })
+    const backupCollection = Collection.make(client, { ...backupsSpec, name: span("backups") })
 
     /** The names in an instance's sub-collection (`GET /1.0/instances/{name}/snapshots`, `/backups`, `/logs`). */
     const namesAt = (instance: string, suffix: string) =>
@@ -570,10 +558,13 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       )
 
     const snapshots: I.Instances.Snapshots = {
-      listNames: (instance) => namesAt(instance, "/snapshots").pipe(Effect.withSpan(span("snapshots.listNames"))),
-      list: snapshotList,
-      get: (instance, snapshot) => Effect.map(snapshotGetWithEtag(instance, snapshot), (r) => r.snapshot),
-      getWithEtag: snapshotGetWithEtag,
+      listNames: snapshotCollection.listNames,
+      list: snapshotCollection.list,
+      get: snapshotCollection.get,
+      getWithEtag: snapshotCollection.getWithEtag,
+      exists: snapshotCollection.exists,
+      rename: snapshotCollection.rename,
+      delete: snapshotCollection.delete,
       create: (instance, body = {}) =>
         Effect.gen(function*() {
           const path = yield* instancePath(instance, "/snapshots")
@@ -587,7 +578,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           const fromOp = resourceName(op, "instances", "/snapshots/") ?? resourceName(op, "snapshots")
           if (fromOp !== undefined) return fromOp
           // 5.0.2 does not name a generated snapshot in the operation: take the newest one
-          const all = yield* snapshotList(instance)
+          const all = yield* snapshotCollection.list(instance)
           const newest = all.reduce<I.InstanceSnapshot | undefined>(
             (a, s) =>
               a === undefined || DateTime.toEpochMillis(s.created_at) >= DateTime.toEpochMillis(a.created_at) ? s : a,
@@ -602,31 +593,20 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           }
           return newest.name
         }).pipe(Effect.withSpan(span("snapshots.create"))),
-      rename: (instance, snapshot, newName) =>
-        Effect.gen(function*() {
-          const path = yield* snapshotPath(instance, snapshot)
-          yield* Path.validate("snapshot", newName)
-          yield* runVoid({ method: "POST", path, body: { name: newName } })
-        }).pipe(Effect.withSpan(span("snapshots.rename"))),
-      update: (instance, snapshot, body, options) =>
-        Effect.gen(function*() {
-          const path = yield* snapshotPath(instance, snapshot)
-          yield* client.requireExtension("snapshot_expiry")
-          yield* runVoid({ method: "PUT", path, body: { expires_at: toTime(body.expires_at) }, etag: options?.etag })
-        }).pipe(Effect.withSpan(span("snapshots.update"))),
+      replace: (instance, snapshot, body, options) =>
+        client.requireExtension("snapshot_expiry").pipe(
+          Effect.zipRight(
+            snapshotCollection.replace(instance, snapshot, { expires_at: toTime(body.expires_at)! }, options)
+          )
+        ),
       restore: (instance, snapshot, options) =>
         Effect.gen(function*() {
           const path = yield* instancePath(instance)
           yield* Path.validate("snapshot", snapshot)
           yield* runVoid({ method: "PUT", path, body: { restore: snapshot, stateful: options?.stateful } })
         }).pipe(Effect.withSpan(span("snapshots.restore"))),
-      delete: (instance, snapshot) =>
-        snapshotPath(instance, snapshot).pipe(
-          Effect.flatMap((path) => runVoid({ method: "DELETE", path })),
-          Effect.withSpan(span("snapshots.delete"))
-        ),
       publish: (instance, snapshot, options) =>
-        snapshotPath(instance, snapshot).pipe(
+        Collection.objectPath(client, snapshotsSpec, [instance], snapshot).pipe(
           Effect.flatMap(() => publishImage({ type: "snapshot", name: `${instance}/${snapshot}` }, options)),
           Effect.withSpan(span("snapshots.publish"))
         )
@@ -634,38 +614,21 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     // -- backups ---------------------------------------------------------------------------------------------
 
-    const backupPath = (instance: string, backup: string, suffix = "") =>
-      instancePath(instance, "/backups/", ["backup", backup], suffix)
-
     const backups: I.Instances.Backups = {
-      listNames: (instance) => namesAt(instance, "/backups").pipe(Effect.withSpan(span("backups.listNames"))),
-      list: (instance) =>
-        instancePath(instance, "/backups").pipe(
-          Effect.flatMap((path) => client.sync(BackupList, { method: "GET", path, query: { recursion: "1" } })),
-          Effect.map((r) => r.metadata ?? []),
-          Effect.withSpan(span("backups.list"))
-        ),
-      get: (instance, backup) =>
-        backupPath(instance, backup).pipe(
-          Effect.flatMap((path) => client.sync(InstanceBackup, { method: "GET", path })),
-          Effect.map((r) => r.metadata),
-          Effect.withSpan(span("backups.get"))
-        ),
+      listNames: backupCollection.listNames,
+      list: backupCollection.list,
+      get: backupCollection.get,
+      getWithEtag: backupCollection.getWithEtag,
+      exists: backupCollection.exists,
+      rename: backupCollection.rename,
+      delete: backupCollection.delete,
+      // not the collection's create: LXD names the backup in the operation as `/1.0/backups/{name}`, not below
+      // the collection's path
       create: (instance, body = {}) =>
         Effect.gen(function*() {
           const path = yield* instancePath(instance, "/backups")
           if (body.name !== undefined) yield* Path.validate("backup", body.name)
-          const op = yield* run({
-            method: "POST",
-            path,
-            body: {
-              name: body.name,
-              expires_at: toTime(body.expires_at),
-              instance_only: body.instance_only,
-              optimized_storage: body.optimized_storage,
-              compression_algorithm: body.compression_algorithm
-            }
-          })
+          const op = yield* run({ method: "POST", path, body: { ...body, expires_at: toTime(body.expires_at) } })
           const name = body.name ?? resourceName(op, "backups")
           if (name === undefined) {
             return yield* new ProtocolError({
@@ -676,20 +639,9 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           }
           return name
         }).pipe(Effect.withSpan(span("backups.create"))),
-      rename: (instance, backup, newName) =>
-        Effect.gen(function*() {
-          const path = yield* backupPath(instance, backup)
-          yield* Path.validate("backup", newName)
-          yield* runVoid({ method: "POST", path, body: { name: newName } })
-        }).pipe(Effect.withSpan(span("backups.rename"))),
-      delete: (instance, backup) =>
-        backupPath(instance, backup).pipe(
-          Effect.flatMap((path) => runVoid({ method: "DELETE", path })),
-          Effect.withSpan(span("backups.delete"))
-        ),
       download: (instance, backup) =>
         Stream.unwrap(Effect.gen(function*() {
-          const path = yield* backupPath(instance, backup, "/export")
+          const path = yield* Collection.objectPath(client, backupsSpec, [instance], backup, "/export")
           const request: Request = { method: "GET", path }
           const response = yield* client.requestRaw(request)
           return Stream.mapError(response.stream, Client.connectionFailed(client.transport.endpoint, request))
@@ -716,12 +668,12 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const metadataGetWithEtag: I.Instances.Metadata["getWithEtag"] = (instance) =>
       instancePath(instance, "/metadata").pipe(
         Effect.flatMap((path) => client.sync(ImageMetadata, { method: "GET", path })),
-        Effect.map((r) => ({ metadata: r.metadata, etag: r.etag })),
+        Effect.map((r) => ({ value: r.metadata, etag: r.etag })),
         Effect.withSpan(span("metadata.get"))
       )
 
     const metadata: I.Instances.Metadata = {
-      get: (instance) => Effect.map(metadataGetWithEtag(instance), (r) => r.metadata),
+      get: (instance) => Effect.map(metadataGetWithEtag(instance), (r) => r.value),
       getWithEtag: metadataGetWithEtag,
       replace: (instance, body, options) =>
         Effect.gen(function*() {

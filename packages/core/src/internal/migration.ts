@@ -13,28 +13,11 @@ import { Instance } from "../InstanceSchema.js"
 import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
+import type { CopyImageOptions, CopyInstanceOptions } from "../Migration.js"
 import { discard, withStreamBody } from "./body.js"
 import { connectionFailed } from "./client.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
-
-/** @internal */
-export type Mode = "pull" | "push" | "relay"
-
-/** @internal */
-export interface CopyInstanceOptions {
-  readonly source: LxdClient.Service
-  readonly target: LxdClient.Service
-  readonly name: string
-  readonly targetName?: string | undefined
-  readonly mode?: Mode | undefined
-  readonly instanceOnly?: boolean | undefined
-  readonly live?: boolean | undefined
-  readonly move?: boolean | undefined
-  readonly profiles?: ReadonlyArray<string> | undefined
-  readonly config?: Readonly<Record<string, string>> | undefined
-  readonly ephemeral?: boolean | undefined
-}
 
 const Secrets = Schema.Record({ key: Schema.String, value: Schema.String })
 const decodeSecrets = Schema.decodeUnknownOption(Secrets)
@@ -240,21 +223,6 @@ export const copyInstance = (options: CopyInstanceOptions): Effect.Effect<Operat
     }
     return op
   })
-
-/** @internal */
-export interface CopyImageOptions {
-  readonly source: LxdClient.Service
-  readonly target: LxdClient.Service
-  readonly fingerprint: string
-  /**
-   * `pull` (default): the target downloads from the source; `push`: the source uploads to the target; `relay`:
-   * the image streams through the client (neither server reaches the other).
-   */
-  readonly mode?: "pull" | "push" | "relay" | undefined
-  readonly aliases?: ReadonlyArray<string> | undefined
-  readonly public?: boolean | undefined
-  readonly autoUpdate?: boolean | undefined
-}
 
 const ImageInfo = Schema.Struct({
   fingerprint: Schema.String,
