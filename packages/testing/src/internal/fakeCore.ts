@@ -43,6 +43,25 @@ export interface FakeInstance {
   snapshots: Map<string, FakeSnapshot>
   /** The instance's filesystem: absolute path → entry (see `fakeFiles.ts`). */
   files: Map<string, FakeFile>
+  /** Its backups, by name (see `fakeInstanceParts.ts`; absent = none yet). */
+  backups?: Map<string, FakeBackup>
+  /** Its image metadata (`metadata.yaml`) once written; absent = what its image gave it. */
+  metadata?: Json
+  /** Its template files, by name. */
+  templates?: Map<string, Uint8Array>
+  /** Its console log; absent while it has never run (no console.log file yet). */
+  console?: string
+}
+
+/** A backup of an instance, with the tarball it was taken as. @internal */
+export interface FakeBackup {
+  name: string
+  readonly created_at: string
+  readonly expires_at: string
+  readonly instance_only: boolean
+  readonly optimized_storage: boolean
+  readonly compression_algorithm: string
+  readonly tarball: Uint8Array
 }
 
 /** @internal */

@@ -2,7 +2,8 @@
  * The fake's REST surface: the routes it implements, answering as LXD 5.0.2 does (envelopes, operations,
  * error texts, lifecycle events). The collections on the shared shape (profiles, projects, warnings,
  * certificates) are generated from their specs (`fakeCollection.ts`, with each one's hooks in `fake<Name>.ts`);
- * server, operations, events, instances, files, exec and images are written here. Anything else is a defect
+ * server, operations, events, instances, files, exec and images are written here, an instance's backups, logs,
+ * metadata, templates and console log in `fakeInstanceParts.ts`. Anything else is a defect
  * naming the endpoint.
  *
  * @internal
@@ -33,6 +34,7 @@ import {
 import { execEndpoints, type ExecHandler } from "./fakeExec.js"
 import { fileRoutes } from "./fakeFiles.js"
 import { body, devMap, etagOf, fail, mergeConfig, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
+import { backupJson, importBackup, instancePartRoutes } from "./fakeInstanceParts.js"
 import { profileOf, profileRoutes } from "./fakeProfiles.js"
 import { projectRoutes } from "./fakeProjects.js"
 import { warningRoutes } from "./fakeWarnings.js"
@@ -268,6 +270,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
           i.status = "Running"
           i.last_used_at = now()
           i.config["volatile.last_state.power"] = "RUNNING"
+          i.console = `${i.console ?? ""}[fake] ${i.name} started at ${i.last_used_at}\n`
           return yield* lifecycle(state, i.project, "instance-started", src)
         case "stop":
           if (i.status === "Stopped") return yield* Effect.fail(new OpFailure("The instance is already stopped"))
@@ -347,6 +350,9 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
 
   const create = (r: M.MockRequest) =>
     Effect.gen(function*() {
+      if ((r.headers["content-type"] ?? "").startsWith("application/octet-stream")) {
+        return yield* importBackup(state, r)
+      }
       const b = body(r)
       const project = projectOf(r)
       const src = (typeof b.source === "object" && b.source !== null ? b.source : {}) as Json
@@ -461,7 +467,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         ...instanceJson(state, i),
         state: stateJson(i),
         snapshots: [...i.snapshots.values()].map((s) => snapshotJson(i, s)),
-        backups: []
+        backups: [...(i.backups?.values() ?? [])].map(backupJson)
       })))
     }),
     M.route("POST", "/instances", create),
@@ -487,7 +493,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
             ...json,
             state: stateJson(i),
             snapshots: [...i.snapshots.values()].map((s) => snapshotJson(i, s)),
-            backups: []
+            backups: [...(i.backups?.values() ?? [])].map(backupJson)
           }
           : json,
         { etag: etagOf(instanceWritable(i)) }
@@ -563,7 +569,8 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         changeState(i, action, b.force === true)
       )
     }),
-    ...snapshotRoutes(state, find)
+    ...snapshotRoutes(state, find),
+    ...instancePartRoutes(state, find)
   ]
 }
 
