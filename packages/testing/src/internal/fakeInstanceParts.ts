@@ -12,20 +12,21 @@
 import * as Effect from "effect/Effect"
 import * as M from "../LxdMockTransport.js"
 import {
+  addInstance,
   type FakeBackup,
   type FakeFile,
   type FakeInstance,
   type FakeState,
   type Json,
-  key,
   lifecycle,
   NEVER,
+  newInstance,
   now,
-  OpFailure,
+  renameEntry,
   startOperation,
   uuid
 } from "./fakeCore.js"
-import { body, etagOf, fail, isObject, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
+import { body, devMap, etagOf, fail, isObject, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
 
 const INDEX = "backup/index.yaml\n"
 const encoder = new TextEncoder()
@@ -87,42 +88,20 @@ export const importBackup = (state: FakeState, r: M.MockRequest): Effect.Effect<
   if (index === undefined) return fail(400, "Backup is missing index.yaml")
   const project = projectOf(r)
   const name = r.headers["x-lxd-name"] ?? String(index.name)
-  const url = `/1.0/instances/${name}`
-  const files = restoreFiles(index.files)
-  const instance: FakeInstance = {
-    name,
-    project,
-    type: String(index.type ?? "container"),
-    description: String(index.description ?? ""),
-    status: "Stopped",
-    created_at: now(),
-    last_used_at: NEVER,
-    ephemeral: index.ephemeral === true,
-    profiles: Array.isArray(index.profiles) ? index.profiles.map(String) : [],
-    config: { ...strMap(index.config), "volatile.uuid": uuid(state) },
-    devices: Object.fromEntries(
-      Object.entries(isObject(index.devices) ? index.devices : {}).map(([k, v]) => [
-        k,
-        strMap(v)
-      ])
-    ),
-    snapshots: new Map(),
-    files
-  }
-  return startOperation(
+  return addInstance(
     state,
-    project,
-    {
-      description: "Restoring backup",
-      resources: { instances: [url], containers: [url.replace("instances", "containers")] }
-    },
-    Effect.gen(function*() {
-      if (state.instances.has(key(project, name))) {
-        return yield* Effect.fail(new OpFailure(`Instance "${name}" already exists`))
-      }
-      state.instances.set(key(project, name), instance)
-      yield* lifecycle(state, project, "instance-created", url)
-    })
+    newInstance({
+      name,
+      project,
+      type: String(index.type ?? "container"),
+      description: String(index.description ?? ""),
+      ephemeral: index.ephemeral === true,
+      profiles: Array.isArray(index.profiles) ? index.profiles.map(String) : [],
+      config: { ...strMap(index.config), "volatile.uuid": uuid(state) },
+      devices: devMap(index.devices),
+      files: restoreFiles(index.files)
+    }),
+    "Restoring backup"
   )
 }
 
@@ -234,10 +213,7 @@ export const instancePartRoutes = (
             resources: { instances: [src(i)], backups: [backupUrl(i, b.name)] }
           },
           Effect.gen(function*() {
-            const old = b.name
-            backupsOf(i).delete(old)
-            b.name = name
-            backupsOf(i).set(name, b)
+            const old = renameEntry(backupsOf(i), b, name)
             yield* lifecycle(state, i.project, "instance-backup-renamed", backupUrl(i, name), { old_name: old })
           })
         )

@@ -16,6 +16,7 @@ import * as M from "../LxdMockTransport.js"
 import { certificateRoutes } from "./fakeCertificates.js"
 import { filterMatches } from "./fakeCollection.js"
 import {
+  addInstance,
   cancelOperation,
   cloneFiles,
   type FakeFile,
@@ -25,8 +26,10 @@ import {
   key,
   lifecycle,
   NEVER,
+  newInstance,
   now,
   OpFailure,
+  renameEntry,
   rootFilesystem,
   startOperation,
   uuid
@@ -403,51 +406,27 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       } else if (type !== "none") {
         return M.error(400, `Unknown source type ${type}`)
       }
-      const instance: FakeInstance = {
+      const instance = newInstance({
         name,
         project,
         type: String(b.type ?? "container"),
         description,
-        status: "Stopped",
-        created_at: now(),
-        last_used_at: NEVER,
         ephemeral: b.ephemeral === true,
         profiles,
         config,
         devices,
-        snapshots: new Map(),
         files: copiedFiles ?? rootFilesystem()
-      }
-      const url = `/1.0/instances/${name}`
-      return yield* startOperation(
-        state,
-        project,
-        {
-          description: "Creating instance",
-          resources: { instances: [url], containers: [url.replace("instances", "containers")] }
-        },
-        Effect.gen(function*() {
-          if (state.instances.has(key(project, name))) {
-            return yield* Effect.fail(
-              new OpFailure(
-                "Failed creating instance record: Add instance info to the database: This \"instances\" entry already exists"
-              )
+      })
+      const rootDisk = Effect.suspend(() =>
+        Object.values(expanded(state, instance).devices).some((d) => d.type === "disk" && d.path === "/")
+          ? Effect.void
+          : Effect.fail(
+            new OpFailure(
+              "Failed creating instance record: Failed initialising instance: Failed getting root disk: No root device could be found"
             )
-          }
-          const rootDisk = Object.values(expanded(state, instance).devices).some((d) =>
-            d.type === "disk" && d.path === "/"
           )
-          if (!rootDisk) {
-            return yield* Effect.fail(
-              new OpFailure(
-                "Failed creating instance record: Failed initialising instance: Failed getting root disk: No root device could be found"
-              )
-            )
-          }
-          state.instances.set(key(project, name), instance)
-          yield* lifecycle(state, project, "instance-created", url)
-        })
       )
+      return yield* addInstance(state, instance, "Creating instance", rootDisk)
     })
 
   return [
@@ -663,10 +642,7 @@ const snapshotRoutes = (
           i.project,
           { description: "Renaming snapshot" },
           Effect.gen(function*() {
-            const old = s.name
-            i.snapshots.delete(old)
-            s.name = name
-            i.snapshots.set(name, s)
+            const old = renameEntry(i.snapshots, s, name)
             yield* lifecycle(state, i.project, "instance-snapshot-renamed", snapUrl(i, name), { old_name: old })
           })
         )
