@@ -119,10 +119,9 @@ const metadataOf = (i: FakeInstance): Json =>
     templates: {}
   }
 
-/** 5.0.2 (lxd/instance_logs.go): the log file names the API serves. */
+/** 5.0 (lxd/instance_logs.go `validLogFileName`): the log file names the API serves. */
 const validLogName = (file: string) =>
-  file === "lxc.log" || file === "lxc.conf" || file === "qemu.log" ||
-  /^(migration_|snapshot_|exec_)[^/]*$/.test(file)
+  ["lxc.log", "lxc.conf", "qemu.log", "qemu.conf"].includes(file) || /^(migration_|snapshot_|exec_)/.test(file)
 
 /** @internal */
 export const instancePartRoutes = (
@@ -141,9 +140,10 @@ export const instancePartRoutes = (
       const b = backupsOf(i).get(r.params.backup!)
       return b ? f(i, b) : fail(404, "Instance backup not found")
     })
+  // the log directory as LXD lists it (read in name order)
   const logs = (i: FakeInstance): Record<string, string> => ({
-    "lxc.log": `lxc ${i.name} 20240101000000.000 INFO     lxccontainer - Container "${i.name}" is ${i.status}\n`,
-    "lxc.conf": `lxc.uts.name = ${i.name}\nlxc.rootfs.path = dir:/var/lib/lxd/containers/${i.name}/rootfs\n`
+    "lxc.conf": `lxc.uts.name = ${i.name}\nlxc.rootfs.path = dir:/var/lib/lxd/containers/${i.name}/rootfs\n`,
+    "lxc.log": `lxc ${i.name} 20240101000000.000 INFO     lxccontainer - Container "${i.name}" is ${i.status}\n`
   })
   const templatesOf = (i: FakeInstance) => (i.templates ??= new Map())
   const writeMetadata = (merge: boolean) => (r: M.MockRequest) =>
@@ -250,19 +250,21 @@ export const instancePartRoutes = (
     M.route("GET", "/instances/:name/logs/:file", (r) =>
       withInstance(r, (i) => {
         const file = r.params.file!
-        if (!validLogName(file)) return fail(400, `Log file name "${file}" not valid`)
+        if (!validLogName(file)) return fail(400, `log file name ${file} not valid`)
         const content = logs(i)[file]
-        return content === undefined ? fail(404, "Not Found") : text(content)
+        if (content === undefined) return fail(404, "not found")
+        return Effect.zipRight(
+          lifecycle(state, i.project, "instance-log-retrieved", `${src(i)}/logs/${file}`),
+          text(content)
+        )
       })),
-    // the fake keeps no other log files (exec output is not recorded), so any other valid name is not found
+    // the fake keeps no other log files (exec output is not recorded): any other valid name is not found
     M.route("DELETE", "/instances/:name/logs/:file", (r) =>
       withInstance(r, () => {
         const file = r.params.file!
-        if (!validLogName(file)) return fail(400, `Log file name "${file}" not valid`)
-        if (file === "lxc.log" || file === "lxc.conf" || file === "qemu.log") {
-          return fail(400, "Only log files excluding qemu.log, lxc.log and lxc.conf may be deleted")
-        }
-        return fail(404, "Not Found")
+        if (!validLogName(file)) return fail(400, `log file name ${file} not valid`)
+        if (file === "lxc.log" || file === "lxc.conf") return fail(400, "lxc.log and lxc.conf may not be deleted")
+        return fail(404, "not found")
       })),
     // -- image metadata and templates
     M.route(
