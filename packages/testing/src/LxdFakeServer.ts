@@ -1,7 +1,8 @@
 /**
  * An in-memory fake LXD for tests: server info and extensions, operations (running, success, failure, cancel,
  * the ~5 s expiry), events as LXD emits them, profiles, projects, warnings, images (read), instances with their
- * state transitions and snapshots. It answers at the REST level, so every effect-lxd service runs on it
+ * state transitions, snapshots, backups (export and import), logs, image metadata, templates and console log.
+ * It answers at the REST level, so every effect-lxd service runs on it
  * unchanged; its collections are served from the same specs the client is made from. An endpoint it does not
  * implement is a defect naming the endpoint: a gap is never mistaken for success.
  *

@@ -43,6 +43,25 @@ export interface FakeInstance {
   snapshots: Map<string, FakeSnapshot>
   /** The instance's filesystem: absolute path → entry (see `fakeFiles.ts`). */
   files: Map<string, FakeFile>
+  /** Its backups, by name (see `fakeInstanceParts.ts`; absent = none yet). */
+  backups?: Map<string, FakeBackup>
+  /** Its image metadata (`metadata.yaml`) once written; absent = what its image gave it. */
+  metadata?: Json
+  /** Its template files, by name. */
+  templates?: Map<string, Uint8Array>
+  /** Its console log; absent while it has never run (no console.log file yet). */
+  console?: string
+}
+
+/** A backup of an instance, with the tarball it was taken as. @internal */
+export interface FakeBackup {
+  name: string
+  readonly created_at: string
+  readonly expires_at: string
+  readonly instance_only: boolean
+  readonly optimized_storage: boolean
+  readonly compression_algorithm: string
+  readonly tarball: Uint8Array
 }
 
 /** @internal */
@@ -403,3 +422,48 @@ export const startOperation = (
 /** Cancels a running operation (`DELETE /1.0/operations/{id}`). @internal */
 export const cancelOperation = (entry: FakeOperation): Effect.Effect<void> =>
   entry.fiber === undefined ? Effect.void : Effect.asVoid(Fiber.interrupt(entry.fiber))
+
+/** A new instance: stopped, never used, without snapshots. @internal */
+export const newInstance = (
+  fields: Omit<FakeInstance, "status" | "created_at" | "last_used_at" | "snapshots">
+): FakeInstance => ({ ...fields, status: "Stopped", created_at: now(), last_used_at: NEVER, snapshots: new Map() })
+
+/**
+ * The operation that adds a new instance (a create, a backup import): it fails as LXD's database does when the
+ * name was taken meanwhile, or with what `check` fails with. @internal
+ */
+export const addInstance = (
+  state: FakeState,
+  instance: FakeInstance,
+  description: string,
+  check: Effect.Effect<void, OpFailure> = Effect.void
+): Effect.Effect<M.MockResponse> => {
+  const url = `/1.0/instances/${instance.name}`
+  const k = key(instance.project, instance.name)
+  return startOperation(
+    state,
+    instance.project,
+    { description, resources: { instances: [url], containers: [url.replace("instances", "containers")] } },
+    Effect.gen(function*() {
+      if (state.instances.has(k)) {
+        return yield* Effect.fail(
+          new OpFailure(
+            "Failed creating instance record: Add instance info to the database: This \"instances\" entry already exists"
+          )
+        )
+      }
+      yield* check
+      state.instances.set(k, instance)
+      yield* lifecycle(state, instance.project, "instance-created", url)
+    })
+  )
+}
+
+/** Renames an entry of a map kept by name (snapshots, backups); returns its old name. @internal */
+export const renameEntry = <T extends { name: string }>(map: Map<string, T>, entry: T, name: string): string => {
+  const old = entry.name
+  map.delete(old)
+  entry.name = name
+  map.set(name, entry)
+  return old
+}

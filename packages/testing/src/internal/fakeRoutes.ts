@@ -2,7 +2,8 @@
  * The fake's REST surface: the routes it implements, answering as LXD 5.0.2 does (envelopes, operations,
  * error texts, lifecycle events). The collections on the shared shape (profiles, projects, warnings,
  * certificates) are generated from their specs (`fakeCollection.ts`, with each one's hooks in `fake<Name>.ts`);
- * server, operations, events, instances, files, exec and images are written here. Anything else is a defect
+ * server, operations, events, instances, files, exec and images are written here, an instance's backups, logs,
+ * metadata, templates and console log in `fakeInstanceParts.ts`. Anything else is a defect
  * naming the endpoint.
  *
  * @internal
@@ -15,6 +16,7 @@ import * as M from "../LxdMockTransport.js"
 import { certificateRoutes } from "./fakeCertificates.js"
 import { filterMatches } from "./fakeCollection.js"
 import {
+  addInstance,
   cancelOperation,
   cloneFiles,
   type FakeFile,
@@ -24,8 +26,10 @@ import {
   key,
   lifecycle,
   NEVER,
+  newInstance,
   now,
   OpFailure,
+  renameEntry,
   rootFilesystem,
   startOperation,
   uuid
@@ -33,6 +37,7 @@ import {
 import { execEndpoints, type ExecHandler } from "./fakeExec.js"
 import { fileRoutes } from "./fakeFiles.js"
 import { body, devMap, etagOf, fail, mergeConfig, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
+import { backupJson, importBackup, instancePartRoutes } from "./fakeInstanceParts.js"
 import { profileOf, profileRoutes } from "./fakeProfiles.js"
 import { projectRoutes } from "./fakeProjects.js"
 import { warningRoutes } from "./fakeWarnings.js"
@@ -268,6 +273,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
           i.status = "Running"
           i.last_used_at = now()
           i.config["volatile.last_state.power"] = "RUNNING"
+          i.console = `${i.console ?? ""}[fake] ${i.name} started at ${i.last_used_at}\n`
           return yield* lifecycle(state, i.project, "instance-started", src)
         case "stop":
           if (i.status === "Stopped") return yield* Effect.fail(new OpFailure("The instance is already stopped"))
@@ -347,6 +353,9 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
 
   const create = (r: M.MockRequest) =>
     Effect.gen(function*() {
+      if ((r.headers["content-type"] ?? "").startsWith("application/octet-stream")) {
+        return yield* importBackup(state, r)
+      }
       const b = body(r)
       const project = projectOf(r)
       const src = (typeof b.source === "object" && b.source !== null ? b.source : {}) as Json
@@ -397,51 +406,27 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       } else if (type !== "none") {
         return M.error(400, `Unknown source type ${type}`)
       }
-      const instance: FakeInstance = {
+      const instance = newInstance({
         name,
         project,
         type: String(b.type ?? "container"),
         description,
-        status: "Stopped",
-        created_at: now(),
-        last_used_at: NEVER,
         ephemeral: b.ephemeral === true,
         profiles,
         config,
         devices,
-        snapshots: new Map(),
         files: copiedFiles ?? rootFilesystem()
-      }
-      const url = `/1.0/instances/${name}`
-      return yield* startOperation(
-        state,
-        project,
-        {
-          description: "Creating instance",
-          resources: { instances: [url], containers: [url.replace("instances", "containers")] }
-        },
-        Effect.gen(function*() {
-          if (state.instances.has(key(project, name))) {
-            return yield* Effect.fail(
-              new OpFailure(
-                "Failed creating instance record: Add instance info to the database: This \"instances\" entry already exists"
-              )
+      })
+      const rootDisk = Effect.suspend(() =>
+        Object.values(expanded(state, instance).devices).some((d) => d.type === "disk" && d.path === "/")
+          ? Effect.void
+          : Effect.fail(
+            new OpFailure(
+              "Failed creating instance record: Failed initialising instance: Failed getting root disk: No root device could be found"
             )
-          }
-          const rootDisk = Object.values(expanded(state, instance).devices).some((d) =>
-            d.type === "disk" && d.path === "/"
           )
-          if (!rootDisk) {
-            return yield* Effect.fail(
-              new OpFailure(
-                "Failed creating instance record: Failed initialising instance: Failed getting root disk: No root device could be found"
-              )
-            )
-          }
-          state.instances.set(key(project, name), instance)
-          yield* lifecycle(state, project, "instance-created", url)
-        })
       )
+      return yield* addInstance(state, instance, "Creating instance", rootDisk)
     })
 
   return [
@@ -461,7 +446,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         ...instanceJson(state, i),
         state: stateJson(i),
         snapshots: [...i.snapshots.values()].map((s) => snapshotJson(i, s)),
-        backups: []
+        backups: [...(i.backups?.values() ?? [])].map(backupJson)
       })))
     }),
     M.route("POST", "/instances", create),
@@ -487,7 +472,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
             ...json,
             state: stateJson(i),
             snapshots: [...i.snapshots.values()].map((s) => snapshotJson(i, s)),
-            backups: []
+            backups: [...(i.backups?.values() ?? [])].map(backupJson)
           }
           : json,
         { etag: etagOf(instanceWritable(i)) }
@@ -563,7 +548,8 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         changeState(i, action, b.force === true)
       )
     }),
-    ...snapshotRoutes(state, find)
+    ...snapshotRoutes(state, find),
+    ...instancePartRoutes(state, find)
   ]
 }
 
@@ -656,10 +642,7 @@ const snapshotRoutes = (
           i.project,
           { description: "Renaming snapshot" },
           Effect.gen(function*() {
-            const old = s.name
-            i.snapshots.delete(old)
-            s.name = name
-            i.snapshots.set(name, s)
+            const old = renameEntry(i.snapshots, s, name)
             yield* lifecycle(state, i.project, "instance-snapshot-renamed", snapUrl(i, name), { old_name: old })
           })
         )
