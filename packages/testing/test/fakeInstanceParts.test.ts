@@ -76,12 +76,12 @@ describe("LxdFakeServer: an instance's backups, logs, metadata, templates and co
   it.effect("metadata: read with its ETag, replaced, a stale ETag refused (412)", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances
-      const { etag, metadata } = yield* instances.metadata.getWithEtag("c1")
+      const { etag, value: metadata } = yield* instances.metadata.getWithEtag("c1")
       expect(metadata.architecture).toBe("x86_64")
       expect(etag).toBeDefined()
       yield* instances.metadata.replace("c1", { ...metadata, properties: { description: "mine" } }, { etag })
       const after = yield* instances.metadata.getWithEtag("c1")
-      expect(after.metadata.properties).toEqual({ description: "mine" })
+      expect(after.value.properties).toEqual({ description: "mine" })
       expect(after.etag).not.toBe(etag)
       const stale = yield* Effect.flip(instances.metadata.replace("c1", metadata, { etag }))
       expect(stale._tag).toBe("PreconditionFailed")
