@@ -18,7 +18,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
 import * as References from "./internal/references.js"
-import type { APIExtensionNotAvailable, LxdError, ProtocolError } from "./LxdError.js"
+import type { APIExtensionNotAvailable, ClientConnectionFailed, LxdError, ProtocolError } from "./LxdError.js"
 import type { Operation, ServerInfo } from "./LxdSchema.js"
 import type { LxdWebSocket } from "./LxdTransport.js"
 import type { LxdTransport } from "./LxdTransport.js"
@@ -150,6 +150,10 @@ export declare namespace LxdClient {
   export interface Service {
     /** The transport underneath, for raw bodies (files, exports) and websockets. */
     readonly transport: LxdTransport.Service
+    /** Where requests go (`unix:/var/lib/lxd/unix.socket`, `https://host:8443`), for messages. */
+    readonly endpoint: string
+    /** A transport failure of `request` (a refused connection, a body cut short) as `ClientConnectionFailed`. */
+    readonly connectionFailed: (request: Pick<Request, "method" | "path">) => (cause: unknown) => ClientConnectionFailed
     /**
      * Sends a request and reads the envelope: sync or async answers come back as they are; an error envelope
      * fails with its tag (`NotFound`, `Conflict`, `BadRequest`, `Forbidden`, `PreconditionFailed`,
@@ -242,6 +246,20 @@ export interface WriteResult {
   /** `undefined` when LXD answered sync. */
   readonly operation: Operation | undefined
 }
+
+/**
+ * The error LXD would give for `status` about a request (a `path` below `/1.0`): `NotFound` for 404,
+ * `PreconditionFailed` for 412, …, for what a resource decides on its own (an instance of another type, a stale
+ * ETag LXD does not check).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const statusError: (
+  request: Pick<Request, "method" | "path">,
+  status: number,
+  message: string
+) => LxdError = internal.statusError
 
 /**
  * A `ProtocolError` about a request (a `path` below `/1.0`, as in {@link Request}): for answers that are

@@ -97,6 +97,13 @@ export const protocolError = (
     ...(cause === undefined ? {} : { cause })
   })
 
+/** @internal */
+export const statusError = (
+  request: Pick<Request, "method" | "path">,
+  status: number,
+  message: string
+): LxdError => fromStatus({ method: request.method, path: API + request.path, status, errorCode: status, message })
+
 const formatParseError = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
 
 /** @internal */
@@ -331,6 +338,8 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
 
   return {
     transport,
+    endpoint: transport.endpoint,
+    connectionFailed: (req) => connectionFailed(transport.endpoint, req),
     request,
     requestRaw,
     requestText: (req) =>

@@ -13,14 +13,13 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as F from "../Files.js"
 import type { LxdClient, Request } from "../LxdClient.js"
-import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
+import { InvalidArgument, type LxdError } from "../LxdError.js"
 import { discard, withStreamBody } from "./body.js"
 import * as Bytes from "./bytes.js"
-import * as Client from "./client.js"
+import { protocolError } from "./client.js"
 import * as Envelope from "./envelope.js"
 import * as Path from "./path.js"
 
-const API = "/1.0"
 const OCTET = "application/octet-stream"
 
 /** Chunk size of `upload` when the transport has no upload path. */
@@ -158,17 +157,7 @@ export const isInstanceMissing = (e: { readonly message: string }): boolean => /
 
 /** @internal */
 export const make = (client: LxdClient.Service): F.Files.Service => {
-  const endpoint = client.transport.endpoint
-
-  const connectionFailed = (request: Request) => Client.connectionFailed(endpoint, request)
-
-  const protocolError = (request: Request, description: string, cause?: unknown) =>
-    new ProtocolError({
-      method: request.method,
-      path: API + request.path,
-      description,
-      ...(cause === undefined ? {} : { cause })
-    })
+  const connectionFailed = client.connectionFailed
 
   /** Builds the request for one path of one instance; fails with `InvalidArgument` before anything is sent. */
   const fileRequest = (

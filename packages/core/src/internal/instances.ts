@@ -28,18 +28,10 @@ import {
   snapshotsSpec
 } from "../InstanceSchema.js"
 import { LxdClient, type OperationOptions, type Request } from "../LxdClient.js"
-import {
-  ClientConnectionFailed,
-  LxdApiError,
-  type LxdError,
-  NotFound,
-  OperationTimeout,
-  PreconditionFailed,
-  ProtocolError
-} from "../LxdError.js"
+import { ClientConnectionFailed, LxdApiError, type LxdError, OperationTimeout } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
 import { withStreamBody } from "./body.js"
-import * as Client from "./client.js"
+import { protocolError, statusError } from "./client.js"
 import * as Collection from "./collection.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
@@ -146,16 +138,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       Path.build("/instances/", ["instance", name], ...rest)
 
     /** The flavour sees only its type: another type is reported as not found. */
-    const checkType = (name: string, path: string, actual: string): Effect.Effect<void, NotFound> =>
-      type === undefined || actual === type ? Effect.void : Effect.fail(
-        new NotFound({
-          method: "GET",
-          path: `/1.0${path}`,
-          status: 404,
-          errorCode: 404,
-          message: `Instance "${name}" is a ${actual}, not a ${type}`
-        })
-      )
+    const checkType = (name: string, path: string, actual: string): Effect.Effect<void, LxdError> =>
+      type === undefined || actual === type
+        ? Effect.void
+        : Effect.fail(statusError({ method: "GET", path }, 404, `Instance "${name}" is a ${actual}, not a ${type}`))
 
     // the engine protects the start of an operation from interruption (internal/operation.ts `submit`)
     const submit = (request: Request, options?: OperationOptions) => client.operation(request, options)
@@ -163,7 +149,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const runVoid = (request: Request) => Effect.asVoid(run(request))
 
     const textOf = (request: Request, response: HttpClientResponse.HttpClientResponse) =>
-      Effect.mapError(response.text, Client.connectionFailed(client.transport.endpoint, request))
+      Effect.mapError(response.text, client.connectionFailed(request))
 
     const getText = (request: Request) =>
       Effect.flatMap(client.requestRaw(request), (response) => textOf(request, response))
@@ -302,7 +288,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         return yield* new ClientConnectionFailed({
           method: "GET",
           path: "/1.0/events",
-          endpoint: client.transport.endpoint,
+          endpoint: client.endpoint,
           reason: "the events stream ended while waiting for the instance status"
         })
       }))
@@ -366,11 +352,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
             const final = yield* restore(handle.wait())
             const name = createdName(final) ?? created
             if (name === undefined) {
-              return yield* new ProtocolError({
-                method: request.method,
-                path: `/1.0${request.path}`,
-                description: "the operation does not name the instance it created"
-              })
+              return yield* protocolError(
+                { method: request.method, path: request.path },
+                "the operation does not name the instance it created"
+              )
             }
             return name
           }))
@@ -443,12 +428,11 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         const response = yield* client.request({ method: "GET", path })
         const current = yield* decodePut(response.metadata).pipe(
           Effect.mapError((cause) =>
-            new ProtocolError({
-              method: "GET",
-              path: `/1.0${path}`,
-              description: `metadata does not match InstancePut: ${ParseResult.TreeFormatter.formatErrorSync(cause)}`,
+            protocolError(
+              { method: "GET", path: path },
+              `metadata does not match InstancePut: ${ParseResult.TreeFormatter.formatErrorSync(cause)}`,
               cause
-            })
+            )
           )
         )
         const actual = Schema.decodeUnknownOption(TypeOnly)(response.metadata)
@@ -493,11 +477,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         })
         const decoded = Schema.decodeUnknownOption(Fingerprint)(op.metadata)
         if (Option.isNone(decoded)) {
-          return yield* new ProtocolError({
-            method: "POST",
-            path: "/1.0/images",
-            description: "the publish operation did not return a fingerprint"
-          })
+          return yield* protocolError(
+            { method: "POST", path: "/images" },
+            "the publish operation did not return a fingerprint"
+          )
         }
         return decoded.value.fingerprint
       })
@@ -585,11 +568,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
             undefined
           )
           if (newest === undefined) {
-            return yield* new ProtocolError({
-              method: "POST",
-              path: `/1.0${path}`,
-              description: "the snapshot was created but cannot be found"
-            })
+            return yield* protocolError({ method: "POST", path: path }, "the snapshot was created but cannot be found")
           }
           return newest.name
         }).pipe(Effect.withSpan(span("snapshots.create"))),
@@ -631,11 +610,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           const op = yield* run({ method: "POST", path, body: { ...body, expires_at: toTime(body.expires_at) } })
           const name = body.name ?? resourceName(op, "backups")
           if (name === undefined) {
-            return yield* new ProtocolError({
-              method: "POST",
-              path: `/1.0${path}`,
-              description: "the operation does not name the backup it created"
-            })
+            return yield* protocolError(
+              { method: "POST", path: path },
+              "the operation does not name the backup it created"
+            )
           }
           return name
         }).pipe(Effect.withSpan(span("backups.create"))),
@@ -644,7 +622,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           const path = yield* Collection.objectPath(client, backupsSpec, [instance], backup, "/export")
           const request: Request = { method: "GET", path }
           const response = yield* client.requestRaw(request)
-          return Stream.mapError(response.stream, Client.connectionFailed(client.transport.endpoint, request))
+          return Stream.mapError(response.stream, client.connectionFailed(request))
         })).pipe(Stream.withSpan(span("backups.download")))
     }
 
@@ -683,13 +661,11 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
             // LXD 5.0.2 ignores If-Match on this PUT (PATCH honours it): compare first, then send it anyway
             const current = yield* client.sync(Schema.Unknown, { method: "GET", path })
             if (current.etag !== undefined && unquote(current.etag) !== unquote(etag)) {
-              return yield* new PreconditionFailed({
-                method: "PUT",
-                path: `/1.0${path}`,
-                status: 412,
-                errorCode: 412,
-                message: `ETag doesn't match: ${unquote(current.etag)} vs ${unquote(etag)} (checked by the client)`
-              })
+              return yield* Effect.fail(statusError(
+                { method: "PUT", path },
+                412,
+                `ETag doesn't match: ${unquote(current.etag)} vs ${unquote(etag)} (checked by the client)`
+              ))
             }
           }
           yield* runVoid({ method: "PUT", path, body, etag })

@@ -15,7 +15,6 @@ import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
 import type { CopyImageOptions, CopyInstanceOptions } from "../Migration.js"
 import { discard, withStreamBody } from "./body.js"
-import { connectionFailed } from "./client.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
@@ -31,7 +30,7 @@ export const connectionInfo = (client: LxdClient.Service, role: string) =>
       return Effect.fail(
         new InvalidArgument({
           argument: `${role} server`,
-          value: client.transport.endpoint,
+          value: client.endpoint,
           reason:
             "it is not listening on the network (core.https_address is unset), so the other server cannot reach it"
         })
@@ -320,7 +319,7 @@ const relayImage = (
     let read = false
     const body = Stream.suspend(() => {
       read = true
-      return Stream.mapError(response.stream, connectionFailed(source.transport.endpoint, exportRequest))
+      return Stream.mapError(response.stream, source.connectionFailed(exportRequest))
     })
     const operation = yield* withStreamBody(
       body,
