@@ -10,6 +10,8 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 import * as M from "../LxdMockTransport.js"
 import {
   addInstance,
@@ -45,7 +47,7 @@ export const backupJson = (b: FakeBackup) => ({
 
 const tarballOf = (i: FakeInstance, instanceOnly: boolean): Uint8Array => {
   const files = [...i.files].map(([p, f]) =>
-    [p, f.type === "file" ? { ...f, content: Buffer.from(f.content).toString("base64") } : f] as const
+    [p, f.type === "file" ? { ...f, content: Encoding.encodeBase64(f.content) } : f] as const
   )
   const index = {
     name: i.name,
@@ -66,7 +68,9 @@ const restoreFiles = (u: unknown): Map<string, FakeFile> => {
   for (const [p, f] of Array.isArray(u) ? u as Array<[string, Json]> : []) {
     out.set(
       p,
-      (f.type === "file" ? { ...f, content: new Uint8Array(Buffer.from(String(f.content), "base64")) } : f) as FakeFile
+      (f.type === "file"
+        ? { ...f, content: Either.getOrElse(Encoding.decodeBase64(String(f.content)), () => new Uint8Array()) }
+        : f) as FakeFile
     )
   }
   return out
