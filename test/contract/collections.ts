@@ -2,9 +2,10 @@
  * Collections on the shared shape (profiles, projects) for the contract suite: pylxd's scenarios, on both
  * backends.
  */
-import { LxdClient, Profiles, Projects } from "@effect-lxd/core"
+import { Certificates, LxdClient, Profiles, Projects, Warnings } from "@effect-lxd/core"
 import { Effect } from "effect"
 import { expect } from "vitest"
+import { makeCertificate } from "../support/certs.js"
 import type { Scenario } from "./scenarios.js"
 
 /** Runs `use` with a project, deleting it (and the profiles it made) afterwards. */
@@ -104,5 +105,42 @@ export const collectionScenarios: ReadonlyArray<Scenario> = [
           yield* LxdClient.withProject(profiles.delete("ct-only-here"), "ct-iso")
         })
       )
+  },
+  {
+    name: "certificates: trust a PEM (restricted), list, rename with the ETag, a stale one refused, remove",
+    run: () =>
+      Effect.gen(function*() {
+        const certificates = yield* Certificates.Certificates
+        const keys = makeCertificate("effect-lxd-contract")
+        const fingerprint = yield* certificates.create({
+          certificate: keys.cert,
+          name: "ct-cert",
+          restricted: true,
+          projects: ["default"]
+        })
+        expect(fingerprint).toMatch(/^[0-9a-f]{64}$/)
+        expect(yield* certificates.listNames()).toContain(fingerprint)
+        const listed = (yield* certificates.list()).find((c) => c.fingerprint === fingerprint)
+        expect(listed).toMatchObject({ name: "ct-cert", type: "client", restricted: true, projects: ["default"] })
+        const { etag } = yield* certificates.getWithEtag(fingerprint)
+        yield* certificates.update(fingerprint, { name: "ct-cert2" }, { etag })
+        expect((yield* certificates.get(fingerprint)).name).toBe("ct-cert2")
+        const stale = yield* Effect.flip(certificates.update(fingerprint, { name: "again" }, { etag }))
+        expect(stale._tag).toBe("PreconditionFailed")
+        yield* certificates.delete(fingerprint)
+        expect(yield* certificates.exists(fingerprint)).toBe(false)
+      })
+  },
+  {
+    name: "warnings: the list decodes, names agree with it, an unknown UUID is NotFound",
+    run: () =>
+      Effect.gen(function*() {
+        const warnings = yield* Warnings.Warnings
+        const all = yield* warnings.list()
+        expect([...(yield* warnings.listNames())].sort()).toEqual(all.map((w) => w.uuid).sort())
+        for (const w of all) expect(["new", "acknowledged", "resolved"]).toContain(w.status)
+        const missing = yield* Effect.flip(warnings.get("00000000-0000-4000-8000-000000000000"))
+        expect(missing._tag).toBe("NotFound")
+      })
   }
 ]
