@@ -262,7 +262,7 @@ export const instancePartRoutes = (
           text(content)
         )
       })),
-    // the fake keeps no other log files (exec output is not recorded): any other valid name is not found
+    // the fake keeps no other log files (exec output is not recorded): every other valid name is not found
     M.route("DELETE", "/instances/:name/logs/:file", (r) =>
       withInstance(r, () => {
         const file = r.params.file!
