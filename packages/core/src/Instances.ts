@@ -187,7 +187,7 @@ export {
 export type TimeInput = Date | DateTime.DateTime | string
 
 /**
- * A request body whose `expires_at` may be given as a {@link TimeInput} of either kind (the client sends it as RFC 3339).
+ * A request body whose `expires_at` may be a `Date`, a `DateTime` or a string ({@link TimeInput}); it is sent as RFC 3339.
  *
  * @since 0.2.0
  * @category models
