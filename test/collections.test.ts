@@ -66,6 +66,9 @@ describe("warnings", () => {
         expect((yield* warnings.get(first.uuid)).status).toBe("acknowledged")
         yield* warnings.replace(first.uuid, { status: first.status }, { etag: undefined })
         expect(typeof etag === "string" || etag === undefined).toBe(true)
+        // a throwaway daemon: its warnings may go
+        yield* warnings.delete(first.uuid)
+        expect(yield* warnings.exists(first.uuid)).toBe(false)
       }
       expect((yield* Effect.flip(warnings.get("00000000-0000-4000-8000-000000000000")))._tag).toBe("NotFound")
     }).pipe(Effect.provide(unix)))

@@ -68,6 +68,7 @@ export const collectionScenarios: ReadonlyArray<Scenario> = [
         yield* projects.rename("ct-project", "ct-project2")
         expect(yield* projects.exists("ct-project")).toBe(false)
         expect((yield* projects.list()).map((p) => p.name)).toContain("ct-project2")
+        expect(yield* projects.listNames()).toContain("ct-project2")
         yield* projects.delete("ct-project2")
         expect((yield* Effect.flip(projects.get("ct-project2")))._tag).toBe("NotFound")
       })

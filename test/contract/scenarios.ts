@@ -217,6 +217,8 @@ export const scenarios: ReadonlyArray<Scenario> = [
         }))
         expect(op.status_code).toBe(200)
         expect(op.resources["instances"]).toContain("/1.0/instances/ct-ops")
+        const ids = Object.values(yield* operations.listIds()).flat()
+        expect(ids).toContain(op.id)
         const listed = yield* operations.list()
         expect(listed.map((o) => o.id)).toContain(op.id)
         expect((yield* operations.get(op.id)).status).toBe("Success")
