@@ -88,7 +88,7 @@ export const spec = LxdResource.spec({
   item: Certificate,
   post: CertificatesPost,
   put: CertificatePut,
-  verbs: ["listNames", "list", "get", "getWithEtag", "exists", "create", "replace", "update", "modify", "delete"],
+  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "delete"],
   nameField: "fingerprint",
   lifecycle: "certificate"
 })
@@ -130,7 +130,7 @@ export declare namespace Certificates {
   export interface Service extends
     Pick<
       LxdResource.Collection<[], Certificate, CertificatesPost, CertificatePut>,
-      "listNames" | "list" | "get" | "getWithEtag" | "exists" | "replace" | "update" | "modify" | "delete"
+      LxdResource.ReadVerb | "replace" | "update" | "modify" | "delete"
     >
   {
     /**

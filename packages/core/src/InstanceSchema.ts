@@ -454,7 +454,7 @@ export const snapshotsSpec = LxdResource.spec({
   item: InstanceSnapshot,
   post: InstanceSnapshotsPost,
   put: InstanceSnapshotPut,
-  verbs: ["listNames", "list", "get", "getWithEtag", "exists", "create", "replace", "update", "rename", "delete"],
+  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "rename", "delete"],
   async: ["create", "replace", "update", "rename", "delete"]
 })
 
@@ -473,7 +473,7 @@ export const backupsSpec = LxdResource.spec({
   item: InstanceBackup,
   post: InstanceBackupsPost,
   put: Schema.Struct({}),
-  verbs: ["listNames", "list", "get", "getWithEtag", "exists", "create", "rename", "delete"],
+  verbs: [...LxdResource.readVerbs, "create", "rename", "delete"],
   async: ["create", "rename", "delete"]
 })
 

@@ -393,7 +393,7 @@ export interface ImportOptions {
 // service
 
 /** The verbs snapshots and backups take from the collection shape as they are. */
-type ChildVerbs = "listNames" | "list" | "get" | "getWithEtag" | "exists" | "rename" | "delete"
+type ChildVerbs = LxdResource.ReadVerb | "rename" | "delete"
 
 /**
  * @since 0.1.0

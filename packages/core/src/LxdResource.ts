@@ -212,17 +212,29 @@ export type CollectionOf<S> = S extends Spec<infer Parents, infer Item, infer Po
   : never
 
 /**
+ * The verbs that only read: every collection has them.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ReadVerb = "listNames" | "list" | "get" | "getWithEtag" | "exists"
+
+/**
+ * The {@link ReadVerb}s, for a spec's `verbs`: `[...readVerbs, "replace", "delete"]`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const readVerbs: ReadonlyArray<ReadVerb> = ["listNames", "list", "get", "getWithEtag", "exists"]
+
+/**
  * The verbs every collection has unless its spec says otherwise.
  *
  * @since 0.2.0
  * @category models
  */
 export const allVerbs: ReadonlyArray<Verb> = [
-  "listNames",
-  "list",
-  "get",
-  "getWithEtag",
-  "exists",
+  ...readVerbs,
   "create",
   "replace",
   "update",

@@ -70,7 +70,7 @@ export const spec = LxdResource.spec({
   item: Warning,
   post: WarningPut, // unused: LXD has no create
   put: WarningPut,
-  verbs: ["listNames", "list", "get", "getWithEtag", "exists", "replace", "update", "modify", "delete"],
+  verbs: [...LxdResource.readVerbs, "replace", "update", "modify", "delete"],
   nameField: "uuid",
   extension: "warnings",
   allProjects: "warnings",
@@ -96,7 +96,7 @@ export declare namespace Warnings {
   export interface Service extends
     Pick<
       LxdResource.Collection<[], Warning, WarningPut, WarningPut>,
-      "listNames" | "list" | "get" | "getWithEtag" | "exists" | "replace" | "update" | "modify" | "delete"
+      LxdResource.ReadVerb | "replace" | "update" | "modify" | "delete"
     >
   {
     /**

@@ -134,9 +134,10 @@ export const readPart = <S extends AnySpec, A, I>(
 ) =>
 (...args: ReadonlyArray<string>): Effect.Effect<A, LxdError> =>
   Effect.gen(function*() {
-    if (options.extension !== undefined) yield* client.requireExtension(options.extension)
     const depth = spec.parents.length
+    // names first (nothing sent for a bad one), then the part's own extension
     const path = yield* objectPath(client, spec, args.slice(0, depth), args[depth], options.suffix)
+    if (options.extension !== undefined) yield* client.requireExtension(options.extension)
     return (yield* client.sync(options.schema, { method: "GET", path })).metadata
   }).pipe(Effect.withSpan(`${spec.name}.${options.verb}`))
 
@@ -206,7 +207,9 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       return { put, etag: current.etag }
     })
 
-  const write = (request: Request): Effect.Effect<WriteResult, LxdError> => client.write(request)
+  const write = client.write
+  /** The name a create's body gives, if any. */
+  const nameIn = (body: unknown): unknown => (isRecord(body) ? body[spec.nameField] : undefined)
 
   /** The new object's name: `Location`, else a resource of the operation below this collection, else the body. */
   const createdName = (path: string, result: WriteResult, body: unknown): string | undefined => {
@@ -225,9 +228,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
         }
       }
     }
-    const named = typeof body === "object" && body !== null
-      ? (body as Record<string, unknown>)[spec.nameField]
-      : undefined
+    const named = nameIn(body)
     return typeof named === "string" && named !== "" ? named : undefined
   }
 
@@ -267,9 +268,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     create: (...args) => {
       const [parents, [body]] = split(args)
       return Effect.gen(function*() {
-        const named = typeof body === "object" && body !== null
-          ? (body as Record<string, unknown>)[spec.nameField]
-          : undefined
+        const named = nameIn(body)
         // before the path: its extension check would send GET /1.0 for a name we refuse anyway
         if (named !== undefined) yield* Path.validate(spec.kind, named)
         const path = yield* collectionPath(parents)
