@@ -126,8 +126,28 @@ export class LxdApiError extends Schema.TaggedError<LxdApiError>("@effect-lxd/co
 }
 
 /**
+ * What kind of connection failure a {@link ClientConnectionFailed} is, to match on: `timeout` (a connect,
+ * response or websocket keep-alive bound of the transport passed: the server stopped answering), `refused`
+ * (nothing listens), `notFound` (no such socket), `permission` (not allowed to open the socket), `tls` (TLS
+ * handshake or certificate-pin failure), `closed` (the connection was lost or a websocket closed abnormally),
+ * `other`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const ConnectionFailureKind = Schema.Literal("timeout", "refused", "notFound", "permission", "tls", "closed", "other")
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type ConnectionFailureKind = typeof ConnectionFailureKind.Type
+
+/**
  * The server could not be reached or the connection broke: socket missing or refused, TLS handshake failure,
- * server certificate not matching the pin, connection reset. `reason` says which, `endpoint` says where.
+ * server certificate not matching the pin, connection reset, or no answer within a transport's bound. `kind`
+ * says which as a literal ({@link ConnectionFailureKind}: `"timeout"` when a bound passed), `reason` says it in
+ * words, `endpoint` says where.
  *
  * @since 0.1.0
  * @category errors
@@ -138,7 +158,10 @@ export class ClientConnectionFailed extends Schema.TaggedError<ClientConnectionF
   method: Schema.String,
   path: Schema.String,
   endpoint: Schema.String,
+  /** The failure in words (`connection refused (ECONNREFUSED): …`, `timeout: no answer within 30s`). */
   reason: Schema.String,
+  /** The failure as a literal, to match on; `"other"` when the constructor was not told. @since 0.2.0 */
+  kind: Schema.optionalWith(ConnectionFailureKind, { default: () => "other" as const }),
   /** The websocket close code, when an open websocket was closed abnormally (1006: dropped without a close frame). */
   closeCode: Schema.optional(Schema.Number),
   cause: Schema.optional(Schema.Unknown)

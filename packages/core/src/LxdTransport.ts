@@ -12,7 +12,7 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { ClientConnectionFailed } from "./LxdError.js"
+import type { ClientConnectionFailed, ConnectionFailureKind } from "./LxdError.js"
 
 /**
  * One websocket frame: text frames are strings, binary frames are bytes.
@@ -172,6 +172,7 @@ export const describeConnectionError = (cause: unknown): string => {
     const e = current as { code?: unknown; message?: unknown; cause?: unknown; reason?: unknown }
     const code = typeof e.code === "string" ? e.code : undefined
     const message = typeof e.message === "string" ? e.message : undefined
+    if (code !== undefined && timeoutCodes.has(code)) return `timeout: ${message ?? code}`
     if (code === "ENOENT") return `socket not found (ENOENT)${message ? `: ${message}` : ""}`
     if (code === "ECONNREFUSED") return `connection refused (ECONNREFUSED)${message ? `: ${message}` : ""}`
     if (code === "EACCES") return `permission denied (EACCES)${message ? `: ${message}` : ""}`
@@ -186,4 +187,43 @@ export const describeConnectionError = (cause: unknown): string => {
     current = e.cause ?? (typeof e.reason === "object" ? e.reason : undefined)
   }
   return fallback ?? String(cause)
+}
+
+const timeoutCodes = new Set([
+  "ETIMEDOUT",
+  "ERR_LXD_TIMEOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT"
+])
+
+/**
+ * The {@link ConnectionFailureKind} of a transport error, from its cause chain (error codes): `timeout` for
+ * `ETIMEDOUT`, undici's connect, headers and body timeouts and `ERR_LXD_TIMEOUT`; `refused`, `notFound`,
+ * `permission`, `tls`; `closed` for a reset or broken connection; else `other`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const connectionFailureKind = (cause: unknown): ConnectionFailureKind => {
+  const seen = new Set<unknown>()
+  let current: unknown = cause
+  while (typeof current === "object" && current !== null && !seen.has(current)) {
+    seen.add(current)
+    const e = current as { code?: unknown; cause?: unknown; reason?: unknown }
+    if (typeof e.code === "string") {
+      const code = e.code
+      if (timeoutCodes.has(code)) return "timeout"
+      if (code === "ECONNREFUSED") return "refused"
+      if (code === "ENOENT") return "notFound"
+      if (code === "EACCES") return "permission"
+      if (code === "ERR_LXD_CERTIFICATE_PIN" || code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL")) return "tls"
+      if (code.includes("CERT")) return "tls"
+      if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET" || code === "UND_ERR_CLOSED") {
+        return "closed"
+      }
+    }
+    current = e.cause ?? (typeof e.reason === "object" ? e.reason : undefined)
+  }
+  return "other"
 }

@@ -11,6 +11,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -20,6 +21,7 @@ import * as Undici from "undici"
 import type * as WS from "ws"
 import * as Download from "./internal/download.js"
 import * as Json from "./internal/json.js"
+import * as Limits from "./internal/limits.js"
 import * as SocketWebSocket from "./internal/socketWebSocket.js"
 import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as Upload from "./internal/upload.js"
@@ -32,6 +34,37 @@ import * as WebSocket from "./internal/websocket.js"
 export interface CommonOptions {
   /** Wraps the HTTP client (retries for GETs, logging). Never retry requests that start operations. */
   readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
+  /**
+   * Bound on opening a connection: the socket's connect, with TLS the handshake, and a websocket's upgrade
+   * request (a websocket open may take `connectTimeout` + `responseTimeout`). Default 10 seconds;
+   * `Duration.infinity` turns it off.
+   */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * Bound on a silent server during a request: until the answer's headers come, and between chunks of its
+   * body, as undici's `headersTimeout` and `bodyTimeout` (a body the caller does not read yet is not timed).
+   * An operation long-poll (`GET …/wait?timeout=N`) gets `N` seconds more: it is not idle. Default 60 seconds
+   * (LXD answers synchronous requests such as a storage pool's creation only once done); `Duration.infinity`
+   * turns it off.
+   */
+  readonly responseTimeout?: Duration.DurationInput | undefined
+  /**
+   * Keep-alive of every websocket (events, exec, console): a ping this often while the socket is read, and
+   * the connection is dropped once `maxMissedPongs` pings in a row had no answer (and nothing else came).
+   * Default 20 seconds; `Duration.infinity` turns pings off. A websocket the consumer does not read (it
+   * applies backpressure) is not pinged.
+   */
+  readonly pingInterval?: Duration.DurationInput | undefined
+  /** Unanswered pings before a websocket fails; default 2 (a dead peer is seen within 3 ping intervals). */
+  readonly maxMissedPongs?: number | undefined
+  /**
+   * The most HTTP connections this transport opens at once (default 64): a burst beyond it queues instead of
+   * exhausting file descriptors. File transfers over the unix socket's own paths count separately, with the
+   * same limit; websockets are not limited (each one is held by its caller). `Infinity` turns the cap off.
+   */
+  readonly maxConnections?: number | undefined
+  /** How long an unused keep-alive connection stays open (default 4 seconds, as undici's). */
+  readonly idleSocketTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -86,6 +119,7 @@ export const resolveSocketPath = (
 const makeTransport = (o: {
   readonly endpoint: string
   readonly origin: string
+  readonly limits: Limits.Limits
   readonly websocket: LxdTransport.Service["websocket"]
   readonly connect: NonNullable<Undici.Agent.Options["connect"]>
   readonly socketPath?: string | undefined
@@ -93,26 +127,54 @@ const makeTransport = (o: {
   readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
 }) =>
   Effect.gen(function*() {
-    const dispatcher = yield* Effect.acquireRelease(
-      Effect.sync(() => new Undici.Agent({ connect: o.connect, pipelining: 1 })),
+    const { limits } = o
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Undici.Agent({
+          connect: o.connect,
+          pipelining: 1,
+          headersTimeout: limits.responseMs,
+          bodyTimeout: limits.responseMs,
+          ...(limits.idleSocketMs > 0 ? { keepAliveTimeout: limits.idleSocketMs, keepAliveMaxTimeout: limits.idleSocketMs } : {}),
+          ...(Number.isFinite(limits.maxConnections) ? { connections: limits.maxConnections } : {})
+        })
+      ),
       (agent) => Effect.promise(() => agent.destroy())
     )
+    // an operation long-poll is held by the server for the time it asked: its bound grows by that much
+    const dispatcher = agent.compose((dispatch) => (opts, handler) => {
+      const ms = Limits.responseMsFor(opts.path, limits)
+      return dispatch(ms === undefined ? opts : { ...opts, headersTimeout: ms, bodyTimeout: ms }, handler)
+    })
+    const explainTimeout = Limits.explainTimeout(limits)
+    const mapError = (error: unknown) => explainTimeout(o.mapError === undefined ? error : o.mapError(error))
     // LXD ignores trace headers: the span stays, the propagation goes
     const base = NodeHttpClient.makeUndici(dispatcher).pipe(
       HttpClient.mapRequest(HttpClientRequest.prependUrl(o.origin)),
       HttpClient.withTracerPropagation(false)
     )
     const http = o.transformClient ? o.transformClient(base) : base
+    // the unix socket's own file paths open a connection each: as many at once as HTTP may
+    const lean = !o.transformClient && o.socketPath !== undefined
+    const transfers = lean && Number.isFinite(limits.maxConnections)
+      ? yield* Effect.makeSemaphore(limits.maxConnections)
+      : undefined
+    const download = lean ? Download.make(o.socketPath!, o.endpoint, limits) : undefined
+    const upload = lean ? Upload.make(o.socketPath!, o.endpoint, limits) : undefined
     return LxdTransport.of({
       endpoint: o.endpoint,
       http,
       // the lean path for envelope requests, unless the user wraps the client (then every request goes through it)
       json: o.transformClient
         ? undefined
-        : Json.make({ dispatcher, origin: o.origin, endpoint: o.endpoint, mapError: o.mapError }),
+        : Json.make({ dispatcher, origin: o.origin, endpoint: o.endpoint, mapError }),
       // file bodies through reused buffers; unix socket only: over HTTPS, TLS costs more than the copies
-      download: o.transformClient || o.socketPath === undefined ? undefined : Download.make(o.socketPath, o.endpoint),
-      upload: o.transformClient || o.socketPath === undefined ? undefined : Upload.make(o.socketPath, o.endpoint),
+      download: download === undefined || transfers === undefined
+        ? download
+        : (pathAndQuery, accept, write) => transfers.withPermits(1)(download(pathAndQuery, accept, write)),
+      upload: upload === undefined || transfers === undefined
+        ? upload
+        : (request, fill) => transfers.withPermits(1)(upload(request, fill)),
       websocket: o.websocket
     })
   })
@@ -141,12 +203,15 @@ export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<Lx
     LxdTransport,
     Effect.suspend(() => {
       const socketPath = options.socketPath ?? resolveSocketPath()
+      const limits = Limits.resolve(options)
       return makeTransport({
         endpoint: `unix:${socketPath}`,
         origin: "http://lxd",
+        limits,
         // websockets read into reused buffers (TLS sockets cannot, so HTTPS keeps `ws`)
-        websocket: (pathAndQuery) => SocketWebSocket.open({ socketPath, endpoint: `unix:${socketPath}`, pathAndQuery }),
-        connect: { socketPath },
+        websocket: (pathAndQuery) =>
+          SocketWebSocket.open({ socketPath, endpoint: `unix:${socketPath}`, pathAndQuery, limits }),
+        connect: { socketPath, timeout: limits.connectMs },
         socketPath,
         transformClient: options.transformClient
       })
@@ -198,8 +263,11 @@ export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport> =>
         insecureSkipVerify: options.insecureSkipVerify
       }
       const tls = tlsOptions(settings)
+      const limits = Limits.resolve(options)
       const explain = explainTlsError(settings)
-      const connector = Undici.buildConnector(tls as Undici.buildConnector.BuildOptions)
+      const connector = Undici.buildConnector(
+        { ...tls, timeout: limits.connectMs } as Undici.buildConnector.BuildOptions
+      )
       // rewrite certificate failures so the error says the pin did not match
       const connect: Undici.buildConnector.connector = (opts, callback) =>
         connector(opts, (...args) => {
@@ -209,12 +277,14 @@ export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport> =>
       return makeTransport({
         endpoint: origin,
         origin,
+        limits,
         websocket: (pathAndQuery) =>
           WebSocket.open({
             url: `wss://${url.host}${pathAndQuery}`,
             endpoint: origin,
             pathAndQuery,
             wsOptions: tls as unknown as WS.ClientOptions,
+            limits,
             mapError: explain
           }),
         connect,

@@ -22,7 +22,10 @@ import {
   ProtocolError
 } from "../LxdError.js"
 import { ServerInfo } from "../LxdSchema.js"
-import { describeConnectionError, type JsonRequest, type JsonResponse, LxdTransport } from "../LxdTransport.js"
+import {
+  connectionFailureKind,
+  describeConnectionError,
+  type JsonRequest, type JsonResponse, LxdTransport } from "../LxdTransport.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
 import * as FastDecode from "./fastDecode.js"
@@ -81,6 +84,7 @@ export const connectionFailed =
       path: API + request.path,
       endpoint,
       reason: describeConnectionError(cause),
+      kind: connectionFailureKind(cause),
       cause
     })
 

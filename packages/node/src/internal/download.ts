@@ -10,7 +10,7 @@
  * @internal
  */
 import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
-import { describeConnectionError } from "@effect-lxd/core/LxdTransport"
+import { connectionFailureKind, describeConnectionError } from "@effect-lxd/core/LxdTransport"
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Net from "node:net"
 import { readFinalHead, requestHead } from "./http1.js"
+import { connectTimedOut, type Limits, noAnswer } from "./limits.js"
 
 /**
  * Socket reads land in the free end of a `BUFFER_BYTES` buffer, which goes to `write` once less than
@@ -33,7 +34,7 @@ const MAX_HEAD_BYTES = 64 * 1024
 type Headers = Readonly<Record<string, string>>
 
 /** @internal */
-export const make = (socketPath: string, endpoint: string) =>
+export const make = (socketPath: string, endpoint: string, limits: Limits) =>
 <E>(
   pathAndQuery: string,
   accept: (status: number, headers: Headers) => boolean,
@@ -78,6 +79,7 @@ export const make = (socketPath: string, endpoint: string) =>
               path: pathAndQuery,
               endpoint,
               reason,
+              kind: cause === undefined ? "closed" : connectionFailureKind(cause),
               ...(cause === undefined ? {} : { cause })
             })
           ))
@@ -104,6 +106,8 @@ export const make = (socketPath: string, endpoint: string) =>
               else if (paused) {
                 paused = false
                 socket.resume()
+                // the silence bound counts again from here (the socket was paused for the writer)
+                if (limits.responseMs > 0) socket.setTimeout(limits.responseMs)
               }
             }
           })
@@ -190,9 +194,22 @@ export const make = (socketPath: string, endpoint: string) =>
             }
           }
         })
+        const connectTimer = limits.connectMs === 0 ? undefined : setTimeout(() => {
+          const error = connectTimedOut(limits.connectMs)
+          fail(error.message, error)
+        }, limits.connectMs)
         socket.once("connect", () => {
+          clearTimeout(connectTimer)
+          // a silent server (the answer's head, or the body while it is read) fails the download
+          if (limits.responseMs > 0) socket.setTimeout(limits.responseMs)
           socket.write(requestHead("GET", pathAndQuery))
         })
+        socket.on("timeout", () => {
+          if (paused || finished) return
+          const error = noAnswer(limits.responseMs)
+          fail(error.message, error)
+        })
+        socket.once("close", () => clearTimeout(connectTimer))
         socket.once("error", (error) => fail(describeConnectionError(error), error))
         const onClosed = () => {
           closed = true

@@ -7,7 +7,7 @@
  */
 import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
 import type { JsonRequest, JsonResponse } from "@effect-lxd/core/LxdTransport"
-import { describeConnectionError } from "@effect-lxd/core/LxdTransport"
+import { connectionFailureKind, describeConnectionError } from "@effect-lxd/core/LxdTransport"
 import * as Effect from "effect/Effect"
 import type * as Undici from "undici"
 
@@ -80,6 +80,7 @@ const dispatch = (
             path: request.path,
             endpoint: o.endpoint,
             reason: describeConnectionError(cause),
+            kind: connectionFailureKind(cause),
             cause
           })
         ))

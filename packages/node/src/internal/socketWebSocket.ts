@@ -12,7 +12,12 @@
  * @internal
  */
 import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
-import { describeConnectionError, type Frame, type LxdWebSocket } from "@effect-lxd/core/LxdTransport"
+import {
+  connectionFailureKind,
+  describeConnectionError,
+  type Frame,
+  type LxdWebSocket
+} from "@effect-lxd/core/LxdTransport"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -22,6 +27,7 @@ import { isUtf8 } from "node:buffer"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import { dechunk, readHead, requestHead } from "./http1.js"
+import { connectTimedOut, type Limits, noAnswer, noPong, type TimeoutError } from "./limits.js"
 import { closedAbnormally, pull, type Waiting } from "./wake.js"
 
 /** Reads that are copied out at once (handshake, owned frames) share one buffer: JS runs one read at a time. */
@@ -38,6 +44,7 @@ const MAX_HEAD_BYTES = 64 * 1024
 const MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 const CLOSE_TIMEOUT_MS = 2000
+const EMPTY = Buffer.alloc(0)
 
 const OP_CONTINUATION = 0
 const OP_TEXT = 1
@@ -65,6 +72,7 @@ export interface OpenOptions {
   readonly socketPath: string
   readonly endpoint: string
   readonly pathAndQuery: string
+  readonly limits: Limits
 }
 
 /**
@@ -185,6 +193,10 @@ class Connection implements Waiting {
   private ended: Option.Option<Option.Option<Ended>> = Option.none()
   private closeSent = false
   private closeTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** The connect, then the upgrade's answer, then the keep-alive pings. */
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** Pings sent since the server last sent anything. */
+  private unanswered = 0
 
   /** Waits for the upgrade; interrupting it drops the connection. */
   readonly handshake: Effect.Effect<void, ClientConnectionFailed> = Effect.async((resume) => {
@@ -209,7 +221,13 @@ class Connection implements Waiting {
         callback: (n) => this.onRead(n)
       }
     })
+    const { limits } = options
+    if (limits.connectMs > 0) this.arm(limits.connectMs, () => this.failOpen(connectTimedOut(limits.connectMs)))
     this.socket.once("connect", () => {
+      this.disarm()
+      if (limits.responseMs > 0) {
+        this.arm(limits.responseMs, () => this.failOpen(noAnswer(limits.responseMs)))
+      }
       this.socket.write(
         requestHead("GET", options.pathAndQuery, {
           Upgrade: "websocket",
@@ -219,12 +237,13 @@ class Connection implements Waiting {
       )
     })
     this.socket.on("error", (error) => {
-      if (this.upgrade === "pending") return this.failOpen(describeConnectionError(error), error)
+      if (this.upgrade === "pending") return this.failOpen(error)
       // as `ws` does: a connection lost after the upgrade is an abnormal close
       this.end({ code: 1006, reason: describeConnectionError(error) })
     })
     this.socket.once("close", () => {
       if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
+      this.disarm()
       if (this.upgrade === "pending") {
         if (this.refused !== undefined) return this.refuse()
         return this.failOpen("the connection closed during the websocket handshake")
@@ -311,16 +330,48 @@ class Connection implements Waiting {
     this.end({ code: 1006, reason: "" })
   }
 
+  private arm(ms: number, f: () => void) {
+    this.disarm()
+    this.timer = setTimeout(f, ms)
+    this.timer.unref()
+  }
+
+  private disarm() {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  /**
+   * Every ping interval: nothing came since `maxMissedPongs` pings, so the connection is dropped; else another
+   * ping. While the reader applies backpressure (reading paused) nothing could come: no ping is counted.
+   */
+  private readonly onPingTimer = () => {
+    const { maxMissedPongs, pingIntervalMs } = this.options.limits
+    this.timer = undefined
+    if (Option.isSome(this.ended) || this.closeSent) return
+    if (this.paused) this.unanswered = 0
+    else if (this.unanswered >= maxMissedPongs) {
+      this.socket.destroy()
+      const error = noPong(this.unanswered, pingIntervalMs)
+      return this.end(this.failed(error.message, error, undefined, "timeout"))
+    } else if (this.writable()) {
+      this.unanswered++
+      this.socket.write(encodeFrame(OP_PING, EMPTY))
+    }
+    this.arm(pingIntervalMs, this.onPingTimer)
+  }
+
   private writable() {
     return this.upgrade === "open" && !this.closeSent && !this.socket.destroyed && this.socket.writable
   }
 
-  private failed(reason: string, cause?: unknown, closeCode?: number) {
+  private failed(reason: string, cause?: unknown, closeCode?: number, kind = connectionFailureKind(cause)) {
     return new ClientConnectionFailed({
       method: "GET",
       path: this.options.pathAndQuery,
       endpoint: this.options.endpoint,
       reason,
+      kind,
       ...(closeCode === undefined ? {} : { closeCode }),
       ...(cause === undefined ? {} : { cause })
     })
@@ -329,12 +380,14 @@ class Connection implements Waiting {
   private toError(e: Ended): ClientConnectionFailed {
     return e instanceof ClientConnectionFailed
       ? e
-      : this.failed(closedAbnormally(e.code, e.reason), undefined, e.code)
+      : this.failed(closedAbnormally(e.code, e.reason), undefined, e.code, "closed")
   }
 
-  private failOpen(reason: string, cause?: unknown) {
+  /** The open fails: with a reason, or an error (its description, and itself as the cause). */
+  private failOpen(why: string | Error | TimeoutError) {
     if (this.upgrade !== "pending") return
-    this.upgrade = this.failed(reason, cause)
+    this.disarm()
+    this.upgrade = typeof why === "string" ? this.failed(why) : this.failed(describeConnectionError(why), why)
     this.socket.destroy()
     this.onUpgrade?.()
   }
@@ -366,6 +419,8 @@ class Connection implements Waiting {
   private onRead(n: number): boolean {
     // after the end, read on (and drop) until the server closes the connection
     if (Option.isSome(this.ended)) return true
+    // anything from the server shows it is alive
+    this.unanswered = 0
     const arena = this.readingArena ? this.arena![this.gathering] : SHARED
     let at = this.readingArena ? this.fill : 0
     const end = at + n
@@ -469,6 +524,8 @@ class Connection implements Waiting {
     }
     this.head = undefined
     this.upgrade = "open"
+    this.disarm()
+    if (this.options.limits.pingIntervalMs > 0) this.arm(this.options.limits.pingIntervalMs, this.onPingTimer)
     this.onUpgrade?.()
     return parsed.bodyStart - previous
   }

@@ -7,11 +7,17 @@
  * @internal
  */
 import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
-import { describeConnectionError, type JsonRequest, type JsonResponse } from "@effect-lxd/core/LxdTransport"
+import {
+  connectionFailureKind,
+  describeConnectionError,
+  type JsonRequest,
+  type JsonResponse
+} from "@effect-lxd/core/LxdTransport"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Net from "node:net"
 import { dechunk, readFinalHead, readHead, requestHead } from "./http1.js"
+import { connectTimedOut, type Limits, noAnswer } from "./limits.js"
 
 const BUFFER_BYTES = 1024 * 1024
 
@@ -33,7 +39,7 @@ const parseAnswer = (raw: Buffer): JsonResponse | undefined => {
 }
 
 /** @internal */
-export const make = (socketPath: string, endpoint: string) =>
+export const make = (socketPath: string, endpoint: string, limits: Limits) =>
 <E>(
   request: JsonRequest & { readonly length: number },
   fill: (buffer: Uint8Array) => Effect.Effect<number, E>
@@ -45,6 +51,7 @@ export const make = (socketPath: string, endpoint: string) =>
         path: request.path + request.query,
         endpoint,
         reason,
+        kind: cause === undefined ? "closed" : connectionFailureKind(cause),
         ...(cause === undefined ? {} : { cause })
       })
     // the answer, collected from the start: LXD may answer before it took the whole body
@@ -58,9 +65,17 @@ export const make = (socketPath: string, endpoint: string) =>
     const socket = yield* Effect.acquireRelease(
       Effect.async<Net.Socket, ClientConnectionFailed>((resume) => {
         const s = Net.connect({ path: socketPath })
-        const onError = (error: Error) => resume(Effect.fail(failed(describeConnectionError(error), error)))
+        const onError = (error: Error) => {
+          clearTimeout(connectTimer)
+          resume(Effect.fail(failed(describeConnectionError(error), error)))
+        }
+        const connectTimer = limits.connectMs === 0 ? undefined : setTimeout(() => {
+          s.destroy()
+          onError(connectTimedOut(limits.connectMs))
+        }, limits.connectMs)
         s.once("error", onError)
         s.once("connect", () => {
+          clearTimeout(connectTimer)
           s.off("error", onError)
           resume(Effect.succeed(s))
         })
@@ -119,13 +134,22 @@ export const make = (socketPath: string, endpoint: string) =>
         answer.onData = undefined
       })
     })
+    /** A silent server: a write it does not take, or an answer it does not send, within the bound. */
+    const bounded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | ClientConnectionFailed> =>
+      limits.responseMs === 0 ? effect : Effect.timeoutFail(effect, {
+        duration: limits.responseMs,
+        onTimeout: () => {
+          const error = noAnswer(limits.responseMs)
+          return failed(error.message, error)
+        }
+      })
     const send = (chunk: Uint8Array) =>
-      Effect.async<void, ClientConnectionFailed>((resume) => {
+      bounded(Effect.async<void, ClientConnectionFailed>((resume) => {
         socket.write(
           chunk,
           (error) => resume(error ? Effect.fail(failed(describeConnectionError(error), error)) : Effect.void)
         )
-      })
+      }))
 
     const buffers = [Buffer.allocUnsafe(BUFFER_BYTES), Buffer.allocUnsafe(BUFFER_BYTES)] as const
     const sending: [
@@ -164,7 +188,7 @@ export const make = (socketPath: string, endpoint: string) =>
       if (typeof sent !== "number") result = sent
       else if (sent < request.length) return yield* failed(`the body ended after ${sent} of ${request.length} bytes`)
     }
-    result ??= yield* readAnswer()
+    result ??= yield* bounded(readAnswer())
     if (result === undefined) {
       return yield* failed(
         answer.error === undefined

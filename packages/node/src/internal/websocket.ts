@@ -4,13 +4,19 @@
  * @internal
  */
 import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
-import { describeConnectionError, type Frame, type LxdWebSocket } from "@effect-lxd/core/LxdTransport"
+import {
+  connectionFailureKind,
+  describeConnectionError,
+  type Frame,
+  type LxdWebSocket
+} from "@effect-lxd/core/LxdTransport"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as WS from "ws"
+import { type Limits, noAnswer, noPong } from "./limits.js"
 import { closedAbnormally, pull, type Waiting } from "./wake.js"
 
 /** Pause reading from the network once this many bytes wait for the consumer. */
@@ -25,6 +31,7 @@ export interface OpenOptions {
   readonly endpoint: string
   readonly pathAndQuery: string
   readonly wsOptions: WS.ClientOptions
+  readonly limits: Limits
   /** Maps a low-level error to a clearer one (TLS pin failures). */
   readonly mapError?: ((error: unknown) => unknown) | undefined
 }
@@ -41,14 +48,24 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
       path: options.pathAndQuery,
       endpoint: options.endpoint,
       reason: reason ?? describeConnectionError(options.mapError ? options.mapError(cause) : cause),
+      kind: closeCode !== undefined ? "closed" : connectionFailureKind(options.mapError ? options.mapError(cause) : cause),
       ...(closeCode === undefined ? {} : { closeCode }),
       cause
     })
   return Effect.flatMap(
     Effect.acquireRelease(
       Effect.sync(() => {
+        const { limits } = options
         const ws = new WS.WebSocket(options.url, { perMessageDeflate: false, ...options.wsOptions })
         const buffer = new FrameBuffer(ws, failed)
+        // the open is bounded by the connect and the upgrade's answer together
+        const openMs = limits.connectMs === 0 || limits.responseMs === 0 ? 0 : limits.connectMs + limits.responseMs
+        const openTimer = openMs === 0 ? undefined : setTimeout(() => {
+          const error = noAnswer(openMs)
+          settle(Effect.fail(failed(error, `websocket open: ${error.message}`)))
+          ws.terminate()
+        }, openMs)
+        openTimer?.unref()
         // the upgrade's outcome, kept until the handshake below asks for it
         const upgrade: {
           result: Effect.Effect<LxdWebSocket, ClientConnectionFailed> | undefined
@@ -56,6 +73,7 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
         } = { result: undefined, notify: undefined }
         const settle = (result: Effect.Effect<LxdWebSocket, ClientConnectionFailed>) => {
           if (upgrade.result !== undefined) return
+          if (openTimer !== undefined) clearTimeout(openTimer)
           upgrade.result = result
           upgrade.notify?.()
         }
@@ -66,6 +84,7 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
         const onOpen = () => {
           ws.off("error", onError)
           ws.on("error", (error) => buffer.fail(failed(error)))
+          if (limits.pingIntervalMs > 0) buffer.keepAlive(limits)
           settle(Effect.succeed(buffer.socket))
         }
         ws.once("open", onOpen)
@@ -89,7 +108,10 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
           })
         })
         ws.on("message", (data, isBinary) => buffer.push(data, isBinary))
-        ws.on("close", (code, reason) => buffer.closed(code, reason.toString("utf8")))
+        ws.on("close", (code, reason) => {
+          if (openTimer !== undefined) clearTimeout(openTimer)
+          buffer.closed(code, reason.toString("utf8"))
+        })
         return { ws, upgrade }
       }),
       ({ ws }) =>
@@ -222,5 +244,34 @@ class FrameBuffer implements Waiting {
     if (Option.isSome(this.done)) return
     this.done = Option.some(Option.some(error))
     this.waiter?.()
+  }
+
+  /**
+   * Pings every interval; once `maxMissedPongs` pings in a row had no answer and nothing else came, the
+   * connection is dropped with a `timeout`. A paused socket (the reader applies backpressure) counts no ping.
+   */
+  keepAlive(limits: Limits) {
+    let unanswered = 0
+    const alive = () => {
+      unanswered = 0
+    }
+    this.ws.on("pong", alive)
+    this.ws.on("message", alive)
+    this.ws.on("ping", alive)
+    const timer = setInterval(() => {
+      if (Option.isSome(this.done) || this.ws.readyState !== WS.WebSocket.OPEN) return clearInterval(timer)
+      if (this.paused) unanswered = 0
+      else if (unanswered >= limits.maxMissedPongs) {
+        clearInterval(timer)
+        const error = noPong(unanswered, limits.pingIntervalMs)
+        this.fail(this.failed(error, error.message))
+        this.ws.terminate()
+      } else {
+        unanswered++
+        this.ws.ping()
+      }
+    }, limits.pingIntervalMs)
+    timer.unref()
+    this.ws.once("close", () => clearInterval(timer))
   }
 }
