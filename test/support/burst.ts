@@ -34,7 +34,10 @@ export interface BurstResult {
   readonly failed: number
   /** The first failures' reasons, for the report. */
   readonly reasons: ReadonlyArray<string>
+  /** The most sockets the process held during the burst. */
   readonly peakSockets: number
+  /** `peakSockets` minus those it held before the burst. */
+  readonly newSockets: number
   readonly ms: number
 }
 
@@ -49,7 +52,8 @@ export const burst = async (
   runtime: ReturnType<typeof makeRuntime>,
   n: number
 ): Promise<BurstResult> => {
-  let peakSockets = countSockets()
+  const before = countSockets()
+  let peakSockets = before
   const sampler = setInterval(() => {
     peakSockets = Math.max(peakSockets, countSockets())
   }, 2)
@@ -67,7 +71,14 @@ export const burst = async (
   peakSockets = Math.max(peakSockets, countSockets())
   const failures = exits.filter(Exit.isFailure)
   const reasons = [...new Set(failures.map((e) => String(e.cause._tag === "Fail" ? e.cause.error.message : e.cause)))]
-  return { ok: n - failures.length, failed: failures.length, reasons: reasons.slice(0, 3), peakSockets, ms }
+  return {
+    ok: n - failures.length,
+    failed: failures.length,
+    reasons: reasons.slice(0, 3),
+    peakSockets,
+    newSockets: peakSockets - before,
+    ms
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

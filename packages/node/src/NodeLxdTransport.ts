@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { InvalidArgument } from "@effect-lxd/core/LxdError"
 import { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -14,6 +15,7 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -23,7 +25,7 @@ import * as Download from "./internal/download.js"
 import * as Json from "./internal/json.js"
 import * as Limits from "./internal/limits.js"
 import * as SocketWebSocket from "./internal/socketWebSocket.js"
-import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
+import { checkSettings, explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as Upload from "./internal/upload.js"
 import * as WebSocket from "./internal/websocket.js"
 
@@ -43,7 +45,8 @@ export interface CommonOptions {
   /**
    * Bound on a silent server during a request: until the answer's headers come, and between chunks of its
    * body, as undici's `headersTimeout` and `bodyTimeout` (a body the caller does not read yet is not timed).
-   * An operation long-poll (`GET …/wait?timeout=N`) gets `N` seconds more: it is not idle. Default 60 seconds
+   * An operation long-poll (`GET …/wait?timeout=N`) gets `N` seconds more: it is not idle. undici checks its
+   * bounds on a coarse clock: a bound fires up to ~1 s late. Default 60 seconds
    * (LXD answers synchronous requests such as a storage pool's creation only once done); `Duration.infinity`
    * turns it off.
    */
@@ -141,10 +144,11 @@ const makeTransport = (o: {
       ),
       (agent) => Effect.promise(() => agent.destroy())
     )
-    // an operation long-poll is held by the server for the time it asked: its bound grows by that much
+    // every request gets the response bound (`HttpClient` asks undici for none), an operation long-poll more:
+    // the server holds it for the time it asked
     const dispatcher = agent.compose((dispatch) => (opts, handler) => {
-      const ms = Limits.responseMsFor(opts.path, limits)
-      return dispatch(ms === undefined ? opts : { ...opts, headersTimeout: ms, bodyTimeout: ms }, handler)
+      const ms = Limits.responseMsFor(opts.path, limits) ?? limits.responseMs
+      return dispatch({ ...opts, headersTimeout: ms, bodyTimeout: ms }, handler)
     })
     const explainTimeout = Limits.explainTimeout(limits)
     const mapError = (error: unknown) => explainTimeout(o.mapError === undefined ? error : o.mapError(error))
@@ -181,6 +185,11 @@ const makeTransport = (o: {
 
 /**
  * Connects over the local unix socket. A socket user is fully trusted by LXD.
+ *
+ * Every wait is bounded by default (see {@link CommonOptions}): a connect 10 s, a silent answer 60 s (an
+ * operation long-poll `…/wait?timeout=N` gets `N` s more), a websocket 3 × 20 s without a pong; the bound fails
+ * the call with `ClientConnectionFailed` of `kind: "timeout"`. At most 64 HTTP connections (and 64 file
+ * transfers) at once: a larger burst queues; an unused connection closes after 4 s.
  *
  * @example
  * ```ts
@@ -223,6 +232,14 @@ export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<Lx
  * a mismatch fails every request and websocket with `ClientConnectionFailed` ("does not match the pinned
  * certificate").
  *
+ * A configuration that cannot work fails the layer itself, before anything connects, with `InvalidArgument`
+ * naming the option (`url` not `https://`; `serverCertificate` or `clientCertificate` not a PEM certificate;
+ * `clientKey` not a PEM private key, or not the certificate's; a key's text is never in the error).
+ *
+ * Every wait is bounded by default (see {@link CommonOptions}): a connect 10 s, a silent answer 60 s (a
+ * long-poll its own wait more), a websocket 3 × 20 s without a pong; the bound fails the call with
+ * `ClientConnectionFailed` of `kind: "timeout"`. At most 64 connections at once (`maxConnections`).
+ *
  * @example
  * ```ts
  * import { Lxd, Server } from "@effect-lxd/core"
@@ -250,11 +267,16 @@ export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<Lx
  * @since 0.1.0
  * @category layers
  */
-export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport> =>
+export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport, InvalidArgument> =>
   Layer.scoped(
     LxdTransport,
     Effect.suspend(() => {
-      const url = new URL(options.url)
+      const url = parseUrl(options.url)
+      if (url === undefined || url.protocol !== "https:") {
+        return Effect.fail(
+          new InvalidArgument({ argument: "url", value: options.url, reason: "is not an https:// URL" })
+        )
+      }
       const origin = url.origin
       const settings: TlsSettings = {
         cert: options.clientCertificate,
@@ -262,6 +284,8 @@ export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport> =>
         serverCertificate: options.serverCertificate,
         insecureSkipVerify: options.insecureSkipVerify
       }
+      const invalid = checkSettings(settings)
+      if (invalid !== undefined) return Effect.fail(invalid)
       const tls = tlsOptions(settings)
       const limits = Limits.resolve(options)
       const explain = explainTlsError(settings)
@@ -300,22 +324,38 @@ export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport> =>
  * @since 0.1.0
  * @category layers
  */
-export const layerHttpsConfig = (config: Config.Config.Wrap<HttpsOptions>): Layer.Layer<LxdTransport, never> =>
+export const layerHttpsConfig = (
+  config: Config.Config.Wrap<HttpsOptions>
+): Layer.Layer<LxdTransport, InvalidArgument> =>
   Layer.unwrapEffect(
     Effect.map(Effect.orDie(Config.unwrap(config)), layerHttps)
   )
 
+const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(config), Option.getOrUndefined)
+
 /**
  * Picks the transport from the environment: HTTPS when `LXD_URL` is set (`LXD_CLIENT_CERT`, `LXD_CLIENT_KEY`,
- * `LXD_SERVER_CERT` as PEM text or file paths), else the local unix socket ({@link resolveSocketPath}).
+ * `LXD_SERVER_CERT` as PEM text or file paths), else the local unix socket ({@link resolveSocketPath}). The
+ * bounds of {@link CommonOptions} come from `LXD_CONNECT_TIMEOUT`, `LXD_RESPONSE_TIMEOUT`, `LXD_PING_INTERVAL`,
+ * `LXD_IDLE_SOCKET_TIMEOUT` (durations: `"5 seconds"`, `"500 millis"`), `LXD_MAX_MISSED_PONGS` and
+ * `LXD_MAX_CONNECTIONS` (integers), each defaulting as there. An unusable HTTPS configuration fails the layer
+ * with `InvalidArgument` (see {@link layerHttps}).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<LxdTransport> = Layer.unwrapEffect(
+export const layerConfig: Layer.Layer<LxdTransport, InvalidArgument> = Layer.unwrapEffect(
   Effect.gen(function*() {
+    const bounds = yield* Config.all({
+      connectTimeout: optional(Config.duration("LXD_CONNECT_TIMEOUT")),
+      responseTimeout: optional(Config.duration("LXD_RESPONSE_TIMEOUT")),
+      pingInterval: optional(Config.duration("LXD_PING_INTERVAL")),
+      idleSocketTimeout: optional(Config.duration("LXD_IDLE_SOCKET_TIMEOUT")),
+      maxMissedPongs: optional(Config.integer("LXD_MAX_MISSED_PONGS")),
+      maxConnections: optional(Config.integer("LXD_MAX_CONNECTIONS"))
+    })
     const url = yield* Config.option(Config.string("LXD_URL"))
-    if (url._tag === "None") return layerUnixSocket()
+    if (url._tag === "None") return layerUnixSocket(bounds)
     const pem = (name: string) =>
       Config.option(Config.string(name)).pipe(
         Config.map((o) => o._tag === "None" ? undefined : readPem(o.value))
@@ -324,6 +364,7 @@ export const layerConfig: Layer.Layer<LxdTransport> = Layer.unwrapEffect(
     const key = yield* pem("LXD_CLIENT_KEY")
     const server = yield* pem("LXD_SERVER_CERT")
     return layerHttps({
+      ...bounds,
       url: url.value,
       clientCertificate: cert,
       clientKey: key === undefined ? undefined : Redacted.make(key),
@@ -331,5 +372,13 @@ export const layerConfig: Layer.Layer<LxdTransport> = Layer.unwrapEffect(
     })
   }).pipe(Effect.orDie)
 )
+
+const parseUrl = (url: string): URL | undefined => {
+  try {
+    return new URL(url)
+  } catch {
+    return undefined
+  }
+}
 
 const readPem = (value: string): string => value.includes("-----BEGIN") ? value : Fs.readFileSync(value, "utf8")

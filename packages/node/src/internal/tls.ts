@@ -3,8 +3,9 @@
  *
  * @internal
  */
+import { InvalidArgument } from "@effect-lxd/core/LxdError"
 import * as Crypto from "node:crypto"
-import type * as Tls from "node:tls"
+import * as Tls from "node:tls"
 
 /** @internal */
 export class PinError extends Error {
@@ -87,4 +88,59 @@ export const explainTlsError = (settings: TlsSettings) => (error: unknown): unkn
     current = (current as { cause?: unknown }).cause
   }
   return error
+}
+
+/** What an error says, without the input (a key never reaches an error). */
+const why = (error: unknown) => error instanceof Error ? error.message : String(error)
+
+/** A certificate as an error shows it: its first line and its size, never more. */
+const preview = (pem: unknown): string => {
+  if (typeof pem !== "string") return typeof pem
+  const first = pem.trimStart().split("\n", 1)[0]!.slice(0, 40)
+  return `${first}${pem.length > first.length ? "…" : ""} (${pem.length} characters)`
+}
+
+/**
+ * Checks the PEM inputs before anything connects: the pinned server certificate must parse as an X.509
+ * certificate, the client certificate too, and the key must be a private key that goes with it (as Node's TLS
+ * reads them). The error names the option; a key's text is never in it.
+ *
+ * @internal
+ */
+export const checkSettings = (settings: TlsSettings): InvalidArgument | undefined => {
+  const invalid = (argument: string, value: unknown, error: unknown) =>
+    new InvalidArgument({ argument, value, reason: `is not a PEM ${argument === "clientKey" ? "private key" : "certificate"}: ${why(error)}` })
+  if (settings.serverCertificate !== undefined && settings.insecureSkipVerify !== true) {
+    try {
+      new Crypto.X509Certificate(settings.serverCertificate)
+    } catch (error) {
+      return invalid("serverCertificate", preview(settings.serverCertificate), error)
+    }
+  }
+  if (settings.cert !== undefined) {
+    try {
+      new Crypto.X509Certificate(settings.cert)
+    } catch (error) {
+      return invalid("clientCertificate", preview(settings.cert), error)
+    }
+  }
+  if (settings.key !== undefined) {
+    try {
+      Crypto.createPrivateKey(settings.key)
+    } catch (error) {
+      return invalid("clientKey", "<redacted>", error)
+    }
+    if (settings.cert !== undefined) {
+      try {
+        Tls.createSecureContext({ cert: settings.cert, key: settings.key })
+      } catch (error) {
+        return new InvalidArgument({
+          argument: "clientKey",
+          value: "<redacted>",
+          reason: `does not go with clientCertificate: ${why(error)}`
+        })
+      }
+    }
+  }
+  return undefined
 }
