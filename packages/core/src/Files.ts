@@ -41,7 +41,7 @@ import * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/files.js"
 import { LxdClient } from "./LxdClient.js"
-import type { LxdError } from "./LxdError.js"
+import type { InvalidArgument, LxdError } from "./LxdError.js"
 
 /**
  * What a path is: `file`, `directory` or `symlink` (open: LXD may report another type).
@@ -317,3 +317,14 @@ export const layer: Layer.Layer<Files, never, LxdClient> = Layer.effect(Files, m
  * @category constructors
  */
 export const formatMode: (mode: number) => string = internal.formatMode
+
+/**
+ * The check every {@link Files.Service} method makes of a path inside an instance, for helpers that take such
+ * paths themselves (`NodeFiles.pushTree`/`pullTree`): a string, absolute, without NUL bytes or `..` segments.
+ * Succeeds with the path as given; fails with `InvalidArgument` naming `argument` (default `"path"`).
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const validatePath: (value: unknown, argument?: string) => Effect.Effect<string, InvalidArgument> =
+  internal.validatePath

@@ -79,12 +79,9 @@ export interface PullTreeOptions {
   readonly concurrency?: number | undefined
 }
 
-const invalidRemote = (argument: string, value: string): Effect.Effect<string, InvalidArgument> => {
-  const reason = Tree.checkRemoteDir(value)
-  return reason === undefined
-    ? Effect.succeed(Tree.normalizeRemote(value))
-    : Effect.fail(new InvalidArgument({ argument, value, reason }))
-}
+/** A remote directory, checked as every `Files` method checks a path, then normalized. */
+const remoteDirOf = (argument: string, value: unknown): Effect.Effect<string, InvalidArgument> =>
+  Effect.map(Files.validatePath(value, argument), Tree.normalizeRemote)
 
 const remoteJoin = (dir: string, name: string) => (dir === "/" ? "/" : dir + "/") + name
 
@@ -135,6 +132,7 @@ export const pushFile = (
 ): Effect.Effect<void, LxdError | PlatformError, Files.Files> =>
   Effect.gen(function*() {
     const files = yield* Files.Files
+    yield* Tree.checkLocalPath("localPath", localPath)
     const st = yield* Tree.fs("stat", localPath, () => FsP.stat(localPath))
     yield* pushOne(files, instance, localPath, remotePath, st.size, { mode: st.mode & 0o777, ...options })
   }).pipe(Effect.withSpan("NodeFiles.pushFile"))
@@ -155,7 +153,10 @@ export const pullFile = (
   localPath: string,
   options: { readonly mode?: number | undefined } = {}
 ): Effect.Effect<Files.FileStat, LxdError | PlatformError, Files.Files> =>
-  Effect.flatMap(Files.Files, (files) => downloadTo(files, instance, remotePath, localPath, options)).pipe(
+  Effect.zipRight(
+    Tree.checkLocalPath("localPath", localPath),
+    Effect.flatMap(Files.Files, (files) => downloadTo(files, instance, remotePath, localPath, options))
+  ).pipe(
     Effect.map(({ stat }) => stat),
     Effect.withSpan("NodeFiles.pullFile")
   )
@@ -211,7 +212,8 @@ export const pushTree = (
 ): Effect.Effect<TreeSummary, LxdError | PlatformError, Files.Files> =>
   Effect.gen(function*() {
     const files = yield* Files.Files
-    const root = yield* invalidRemote("remoteDir", remoteDir)
+    const root = yield* remoteDirOf("remoteDir", remoteDir)
+    yield* Tree.checkLocalPath("localDir", localDir)
     const entries = yield* Tree.walk(localDir)
     const ownerOf = (e: Tree.LocalEntry) =>
       options.owner === "preserve"
@@ -316,6 +318,15 @@ export const pushTree = (
  * otherwise the pull fails with `InvalidArgument` naming it. Nothing local is followed: a symlink in the way of
  * a file or directory is replaced.
  *
+ * All or nothing: the tree is pulled into a staging directory beside the destination (`.<name>.pull-…`, on the
+ * same filesystem), which on success is renamed into place (a new `localDir`) or has its entries moved into
+ * the existing one (directories merged, a file or symlink in the way replaced; a directory where a file goes,
+ * or the reverse, is refused before anything moves). A failed or interrupted pull removes the staging
+ * directory and leaves `localDir` as it was (only missing parents of a new `localDir` stay). Modes and owners
+ * of directories are set once they are in place.
+ *
+ * `InvalidArgument` (before anything is sent) for a `remoteDir` or `localDir` that is not a usable path.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -327,7 +338,8 @@ export const pullTree = (
 ): Effect.Effect<TreeSummary, LxdError | PlatformError, Files.Files> =>
   Effect.gen(function*() {
     const files = yield* Files.Files
-    const root = yield* invalidRemote("remoteDir", remoteDir)
+    const root = yield* remoteDirOf("remoteDir", remoteDir)
+    yield* Tree.checkLocalPath("localDir", localDir)
     const top = yield* files.getEntry(instance, root)
     if (top.type !== "directory") {
       if (top.type === "file") yield* top.discard
@@ -340,6 +352,7 @@ export const pullTree = (
     const owner = (
       stat: Files.FileStat
     ) => (options.owner === "preserve" ? { uid: stat.uid, gid: stat.gid } : undefined)
+    /** Directories by their path relative to the root (`""`), to get their modes once in place. */
     const dirModes: Array<readonly [string, Files.FileStat]> = []
     let fileCount = 0
     let directories = 0
@@ -347,11 +360,9 @@ export const pullTree = (
     let bytes = 0
 
     // the destination itself is the caller's: it may be a symlink to a directory, and is followed
-    yield* Tree.fs("mkdir", localDir, () => FsP.mkdir(localDir, { recursive: true }))
-    if (!(yield* Tree.fs("stat", localDir, () => FsP.stat(localDir))).isDirectory()) {
-      return yield* new InvalidArgument({ argument: "localDir", value: localDir, reason: "is not a directory" })
-    }
-    dirModes.push([localDir, top.stat])
+    const dest = yield* Tree.destination(localDir)
+    const stage = yield* Tree.staging(dest)
+    dirModes.push(["", top.stat])
 
     /** One entry: a file streams to disk, a symlink is checked and written, a directory yields its entries. */
     const pullOne = (remote: string, local: string, raw: string) =>
@@ -396,7 +407,7 @@ export const pullTree = (
           }
           case "directory":
             yield* Tree.ensureDirectory(localPath, 0o700)
-            dirModes.push([localPath, entry.stat])
+            dirModes.push([Path.relative(stage, localPath), entry.stat])
             directories++
             return entry.entries.map((child) => [remotePath, localPath, child] as const)
         }
@@ -419,7 +430,7 @@ export const pullTree = (
           Effect.zipRight(Effect.suspend(() => --pending === 0 ? Deferred.succeed(finished, undefined) : Effect.void))
         ))
     )
-    yield* enqueue(top.entries.map((name) => [root, localDir, name] as const))
+    yield* enqueue(top.entries.map((name) => [root, stage, name] as const))
     if (pending > 0) {
       const workers = Math.max(1, options.concurrency ?? 4)
       yield* Effect.raceFirst(
@@ -431,12 +442,14 @@ export const pullTree = (
       )
     }
     yield* Queue.shutdown(queue)
+    yield* Tree.commit(stage, dest)
 
-    // directories get their modes (and owners) last, deepest first, so a read-only one could still be filled
-    for (const [path, stat] of [...dirModes].sort((a, b) => b[0].length - a[0].length)) {
+    // directories get their modes (and owners) last, in place, deepest first, so a read-only one could be filled
+    for (const [relative, stat] of [...dirModes].sort((a, b) => b[0].length - a[0].length)) {
+      const path = Path.join(dest.path, relative)
       const o = owner(stat)
       if (o !== undefined) yield* Tree.fs("chown", path, () => FsP.chown(path, o.uid, o.gid))
       yield* Tree.fs("chmod", path, () => FsP.chmod(path, stat.mode))
     }
     return { files: fileCount, directories, symlinks, bytes, skipped: [] } satisfies TreeSummary
-  }).pipe(Effect.withSpan("NodeFiles.pullTree"))
+  }).pipe(Effect.scoped, Effect.withSpan("NodeFiles.pullTree"))

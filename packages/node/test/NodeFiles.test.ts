@@ -2,6 +2,7 @@ import { Files, Lxd, LxdClient } from "@effect-lxd/core"
 import { NodeFiles } from "@effect-lxd/node"
 import { LxdFakeServer } from "@effect-lxd/testing"
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
 import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -232,5 +233,96 @@ describe("pushTree and pullTree (on the fake)", () => {
       expect(fs.readFileSync(local, "utf8")).toBe("precious")
       yield* Effect.flip(NodeFiles.pullFile("c1", "/root/missing", path.join(dir, "new.txt")))
       expect(fs.existsSync(path.join(dir, "new.txt"))).toBe(false)
+    }).pipe(Effect.provide(fake)))
+
+  it.effect("a directory that is not a string is InvalidArgument, as Files answers it, never a TypeError", () =>
+    Effect.gen(function*() {
+      const dir = tmp("types")
+      const files = yield* Files.Files
+      for (const bad of [42, undefined, null, { path: "/srv" }] as ReadonlyArray<unknown> as ReadonlyArray<string>) {
+        const viaFiles = yield* Effect.flip(files.list("c1", bad))
+        const push = yield* Effect.flip(NodeFiles.pushTree("c1", dir, bad))
+        const pull = yield* Effect.flip(NodeFiles.pullTree("c1", bad, dir))
+        for (const e of [viaFiles, push, pull]) {
+          expect(e._tag).toBe("InvalidArgument")
+          expect(e.message).toContain("must be a string")
+        }
+        const pushLocal = yield* Effect.flip(NodeFiles.pushTree("c1", bad, "/srv"))
+        const pullLocal = yield* Effect.flip(NodeFiles.pullTree("c1", "/srv", bad))
+        const fileLocal = yield* Effect.flip(NodeFiles.pullFile("c1", "/srv/x", bad))
+        for (const e of [pushLocal, pullLocal, fileLocal]) {
+          expect(e._tag).toBe("InvalidArgument")
+          expect(e.message).toContain("must be a string")
+        }
+      }
+    }).pipe(Effect.provide(fake)))
+})
+
+/** The fake's `Files`, with `getEntry` failing for paths ending in `/broken` (a connection lost mid-pull). */
+const failingAt = Layer.effect(
+  Files.Files,
+  Effect.map(Files.make, (files): Files.Files.Service => ({
+    ...files,
+    getEntry: (instance, p) =>
+      p.endsWith("/broken")
+        ? Effect.fail(
+          new ClientConnectionFailed({ method: "GET", path: p, endpoint: "fake", reason: "injected", kind: "closed" })
+        )
+        : files.getEntry(instance, p)
+  }))
+)
+
+describe("pullTree is all or nothing (staged beside the destination)", () => {
+  const remote = Effect.gen(function*() {
+    const files = yield* Files.Files
+    yield* files.mkdir("c1", "/srv/stage/sub", { parents: true })
+    for (let i = 0; i < 6; i++) yield* files.put("c1", `/srv/stage/f${i}`, `file ${i}`)
+    yield* files.put("c1", "/srv/stage/sub/g", "g")
+  })
+  const leftovers = (parent: string) => fs.readdirSync(parent).filter((n) => n.includes(".pull-"))
+
+  it.effect("a pull that fails midway leaves no new localDir, an existing one as it was, and no staging dir", () =>
+    Effect.gen(function*() {
+      yield* remote
+      const files = yield* Files.Files
+      yield* files.put("c1", "/srv/stage/sub/broken", "x")
+      const parent = tmp("stage-fail")
+      const fresh = path.join(parent, "fresh")
+      // one worker: the six files are written before the broken entry is reached
+      const e = yield* Effect.flip(NodeFiles.pullTree("c1", "/srv/stage", fresh, { concurrency: 1 }))
+      expect(e._tag).toBe("ClientConnectionFailed")
+      expect(fs.existsSync(fresh)).toBe(false)
+      expect(leftovers(parent)).toEqual([])
+
+      const existing = path.join(parent, "existing")
+      fs.mkdirSync(existing)
+      fs.writeFileSync(path.join(existing, "f0"), "mine")
+      yield* Effect.flip(NodeFiles.pullTree("c1", "/srv/stage", existing, { concurrency: 1 }))
+      expect(fs.readdirSync(existing)).toEqual(["f0"])
+      expect(fs.readFileSync(path.join(existing, "f0"), "utf8")).toBe("mine")
+      expect(leftovers(parent)).toEqual([])
+    }).pipe(Effect.provide(Layer.provide(failingAt, fake))))
+
+  it.effect("a pull that succeeds is renamed into place, or merged into an existing directory", () =>
+    Effect.gen(function*() {
+      yield* remote
+      const parent = tmp("stage-ok")
+      const fresh = path.join(parent, "fresh")
+      const summary = yield* NodeFiles.pullTree("c1", "/srv/stage", fresh)
+      expect(summary).toMatchObject({ files: 7, directories: 1 })
+      expect(fs.readFileSync(path.join(fresh, "sub", "g"), "utf8")).toBe("g")
+      expect(leftovers(parent)).toEqual([])
+
+      const existing = path.join(parent, "existing")
+      fs.mkdirSync(path.join(existing, "sub"), { recursive: true })
+      fs.writeFileSync(path.join(existing, "mine"), "kept")
+      fs.writeFileSync(path.join(existing, "sub", "mine"), "kept too")
+      fs.writeFileSync(path.join(existing, "f1"), "replaced")
+      yield* NodeFiles.pullTree("c1", "/srv/stage", existing)
+      expect(fs.readFileSync(path.join(existing, "mine"), "utf8")).toBe("kept")
+      expect(fs.readFileSync(path.join(existing, "sub", "mine"), "utf8")).toBe("kept too")
+      expect(fs.readFileSync(path.join(existing, "f1"), "utf8")).toBe("file 1")
+      expect(fs.readFileSync(path.join(existing, "sub", "g"), "utf8")).toBe("g")
+      expect(leftovers(parent)).toEqual([])
     }).pipe(Effect.provide(fake)))
 })

@@ -413,12 +413,22 @@ export const walk = (root: string): Effect.Effect<ReadonlyArray<LocalEntry>, Sys
 // ---------------------------------------------------------------------------------------------------------------
 // remote path rules
 
-/** Why a remote directory path is refused (absolute, no NUL, no `..` segment), or `undefined`. @internal */
-export const checkRemoteDir = (value: string): string | undefined => {
-  if (value.includes("\u0000")) return "must not contain NUL bytes"
-  if (!value.startsWith("/")) return "must be an absolute path (start with '/')"
-  if (value.split("/").includes("..")) return "must not contain '..' segments"
-  return undefined
+/**
+ * Refuses a local path that is not a non-empty string without NUL bytes (Node would throw a `TypeError`).
+ *
+ * @internal
+ */
+export const checkLocalPath = (argument: string, value: unknown): Effect.Effect<string, InvalidArgument> => {
+  const reason = typeof value !== "string"
+    ? "must be a string"
+    : value === ""
+    ? "must not be empty"
+    : value.includes("\u0000")
+    ? "must not contain NUL bytes"
+    : undefined
+  return reason === undefined
+    ? Effect.succeed(value as string)
+    : Effect.fail(new InvalidArgument({ argument, value, reason }))
 }
 
 /** `/a//b/./` → `/a/b`. @internal */
@@ -454,3 +464,109 @@ export const localSymlinkTarget = (
   if (!inside || target.includes("\u0000")) return { outside: resolved }
   return { relative: Path.posix.relative(dir, resolved) || "." }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// staging a pull
+
+/** Where a pull lands: the directory (a symlink to one resolved), and whether it was there before. @internal */
+export interface Destination {
+  readonly path: string
+  readonly exists: boolean
+}
+
+/**
+ * The destination of a pull: an existing directory (or a symlink to one, resolved), or a path that does not
+ * exist yet (its parents are created). `InvalidArgument` if something else is there.
+ *
+ * @internal
+ */
+export const destination = (localDir: string): Effect.Effect<Destination, InvalidArgument | SystemError> =>
+  Effect.gen(function*() {
+    const st = yield* Effect.catchIf(
+      fs("stat", localDir, () => FsP.stat(localDir)),
+      (e) => codeOf(e) === "ENOENT",
+      () => Effect.succeed(undefined)
+    )
+    if (st === undefined) {
+      const path = Path.resolve(localDir)
+      yield* fs("mkdir", Path.dirname(path), () => FsP.mkdir(Path.dirname(path), { recursive: true }))
+      return { path, exists: false }
+    }
+    if (!st.isDirectory()) {
+      return yield* new InvalidArgument({ argument: "localDir", value: localDir, reason: "is not a directory" })
+    }
+    return { path: yield* fs("realpath", localDir, () => FsP.realpath(localDir)), exists: true }
+  })
+
+/**
+ * A staging directory beside `dest` (same parent, so on the same filesystem: moving it is a rename), removed
+ * when the scope closes unless it was moved into place.
+ *
+ * @internal
+ */
+export const staging = (dest: Destination) =>
+  Effect.acquireRelease(
+    fs("mkdtemp", dest.path, () => FsP.mkdtemp(Path.join(Path.dirname(dest.path), `.${Path.basename(dest.path)}.pull-`))),
+    (dir) => Effect.promise(() => FsP.rm(dir, { recursive: true, force: true }).catch(() => undefined))
+  )
+
+/**
+ * Refuses a non-directory of `src` whose place in `dst` is a directory, or a directory whose place is a file
+ * (checked before anything moves); a symlink in the way is never a conflict (it is replaced, not followed).
+ */
+const conflicts = (src: string, dst: string): Effect.Effect<void, SystemError> =>
+  Effect.gen(function*() {
+    for (const entry of yield* fs("readdir", src, () => FsP.readdir(src, { withFileTypes: true }))) {
+      const target = Path.join(dst, entry.name)
+      const there = yield* Effect.catchIf(
+        fs("lstat", target, () => FsP.lstat(target)),
+        (e) => codeOf(e) === "ENOENT",
+        () => Effect.succeed(undefined)
+      )
+      if (there === undefined || there.isSymbolicLink()) continue
+      if (entry.isDirectory() && there.isDirectory()) yield* conflicts(Path.join(src, entry.name), target)
+      else if (entry.isDirectory() || there.isDirectory()) {
+        const code = there.isDirectory() ? "EISDIR" : "EEXIST"
+        return yield* systemError("rename", target)(
+          Object.assign(new Error(`${code}: ${there.isDirectory() ? "a directory" : "not a directory"} is in the way, '${target}'`), {
+            code,
+            syscall: "rename"
+          })
+        )
+      }
+    }
+  })
+
+/** Moves what `src` holds into `dst`: renames, directories merged, a file or a symlink in the way replaced. */
+const moveInto = (src: string, dst: string): Effect.Effect<void, SystemError> =>
+  Effect.gen(function*() {
+    for (const entry of yield* fs("readdir", src, () => FsP.readdir(src, { withFileTypes: true }))) {
+      const from = Path.join(src, entry.name)
+      const to = Path.join(dst, entry.name)
+      const there = entry.isDirectory()
+        ? yield* Effect.catchIf(
+          fs("lstat", to, () => FsP.lstat(to)),
+          (e) => codeOf(e) === "ENOENT",
+          () => Effect.succeed(undefined)
+        )
+        : undefined
+      if (there?.isDirectory()) yield* moveInto(from, to)
+      else {
+        // a directory cannot be renamed over a symlink: the link goes first (it is never followed)
+        if (there?.isSymbolicLink()) yield* fs("unlink", to, () => FsP.unlink(to))
+        yield* fs("rename", to, () => FsP.rename(from, to))
+      }
+    }
+  })
+
+/**
+ * Puts a finished staging directory in place: renamed to the destination when it did not exist, else its
+ * entries moved into it (merged; conflicts between a directory and a non-directory are refused before
+ * anything moves).
+ *
+ * @internal
+ */
+export const commit = (dir: string, dest: Destination): Effect.Effect<void, SystemError> =>
+  dest.exists
+    ? Effect.zipRight(conflicts(dir, dest.path), moveInto(dir, dest.path))
+    : fs("rename", dest.path, () => FsP.rename(dir, dest.path))
