@@ -6,9 +6,9 @@
  *
  *   node_modules/.bin/tsx bench/burst.ts      # LXD_SOCKET=… to reuse a daemon
  */
-import { burst, type BurstResult, countSockets, makeRuntime } from "../test/support/burst.js"
 import * as LxdClient from "@effect-lxd/core/LxdClient"
 import { Effect } from "effect"
+import { burst, type BurstResult, countSockets, makeRuntime } from "../test/support/burst.js"
 import { startLab } from "./lab.js"
 import { median, ratio, renderTable, type Row } from "./stats.js"
 
@@ -62,7 +62,11 @@ const main = async () => {
         verdict: capped ? (t / base >= 0.9 ? "ok" : "MISS") : ""
       }
     })
-    process.stdout.write(`\n${renderTable(rows)}\n\n(median = median wall time of one burst; peak = most sockets above the idle process during a burst; ratio = req/s ÷ no cap)\n`)
+    process.stdout.write(
+      `\n${
+        renderTable(rows)
+      }\n\n(median = median wall time of one burst; peak = most sockets above the idle process during a burst; ratio = req/s ÷ no cap)\n`
+    )
   } finally {
     for (const c of clients) await c.runtime.dispose()
     await lab.stop()

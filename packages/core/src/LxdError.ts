@@ -135,7 +135,15 @@ export class LxdApiError extends Schema.TaggedError<LxdApiError>("@effect-lxd/co
  * @since 0.2.0
  * @category models
  */
-export const ConnectionFailureKind = Schema.Literal("timeout", "refused", "notFound", "permission", "tls", "closed", "other")
+export const ConnectionFailureKind = Schema.Literal(
+  "timeout",
+  "refused",
+  "notFound",
+  "permission",
+  "tls",
+  "closed",
+  "other"
+)
 
 /**
  * @since 0.2.0

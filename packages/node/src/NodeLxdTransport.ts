@@ -138,7 +138,9 @@ const makeTransport = (o: {
           pipelining: 1,
           headersTimeout: limits.responseMs,
           bodyTimeout: limits.responseMs,
-          ...(limits.idleSocketMs > 0 ? { keepAliveTimeout: limits.idleSocketMs, keepAliveMaxTimeout: limits.idleSocketMs } : {}),
+          ...(limits.idleSocketMs > 0
+            ? { keepAliveTimeout: limits.idleSocketMs, keepAliveMaxTimeout: limits.idleSocketMs }
+            : {}),
           ...(Number.isFinite(limits.maxConnections) ? { connections: limits.maxConnections } : {})
         })
       ),

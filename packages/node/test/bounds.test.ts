@@ -8,8 +8,8 @@ import { LxdClient, Server } from "@effect-lxd/core"
 import type { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
 import { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import { NodeLxdTransport } from "@effect-lxd/node"
-import { describe, expect, it } from "@effect/vitest"
 import type { HttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Layer, Option, Redacted, Stream } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -40,8 +40,7 @@ const server = (handle: http.RequestListener, setup: (s: http.Server) => void = 
       })
   )
 
-const envelope = (metadata: unknown) =>
-  JSON.stringify({ type: "sync", status: "Success", status_code: 200, metadata })
+const envelope = (metadata: unknown) => JSON.stringify({ type: "sync", status: "Success", status_code: 200, metadata })
 
 const bounds = {
   connectTimeout: Duration.millis(500),
@@ -147,7 +146,9 @@ describe("bounded waits", () => {
         () => Effect.sync(() => silent.close())
       )
       const transport = yield* Effect.provide(LxdTransport, client(socketPath))
-      const download = yield* Effect.exit(transport.download!("/1.0/instances/a/files?path=/x", () => true, () => Effect.void))
+      const download = yield* Effect.exit(
+        transport.download!("/1.0/instances/a/files?path=/x", () => true, () => Effect.void)
+      )
       expectTimeout(download)
       const upload = yield* Effect.exit(transport.upload!(
         { method: "POST", path: "/1.0/instances/a/files", query: "?path=/x", headers: {}, body: undefined, length: 4 },

@@ -25,7 +25,10 @@ import { ServerInfo } from "../LxdSchema.js"
 import {
   connectionFailureKind,
   describeConnectionError,
-  type JsonRequest, type JsonResponse, LxdTransport } from "../LxdTransport.js"
+  type JsonRequest,
+  type JsonResponse,
+  LxdTransport
+} from "../LxdTransport.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
 import * as FastDecode from "./fastDecode.js"

@@ -90,7 +90,8 @@ export const submit = (engine: Engine, request: Request): Effect.Effect<RawRespo
               method: request.method,
               path: `/1.0${request.path}`,
               endpoint: engine.endpoint,
-              reason: `no answer within ${Duration.format(SUBMIT_BOUND)}`
+              reason: `no answer within ${Duration.format(SUBMIT_BOUND)}`,
+              kind: "timeout"
             })
           ))
         }, Duration.toMillis(SUBMIT_BOUND))

@@ -104,7 +104,9 @@ export const responseMsFor = (pathAndQuery: string, limits: Limits): number | un
  */
 export const explainTimeout = (limits: Limits) => (error: unknown): unknown => {
   const code = (error as { code?: unknown } | null)?.code
-  if (code === "UND_ERR_CONNECT_TIMEOUT") return new TimeoutError(`could not connect within ${format(limits.connectMs)}`, error)
+  if (code === "UND_ERR_CONNECT_TIMEOUT") {
+    return new TimeoutError(`could not connect within ${format(limits.connectMs)}`, error)
+  }
   if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
     return new TimeoutError(`no answer within the response timeout (${format(limits.responseMs)})`, error)
   }

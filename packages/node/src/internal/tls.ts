@@ -109,7 +109,11 @@ const preview = (pem: unknown): string => {
  */
 export const checkSettings = (settings: TlsSettings): InvalidArgument | undefined => {
   const invalid = (argument: string, value: unknown, error: unknown) =>
-    new InvalidArgument({ argument, value, reason: `is not a PEM ${argument === "clientKey" ? "private key" : "certificate"}: ${why(error)}` })
+    new InvalidArgument({
+      argument,
+      value,
+      reason: `is not a PEM ${argument === "clientKey" ? "private key" : "certificate"}: ${why(error)}`
+    })
   if (settings.serverCertificate !== undefined && settings.insecureSkipVerify !== true) {
     try {
       new Crypto.X509Certificate(settings.serverCertificate)

@@ -506,7 +506,11 @@ export const destination = (localDir: string): Effect.Effect<Destination, Invali
  */
 export const staging = (dest: Destination) =>
   Effect.acquireRelease(
-    fs("mkdtemp", dest.path, () => FsP.mkdtemp(Path.join(Path.dirname(dest.path), `.${Path.basename(dest.path)}.pull-`))),
+    fs(
+      "mkdtemp",
+      dest.path,
+      () => FsP.mkdtemp(Path.join(Path.dirname(dest.path), `.${Path.basename(dest.path)}.pull-`))
+    ),
     (dir) => Effect.promise(() => FsP.rm(dir, { recursive: true, force: true }).catch(() => undefined))
   )
 
@@ -528,10 +532,13 @@ const conflicts = (src: string, dst: string): Effect.Effect<void, SystemError> =
       else if (entry.isDirectory() || there.isDirectory()) {
         const code = there.isDirectory() ? "EISDIR" : "EEXIST"
         return yield* systemError("rename", target)(
-          Object.assign(new Error(`${code}: ${there.isDirectory() ? "a directory" : "not a directory"} is in the way, '${target}'`), {
-            code,
-            syscall: "rename"
-          })
+          Object.assign(
+            new Error(`${code}: ${there.isDirectory() ? "a directory" : "not a directory"} is in the way, '${target}'`),
+            {
+              code,
+              syscall: "rename"
+            }
+          )
         )
       }
     }

@@ -48,7 +48,9 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
       path: options.pathAndQuery,
       endpoint: options.endpoint,
       reason: reason ?? describeConnectionError(options.mapError ? options.mapError(cause) : cause),
-      kind: closeCode !== undefined ? "closed" : connectionFailureKind(options.mapError ? options.mapError(cause) : cause),
+      kind: closeCode !== undefined
+        ? "closed"
+        : connectionFailureKind(options.mapError ? options.mapError(cause) : cause),
       ...(closeCode === undefined ? {} : { closeCode }),
       cause
     })
