@@ -1,13 +1,14 @@
 /**
  * Exec against the real daemon: what only a real LXD can show (HTTPS, processes, PTYs, streaming volume).
  */
-import { Certificates, Exec, Lxd, LxdClient } from "@effect-lxd/core"
+import { Certificates, Exec, Lxd } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Redacted, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import { lab } from "./lab/lab.js"
 import { makeCertificate } from "./support/certs.js"
+import { runningInstance } from "./support/running.js"
 
 const info = lab()
 const unix = Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: info.socket })))
@@ -20,16 +21,10 @@ const https = Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerHttps({
 })))
 const NAME = "exec-real"
 
-const raw = (effect: (c: LxdClient.LxdClient.Service) => Effect.Effect<unknown, unknown>) =>
-  Effect.runPromise(Effect.flatMap(LxdClient.LxdClient, effect).pipe(Effect.provide(unix)) as Effect.Effect<unknown>)
+const instance = runningInstance(unix, NAME, info.image)
 
 beforeAll(async () => {
-  await raw((c) =>
-    Effect.all([
-      c.run({ method: "POST", path: "/instances", body: { name: NAME, source: { type: "image", alias: info.image } } }),
-      c.run({ method: "PUT", path: `/instances/${NAME}/state`, body: { action: "start" } })
-    ], { concurrency: 1 })
-  )
+  await instance.launch()
   await Effect.runPromise(
     Effect.flatMap(Certificates.Certificates, (c) => c.authenticate({ password: info.trustPassword })).pipe(
       Effect.provide(https)
@@ -38,12 +33,7 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(async () => {
-  await raw((c) =>
-    Effect.all([
-      c.run({ method: "PUT", path: `/instances/${NAME}/state`, body: { action: "stop", force: true } }),
-      c.run({ method: "DELETE", path: `/instances/${NAME}` })
-    ], { concurrency: 1 })
-  )
+  await instance.remove()
 }, 60_000)
 
 const processes = Effect.flatMap(Exec.Exec, (x) => x.runText(NAME, ["ps", "-o", "args"])).pipe(

@@ -11,6 +11,7 @@ import { Duration, Effect, Either, Fiber, Layer, Redacted, Stream } from "effect
 import * as fs from "node:fs"
 import { lab } from "./lab/lab.js"
 import { makeCertificate } from "./support/certs.js"
+import { runningInstance } from "./support/running.js"
 
 const info = lab()
 const NAME = "frozen-transport"
@@ -43,18 +44,10 @@ const layers = {
   https: Lxd.layer.pipe(Layer.provide(transports.https))
 }
 
-const raw = <A>(effect: (c: LxdClient.LxdClient.Service) => Effect.Effect<A, unknown>) =>
-  Effect.runPromise(
-    Effect.flatMap(LxdClient.LxdClient, effect).pipe(Effect.provide(layers.unix)) as Effect.Effect<A>
-  )
+const instance = runningInstance(layers.unix, NAME, info.image)
 
 beforeAll(async () => {
-  await raw((c) =>
-    Effect.all([
-      c.run({ method: "POST", path: "/instances", body: { name: NAME, source: { type: "image", alias: info.image } } }),
-      c.run({ method: "PUT", path: `/instances/${NAME}/state`, body: { action: "start" } })
-    ], { concurrency: 1 })
-  )
+  await instance.launch()
   await Effect.runPromise(
     Effect.flatMap(Certificates.Certificates, (c) => c.authenticate({ password: info.trustPassword })).pipe(
       Effect.provide(layers.https)
@@ -64,12 +57,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.kill(info.pid, "SIGCONT")
-  await raw((c) =>
-    Effect.all([
-      c.run({ method: "PUT", path: `/instances/${NAME}/state`, body: { action: "stop", force: true } }),
-      c.run({ method: "DELETE", path: `/instances/${NAME}` })
-    ], { concurrency: 1 })
-  )
+  await instance.remove()
 }, 60_000)
 
 /** Runs `effect` with the daemon stopped from `after` on; always continued at the end. Returns ms since the stop. */

@@ -6,16 +6,7 @@
  * @internal
  */
 import * as Duration from "effect/Duration"
-
-/** @internal */
-export interface LimitOptions {
-  readonly connectTimeout?: Duration.DurationInput | undefined
-  readonly responseTimeout?: Duration.DurationInput | undefined
-  readonly pingInterval?: Duration.DurationInput | undefined
-  readonly maxMissedPongs?: number | undefined
-  readonly maxConnections?: number | undefined
-  readonly idleSocketTimeout?: Duration.DurationInput | undefined
-}
+import type { CommonOptions } from "../NodeLxdTransport.js"
 
 /** Resolved bounds; `0` (or `Infinity` connections) means none. @internal */
 export interface Limits {
@@ -44,7 +35,7 @@ const millis = (input: Duration.DurationInput): number => {
 }
 
 /** @internal */
-export const resolve = (options: LimitOptions): Limits => {
+export const resolve = (options: CommonOptions): Limits => {
   const maxConnections = options.maxConnections ?? DEFAULTS.maxConnections
   return {
     connectMs: millis(options.connectTimeout ?? DEFAULTS.connectTimeout),
