@@ -65,6 +65,8 @@ const frozen = <A, E, R>(effect: Effect.Effect<A, E, R>, options: { readonly aft
   Effect.gen(function*() {
     const fiber = yield* Effect.fork(Effect.either(effect))
     yield* Effect.sleep(options.after ?? 0)
+    // the call is still under way when the daemon stops (it did not fail on its own before)
+    expect(fiber.unsafePoll()).toBe(null)
     const stoppedAt = Date.now()
     const result = yield* Effect.acquireUseRelease(
       Effect.sync(() => process.kill(info.pid, "SIGSTOP")),
@@ -145,10 +147,10 @@ for (const [name, layer] of Object.entries(layers)) {
     it.live("mid-exec: a running command's output and exit fail with the typed timeout", () =>
       Effect.gen(function*() {
         const exec = yield* Exec.Exec
-        // output first (the sockets are read), then silence
+        // output first, then 2 s of silence (8 ping intervals: the exec sockets answer pings), then the stop
         const { ms, result } = yield* frozen(
           exec.runText(NAME, ["sh", "-c", "echo started; sleep 20"]),
-          { after: "1 second" }
+          { after: "2 seconds" }
         )
         expectTimeout(result, ms, PING_MS)
         yield* freshCall

@@ -54,8 +54,8 @@ export interface CommonOptions {
   /**
    * Keep-alive of every websocket (events, exec, console): a ping this often while the socket is read, and
    * the connection is dropped once `maxMissedPongs` pings in a row had no answer (and nothing else came).
-   * Default 20 seconds; `Duration.infinity` turns pings off. A websocket the consumer does not read (it
-   * applies backpressure) is not pinged.
+   * Default 20 seconds; `Duration.infinity` turns pings off. While reading is paused for a consumer that fell
+   * behind (backpressure), pongs could not be read: missed ones are not counted then.
    */
   readonly pingInterval?: Duration.DurationInput | undefined
   /** Unanswered pings before a websocket fails; default 2 (a dead peer is seen within 3 ping intervals). */

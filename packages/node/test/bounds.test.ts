@@ -187,6 +187,31 @@ describe("bounded sockets", () => {
     })))
 })
 
+describe("idle sockets", () => {
+  it.live("a connection unused for idleSocketTimeout is closed", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let open = 0
+      const { socketPath } = yield* server(
+        (_req, res) => res.end(envelope([])),
+        (s) =>
+          s.on("connection", (socket) => {
+            open++
+            socket.on("close", () => open--)
+          })
+      )
+      yield* Effect.flatMap(LxdClient.LxdClient, (c) =>
+        Effect.gen(function*() {
+          yield* Effect.forEach(Array.from({ length: 20 }), () => c.request({ method: "GET", path: "" }), {
+            concurrency: "unbounded"
+          })
+          expect(open).toBeGreaterThan(1)
+          // undici checks on a coarse clock: within ~1 s of the bound
+          yield* Effect.sleep("1800 millis")
+          expect(open).toBe(0)
+        })).pipe(Effect.provide(client(socketPath, { idleSocketTimeout: Duration.millis(200) })))
+    })))
+})
+
 describe("layerHttps: an unusable configuration fails the layer with InvalidArgument", () => {
   const keys = makeCertificate("effect-lxd-bounds")
   const other = makeCertificate("effect-lxd-bounds-other")
