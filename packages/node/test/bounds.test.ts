@@ -140,7 +140,7 @@ describe("bounded waits", () => {
   it.live("a websocket upgrade the server never answers fails with kind timeout", () =>
     Effect.scoped(Effect.gen(function*() {
       // an upgraded socket is the listener's: the server's close does not end it
-      const held: Array<net.Socket> = []
+      const held: Array<{ readonly destroy: () => void }> = []
       const { socketPath } = yield* server(() => {}, (s) => s.on("upgrade", (_req, socket) => held.push(socket)))
       // (finalizers run last first: these sockets go before the server closes)
       yield* Effect.addFinalizer(() => Effect.sync(() => held.forEach((socket) => socket.destroy())))
