@@ -10,7 +10,7 @@ import { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import type { HttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Layer, Option, Redacted, Stream } from "effect"
+import { Cause, ConfigProvider, Duration, Effect, Exit, Layer, Option, Redacted, Stream } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
@@ -252,6 +252,23 @@ describe("layerHttps: an unusable configuration fails the layer with InvalidArgu
       expect(mismatch.message).not.toContain(other.key.split("\n")[1]!)
 
       expect((yield* build({ url: "not a url" })).argument).toBe("url")
+    }))
+
+  it.effect("layerConfig too: LXD_SERVER_CERT that is not a certificate is InvalidArgument (bounds read alongside)", () =>
+    Effect.gen(function*() {
+      const provider = ConfigProvider.fromMap(
+        new Map([
+          ["LXD_URL", "https://127.0.0.1:1"],
+          ["LXD_SERVER_CERT", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"],
+          ["LXD_CONNECT_TIMEOUT", "2 seconds"],
+          ["LXD_MAX_CONNECTIONS", "8"]
+        ])
+      )
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(NodeLxdTransport.layerConfig))).pipe(
+        Effect.withConfigProvider(provider)
+      )
+      expect(error._tag).toBe("InvalidArgument")
+      expect(error.argument).toBe("serverCertificate")
     }))
 
   it.effect("the error reaches a program using the layer as a typed failure, not a defect", () =>
