@@ -1,7 +1,7 @@
-import { Events } from "@effect-lxd/core"
+import { Events, LxdClient } from "@effect-lxd/core"
 import { LxdMockTransport } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Schedule, Stream } from "effect"
+import { Cause, Chunk, Effect, Option, Schedule, Stream } from "effect"
 import { mockLayer } from "./helpers.js"
 
 const { route, socket, event, operation } = LxdMockTransport
@@ -49,17 +49,17 @@ describe("Events.stream", () => {
       ])
     }).pipe(Effect.provide(withFrames([]))))
 
-  it.effect("an event that does not match its schema is a ProtocolError", () =>
+  it.effect("invalid: \"fail\": an event that does not match its schema is a ProtocolError", () =>
     Effect.gen(function*() {
       const events = yield* Events.Events
-      const e = yield* Effect.flip(Stream.runDrain(events.stream()))
+      const e = yield* Effect.flip(Stream.runDrain(events.stream({ invalid: "fail" })))
       expect(e._tag).toBe("ProtocolError")
     }).pipe(Effect.provide(withFrames([event("lifecycle", { action: 42 })]))))
 
-  it.effect("a frame that is not JSON is a ProtocolError", () =>
+  it.effect("invalid: \"fail\": a frame that is not JSON is a ProtocolError", () =>
     Effect.gen(function*() {
       const events = yield* Events.Events
-      const e = yield* Effect.flip(Stream.runDrain(events.stream()))
+      const e = yield* Effect.flip(Stream.runDrain(events.stream({ invalid: "fail" })))
       expect(e._tag).toBe("ProtocolError")
     }).pipe(Effect.provide(withFrames(["{not json"]))))
 
@@ -126,4 +126,93 @@ describe("overflow policies", () => {
     }).pipe(Effect.provide(withFrames(
       Stream.fromIterable(burst).pipe(Stream.schedule(Schedule.spaced("1 millis")))
     ))))
+})
+
+// ~6 KB: 3,000 nested arrays where an object is expected (formatting the schema error on it overflows the stack)
+const deep = "[".repeat(3000) + "]".repeat(3000)
+const hostile = (type: string) =>
+  `{"type":"${type}","timestamp":"2026-01-01T00:00:00Z","location":"none","project":"default","metadata":${deep}}`
+
+describe("hostile event frames (issue 13, defect 3)", () => {
+  it("Events.decode never throws: a deeply nested frame is a typed ProtocolError with a bounded explanation", () => {
+    for (const type of ["lifecycle", "operation", "logging"]) {
+      const result = Effect.runSync(Effect.either(Events.decode(hostile(type))))
+      expect(result._tag).toBe("Left")
+      if (result._tag === "Left") {
+        expect(result.left._tag).toBe("ProtocolError")
+        expect(result.left.message.length).toBeLessThan(2000)
+      }
+    }
+  })
+
+  it.effect("one hostile frame of each known type is passed through raw (rejected) and the stream goes on", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      const all = Chunk.toReadonlyArray(yield* Stream.runCollect(events.stream()))
+      expect(all.map((e) => [e.type, "raw" in e, (e as Events.RawEvent).rejected !== undefined])).toEqual([
+        ["lifecycle", true, true],
+        ["operation", true, true],
+        ["logging", true, true],
+        ["lifecycle", true, true],
+        ["lifecycle", false, false]
+      ])
+      expect((all[3] as Events.RawEvent).rejected).toContain("action")
+      expect((all[3] as Events.RawEvent).metadata).toEqual({ action: 42 })
+      // filters skip them
+      expect(Chunk.size(yield* Stream.runCollect(Events.lifecycle(events.stream())))).toBe(1)
+      expect(yield* events.invalidFrames).toEqual({ rejected: 8, unreadable: 0 })
+    }).pipe(Effect.provide(withFrames([
+      hostile("lifecycle"),
+      hostile("operation"),
+      hostile("logging"),
+      event("lifecycle", { action: 42 }),
+      lifecycle("instance-started")
+    ]))))
+
+  it.effect("frames that are no event at all are dropped and counted; the stream goes on", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      const all = Chunk.toReadonlyArray(yield* Stream.runCollect(events.stream()))
+      expect(all.map((e) => e.type)).toEqual(["lifecycle"])
+      expect(yield* events.invalidFrames).toEqual({ rejected: 0, unreadable: 6 })
+    }).pipe(Effect.provide(withFrames([
+      "{not json",
+      "[]",
+      "null",
+      "{\"type\":7}",
+      "{\"type\":\"lifecycle\",\"timestamp\":\"yesterday\"}",
+      deep,
+      lifecycle("instance-started")
+    ]))))
+
+  it.effect("invalid: \"fail\": a hostile frame ends the stream with a ProtocolError, never a defect", () =>
+    Effect.gen(function*() {
+      const events = yield* Events.Events
+      const exit = yield* Effect.exit(Stream.runDrain(events.stream({ invalid: "fail" })))
+      expect(exit._tag).toBe("Failure")
+      if (exit._tag === "Failure") {
+        expect(Cause.isDie(exit.cause)).toBe(false)
+        expect(Cause.failureOption(exit.cause).pipe(Option.map((e) => e._tag))).toEqual(Option.some("ProtocolError"))
+      }
+    }).pipe(Effect.provide(withFrames([hostile("lifecycle"), lifecycle("instance-started")]))))
+
+  it.scoped("operation progress survives a hostile and a rejected operation frame", () =>
+    Effect.gen(function*() {
+      const client = yield* LxdClient.LxdClient
+      const handle = yield* client.operation({ method: "POST", path: "/instances" }, { progress: true })
+      const updates = yield* Stream.runCollect(handle.progress)
+      expect([...updates].map((o) => o.status_code)).toEqual([103, 200])
+    }).pipe(Effect.provide(mockLayer({
+      routes: [route("POST", "/instances", () => Effect.succeed(LxdMockTransport.async(operation("op9"))))],
+      sockets: [
+        route("GET", "/events", () =>
+          Effect.succeed(socket([
+            hostile("operation"),
+            event("operation", { id: 5 }),
+            "{not json",
+            event("operation", operation("op9", { metadata: { download_progress: "10%" } })),
+            event("operation", operation("op9", { status: "Success", status_code: 200 }))
+          ])))
+      ]
+    }))))
 })
