@@ -1,7 +1,8 @@
 import { Events, LxdClient } from "@effect-lxd/core"
+import { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
 import { LxdMockTransport } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Option, Schedule, Stream } from "effect"
+import { Cause, Chunk, Effect, Fiber, Option, Ref, Schedule, Stream, TestClock } from "effect"
 import { mockLayer } from "./helpers.js"
 
 const { route, socket, event, operation } = LxdMockTransport
@@ -215,4 +216,135 @@ describe("hostile event frames (issue 13, defect 3)", () => {
           ])))
       ]
     }))))
+})
+
+describe("resumable: events that survive a lost connection", () => {
+  const refused = new ClientConnectionFailed({
+    method: "GET",
+    path: "/1.0/events",
+    endpoint: "mock",
+    reason: "connection refused (ECONNREFUSED)"
+  })
+  /** `/events` answered by the n-th connection's script (1-based); `connections` counts them. */
+  const scripted = (script: (n: number) => MockSocketOrRefused) =>
+    Effect.map(Ref.make(0), (connections) => ({
+      connections,
+      layer: mockLayer({
+        sockets: [route("GET", "/events", () =>
+          Effect.flatMap(Ref.updateAndGet(connections, (n) => n + 1), (n) => {
+            const s = script(n)
+            return s === "refused" ? Effect.fail(refused) : Effect.succeed(socket(s))
+          }))]
+      })
+    }))
+  type MockSocketOrRefused = "refused" | Stream.Stream<string, ClientConnectionFailed>
+  const settle = Effect.repeatN(Effect.yieldNow(), 50)
+  const describeItem = (e: Events.ResumableEvent) =>
+    Events.isResubscribed(e)
+      ? `resubscribed after ${e.attempts} (${e.cause?._tag ?? "closed"})`
+      : (e as Events.LifecycleEvent).metadata.source
+
+  it.effect("a dropped websocket: subscribes again with backoff (TestClock), a marker, then the new events", () =>
+    Effect.gen(function*() {
+      const { connections, layer } = yield* scripted((n) =>
+        n === 1
+          ? Stream.concat(Stream.make(lifecycle("instance-started", "a")), LxdMockTransport.dropped("/1.0/events"))
+          : n < 4
+          ? "refused"
+          : Stream.concat(Stream.make(lifecycle("instance-started", "b")), Stream.never)
+      )
+      yield* Effect.gen(function*() {
+        const events = yield* Events.Events
+        const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(events.resumable(), 3)))
+        yield* settle
+        // the first subscription, and the immediate first attempt after the drop
+        expect(yield* Ref.get(connections)).toBe(2)
+        yield* TestClock.adjust("249 millis")
+        yield* settle
+        expect(yield* Ref.get(connections)).toBe(2)
+        yield* TestClock.adjust("1 millis")
+        yield* settle
+        expect(yield* Ref.get(connections)).toBe(3)
+        // exponential: 500 ms before the next
+        yield* TestClock.adjust("500 millis")
+        const got = yield* Fiber.join(fiber)
+        expect(Chunk.toReadonlyArray(got).map(describeItem)).toEqual([
+          "a",
+          "resubscribed after 3 (ClientConnectionFailed)",
+          "b"
+        ])
+        expect(yield* Ref.get(connections)).toBe(4)
+      }).pipe(Effect.provide(layer))
+    }))
+
+  it.effect("gives up after the policy's attempts with the last typed error", () =>
+    Effect.gen(function*() {
+      const { connections, layer } = yield* scripted((n) =>
+        n === 1 ? Stream.concat(Stream.make(lifecycle("x", "a")), LxdMockTransport.dropped("/1.0/events")) : "refused"
+      )
+      yield* Effect.gen(function*() {
+        const events = yield* Events.Events
+        const fiber = yield* Effect.fork(
+          Stream.runCollect(
+            events.resumable({ retry: Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(2))) })
+          )
+            .pipe(Effect.flip)
+        )
+        yield* TestClock.adjust("10 seconds")
+        const error = yield* Fiber.join(fiber)
+        expect(error._tag).toBe("ClientConnectionFailed")
+        expect((error as ClientConnectionFailed).reason).toContain("ECONNREFUSED")
+        // the first subscription, then the immediate attempt and two retries a second apart
+        expect(yield* Ref.get(connections)).toBe(1 + 1 + 2)
+      }).pipe(Effect.provide(layer))
+    }))
+
+  it.effect("a websocket the server closes: subscribes again, the marker has no cause", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scripted((n) =>
+        n === 1 ? Stream.make(lifecycle("x", "a")) : Stream.concat(Stream.make(lifecycle("x", "b")), Stream.never)
+      )
+      const got = yield* Effect.flatMap(
+        Events.Events,
+        (events) => Stream.runCollect(Stream.take(events.resumable(), 3))
+      ).pipe(Effect.provide(layer))
+      expect(Chunk.toReadonlyArray(got).map(describeItem)).toEqual(["a", "resubscribed after 1 (closed)", "b"])
+    }))
+
+  it.effect("a consumer that fell behind (EventBufferOverflow) gets the marker, not the end", () =>
+    Effect.gen(function*() {
+      const burst = Array.from({ length: 20 }, (_, i) => lifecycle("x", `c${i}`))
+      const { layer } = yield* scripted((n) =>
+        n === 1
+          ? Stream.concat(Stream.fromIterable(burst), Stream.never)
+          : Stream.concat(Stream.make(lifecycle("x", "b")), Stream.never)
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const events = yield* Events.Events
+        const stream = yield* events.subscribeResumable({ bufferSize: 5 })
+        yield* settle
+        const got = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(stream, 7))).map(describeItem)
+        expect(got).toEqual(["c0", "c1", "c2", "c3", "c4", "resubscribed after 1 (EventBufferOverflow)", "b"])
+      })).pipe(Effect.provide(layer))
+    }))
+
+  it.effect("an error subscribing again cannot mend (a ProtocolError under invalid: fail) ends it at once", () =>
+    Effect.gen(function*() {
+      const { connections, layer } = yield* scripted(() => Stream.make("{not json"))
+      const error = yield* Effect.flatMap(
+        Events.Events,
+        (events) => Effect.flip(Stream.runDrain(events.resumable({ invalid: "fail" })))
+      ).pipe(Effect.provide(layer))
+      expect(error._tag).toBe("ProtocolError")
+      expect(yield* Ref.get(connections)).toBe(1)
+    }))
+
+  it.effect("the first subscription is not retried: its failure fails the stream", () =>
+    Effect.gen(function*() {
+      const { connections, layer } = yield* scripted(() => "refused")
+      const error = yield* Effect.flatMap(Events.Events, (events) => Effect.flip(Stream.runDrain(events.resumable())))
+        .pipe(Effect.provide(layer))
+      expect(error._tag).toBe("ClientConnectionFailed")
+      expect(yield* Ref.get(connections)).toBe(1)
+    }))
 })
