@@ -32,69 +32,77 @@ const label = (e: Events.ResumableEvent): string =>
     : e.type
 
 describe("a daemon killed and restarted on the same LXD_DIR", () => {
-  it.live("resumable events: the marker, then events caused after the restart", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const seen = yield* Ref.make<ReadonlyArray<string>>([])
-      const events = yield* Events.Events
-      const stream = yield* events.subscribeResumable({ types: ["lifecycle"] })
-      const reader = yield* Effect.fork(
-        Stream.runForEach(stream, (e) => Ref.update(seen, (xs) => [...xs, label(e)]))
-      )
-      yield* Effect.flatMap(Profiles.Profiles, (p) => p.create({ name: "resume-before" })).pipe(
-        Effect.provide(client())
-      )
-      yield* until(seen, (xs) => xs.includes("profile-created /1.0/profiles/resume-before"), "the first event")
-      yield* Effect.promise(() => lab.kill())
-      const killed = Date.now()
-      yield* Effect.promise(() => lab.restart())
-      const restarted = Date.now()
-      yield* until(seen, (xs) => xs.some((x) => x.startsWith("resubscribed")), "the marker")
-      yield* Effect.flatMap(Profiles.Profiles, (p) => p.create({ name: "resume-after" })).pipe(
-        Effect.provide(client())
-      )
-      yield* until(seen, (xs) => xs.includes("profile-created /1.0/profiles/resume-after"), "the event after")
-      const got = yield* Ref.get(seen)
-      console.log(`restart took ${restarted - killed} ms; seen: ${JSON.stringify(got)}`)
-      expect(got.filter((x) => x.startsWith("resubscribed"))).toEqual(["resubscribed (ClientConnectionFailed)"])
-      const marker = got.findIndex((x) => x.startsWith("resubscribed"))
-      expect(got.indexOf("profile-created /1.0/profiles/resume-before")).toBeLessThan(marker)
-      expect(got.indexOf("profile-created /1.0/profiles/resume-after")).toBeGreaterThan(marker)
-      expect(reader.unsafePoll()).toBeNull()
-      yield* Fiber.interrupt(reader)
-    })).pipe(Effect.provide(client())), 120_000)
-
-  it.live("Exec.start killed mid-output: stdout fails with ClientConnectionFailed instead of ending", () =>
-    Effect.gen(function*() {
-      const instances = yield* Instances.Instances
-      yield* instances.create({ name: "resume-exec", source: { type: "image", alias: lab.info().image } })
-      yield* instances.start("resume-exec")
-      const result = yield* Effect.scoped(Effect.gen(function*() {
-        const exec = yield* Exec.Exec
-        const p = yield* exec.start("resume-exec", ["sh", "-c", "while true; do echo 0123456789; done"])
-        let bytes = 0
-        let killedAt = 0
-        const outcome = yield* p.stdout.pipe(
-          Stream.runForEach((chunk) =>
-            Effect.promise(async () => {
-              bytes += chunk.length
-              if (killedAt === 0 && bytes > 64 * 1024) {
-                killedAt = Date.now()
-                await lab.kill()
-              }
-            })
-          ),
-          Effect.either,
-          Effect.timeout(Duration.seconds(30))
+  it.live(
+    "resumable events: the marker, then events caused after the restart",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const seen = yield* Ref.make<ReadonlyArray<string>>([])
+        const events = yield* Events.Events
+        const stream = yield* events.subscribeResumable({ types: ["lifecycle"] })
+        const reader = yield* Effect.fork(
+          Stream.runForEach(stream, (e) => Ref.update(seen, (xs) => [...xs, label(e)]))
         )
-        return { outcome, bytes, afterKill: Date.now() - killedAt }
-      }))
-      console.log(`stdout: ${result.bytes} bytes, ended ${result.afterKill} ms after the kill`)
-      expect(result.bytes).toBeGreaterThan(64 * 1024)
-      expect(result.outcome._tag).toBe("Left")
-      if (result.outcome._tag === "Left") expect(result.outcome.left._tag).toBe("ClientConnectionFailed")
-      // a fresh call works once the daemon is back
-      yield* Effect.promise(() => lab.restart())
-    }).pipe(Effect.provide(client())), 120_000)
+        yield* Effect.flatMap(Profiles.Profiles, (p) => p.create({ name: "resume-before" })).pipe(
+          Effect.provide(client())
+        )
+        yield* until(seen, (xs) => xs.includes("profile-created /1.0/profiles/resume-before"), "the first event")
+        yield* Effect.promise(() => lab.kill())
+        const killed = Date.now()
+        yield* Effect.promise(() => lab.restart())
+        const restarted = Date.now()
+        yield* until(seen, (xs) => xs.some((x) => x.startsWith("resubscribed")), "the marker")
+        yield* Effect.flatMap(Profiles.Profiles, (p) => p.create({ name: "resume-after" })).pipe(
+          Effect.provide(client())
+        )
+        yield* until(seen, (xs) => xs.includes("profile-created /1.0/profiles/resume-after"), "the event after")
+        const got = yield* Ref.get(seen)
+        console.log(`restart took ${restarted - killed} ms; seen: ${JSON.stringify(got)}`)
+        expect(got.filter((x) => x.startsWith("resubscribed"))).toEqual(["resubscribed (ClientConnectionFailed)"])
+        const marker = got.findIndex((x) => x.startsWith("resubscribed"))
+        expect(got.indexOf("profile-created /1.0/profiles/resume-before")).toBeLessThan(marker)
+        expect(got.indexOf("profile-created /1.0/profiles/resume-after")).toBeGreaterThan(marker)
+        expect(reader.unsafePoll()).toBeNull()
+        yield* Fiber.interrupt(reader)
+      })).pipe(Effect.provide(client())),
+    120_000
+  )
+
+  it.live(
+    "Exec.start killed mid-output: stdout fails with ClientConnectionFailed instead of ending",
+    () =>
+      Effect.gen(function*() {
+        const instances = yield* Instances.Instances
+        yield* instances.create({ name: "resume-exec", source: { type: "image", alias: lab.info().image } })
+        yield* instances.start("resume-exec")
+        const result = yield* Effect.scoped(Effect.gen(function*() {
+          const exec = yield* Exec.Exec
+          const p = yield* exec.start("resume-exec", ["sh", "-c", "while true; do echo 0123456789; done"])
+          let bytes = 0
+          let killedAt = 0
+          const outcome = yield* p.stdout.pipe(
+            Stream.runForEach((chunk) =>
+              Effect.promise(async () => {
+                bytes += chunk.length
+                if (killedAt === 0 && bytes > 64 * 1024) {
+                  killedAt = Date.now()
+                  await lab.kill()
+                }
+              })
+            ),
+            Effect.either,
+            Effect.timeout(Duration.seconds(30))
+          )
+          return { outcome, bytes, afterKill: Date.now() - killedAt }
+        }))
+        console.log(`stdout: ${result.bytes} bytes, ended ${result.afterKill} ms after the kill`)
+        expect(result.bytes).toBeGreaterThan(64 * 1024)
+        expect(result.outcome._tag).toBe("Left")
+        if (result.outcome._tag === "Left") expect(result.outcome.left._tag).toBe("ClientConnectionFailed")
+        // a fresh call works once the daemon is back
+        yield* Effect.promise(() => lab.restart())
+      }).pipe(Effect.provide(client())),
+    120_000
+  )
 
   it.live("after the restart a fresh client works (the instance survived the kill)", () =>
     Effect.gen(function*() {

@@ -58,14 +58,20 @@ export const usePrivateLab = (name: string): PrivateLab => {
     const d = dir
     dir = undefined
     try {
-      execFileSync("bash", [script, "down", d], { env: env(), timeout: 120_000, stdio: ["ignore", "ignore", "inherit"] })
+      execFileSync("bash", [script, "down", d], {
+        env: env(),
+        timeout: 120_000,
+        stdio: ["ignore", "ignore", "inherit"]
+      })
     } catch (e) {
       process.stderr.write(`lxd-lab.sh down ${d} failed: ${String(e)}\n`)
     }
   }
   const onExit = () => downSync()
   beforeAll(async () => {
-    const base = path.join(os.tmpdir(), "effect-lxd-lab-XXXXXX", "lxd", "unix.socket").length > 100 ? "/tmp" : os.tmpdir()
+    const base = path.join(os.tmpdir(), "effect-lxd-lab-XXXXXX", "lxd", "unix.socket").length > 100
+      ? "/tmp"
+      : os.tmpdir()
     dir = fs.mkdtempSync(path.join(base, `effect-lxd-${name}-`))
     process.prependListener("exit", onExit)
     const [port] = await freePorts(1)

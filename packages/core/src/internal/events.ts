@@ -10,7 +10,6 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
@@ -18,7 +17,7 @@ import * as Stream from "effect/Stream"
 import type { Overflow } from "../Events.js"
 import { EventBufferOverflow, type LxdError, ProtocolError } from "../LxdError.js"
 import { Operation, StringMap, Timestamp } from "../LxdSchema.js"
-import type { LxdWebSocket } from "../LxdTransport.js"
+import type { Frame, LxdWebSocket } from "../LxdTransport.js"
 import * as FastDecode from "./fastDecode.js"
 
 /** @internal */
@@ -29,11 +28,6 @@ export interface SubscribeOptions {
   readonly bufferSize?: number | undefined
   readonly overflow?: Overflow | undefined
 }
-
-interface End {
-  readonly _end: Option.Option<LxdError>
-}
-const isEnd = (u: string | End): u is End => typeof u !== "string"
 
 /**
  * Opens the events websocket now (so nothing that happens after this returns is missed) and returns the stream
@@ -58,48 +52,70 @@ export const subscribe = (
     if (options.allProjects === true) query["all-projects"] = "true"
     else if (options.project !== undefined) query.project = options.project
     const socket = yield* open("/events", query)
-    // one slot more than the buffer, so the end marker always fits
-    const queue = yield* (overflow === "sliding"
-      ? Queue.sliding<string | End>(bufferSize + 1)
-      : Queue.dropping<string | End>(bufferSize + 1))
+    // the buffer: a plain array the reader appends every frame that arrived to at once (`read`), and the
+    // consumer takes whole (no effect, queue node nor wake-up per event); `head` skips what sliding dropped
+    let items: Array<string> = []
+    let head = 0
+    let end: Option.Option<Option.Option<LxdError>> = Option.none()
+    let waiter: (() => void) | undefined
+    const wake = () => {
+      const w = waiter
+      waiter = undefined
+      w?.()
+    }
+    const finish = (error: Option.Option<LxdError>) => {
+      if (Option.isNone(end)) end = Option.some(error)
+      wake()
+    }
     const decoder = new TextDecoder()
-    let ended = false
-    const end = (error: Option.Option<LxdError>) =>
-      Effect.suspend(() => {
-        if (ended) return Effect.void
-        ended = true
-        return Queue.offer(queue, { _end: error })
-      })
-    yield* socket.frames.pipe(
-      Stream.runForEach((frame) =>
-        Effect.suspend(() => {
-          if (ended) return Effect.void
-          const text = typeof frame === "string" ? frame : decoder.decode(frame)
-          if (overflow !== "sliding" && Option.getOrElse(queue.unsafeSize(), () => 0) >= bufferSize) {
-            return overflow === "fail" ? end(Option.some(new EventBufferOverflow({ bufferSize }))) : Effect.void
-          }
-          return Queue.offer(queue, text)
-        })
-      ),
-      Effect.matchEffect({ onSuccess: () => end(Option.none()), onFailure: (e) => end(Option.some(e)) }),
-      Effect.forkScoped
-    )
-    return Stream.repeatEffectChunkOption(
-      Effect.flatMap(Queue.takeBetween(queue, 1, 256), (items) => {
-        const out: Array<string> = []
-        for (const item of items) {
-          if (!isEnd(item)) {
-            out.push(item)
-            continue
-          }
-          // put the end back so the next pull sees it after the events before it are delivered
-          const rest = Effect.zipRight(Queue.offer(queue, item), Effect.succeed(Chunk.unsafeFromArray(out)))
-          if (out.length > 0) return rest
-          return Effect.fail(item._end)
+    const offer = (frames: Chunk.Chunk<Frame>) => {
+      if (Option.isSome(end)) return
+      for (const frame of frames) {
+        if (overflow !== "sliding" && items.length - head >= bufferSize) {
+          if (overflow === "fail") finish(Option.some(new EventBufferOverflow({ bufferSize })))
+          break
         }
-        return Effect.succeed(Chunk.unsafeFromArray(out))
+        items.push(typeof frame === "string" ? frame : decoder.decode(frame))
+      }
+      if (overflow === "sliding" && items.length - head > bufferSize) {
+        head = items.length - bufferSize
+        if (head > bufferSize) {
+          items = items.slice(head)
+          head = 0
+        }
+      }
+      wake()
+    }
+    const pump: Effect.Effect<void> = Effect.matchEffect(socket.read, {
+      onFailure: (e) => Effect.sync(() => finish(e)),
+      onSuccess: (frames) =>
+        Effect.suspend(() => {
+          offer(frames)
+          return Option.isSome(end) ? Effect.void : pump
+        })
+    })
+    yield* Effect.forkScoped(pump)
+    // the events before the end are delivered first, then the end (normal, or the error)
+    const take = Effect.async<Chunk.Chunk<string>, Option.Option<LxdError>>((resume) => {
+      const attempt = () => {
+        if (items.length > head) {
+          const out = head === 0 ? items : items.slice(head)
+          items = []
+          head = 0
+          resume(Effect.succeed(Chunk.unsafeFromArray(out)))
+        } else if (Option.isSome(end)) {
+          resume(Effect.fail(end.value))
+        } else {
+          waiter = attempt
+          return
+        }
+      }
+      attempt()
+      return Effect.sync(() => {
+        if (waiter === attempt) waiter = undefined
       })
-    )
+    })
+    return Stream.repeatEffectChunkOption(take)
   })
 
 /**
