@@ -4,6 +4,11 @@
  * To react to what an action of yours causes, subscribe first: `subscribe` returns once the websocket is open,
  * so no event that happens after it is missed. `stream` opens the websocket only when the stream starts.
  *
+ * A frame that is not an event of its type does not end a subscription (`invalid: "raw"`, the default): it is
+ * delivered raw (`rejected` set) or dropped, and counted in `invalidFrames`. To outlive a lost connection (a
+ * daemon restart), use `resumable`: it subscribes again with a `Schedule` and emits a `Resubscribed` marker
+ * where events may have been missed (re-list what you track then).
+ *
  * @example
  * ```ts
  * import { Events, Instances, Lxd } from "@effect-lxd/core"
