@@ -11,7 +11,8 @@
  *  2. a consumer 10× slower than the feed (the feed paced at 10,000 events/s, the consumer sleeping 1 ms per
  *     event): RSS every second under each overflow policy (`fail`, `dropping`, `sliding`) — target: flat.
  *
- *   node_modules/.bin/tsx bench/events.ts     (EVENTS_N=… events per run, EVENTS_ROUNDS=…, EVENTS_SLOW_S=…)
+ *   node --expose-gc --import tsx bench/events.ts   (EVENTS_N=… events per run, EVENTS_ROUNDS=…, EVENTS_SLOW_S=…;
+ *                                                    --expose-gc: a full GC before each RSS sample)
  */
 import { Events, LxdClient } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
@@ -174,7 +175,12 @@ const slow = (overflow: Events.Overflow) =>
     global.gc?.()
     const rss: Array<string> = []
     let seen = 0
-    const sampler = setInterval(() => rss.push(mib(process.memoryUsage().rss)), 1000)
+    // with --expose-gc, a full GC before each sample: what is left is what the stream holds
+    const sampler = setInterval(() => {
+      global.gc?.()
+      const m = process.memoryUsage()
+      rss.push(`${mib(m.rss)}/${mib(m.heapUsed)}`)
+    }, 1000)
     const t0 = performance.now()
     setMode({ kind: "paced", rate: FEED_RATE, seconds: SLOW_SECONDS })
     const outcome = yield* events.stream({ overflow }).pipe(
@@ -218,9 +224,9 @@ const lines = [
   "",
   `2. a consumer 10x slower than the feed (${FEED_RATE} events/s for ${SLOW_SECONDS} s, 1 ms per event), bufferSize 1024`,
   ...slowRuns.map((r) =>
-    `   ${r.overflow.padEnd(9)} consumed ${String(r.seen).padStart(6)}, ${r.outcome}; RSS MiB each second: ${
-      r.rss.join(" ")
-    }`
+    `   ${r.overflow.padEnd(9)} consumed ${String(r.seen).padStart(6)}, ${r.outcome}; RSS/heap MiB each second${
+      global.gc ? " (after a full GC)" : ""
+    }: ${r.rss.join(" ")}`
   )
 ]
 process.stdout.write(`${lines.join("\n")}\n`)
