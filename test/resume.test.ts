@@ -112,5 +112,8 @@ describe("a daemon killed and restarted on the same LXD_DIR", () => {
       const x = yield* Exec.Exec
       const r = yield* x.runText("resume-exec", ["echo", "back"])
       expect(r.stdout).toBe("back\n")
+      // restart refuses while the daemon is alive (it never starts a second one on the same LXD_DIR)
+      const refused = yield* Effect.promise(() => lab.restart().then(() => "restarted", (e: Error) => e.message))
+      expect(refused).toContain("still running")
     }).pipe(Effect.provide(client())), 120_000)
 })
