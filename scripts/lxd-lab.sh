@@ -3,7 +3,11 @@
 #
 #   bash scripts/lxd-lab.sh install
 #   bash scripts/lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
+#   bash scripts/lxd-lab.sh restart DIR [--debug]
 #   bash scripts/lxd-lab.sh down DIR
+#
+# `restart` starts the daemon again on the existing LXD_DIR of a lab whose daemon died (a test SIGKILLs it by
+# the PID `up` printed) and prints the JSON line again with the new PID.
 #
 # `--debug` starts the daemon with `--debug`: its DIR/lxd.log then names every request it handles (the test
 # run's spec-coverage figure reads it).
@@ -48,6 +52,7 @@ usage() {
 usage:
   lxd-lab.sh install
   lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
+  lxd-lab.sh restart DIR [--debug]
   lxd-lab.sh down DIR
 EOF
   exit 2
@@ -590,10 +595,78 @@ up_failed() {
   exit $rc
 }
 
+# Starts the daemon on LXD_DIR_PATH (fresh or existing), records its PID in DIR/lxd.pid and waits until it is
+# ready; sets DAEMON_PID. $1: the start time (ms) for the log lines; DEBUG_ARGS: (--debug) or ().
+DAEMON_PID=""
+DEBUG_ARGS=()
+start_daemon() {
+  local t0=$1
+  # The daemon must not inherit our stdout (fd 3): a caller reading it to EOF (execFile) would wait forever.
+  # A clean environment: only what the daemon needs. The dead proxy makes its fetch of instance types from the
+  # public image server fail at once (LXD never proxies loopback, so 127.0.0.1 traffic is unaffected). Go
+  # prefers the upper-case variables, so set both spellings.
+  setsid env -i \
+    PATH="$LAB_PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 \
+    LXD_DIR="$LXD_DIR_PATH" \
+    https_proxy="$DEAD_PROXY" HTTPS_PROXY="$DEAD_PROXY" http_proxy="$DEAD_PROXY" HTTP_PROXY="$DEAD_PROXY" \
+    no_proxy="" NO_PROXY="" \
+    lxd --group root "${DEBUG_ARGS[@]}" --logfile "$DIR/lxd.log" </dev/null >>"$DIR/lxd.out" 2>&1 3>&- &
+  local pid=$!
+  echo "$pid" >"$DIR/lxd.pid"
+  log "daemon $pid started at +$(($(now_ms) - t0)) ms"
+
+  local i ready=0
+  for ((i = 0; i < 600; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      cat "$DIR/lxd.out" >&2 || true
+      die "lxd exited during startup"
+    fi
+    if [[ -S "$LXD_DIR_PATH/unix.socket" ]] && lab_lxd waitready --timeout 1 >/dev/null 2>&1; then
+      ready=1
+      break
+    fi
+    sleep 0.05
+  done
+  [[ $ready == 1 ]] || die "lxd not ready after 60 s"
+  is_lab_daemon "$pid" || die "pid $pid is not the lab's lxd daemon"
+  DAEMON_PID=$pid
+}
+
+# `restart DIR [--debug]`: starts the daemon again on the lab's existing LXD_DIR (same config, instances,
+# images, HTTPS port and certificate), after it died (a test SIGKILLs it). Refuses while one is alive. Prints
+# the lab's JSON line again, with the new PID. Running containers survive a daemon kill (their monitors are
+# separate processes) and the new daemon takes them over.
+cmd_restart() {
+  set_dirs "${1:-}"
+  shift || true
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --debug) DEBUG_ARGS=(--debug); shift ;;
+      *) usage ;;
+    esac
+  done
+  PROG="lxd-lab[$(basename -- "$DIR")]"
+  [[ "$(id -u)" == 0 ]] || die "must run as root (LXD needs it)"
+  [[ -f "$DIR/$LAB_MARKER" && -d "$LXD_DIR_PATH" && -s "$DIR/lab.json" ]] ||
+    die "no lab at $DIR (run: bash $0 up $DIR)"
+  if lab_daemon_alive; then
+    die "a daemon is still running with LXD_DIR=$LXD_DIR_PATH (pid $(lab_daemon_pids | paste -sd' ')): kill it first"
+  fi
+  exec 3>&1 1>&2 </dev/null
+  local t0 line
+  t0=$(now_ms)
+  start_daemon "$t0"
+  log "daemon $DAEMON_PID ready again at +$(($(now_ms) - t0)) ms"
+  read -r line <"$DIR/lab.json"
+  line=$(printf '%s' "$line" | sed -E "s/\"pid\":[0-9]+/\"pid\":$DAEMON_PID/")
+  printf '%s\n' "$line" >"$DIR/lab.json"
+  printf '%s\n' "$line" >&3
+}
+
 cmd_up() {
   set_dirs "${1:-}"
   shift || true
-  local port=8443 name="" password="labpw" verify=0 debug=()
+  local port=8443 name="" password="labpw" verify=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --https-port) port=${2:-}; shift 2 || usage ;;
@@ -603,7 +676,7 @@ cmd_up() {
       --trust-password) password=${2:-}; shift 2 || usage ;;
       --trust-password=*) password=${1#*=}; shift ;;
       --verify) verify=1; shift ;;
-      --debug) debug=(--debug); shift ;;
+      --debug) DEBUG_ARGS=(--debug); shift ;;
       *) usage ;;
     esac
   done
@@ -635,41 +708,16 @@ cmd_up() {
     rm -rf --one-file-system -- "$LXD_DIR_PATH"
   fi
   touch "$DIR/$LAB_MARKER"
-  rm -f "$DIR/lxd.pid" "$DIR/lxd.log" "$DIR/lxd.out"
+  rm -f "$DIR/lxd.pid" "$DIR/lxd.log" "$DIR/lxd.out" "$DIR/lab.json"
   mkdir -m 0711 "$LXD_DIR_PATH"
   # lxc's own config dir for this lab (no first-run banner, no writes to ~/.config/lxc).
   mkdir -p "$DIR/lxc-client"
   printf 'default-remote: local\n' >"$DIR/lxc-client/config.yml"
 
   trap up_failed EXIT
-  # The daemon must not inherit our stdout (fd 3): a caller reading it to EOF (execFile) would wait forever.
-  # A clean environment: only what the daemon needs. The dead proxy makes its fetch of instance types from the
-  # public image server fail at once (LXD never proxies loopback, so 127.0.0.1 traffic is unaffected). Go
-  # prefers the upper-case variables, so set both spellings.
-  setsid env -i \
-    PATH="$LAB_PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 \
-    LXD_DIR="$LXD_DIR_PATH" \
-    https_proxy="$DEAD_PROXY" HTTPS_PROXY="$DEAD_PROXY" http_proxy="$DEAD_PROXY" HTTP_PROXY="$DEAD_PROXY" \
-    no_proxy="" NO_PROXY="" \
-    lxd --group root "${debug[@]}" --logfile "$DIR/lxd.log" </dev/null >"$DIR/lxd.out" 2>&1 3>&- &
-  local pid=$!
-  echo "$pid" >"$DIR/lxd.pid"
-  log "daemon $pid started at +$(($(now_ms) - t0)) ms"
-
-  local i ready=0
-  for ((i = 0; i < 600; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      cat "$DIR/lxd.out" >&2 || true
-      die "lxd exited during startup"
-    fi
-    if [[ -S "$LXD_DIR_PATH/unix.socket" ]] && lab_lxd waitready --timeout 1 >/dev/null 2>&1; then
-      ready=1
-      break
-    fi
-    sleep 0.05
-  done
-  [[ $ready == 1 ]] || die "lxd not ready after 60 s"
-  is_lab_daemon "$pid" || die "pid $pid is not the lab's lxd daemon"
+  local pid
+  start_daemon "$t0"
+  pid=$DAEMON_PID
   t=$(now_ms)
   log "daemon $pid ready at +$((t - t0)) ms"
 
@@ -719,7 +767,8 @@ EOF
   printf '{"dir":%s,"lxdDir":%s,"socket":%s,"https":%s,"serverCert":%s,"trustPassword":%s,"pid":%d,"image":"busybox","fingerprint":%s}\n' \
     "$(json_str "$DIR")" "$(json_str "$LXD_DIR_PATH")" "$(json_str "$LXD_DIR_PATH/unix.socket")" \
     "$(json_str "127.0.0.1:$port")" "$(json_str "$LXD_DIR_PATH/server.crt")" "$(json_str "$password")" \
-    "$pid" "$(json_str "$fingerprint")" >&3
+    "$pid" "$(json_str "$fingerprint")" >"$DIR/lab.json"
+  cat "$DIR/lab.json" >&3
 }
 
 main() {
@@ -729,6 +778,7 @@ main() {
   case "$cmd" in
     install) cmd_install "$@" ;;
     up) cmd_up "$@" ;;
+    restart) cmd_restart "$@" ;;
     down) cmd_down "$@" ;;
     -h | --help | help) usage ;;
     *) usage ;;

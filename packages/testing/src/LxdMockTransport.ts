@@ -199,7 +199,8 @@ export const raw = (
  * @category models
  */
 export interface MockSocket {
-  readonly frames: Stream.Stream<Frame>
+  /** The frames the server sends; a failure (`ClientConnectionFailed`, `closeCode: 1006`) is a lost connection. */
+  readonly frames: Stream.Stream<Frame, ClientConnectionFailed>
   readonly onSend?: ((frame: Frame) => Effect.Effect<void>) | undefined
   /** Runs once when the client closes the socket (or its scope closes). */
   readonly onClose?: Effect.Effect<void> | undefined
@@ -212,15 +213,33 @@ export interface MockSocket {
  * @category constructors
  */
 export const socket = (
-  frames: Iterable<Frame> | Stream.Stream<Frame>,
+  frames: Iterable<Frame> | Stream.Stream<Frame, ClientConnectionFailed>,
   options: { readonly onSend?: (frame: Frame) => Effect.Effect<void>; readonly onClose?: Effect.Effect<void> } = {}
 ): MockSocket => ({
   frames: Stream.StreamTypeId in (frames as object)
-    ? frames as Stream.Stream<Frame>
+    ? frames as Stream.Stream<Frame, ClientConnectionFailed>
     : Stream.fromIterable(frames as Iterable<Frame>),
   onSend: options.onSend,
   onClose: options.onClose
 })
+
+/**
+ * The end of a websocket whose connection was lost (a daemon killed): `ClientConnectionFailed` with close code
+ * 1006, for the end of a `socket`'s frames (`Stream.concat(frames, M.dropped(url))`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const dropped = (path: string): Stream.Stream<never, ClientConnectionFailed> =>
+  Stream.fail(
+    new ClientConnectionFailed({
+      method: "GET",
+      path,
+      endpoint: "mock",
+      reason: "websocket closed abnormally (1006)",
+      closeCode: 1006
+    })
+  )
 
 /**
  * An event frame as LXD sends it on `/1.0/events`.

@@ -324,8 +324,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
   const subscribeOperations = Effect.map(
     Events.subscribe(websocket, { types: ["operation"], overflow: "sliding", bufferSize: 256 }),
     (texts) =>
-      texts.pipe(
-        Stream.mapEffect(Events.decodeEvent),
+      Events.decodeStream(texts, "raw").pipe(
         Stream.filterMap((event) =>
           event.type === "operation" && !("raw" in event) ? Option.some(event.metadata) : Option.none()
         )

@@ -6,16 +6,18 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Overflow } from "../Events.js"
 import { EventBufferOverflow, type LxdError, ProtocolError } from "../LxdError.js"
 import { Operation, StringMap, Timestamp } from "../LxdSchema.js"
-import type { LxdWebSocket } from "../LxdTransport.js"
+import type { Frame, LxdWebSocket } from "../LxdTransport.js"
 import * as FastDecode from "./fastDecode.js"
 
 /** @internal */
@@ -26,11 +28,6 @@ export interface SubscribeOptions {
   readonly bufferSize?: number | undefined
   readonly overflow?: Overflow | undefined
 }
-
-interface End {
-  readonly _end: Option.Option<LxdError>
-}
-const isEnd = (u: string | End): u is End => typeof u !== "string"
 
 /**
  * Opens the events websocket now (so nothing that happens after this returns is missed) and returns the stream
@@ -55,48 +52,138 @@ export const subscribe = (
     if (options.allProjects === true) query["all-projects"] = "true"
     else if (options.project !== undefined) query.project = options.project
     const socket = yield* open("/events", query)
-    // one slot more than the buffer, so the end marker always fits
-    const queue = yield* (overflow === "sliding"
-      ? Queue.sliding<string | End>(bufferSize + 1)
-      : Queue.dropping<string | End>(bufferSize + 1))
+    // the buffer: a plain array the reader appends every frame that arrived to at once (`read`), and the
+    // consumer takes whole (no effect, queue node nor wake-up per event); `head` skips what sliding dropped
+    let items: Array<string> = []
+    let head = 0
+    let end: Option.Option<Option.Option<LxdError>> = Option.none()
+    let waiter: (() => void) | undefined
+    const wake = () => {
+      const w = waiter
+      waiter = undefined
+      w?.()
+    }
+    const finish = (error: Option.Option<LxdError>) => {
+      if (Option.isNone(end)) end = Option.some(error)
+      wake()
+    }
     const decoder = new TextDecoder()
-    let ended = false
-    const end = (error: Option.Option<LxdError>) =>
-      Effect.suspend(() => {
-        if (ended) return Effect.void
-        ended = true
-        return Queue.offer(queue, { _end: error })
-      })
-    yield* socket.frames.pipe(
-      Stream.runForEach((frame) =>
-        Effect.suspend(() => {
-          if (ended) return Effect.void
-          const text = typeof frame === "string" ? frame : decoder.decode(frame)
-          if (overflow !== "sliding" && Option.getOrElse(queue.unsafeSize(), () => 0) >= bufferSize) {
-            return overflow === "fail" ? end(Option.some(new EventBufferOverflow({ bufferSize }))) : Effect.void
-          }
-          return Queue.offer(queue, text)
-        })
-      ),
-      Effect.matchEffect({ onSuccess: () => end(Option.none()), onFailure: (e) => end(Option.some(e)) }),
-      Effect.forkScoped
-    )
-    return Stream.repeatEffectChunkOption(
-      Effect.flatMap(Queue.takeBetween(queue, 1, 256), (items) => {
-        const out: Array<string> = []
-        for (const item of items) {
-          if (!isEnd(item)) {
-            out.push(item)
-            continue
-          }
-          // put the end back so the next pull sees it after the events before it are delivered
-          const rest = Effect.zipRight(Queue.offer(queue, item), Effect.succeed(Chunk.unsafeFromArray(out)))
-          if (out.length > 0) return rest
-          return Effect.fail(item._end)
+    const offer = (frames: Chunk.Chunk<Frame>) => {
+      if (Option.isSome(end)) return
+      for (const frame of frames) {
+        if (overflow !== "sliding" && items.length - head >= bufferSize) {
+          if (overflow === "fail") finish(Option.some(new EventBufferOverflow({ bufferSize })))
+          break
         }
-        return Effect.succeed(Chunk.unsafeFromArray(out))
+        items.push(typeof frame === "string" ? frame : decoder.decode(frame))
+      }
+      if (overflow === "sliding" && items.length - head > bufferSize) {
+        head = items.length - bufferSize
+        if (head > bufferSize) {
+          items = items.slice(head)
+          head = 0
+        }
+      }
+      wake()
+    }
+    const pump: Effect.Effect<void> = Effect.matchEffect(socket.read, {
+      onFailure: (e) => Effect.sync(() => finish(e)),
+      onSuccess: (frames) =>
+        Effect.suspend(() => {
+          offer(frames)
+          return Option.isSome(end) ? Effect.void : pump
+        })
+    })
+    yield* Effect.forkScoped(pump)
+    // the events before the end are delivered first, then the end (normal, or the error)
+    const take = Effect.async<Chunk.Chunk<string>, Option.Option<LxdError>>((resume) => {
+      const attempt = () => {
+        if (items.length > head) {
+          const out = head === 0 ? items : items.slice(head)
+          items = []
+          head = 0
+          resume(Effect.succeed(Chunk.unsafeFromArray(out)))
+        } else if (Option.isSome(end)) {
+          resume(Effect.fail(end.value))
+        } else {
+          waiter = attempt
+          return
+        }
+      }
+      attempt()
+      return Effect.sync(() => {
+        if (waiter === attempt) waiter = undefined
       })
+    })
+    return Stream.repeatEffectChunkOption(take)
+  })
+
+/**
+ * The marker a resubscribing stream emits after it subscribed again (see `Events.Resubscribed`).
+ *
+ * @internal
+ */
+export interface Resubscribed {
+  readonly _tag: "Resubscribed"
+  readonly cause: LxdError | undefined
+  readonly attempts: number
+}
+
+/** What ends a subscription that subscribing again can mend: a lost connection, a consumer that fell behind, a close. */
+const mendable = (cause: LxdError | undefined): boolean =>
+  cause === undefined || cause._tag === "ClientConnectionFailed" || cause._tag === "EventBufferOverflow"
+
+/**
+ * A subscription that subscribes again when it ends: `open` subscribes once, now (its failure fails this
+ * effect), and each time the subscription ends (connection lost, `EventBufferOverflow`, the websocket closed)
+ * it is opened again, immediately and then as `retry` says (fed the last error), with a fresh run of `retry` for
+ * each outage. Once open again, a `Resubscribed` marker comes before its events. When `retry` gives up, the
+ * stream fails with the last error; any other error (a `ProtocolError` under `invalid: "fail"`, a refused
+ * handshake that is no connection failure) ends it at once. Each subscription lives in a scope of its own,
+ * closed before the next one opens.
+ *
+ * @internal
+ */
+export const resubscribing = <Out, R>(
+  open: Effect.Effect<Stream.Stream<LxdEvent, LxdError>, LxdError, Scope.Scope>,
+  retry: Schedule.Schedule<Out, LxdError, R>
+): Effect.Effect<Stream.Stream<LxdEvent | Resubscribed, LxdError, R>, LxdError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const outer = yield* Effect.scope
+    const openIn = (scope: Scope.CloseableScope) =>
+      Effect.onError(
+        Scope.extend(Effect.flatMap(open, Stream.toPull), scope),
+        (cause) => Scope.close(scope, Exit.failCause(cause))
+      )
+    let segment = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+    let pull = yield* openIn(segment)
+    const reopen = (cause: LxdError | undefined): Effect.Effect<Resubscribed, LxdError, R> =>
+      Effect.gen(function*() {
+        yield* Scope.close(segment, Exit.void)
+        const driver = yield* Schedule.driver(retry)
+        for (let attempts = 1;; attempts++) {
+          const next = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+          const opened = yield* Effect.either(openIn(next))
+          if (opened._tag === "Right") {
+            segment = next
+            pull = opened.right
+            return { _tag: "Resubscribed", cause, attempts } as const
+          }
+          if (!mendable(opened.left)) return yield* Effect.fail(opened.left)
+          const more = yield* Effect.either(driver.next(opened.left))
+          if (more._tag === "Left") return yield* Effect.fail(opened.left)
+        }
+      })
+    const step: Effect.Effect<Chunk.Chunk<LxdEvent | Resubscribed>, Option.Option<LxdError>, R> = Effect.catchAll(
+      Effect.suspend(() => pull),
+      (end) => {
+        const cause = Option.getOrUndefined(end)
+        return mendable(cause)
+          ? Effect.mapBoth(reopen(cause), { onFailure: Option.some, onSuccess: Chunk.of })
+          : Effect.fail(end)
+      }
     )
+    return Stream.repeatEffectChunkOption(step)
   })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -160,49 +247,142 @@ export type LxdEvent =
   | Schema.Schema.Type<typeof LifecycleEvent>
   | Schema.Schema.Type<typeof OperationEvent>
   | Schema.Schema.Type<typeof LoggingEvent>
-  | (Schema.Schema.Type<typeof RawEvent> & { readonly raw: true })
+  | (Schema.Schema.Type<typeof RawEvent> & { readonly raw: true; readonly rejected?: string | undefined })
 
 const decodeLifecycle = FastDecode.decodeUnknownEither(LifecycleEvent)
 const decodeOperation = FastDecode.decodeUnknownEither(OperationEvent)
 const decodeLogging = FastDecode.decodeUnknownEither(LoggingEvent)
 const decodeRaw = FastDecode.decodeUnknownEither(RawEvent)
 
+/** The longest schema explanation an error or a rejected event carries. */
+const MAX_REASON = 500
+
 /**
- * Decodes one event text: known types get their schema, others are kept raw (`raw: true`).
+ * A schema's explanation, bounded: the formatter renders the actual value, which for a hostile frame may be
+ * nested too deep to render (it would overflow the stack) or huge.
+ */
+const describe = (error: ParseResult.ParseError): string => {
+  let text: string
+  try {
+    text = ParseResult.TreeFormatter.formatErrorSync(error)
+  } catch {
+    text = "(the value is nested too deep to show)"
+  }
+  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}… (${text.length} characters)` : text
+}
+
+/**
+ * Why a frame is not an event of its type: `rejected` for a frame of a known type whose shape the schema
+ * refused (`raw` is the frame kept as a raw event), `unreadable` for one that is not an event at all (not JSON,
+ * not an object, no string `type`, a bad `timestamp`).
  *
  * @internal
  */
-export const decodeEvent = (text: string): Effect.Effect<LxdEvent, ProtocolError> => {
+export type Invalid =
+  | { readonly _tag: "rejected"; readonly raw: LxdEvent; readonly error: ParseResult.ParseError }
+  | { readonly _tag: "unreadable"; readonly description: string; readonly cause: unknown }
+
+const isInvalid = (u: LxdEvent | Invalid): u is Invalid => "_tag" in u
+
+const unreadable = (description: string, cause?: unknown): Invalid => ({ _tag: "unreadable", description, cause })
+
+/**
+ * Decodes one event text without building an error: known types get their schema, others are kept raw
+ * (`raw: true`); a known type its schema refuses is also kept raw, with `rejected` set. Never throws.
+ *
+ * @internal
+ */
+export const decodeOrInvalid = (text: string): LxdEvent | Invalid => {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (cause) {
-    return Effect.fail(
-      new ProtocolError({ method: "GET", path: "/1.0/events", description: "event is not JSON", cause })
-    )
+    return unreadable("event is not JSON", cause)
   }
-  const type = typeof json === "object" && json !== null ? (json as { type?: unknown }).type : undefined
-  const result = type === "lifecycle"
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return unreadable("event is not an object")
+  const type = (json as { type?: unknown }).type
+  const known = type === "lifecycle"
     ? decodeLifecycle(json)
     : type === "operation"
     ? decodeOperation(json)
     : type === "logging"
     ? decodeLogging(json)
-    : decodeRaw(json)
-  if (result._tag === "Right") {
-    const event = result.right
-    return Effect.succeed(
-      event.type === "lifecycle" || event.type === "operation" || event.type === "logging"
-        ? event as LxdEvent
-        : { ...event, raw: true as const }
-    )
+    : undefined
+  if (known !== undefined && known._tag === "Right") return known.right as LxdEvent
+  const raw = decodeRaw(json)
+  if (raw._tag === "Left") {
+    return unreadable(`event does not match its schema: ${describe(raw.left)}`, raw.left)
   }
-  return Effect.fail(
-    new ProtocolError({
+  if (known === undefined) return { ...raw.right, raw: true }
+  const error = known.left
+  return {
+    _tag: "rejected",
+    error,
+    raw: { ...raw.right, raw: true, rejected: describe(error) }
+  }
+}
+
+const invalidError = (invalid: Invalid): ProtocolError =>
+  invalid._tag === "unreadable"
+    ? new ProtocolError({
       method: "GET",
       path: "/1.0/events",
-      description: `event does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(result.left)}`,
-      cause: result.left
+      description: invalid.description,
+      cause: invalid.cause
     })
-  )
+    : new ProtocolError({
+      method: "GET",
+      path: "/1.0/events",
+      description: `event does not match its schema: ${describe(invalid.error)}`,
+      cause: invalid.error
+    })
+
+/**
+ * Decodes one event text: known types get their schema, others are kept raw (`raw: true`); a frame that is not
+ * an event of its type is a `ProtocolError` (built only then, bounded). Never throws.
+ *
+ * @internal
+ */
+export const decodeEvent = (text: string): Effect.Effect<LxdEvent, ProtocolError> =>
+  Effect.suspend(() => {
+    const decoded = decodeOrInvalid(text)
+    return isInvalid(decoded) ? Effect.fail(invalidError(decoded)) : Effect.succeed(decoded)
+  })
+
+/**
+ * Frames that were not events of their type, as counted by {@link decodeStream}.
+ *
+ * @internal
+ */
+export interface InvalidCounts {
+  rejected: number
+  unreadable: number
 }
+
+/**
+ * The event texts of a subscription decoded in chunks (no effect per event). `invalid: "raw"` (default) keeps a
+ * frame of a known type that its schema refuses as a raw event (`rejected` set) and drops a frame that is no
+ * event at all, counting both in `counts`; `"fail"` ends the stream with a `ProtocolError` instead.
+ *
+ * @internal
+ */
+export const decodeStream = <E>(
+  texts: Stream.Stream<string, E>,
+  invalid: "raw" | "fail" = "raw",
+  counts?: InvalidCounts
+): Stream.Stream<LxdEvent, E | ProtocolError> =>
+  invalid === "fail"
+    ? Stream.mapEffect(texts, decodeEvent)
+    : Stream.mapChunks(texts, (chunk) => {
+      const out: Array<LxdEvent> = []
+      for (const text of chunk) {
+        const decoded = decodeOrInvalid(text)
+        if (!isInvalid(decoded)) {
+          out.push(decoded)
+          continue
+        }
+        if (counts !== undefined) counts[decoded._tag]++
+        if (decoded._tag === "rejected") out.push(decoded.raw)
+      }
+      return Chunk.unsafeFromArray(out)
+    })

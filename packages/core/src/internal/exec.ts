@@ -105,17 +105,26 @@ type Pull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LxdError>>
  * The data frames of an output socket until LXD's barrier (an empty text frame) or the close, as a pull (with
  * `lend`, views valid until the next pull, when the transport lends them: see `LxdWebSocket.readLent`): no
  * stream machinery on the hot path of a command that prints gigabytes, nor on the short path of `run`. At the
- * barrier our end drops the connection, as the Go client does (LXD then finishes the operation sooner). LXD sometimes drops
- * an output socket right after the command ended without the barrier or a close frame (1006); like the Go
- * client, that ends the output (the exit status comes from the operation, which reports a real failure).
+ * barrier our end drops the connection, as the Go client does (LXD then finishes the operation sooner).
+ *
+ * LXD sometimes drops an output socket right after the command ended without the barrier or a close frame
+ * (1006), and a daemon that dies drops it the same way: the output may then be cut short. So a 1006 close ends
+ * the output only once the command's outcome is known (`exit`, the operation's long-poll, already in flight):
+ * the output ends when the command ended, and fails with `exit`'s error (`ClientConnectionFailed` when the
+ * daemon went away) otherwise. The barrier path, the one normal commands take, waits for nothing.
  */
-const outputPull = (socket: LxdWebSocket, lend: boolean): Pull => {
+const outputPull = (socket: LxdWebSocket, lend: boolean, exit: Effect.Effect<Exit, LxdError>): Pull => {
   let ended = false
   const end: Pull = Effect.fail(Option.none())
+  const settled: Pull = Effect.matchEffect(exit, {
+    onFailure: (e) => Effect.fail(Option.some(e)),
+    onSuccess: () => end
+  })
   const read: Pull = Effect.matchEffect(lend && socket.readLent !== undefined ? socket.readLent : socket.read, {
     onFailure: (e) => {
       ended = true
-      return Option.isSome(e) && e.value.closeCode !== 1006 ? Effect.fail(e as Option.Option<LxdError>) : end
+      if (Option.isNone(e)) return end
+      return e.value.closeCode === 1006 ? settled : Effect.fail(e as Option.Option<LxdError>)
     },
     onSuccess: (frames) => {
       const barrier = Chunk.findFirstIndex(frames, (frame) => typeof frame === "string")
@@ -235,8 +244,8 @@ const startPulls = (
     const exit = yield* killOnEarlyClose(handle, control, [])
     return {
       operationId: handle.id,
-      stdout: outputPull(stdout, lend.stdout),
-      stderr: outputPull(stderr, lend.stderr),
+      stdout: outputPull(stdout, lend.stdout, exit),
+      stderr: outputPull(stderr, lend.stderr, exit),
       write: (chunk) => stdin.send(toBytes(chunk)),
       closeStdin,
       signal: (signal) => controlMessage(control, { command: "signal", signal }),
@@ -306,7 +315,8 @@ export const run = (
 
 /**
  * Starts an interactive command on a PTY. When the command exits LXD drops the control socket (without a close
- * frame) and keeps the operation running until the PTY socket closes, so the PTY is closed then.
+ * frame) and keeps the operation running until the PTY socket closes, so the PTY is closed then. A PTY socket
+ * lost before its close ends the output once the command ended, and fails it with `exit`'s error otherwise.
  *
  * @internal
  */
@@ -332,7 +342,8 @@ export const pty = (
     return {
       operationId: handle.id,
       output: terminal.frames.pipe(
-        Stream.catchTag("ClientConnectionFailed", () => Stream.empty),
+        // LXD drops the PTY socket after some commands; a dying daemon drops it too: the outcome tells them apart
+        Stream.catchTag("ClientConnectionFailed", () => Stream.drain(Stream.fromEffect(exit))),
         Stream.filter((frame): frame is Uint8Array => typeof frame !== "string")
       ),
       write: (chunk) => terminal.send(toBytes(chunk)),

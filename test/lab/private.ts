@@ -1,0 +1,104 @@
+/**
+ * A private LXD daemon for a destructive test file (one that kills and restarts its daemon): the shared lab
+ * daemons (`./globalSetup.ts`) serve every other file and must not go down. `usePrivateLab(name)` starts one
+ * in `beforeAll` with `scripts/lxd-lab.sh up` (its own temp folder and free HTTPS port) and always tears it
+ * down: in `afterAll`, and on exit or a signal when the file's worker dies first.
+ *
+ *   const lab = usePrivateLab("resume")
+ *   it("...", async () => { await lab.kill(); await lab.restart(); lab.info().socket })
+ */
+import { execFile, execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { afterAll, beforeAll } from "vitest"
+import { freePorts } from "./globalSetup.js"
+import { isLabInfo, type LabInfo } from "./types.js"
+
+const execFileP = promisify(execFile)
+const script = fileURLToPath(new URL("../../scripts/lxd-lab.sh", import.meta.url))
+
+/** What a destructive test does with its daemon. */
+export interface PrivateLab {
+  /** The daemon as it is now (its PID changes with `restart`); throws before `beforeAll` ran. */
+  readonly info: () => LabInfo
+  /** SIGKILLs the daemon and waits until it is gone (its containers keep running, as after a crash). */
+  readonly kill: () => Promise<void>
+  /** Starts the daemon again on the same `LXD_DIR` (`lxd-lab.sh restart`) and waits until it is ready. */
+  readonly restart: () => Promise<LabInfo>
+}
+
+const env = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("LXD_")))
+
+const lab = async (args: ReadonlyArray<string>): Promise<LabInfo> => {
+  const { stdout } = await execFileP("bash", [script, ...args], { env: env(), timeout: 120_000, killSignal: "SIGKILL" })
+  const line = stdout.trim().split("\n").at(-1) ?? ""
+  const parsed: unknown = JSON.parse(line)
+  if (!isLabInfo(parsed)) throw new Error(`lxd-lab.sh ${args[0]} printed an unexpected line: ${line}`)
+  return parsed
+}
+
+const gone = (pid: number): boolean => {
+  try {
+    return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
+  } catch {
+    return true
+  }
+}
+
+/** Starts a private daemon for this file (in `beforeAll`) and tears it down whatever happens. */
+export const usePrivateLab = (name: string): PrivateLab => {
+  let current: LabInfo | undefined
+  let dir: string | undefined
+  const downSync = () => {
+    if (dir === undefined) return
+    const d = dir
+    dir = undefined
+    try {
+      execFileSync("bash", [script, "down", d], {
+        env: env(),
+        timeout: 120_000,
+        stdio: ["ignore", "ignore", "inherit"]
+      })
+    } catch (e) {
+      process.stderr.write(`lxd-lab.sh down ${d} failed: ${String(e)}\n`)
+    }
+  }
+  const onExit = () => downSync()
+  beforeAll(async () => {
+    const base = path.join(os.tmpdir(), "effect-lxd-lab-XXXXXX", "lxd", "unix.socket").length > 100
+      ? "/tmp"
+      : os.tmpdir()
+    dir = fs.mkdtempSync(path.join(base, `effect-lxd-${name}-`))
+    process.prependListener("exit", onExit)
+    const [port] = await freePorts(1)
+    current = await lab(["up", dir, "--https-port", String(port), "--name", `private-${name}`])
+  }, 180_000)
+  afterAll(async () => {
+    process.off("exit", onExit)
+    if (dir === undefined) return
+    const d = dir
+    dir = undefined
+    await execFileP("bash", [script, "down", d], { env: env(), timeout: 120_000 })
+  }, 180_000)
+  const info = () => {
+    if (current === undefined) throw new Error(`private lab ${name} is not up (did beforeAll fail?)`)
+    return current
+  }
+  return {
+    info,
+    kill: async () => {
+      const { pid } = info()
+      process.kill(pid, "SIGKILL")
+      for (let i = 0; i < 200 && !gone(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      if (!gone(pid)) throw new Error(`lxd ${pid} still alive 10 s after SIGKILL`)
+    },
+    restart: async () => {
+      current = await lab(["restart", info().dir])
+      return current
+    }
+  }
+}
