@@ -214,19 +214,23 @@ export const make: Effect.Effect<NetworkForwards.Service, never, LxdClient> = Ef
       Effect.mapError(() =>
         new InvalidArgument({ argument: "port", value: port, reason: "is not a NetworkForwardPort" })
       ),
-      Effect.flatMap((added) => Collection.modifyWith(client, spec, [network], listenAddress, (current) => {
-      if (current.ports.some((p) => same(p, added))) return Effect.succeed(undefined)
-      const clash = current.ports.find((p) => p.protocol === added.protocol && overlap(p.listen_port, added.listen_port))
-      return clash === undefined
-        ? Effect.succeed({ ...current, ports: [...current.ports, added] })
-        : Effect.fail(
-          new InvalidArgument({
-            argument: "port",
-            value: port,
-            reason: `${clash.protocol} ${clash.listen_port} is forwarded already (to ${clash.target_address})`
-          })
-        )
-      })),
+      Effect.flatMap((added) =>
+        Collection.modifyWith(client, spec, [network], listenAddress, (current) => {
+          if (current.ports.some((p) => same(p, added))) return Effect.succeed(undefined)
+          const clash = current.ports.find((p) =>
+            p.protocol === added.protocol && overlap(p.listen_port, added.listen_port)
+          )
+          return clash === undefined
+            ? Effect.succeed({ ...current, ports: [...current.ports, added] })
+            : Effect.fail(
+              new InvalidArgument({
+                argument: "port",
+                value: port,
+                reason: `${clash.protocol} ${clash.listen_port} is forwarded already (to ${clash.target_address})`
+              })
+            )
+        })
+      ),
       Effect.withSpan("NetworkForwards.addPort")
     ),
   removePort: (network, listenAddress, port) =>
