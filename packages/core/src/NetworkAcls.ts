@@ -16,10 +16,8 @@ import type { LxdError } from "./LxdError.js"
 import * as LxdResource from "./LxdResource.js"
 import { NullableArray, OpenEnum, StringMap, UsedBy } from "./LxdSchema.js"
 
-const text = Schema.optionalWith(Schema.String, { default: () => "" })
-
 /**
- * One rule (LXD's `doc/network-acls.md`): `action` on traffic matching every field that is not empty. `source`
+ * One rule (LXD's `doc/network-acls.md`): `action` on traffic matching every field that is given. `source`
  * and `destination` take addresses, CIDRs, ranges and ACL names (`@internal`, `@external`); ports take comma
  * lists and ranges; `icmp_type`/`icmp_code` apply to `icmp4`/`icmp6`.
  *
@@ -28,15 +26,17 @@ const text = Schema.optionalWith(Schema.String, { default: () => "" })
  */
 export const NetworkAclRule = Schema.Struct({
   action: OpenEnum("allow", "allow-stateless", "drop", "reject"),
-  state: Schema.optionalWith(OpenEnum("enabled", "disabled", "logged"), { default: () => "enabled" }),
-  description: text,
-  source: text,
-  destination: text,
-  protocol: Schema.optionalWith(OpenEnum("", "tcp", "udp", "icmp4", "icmp6"), { default: () => "" }),
-  source_port: text,
-  destination_port: text,
-  icmp_type: text,
-  icmp_code: text
+  /** Required by LXD 5.0.2 (`State must be one of: enabled, disabled, logged`). */
+  state: OpenEnum("enabled", "disabled", "logged"),
+  // LXD leaves empty fields out (`omitempty`): optional, so a read-modify-write sends back what it read
+  description: Schema.optional(Schema.String),
+  source: Schema.optional(Schema.String),
+  destination: Schema.optional(Schema.String),
+  protocol: Schema.optional(OpenEnum("tcp", "udp", "icmp4", "icmp6")),
+  source_port: Schema.optional(Schema.String),
+  destination_port: Schema.optional(Schema.String),
+  icmp_type: Schema.optional(Schema.String),
+  icmp_code: Schema.optional(Schema.String)
 }).annotations({ identifier: "NetworkACLRule" })
 
 /**
@@ -52,7 +52,7 @@ export interface NetworkAclRule extends Schema.Schema.Encoded<typeof NetworkAclR
  * @category schemas
  */
 export const NetworkAclPut = Schema.Struct({
-  description: text,
+  description: Schema.optionalWith(Schema.String, { default: () => "" }),
   config: StringMap,
   ingress: NullableArray(NetworkAclRule),
   egress: NullableArray(NetworkAclRule)

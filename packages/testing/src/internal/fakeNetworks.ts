@@ -122,8 +122,10 @@ const networksRoutes = (state: FakeState): Array<Route> => [
         config: type === "bridge" ? autoConfig(t.state, String(value.name), config) : {}
       }
     },
-    vetoCreate: (_, value) =>
-      value.type === "ovn" && configOf(value).network === undefined
+    vetoCreate: (t, value) =>
+      t.project !== "default" && value.type !== "ovn"
+        ? M.error(400, "Network type does not support non-default projects")
+        : value.type === "ovn" && configOf(value).network === undefined
         ? M.error(500, "Option \"network\" is required")
         : undefined,
     vetoWrite: (_, entry) => unmanaged(entry),
