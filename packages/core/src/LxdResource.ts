@@ -189,6 +189,12 @@ export interface Spec<
    * and sends `PUT` with the `ETag` it read (or the caller's).
    */
   readonly update: "patch" | "merge"
+  /**
+   * Whether LXD checks `If-Match` on `PUT`/`PATCH` (`false`: it sends an `ETag` but ignores the one it is sent, as
+   * 5.0.2's network forwards do; `modify` then reads the `ETag` again just before writing and fails
+   * `PreconditionFailed` itself when it changed, which narrows the race to that last moment).
+   */
+  readonly ifMatch: boolean
   /** The extension without which the whole collection is refused (`APIExtensionNotAvailable`, nothing sent). */
   readonly extension: string | undefined
   /** The extension that allows `filter` (`api_filtering`); `undefined`: the collection takes no filter. */
@@ -281,6 +287,7 @@ export const spec = <
   readonly async?: ReadonlyArray<Verb> | undefined
   readonly nameField?: string | undefined
   readonly update?: "patch" | "merge" | undefined
+  readonly ifMatch?: boolean | undefined
   readonly extension?: string | undefined
   readonly filter?: string | undefined
   readonly allProjects?: string | undefined
@@ -304,6 +311,7 @@ export const spec = <
     async: options.async ?? [],
     nameField: options.nameField ?? "name",
     update: options.update ?? "patch",
+    ifMatch: options.ifMatch ?? true,
     extension: options.extension,
     filter: options.filter,
     allProjects: options.allProjects,

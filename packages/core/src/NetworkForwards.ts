@@ -4,7 +4,8 @@
  * nested collection on the shared shape: every method takes the network first
  * (`forwards.get("lxdbr0", "192.0.2.1")`); a forward is named by its listen address and has no rename. Beside the
  * collection, `addPort` and `removePort` change one port mapping by read-modify-write with the `ETag`, so a
- * concurrent change is refused (`PreconditionFailed`) instead of lost.
+ * concurrent change is refused (`PreconditionFailed`) instead of lost (on LXD 5.0.2, which ignores `If-Match`
+ * on forwards, the client compares the `ETag` again right before writing: see {@link spec}).
  *
  * @since 0.2.0
  */
@@ -96,6 +97,9 @@ export interface NetworkForwardsPost extends Schema.Schema.Encoded<typeof Networ
 
 /**
  * The forwards of a network, read by the client, the fake and the tests. Named by `listen_address`; no rename.
+ * LXD 5.0.2 ignores `If-Match` on a forward's `PUT`/`PATCH` (`ifMatch: false`): `replace`/`update` with a
+ * stale `etag` are not refused there; `modify`, `addPort` and `removePort` read the `ETag` again right before
+ * writing and fail `PreconditionFailed` themselves.
  *
  * @since 0.2.0
  * @category descriptors
@@ -110,6 +114,8 @@ export const spec = LxdResource.spec({
   post: NetworkForwardsPost,
   put: NetworkForwardPut,
   verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "delete"],
+  // 5.0.2 sends an ETag with a forward but never checks If-Match on one
+  ifMatch: false,
   extension: "network_forward",
   lifecycle: "network-forward"
 })

@@ -235,8 +235,10 @@ describe("NetworkForwards.addPort / removePort", () => {
     Effect.gen(function*() {
       const forwards = yield* NetworkForwards.NetworkForwards
       expect(yield* forwards.addPort("netbr0", "10.213.0.200", ssh)).toBe(true)
+      // the second GET: 5.0.2 ignores If-Match on forwards, so the client compares the ETag itself
       expect(yield* requests).toEqual([
         "GET /1.0",
+        "GET /1.0/networks/netbr0/forwards/10.213.0.200",
         "GET /1.0/networks/netbr0/forwards/10.213.0.200",
         "PUT /1.0/networks/netbr0/forwards/10.213.0.200"
       ])
@@ -284,6 +286,24 @@ describe("NetworkForwards.addPort / removePort", () => {
       const e = yield* Effect.flip(forwards.addPort("netbr0", "10.213.0.200", ssh))
       expect(e._tag).toBe("PreconditionFailed")
     }).pipe(Effect.provide(forwardMock(() => error(412, "ETag doesn't match")))))
+
+  it.effect("a change between the read and the write (the ETag read again differs): PreconditionFailed, no PUT", () =>
+    Effect.gen(function*() {
+      const forwards = yield* NetworkForwards.NetworkForwards
+      const e = yield* Effect.flip(forwards.addPort("netbr0", "10.213.0.200", ssh))
+      expect(e).toMatchObject({ _tag: "PreconditionFailed", status: 412 })
+      expect(yield* lastPut).toBeUndefined()
+    }).pipe(Effect.provide((() => {
+      let reads = 0
+      return mock([
+        route(
+          "GET",
+          "/networks/netbr0/forwards/10.213.0.200",
+          () => Effect.succeed(sync(FORWARD, { etag: reads++ === 0 ? "\"e1\"" : "\"e2\"" }))
+        ),
+        route("PUT", "/networks/netbr0/forwards/10.213.0.200", () => Effect.succeed(sync({})))
+      ])
+    })())))
 
   it.effect("removePort: PUT without the mapping; none there: false, nothing written", () =>
     Effect.gen(function*() {

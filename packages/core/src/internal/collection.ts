@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { LxdClient, Request, WriteResult } from "../LxdClient.js"
-import { InvalidArgument, type LxdError } from "../LxdError.js"
+import { InvalidArgument, type LxdError, PreconditionFailed } from "../LxdError.js"
 import type * as LxdResource from "../LxdResource.js"
 import { protocolError } from "./client.js"
 import * as Path from "./path.js"
@@ -182,6 +182,24 @@ const writablePart = (client: LxdClient.Service, spec: AnySpec, path: string) =>
   })
 
 /**
+ * For a server that ignores `If-Match`: the object's `ETag` read again, and `PreconditionFailed` (made here, with
+ * LXD's 412) when it is no longer the one the change was made from.
+ */
+const recheckEtag = (client: LxdClient.Service, path: string, etag: string | undefined) =>
+  Effect.flatMap(client.request({ method: "GET", path }), (now) =>
+    now.etag === etag ? Effect.void : Effect.fail(
+      new PreconditionFailed({
+        method: "PUT",
+        path: `/1.0${path}`,
+        status: 412,
+        errorCode: 412,
+        message: `ETag doesn't match: ${now.etag ?? "none"} vs ${
+          etag ?? "none"
+        } (checked by the client: the server ignores If-Match here)`
+      })
+    ))
+
+/**
  * Read, change, write back, with a change that may fail or decide there is nothing to write: `GET` → `change`
  * (the writable part, read-only fields left out, unknown ones kept) → `PUT` with the `ETag` of the `GET`, unless
  * `change` answers `undefined`. Whether it wrote. What `modify` is, and what a helper that edits one element of
@@ -201,6 +219,7 @@ export const modifyWith = <S extends AnySpec>(
     const current = yield* writablePart(client, spec, path)
     const body = yield* change(current.put as Schema.Schema.Type<S["put"]>)
     if (body === undefined) return false
+    if (!spec.ifMatch) yield* recheckEtag(client, path, current.etag)
     yield* client.write({ method: "PUT", path, body, etag: current.etag })
     return true
   })

@@ -13,7 +13,8 @@
  *   (action `allow`/`drop`/`reject`), `used_by` the networks (and NICs) that name them, delete and rename refused
  *   while in use (500), `log` only for an ACL an OVN network uses (500 `Only OVN log entries may be retrieved at
  *   this time`, as on a bridge);
- * - forwards: 409 `A forward for that listen address already exists`, 500 on a listen port used twice;
+ * - forwards: 409 `A forward for that listen address already exists`, 500 on a listen port used twice, and
+ *   `If-Match` ignored (5.0.2 sends an ETag but never checks one on a forward's PUT or PATCH);
  * - peers and load balancers: only below an OVN network (400 `Network driver "bridge" does not support
  *   peering`, for every request, as LXD answers); a peer is `Created` once its target has one back, else
  *   `Pending`; a load balancer's `state` lists each backend's ports as `unknown`.
