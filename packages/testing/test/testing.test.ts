@@ -104,7 +104,9 @@ describe("LxdFakeServer", () => {
     Effect.gen(function*() {
       const client = yield* LxdClient.LxdClient
       const exit = yield* Effect.exit(client.request({ method: "GET", path: "/network-allocations" }))
-      expect(Exit.isFailure(exit) && String(exit.cause)).toContain("LxdFakeServer does not implement GET /1.0/network-allocations")
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain(
+        "LxdFakeServer does not implement GET /1.0/network-allocations"
+      )
     }).pipe(Effect.provide(fake)))
 
   it.effect("finished operations vanish 5 s after they end (TestClock)", () =>
