@@ -254,6 +254,25 @@ export const allVerbs: ReadonlyArray<Verb> = [
   "delete"
 ]
 
+/**
+ * The verbs of a collection LXD has no rename for (network forwards, zones and their records, peers, load
+ * balancers): for a spec's `verbs` and its service's `Pick`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type VerbWithoutRename = Exclude<Verb, "rename">
+
+/**
+ * The {@link VerbWithoutRename}s.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const verbsWithoutRename: ReadonlyArray<VerbWithoutRename> = allVerbs.filter(
+  (v): v is VerbWithoutRename => v !== "rename"
+)
+
 const fieldsOf = (schema: Schema.Schema.AnyNoContext): ReadonlyArray<string> => {
   // a Struct's fields, without importing Schema at run time here (the spec is data)
   const fields = (schema as unknown as { readonly fields?: Readonly<Record<string, unknown>> }).fields

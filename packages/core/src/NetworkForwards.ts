@@ -113,7 +113,7 @@ export const spec = LxdResource.spec({
   item: NetworkForward,
   post: NetworkForwardsPost,
   put: NetworkForwardPut,
-  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "delete"],
+  verbs: LxdResource.verbsWithoutRename,
   // 5.0.2 sends an ETag with a forward but never checks If-Match on one
   ifMatch: false,
   extension: "network_forward",
@@ -154,7 +154,7 @@ export declare namespace NetworkForwards {
   export interface Service extends
     Pick<
       LxdResource.Collection<[network: string], NetworkForward, NetworkForwardsPost, NetworkForwardPut>,
-      LxdResource.ReadVerb | "create" | "replace" | "update" | "modify" | "delete"
+      LxdResource.VerbWithoutRename
     >
   {
     /**

@@ -159,7 +159,7 @@ export const spec = LxdResource.spec({
   item: NetworkLoadBalancer,
   post: NetworkLoadBalancersPost,
   put: NetworkLoadBalancerPut,
-  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "delete"],
+  verbs: LxdResource.verbsWithoutRename,
   extension: "network_load_balancer",
   lifecycle: "network-load-balancer"
 })
@@ -192,7 +192,7 @@ export declare namespace NetworkLoadBalancers {
         NetworkLoadBalancersPost,
         NetworkLoadBalancerPut
       >,
-      LxdResource.ReadVerb | "create" | "replace" | "update" | "modify" | "delete"
+      LxdResource.VerbWithoutRename
     >
   {
     /**

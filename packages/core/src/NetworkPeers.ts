@@ -87,7 +87,7 @@ export const spec = LxdResource.spec({
   item: NetworkPeer,
   post: NetworkPeersPost,
   put: NetworkPeerPut,
-  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "delete"],
+  verbs: LxdResource.verbsWithoutRename,
   extension: "network_peer",
   lifecycle: "network-peer"
 })
@@ -113,7 +113,7 @@ export declare namespace NetworkPeers {
   export interface Service extends
     Pick<
       LxdResource.Collection<[network: string], NetworkPeer, NetworkPeersPost, NetworkPeerPut>,
-      LxdResource.ReadVerb | "create" | "replace" | "update" | "modify" | "delete"
+      LxdResource.VerbWithoutRename
     >
   {}
 }

@@ -95,7 +95,7 @@ export const spec = LxdResource.spec({
   item: NetworkZoneRecord,
   post: NetworkZoneRecordsPost,
   put: NetworkZoneRecordPut,
-  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "delete"],
+  verbs: LxdResource.verbsWithoutRename,
   extension: "network_dns_records",
   lifecycle: "network-zone-record"
 })
@@ -123,7 +123,7 @@ export declare namespace NetworkZoneRecords {
   export interface Service extends
     Pick<
       LxdResource.Collection<[zone: string], NetworkZoneRecord, NetworkZoneRecordsPost, NetworkZoneRecordPut>,
-      LxdResource.ReadVerb | "create" | "replace" | "update" | "modify" | "delete"
+      LxdResource.VerbWithoutRename
     >
   {}
 }

@@ -83,7 +83,7 @@ export const spec = LxdResource.spec({
   item: NetworkZone,
   post: NetworkZonesPost,
   put: NetworkZonePut,
-  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "delete"],
+  verbs: LxdResource.verbsWithoutRename,
   extension: "network_dns",
   allProjects: "network_zones_all_projects",
   lifecycle: "network-zone"
@@ -110,7 +110,7 @@ export declare namespace NetworkZones {
   export interface Service extends
     Pick<
       LxdResource.Collection<[], NetworkZone, NetworkZonesPost, NetworkZonePut>,
-      LxdResource.ReadVerb | "create" | "replace" | "update" | "modify" | "delete"
+      LxdResource.VerbWithoutRename
     >
   {}
 }
