@@ -163,6 +163,7 @@ export const networkScenarios: ReadonlyArray<Scenario> = [
             }])
             expect(acl.egress).toEqual([{ action: "reject", state: "logged", destination: "192.0.2.1/32" }])
             expect(yield* acls.listNames()).toContain("netc-acl")
+            expect((yield* acls.list()).find((a) => a.name === "netc-acl")?.description).toBe("ssh in, one host out")
             const bad = yield* Effect.flip(
               acls.create({ name: "netc-bad", ingress: [{ action: "allow", state: "on" }] })
             )
@@ -228,6 +229,11 @@ export const networkScenarios: ReadonlyArray<Scenario> = [
             }))
             expect((yield* records.get("netc.example", "www")).entries.map((e) => e.type)).toEqual(["A", "TXT"])
             expect(yield* zones.listNames()).toContain("netc.example")
+            yield* zones.replace("netc.example", { description: "replaced", config: { "user.k": "v" } })
+            expect((yield* zones.list()).find((z) => z.name === "netc.example")).toMatchObject({
+              description: "replaced",
+              config: { "user.k": "v" }
+            })
             const staleZone = yield* Effect.flip(zones.update("netc.example", { description: "x" }, { etag: STALE }))
             expect(staleZone._tag).toBe("PreconditionFailed")
             yield* withBridge(
@@ -265,6 +271,16 @@ export const networkScenarios: ReadonlyArray<Scenario> = [
             message: "Network driver \"bridge\" does not support peering"
           })
           expect((yield* Effect.flip(peers.list("netc5")))._tag).toBe("BadRequest")
+          // every verb on one peer: the same refusal (LXD checks the driver first)
+          for (
+            const verb of [
+              peers.get("netc5", "p1"),
+              peers.exists("netc5", "p1"),
+              peers.replace("netc5", "p1", { description: "x" }),
+              peers.update("netc5", "p1", { description: "x" }),
+              peers.delete("netc5", "p1")
+            ]
+          ) expect(yield* Effect.flip(verb)).toMatchObject({ _tag: "BadRequest", status: 400 })
           const lbs = yield* NetworkLoadBalancers.NetworkLoadBalancers
           const lb = yield* Effect.flip(lbs.create("netc5", { listen_address: "10.213.15.100" }))
           expect(lb).toMatchObject({ _tag: "APIExtensionNotAvailable", extension: "network_load_balancer" })
