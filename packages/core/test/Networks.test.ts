@@ -4,6 +4,7 @@
  * with the ETag), `withTarget`; and the same modules on the fake (peers and load balancers below an OVN network).
  */
 import {
+  Instances,
   Lxd,
   LxdClient,
   NetworkAcls,
@@ -336,6 +337,28 @@ describe("networks on the fake", () => {
       expect((yield* networks.leases("netbr0")).map((l) => l.type)).toEqual(["gateway"])
       expect((yield* Effect.flip(networks.leases("lo")))._tag).toBe("NotFound")
       expect((yield* Effect.flip(networks.delete("lo")))._tag).toBe("NotFound")
+    }).pipe(Effect.provide(Fake())))
+
+  it.effect("a running instance with a NIC on the bridge: used_by, a dynamic lease, its veth, in-use refusals", () =>
+    Effect.gen(function*() {
+      const networks = yield* Networks.Networks
+      const instances = yield* Instances.Instances
+      yield* networks.create(bridge)
+      yield* instances.create({
+        name: "c1",
+        source: { type: "image", alias: "busybox" },
+        devices: { eth0: { type: "nic", network: "netbr0", name: "eth0" } }
+      })
+      yield* instances.start("c1")
+      expect((yield* networks.get("netbr0")).used_by.map((u) => u.url)).toEqual(["/1.0/instances/c1"])
+      const leases = yield* networks.leases("netbr0")
+      expect(leases.map((l) => [l.type, l.hostname])).toEqual([["gateway", "netbr0.gw"], ["dynamic", "c1"]])
+      expect((yield* networks.state("netbr0")).bridge?.upper_devices.length).toBe(1)
+      expect(yield* Effect.flip(networks.delete("netbr0"))).toMatchObject({
+        _tag: "BadRequest",
+        message: "The network is currently in use"
+      })
+      expect((yield* Effect.flip(networks.rename("netbr0", "netbr1")))._tag).toBe("BadRequest")
     }).pipe(Effect.provide(Fake())))
 
   it.effect("peers: 400 below a bridge; CRUD below OVN networks, Created once both sides peer", () =>

@@ -31,13 +31,16 @@ import * as NetworkZones from "@effect-lxd/core/NetworkZones"
 import * as Effect from "effect/Effect"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry, type Target, urlOf, type Veto } from "./fakeCollection.js"
-import { type FakeEntry, type FakeState, hash, type Json } from "./fakeCore.js"
+import { type FakeEntry, type FakeInstance, type FakeState, hash, type Json } from "./fakeCore.js"
 import { fail, isObject, ok, projectOf, type Route, strMap } from "./fakeHttp.js"
 import { featureProject, profileOf } from "./fakeProfiles.js"
 
 const networksProject = featureProject("features.networks")
 
 const configOf = (value: Json) => strMap(value.config)
+
+const instanceUrl = (i: FakeInstance) =>
+  `/1.0/instances/${encodeURIComponent(i.name)}${i.project === "default" ? "" : `?project=${i.project}`}`
 
 /** Every NIC of every instance (its own devices over its profiles') and of every profile. */
 const nics = (state: FakeState) => {
@@ -46,7 +49,7 @@ const nics = (state: FakeState) => {
     const expanded: Record<string, Record<string, string>> = {}
     for (const p of i.profiles) Object.assign(expanded, strMapOf(profileOf(state, i.project, p)?.value.devices))
     Object.assign(expanded, i.devices)
-    const url = `/1.0/instances/${encodeURIComponent(i.name)}${i.project === "default" ? "" : `?project=${i.project}`}`
+    const url = instanceUrl(i)
     for (const d of Object.values(expanded)) if (d.type === "nic") out.push({ url, project: i.project, device: d })
   }
   return out
@@ -55,11 +58,14 @@ const nics = (state: FakeState) => {
 const strMapOf = (u: unknown): Record<string, Record<string, string>> =>
   isObject(u) ? Object.fromEntries(Object.entries(u).map(([k, v]) => [k, strMap(v)])) : {}
 
-const runningOn = (state: FakeState, network: FakeEntry) =>
-  [...state.instances.values()].filter((i) =>
-    i.status === "Running" && networksProject(state, i.project) === network.project &&
-    Object.values({ ...i.devices }).some((d) => d.type === "nic" && d.network === network.name)
+/** The running instances with a NIC (their own or a profile's) on the network. */
+const runningOn = (state: FakeState, network: FakeEntry) => {
+  const urls = new Set(usedBy(state, network))
+  return [...state.instances.values()].filter((i) =>
+    i.status === "Running" &&
+    urls.has(instanceUrl(i))
   )
+}
 
 const usedBy = (
   state: FakeState,
