@@ -311,8 +311,9 @@ export const networkScenarios: ReadonlyArray<Scenario> = [
               expect(inDefault).toContain("lo")
               // a project with its own networks sees none of default's (nor the host's interfaces)
               expect(inOwn).toEqual([])
-              // one without uses default's
+              // one without uses default's (the host's interfaces with them)
               expect(inShared).toContain("netc6")
+              expect(inShared).toContain("lo")
               const [aclsDefault, aclsOwn] = yield* Effect.all([
                 acls.listNames(),
                 LxdClient.withProject(acls.listNames(), "netc-own")

@@ -2,7 +2,7 @@
  * Networks in the fake: the generated routes of the network specs (networks, forwards, ACLs, zones, records,
  * peers, load balancers) plus what is their own, as LXD 5.0.2 answers on the lab machines (lab notes §6):
  *
- * - networks: the host's `lo` (unmanaged: listed in `default` only, its writes 404 `Failed loading network:
+ * - networks: the host's `lo` (unmanaged: listed with `default`'s networks, not in a project with its own, its writes 404 `Failed loading network:
  *   Network not found`); a new one is a managed `bridge` (`status: Created`, `locations: ["none"]`), or in a
  *   project with `features.networks` an `ovn` one, which needs its uplink (`network`: 500 `Option "network" is
  *   required`); a bridge given no `ipv4.address`/`ipv6.address` gets a generated subnet with NAT, as LXD does
@@ -114,7 +114,8 @@ const networksRoutes = (state: FakeState): Array<Route> => [
       value: { name: "lo", type: "loopback", managed: false, description: "", config: {}, status: "", locations: null }
     }],
     project: networksProject,
-    visible: (t, entry) => entry.value.managed === true || projectOf(t.request) === "default",
+    // host interfaces are listed wherever default's networks are (a project without features.networks too)
+    visible: (t, entry) => entry.value.managed === true || t.project === "default",
     computed: (state, entry) => ({ used_by: usedBy(state, entry) }),
     defaults: (t, value) => {
       const type = typeof value.type === "string" && value.type !== "" ? value.type : t.project === "default"
