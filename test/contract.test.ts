@@ -10,11 +10,19 @@ import { collectionScenarios } from "./contract/collections.js"
 import { execScenarios } from "./contract/exec.js"
 import { fileScenarios } from "./contract/files.js"
 import { instanceScenarios } from "./contract/instances.js"
+import { networkScenarios } from "./contract/networks.js"
 import { scenarios as core } from "./contract/scenarios.js"
 import { lab } from "./lab/lab.js"
 
 const info = lab()
-const scenarios = [...core, ...instanceScenarios, ...execScenarios, ...fileScenarios, ...collectionScenarios]
+const scenarios = [
+  ...core,
+  ...instanceScenarios,
+  ...execScenarios,
+  ...fileScenarios,
+  ...collectionScenarios,
+  ...networkScenarios
+]
 
 const backends = [
   {

@@ -101,8 +101,8 @@ export const match = (templates: ReadonlyArray<Template>, request: Logged): Oper
 /** Why an operation is not exercised here, where it is known. */
 const REASONS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\/1\.0\/cluster/, "needs a cluster (the cluster issue forms one)"],
-  [/peers/, "network peers need OVN, which these machines lack"],
-  [/^\/1\.0\/networks|^\/1\.0\/network-/, "networks are not in the client yet (networks issue)"],
+  [/peers/, "network peers need OVN, which these machines lack (exercised only as LXD refuses them on a bridge)"],
+  [/load-balancers/, "network load balancers are not in LXD 5.0.2"],
   [/^\/1\.0\/storage-pools/, "storage is not in the client yet (storage issue)"],
   [/^\/1\.0\/images/, "images are not in the client yet (images issue)"],
   [/\?public/, "an untrusted caller's view; not every one is exercised"],

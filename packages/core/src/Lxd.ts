@@ -14,6 +14,13 @@ import * as Instances from "./Instances.js"
 import * as LxdClient from "./LxdClient.js"
 import type { LxdTransport } from "./LxdTransport.js"
 import * as Metrics from "./Metrics.js"
+import * as NetworkAcls from "./NetworkAcls.js"
+import * as NetworkForwards from "./NetworkForwards.js"
+import * as NetworkLoadBalancers from "./NetworkLoadBalancers.js"
+import * as NetworkPeers from "./NetworkPeers.js"
+import * as Networks from "./Networks.js"
+import * as NetworkZoneRecords from "./NetworkZoneRecords.js"
+import * as NetworkZones from "./NetworkZones.js"
 import * as Operations from "./Operations.js"
 import * as Profiles from "./Profiles.js"
 import * as Projects from "./Projects.js"
@@ -39,6 +46,13 @@ export type Services =
   | Projects.Projects
   | Warnings.Warnings
   | Metrics.Metrics
+  | Networks.Networks
+  | NetworkForwards.NetworkForwards
+  | NetworkAcls.NetworkAcls
+  | NetworkZones.NetworkZones
+  | NetworkZoneRecords.NetworkZoneRecords
+  | NetworkPeers.NetworkPeers
+  | NetworkLoadBalancers.NetworkLoadBalancers
   | VirtualMachines.VirtualMachines
 
 /**
@@ -61,6 +75,13 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     Projects.layer,
     Warnings.layer,
     Metrics.layer,
+    Networks.layer,
+    NetworkForwards.layer,
+    NetworkAcls.layer,
+    NetworkZones.layer,
+    NetworkZoneRecords.layer,
+    NetworkPeers.layer,
+    NetworkLoadBalancers.layer,
     VirtualMachines.layer
   )
 

@@ -24,6 +24,11 @@ export type NameKind =
   | "project"
   | "profile"
   | "network"
+  | "network acl"
+  | "network zone"
+  | "network zone record"
+  | "network peer"
+  | "listen address"
   | "storage pool"
   | "storage volume"
   | "image alias"
@@ -184,6 +189,12 @@ export interface Spec<
    * and sends `PUT` with the `ETag` it read (or the caller's).
    */
   readonly update: "patch" | "merge"
+  /**
+   * Whether LXD checks `If-Match` on `PUT`/`PATCH` (`false`: it sends an `ETag` but ignores the one it is sent, as
+   * 5.0.2's network forwards do; `modify` then reads the `ETag` again just before writing and fails
+   * `PreconditionFailed` itself when it changed, which narrows the race to that last moment).
+   */
+  readonly ifMatch: boolean
   /** The extension without which the whole collection is refused (`APIExtensionNotAvailable`, nothing sent). */
   readonly extension: string | undefined
   /** The extension that allows `filter` (`api_filtering`); `undefined`: the collection takes no filter. */
@@ -243,6 +254,25 @@ export const allVerbs: ReadonlyArray<Verb> = [
   "delete"
 ]
 
+/**
+ * The verbs of a collection LXD has no rename for (network forwards, zones and their records, peers, load
+ * balancers): for a spec's `verbs` and its service's `Pick`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type VerbWithoutRename = Exclude<Verb, "rename">
+
+/**
+ * The {@link VerbWithoutRename}s.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const verbsWithoutRename: ReadonlyArray<VerbWithoutRename> = allVerbs.filter(
+  (v): v is VerbWithoutRename => v !== "rename"
+)
+
 const fieldsOf = (schema: Schema.Schema.AnyNoContext): ReadonlyArray<string> => {
   // a Struct's fields, without importing Schema at run time here (the spec is data)
   const fields = (schema as unknown as { readonly fields?: Readonly<Record<string, unknown>> }).fields
@@ -276,6 +306,7 @@ export const spec = <
   readonly async?: ReadonlyArray<Verb> | undefined
   readonly nameField?: string | undefined
   readonly update?: "patch" | "merge" | undefined
+  readonly ifMatch?: boolean | undefined
   readonly extension?: string | undefined
   readonly filter?: string | undefined
   readonly allProjects?: string | undefined
@@ -299,6 +330,7 @@ export const spec = <
     async: options.async ?? [],
     nameField: options.nameField ?? "name",
     update: options.update ?? "patch",
+    ifMatch: options.ifMatch ?? true,
     extension: options.extension,
     filter: options.filter,
     allProjects: options.allProjects,

@@ -112,6 +112,55 @@ export * as Metrics from "./Metrics.js"
 export * as Migration from "./Migration.js"
 
 /**
+ * LXD networks: bridges and the other managed kinds, their state and DHCP leases.
+ *
+ * @since 0.2.0
+ */
+export * as Networks from "./Networks.js"
+
+/**
+ * Network forwards: listen addresses forwarded to instances, port by port.
+ *
+ * @since 0.2.0
+ */
+export * as NetworkForwards from "./NetworkForwards.js"
+
+/**
+ * Network ACLs: ingress and egress rules for networks and instance NICs, and their log.
+ *
+ * @since 0.2.0
+ */
+export * as NetworkAcls from "./NetworkAcls.js"
+
+/**
+ * Network zones: DNS zones LXD serves for its networks.
+ *
+ * @since 0.2.0
+ */
+export * as NetworkZones from "./NetworkZones.js"
+
+/**
+ * Records of a network zone.
+ *
+ * @since 0.2.0
+ */
+export * as NetworkZoneRecords from "./NetworkZoneRecords.js"
+
+/**
+ * Network peers: routes between OVN networks.
+ *
+ * @since 0.2.0
+ */
+export * as NetworkPeers from "./NetworkPeers.js"
+
+/**
+ * Network load balancers: listen addresses spread over backends (OVN).
+ *
+ * @since 0.2.0
+ */
+export * as NetworkLoadBalancers from "./NetworkLoadBalancers.js"
+
+/**
  * Background operations.
  *
  * @since 0.1.0

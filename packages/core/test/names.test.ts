@@ -24,6 +24,22 @@ describe("name validation", () => {
     expect(validate("image alias", "busybox 1")._tag).toBe("Right")
   })
 
+  it("network names and the names below them follow LXD's rules", () => {
+    const cases: ReadonlyArray<readonly [Path.NameKind, ReadonlyArray<string>, ReadonlyArray<string>]> = [
+      ["network", ["lxdbr0", "br+0", "a".repeat(15)], ["a".repeat(16), "br 0", "br:0"]],
+      // LXD's acl.ValidName: ACL names stand beside addresses in rules
+      ["network acl", ["web-ssh", "web+ssh", "A_1"], ["has.dot", "a:b", "a,b", "a b", "@internal", "%x"]],
+      ["network zone", ["example.net", "net-213.example"], ["under_score.example", "a b", "é.example"]],
+      ["network zone record", ["www", "w+w", "@"], ["two words"]],
+      ["network peer", ["to-ovn2"], ["two words"]],
+      ["listen address", ["10.213.0.200", "fd42:213::10", "::1"], ["not an address", "10.0.0.1%eth0", "host.example"]]
+    ]
+    for (const [kind, good, bad] of cases) {
+      for (const ok of good) expect(validate(kind, ok)._tag, `${kind} ${ok}`).toBe("Right")
+      for (const no of bad) expect(validate(kind, no)._tag, `${kind} ${no}`).toBe("Left")
+    }
+  })
+
   it("the error says which rule broke", () => {
     const r = validate("instance", "1abc")
     if (r._tag === "Left") {

@@ -103,8 +103,10 @@ describe("LxdFakeServer", () => {
   it.effect("an endpoint the fake does not implement is a defect naming it, never a success", () =>
     Effect.gen(function*() {
       const client = yield* LxdClient.LxdClient
-      const exit = yield* Effect.exit(client.request({ method: "GET", path: "/networks" }))
-      expect(Exit.isFailure(exit) && String(exit.cause)).toContain("LxdFakeServer does not implement GET /1.0/networks")
+      const exit = yield* Effect.exit(client.request({ method: "GET", path: "/network-allocations" }))
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain(
+        "LxdFakeServer does not implement GET /1.0/network-allocations"
+      )
     }).pipe(Effect.provide(fake)))
 
   it.effect("finished operations vanish 5 s after they end (TestClock)", () =>

@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { LxdClient, Request, WriteResult } from "../LxdClient.js"
-import { InvalidArgument, type LxdError } from "../LxdError.js"
+import { InvalidArgument, type LxdError, PreconditionFailed } from "../LxdError.js"
 import type * as LxdResource from "../LxdResource.js"
 import { protocolError } from "./client.js"
 import * as Path from "./path.js"
@@ -133,13 +133,96 @@ export const readPart = <S extends AnySpec, A, I>(
   }
 ) =>
 (...args: ReadonlyArray<string>): Effect.Effect<A, LxdError> =>
+  partPath(client, spec, options, args).pipe(
+    Effect.flatMap((path) => client.sync(options.schema, { method: "GET", path })),
+    Effect.map((r) => r.metadata),
+    Effect.withSpan(`${spec.name}.${options.verb}`)
+  )
+
+/**
+ * A part of an object that LXD answers as plain text, not an envelope (`GET {path}/{name}{suffix}`: an ACL's
+ * `/log`), as {@link readPart} reads a JSON one.
+ *
+ * @internal
+ */
+export const readTextPart = <S extends AnySpec>(
+  client: LxdClient.Service,
+  spec: S,
+  options: { readonly verb: string; readonly suffix: string; readonly extension?: string | undefined }
+) =>
+(...args: ReadonlyArray<string>): Effect.Effect<string, LxdError> =>
+  partPath(client, spec, options, args).pipe(
+    Effect.flatMap((path) => client.requestText({ method: "GET", path })),
+    Effect.withSpan(`${spec.name}.${options.verb}`)
+  )
+
+/** The path of a part: names first (nothing sent for a bad one), then the collection's and the part's extension. */
+const partPath = (
+  client: LxdClient.Service,
+  spec: AnySpec,
+  options: { readonly suffix: string; readonly extension?: string | undefined },
+  args: ReadonlyArray<string>
+): Effect.Effect<string, LxdError> => {
+  const depth = spec.parents.length
+  const path = objectPath(client, spec, args.slice(0, depth), args[depth], options.suffix)
+  return options.extension === undefined ? path : Effect.tap(path, () => client.requireExtension(options.extension!))
+}
+
+/** The writable part of an object as LXD has it now (read-only fields left out, unknown ones kept), and its ETag. */
+const writablePart = (client: LxdClient.Service, spec: AnySpec, path: string) =>
   Effect.gen(function*() {
-    const depth = spec.parents.length
-    // names first (nothing sent for a bad one), then the part's own extension
-    const path = yield* objectPath(client, spec, args.slice(0, depth), args[depth], options.suffix)
-    if (options.extension !== undefined) yield* client.requireExtension(options.extension)
-    return (yield* client.sync(options.schema, { method: "GET", path })).metadata
-  }).pipe(Effect.withSpan(`${spec.name}.${options.verb}`))
+    const current = yield* client.request({ method: "GET", path })
+    const raw: Record<string, unknown> = isRecord(current.metadata) ? { ...current.metadata } : {}
+    for (const key of spec.readOnly) delete raw[key]
+    const put = yield* Effect.mapError(
+      Schema.decodeUnknown(spec.put, { onExcessProperty: "preserve" })(raw),
+      (cause) => protocolError({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
+    )
+    return { put: put as unknown, etag: current.etag }
+  })
+
+/**
+ * For a server that ignores `If-Match`: the object's `ETag` read again, and `PreconditionFailed` (made here, with
+ * LXD's 412) when it is no longer the one the change was made from.
+ */
+const recheckEtag = (client: LxdClient.Service, path: string, etag: string | undefined) =>
+  Effect.flatMap(client.request({ method: "GET", path }), (now) =>
+    now.etag === etag ? Effect.void : Effect.fail(
+      new PreconditionFailed({
+        method: "PUT",
+        path: `/1.0${path}`,
+        status: 412,
+        errorCode: 412,
+        message: `ETag doesn't match: ${now.etag ?? "none"} vs ${
+          etag ?? "none"
+        } (checked by the client: the server ignores If-Match here)`
+      })
+    ))
+
+/**
+ * Read, change, write back, with a change that may fail or decide there is nothing to write: `GET` → `change`
+ * (the writable part, read-only fields left out, unknown ones kept) → `PUT` with the `ETag` of the `GET`, unless
+ * `change` answers `undefined`. Whether it wrote. What `modify` is, and what a helper that edits one element of
+ * a list (a forward's port) builds on; the span is the caller's.
+ *
+ * @internal
+ */
+export const modifyWith = <S extends AnySpec>(
+  client: LxdClient.Service,
+  spec: S,
+  parents: ReadonlyArray<unknown>,
+  name: unknown,
+  change: (current: Schema.Schema.Type<S["put"]>) => Effect.Effect<unknown, LxdError>
+): Effect.Effect<boolean, LxdError> =>
+  Effect.gen(function*() {
+    const path = yield* objectPath(client, spec, parents, name)
+    const current = yield* writablePart(client, spec, path)
+    const body = yield* change(current.put as Schema.Schema.Type<S["put"]>)
+    if (body === undefined) return false
+    if (!spec.ifMatch) yield* recheckEtag(client, path, current.etag)
+    yield* client.write({ method: "PUT", path, body, etag: current.etag })
+    return true
+  })
 
 /**
  * The collection service a spec describes, over an engine.
@@ -149,7 +232,6 @@ export const readPart = <S extends AnySpec, A, I>(
 export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): LxdResource.CollectionOf<S> => {
   const depth = spec.parents.length
   const ItemList = Schema.NullOr(Schema.Array(spec.item))
-  const decodePut = Schema.decodeUnknown(spec.put, { onExcessProperty: "preserve" })
   const span = (verb: LxdResource.Verb) => `${spec.name}.${verb}`
 
   const refuse = (argument: string, value: unknown, reason: string) =>
@@ -194,18 +276,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       return { value: r.metadata, etag: r.etag }
     })
 
-  /** The writable part of an object as LXD has it now (read-only fields left out, unknown ones kept), and its ETag. */
-  const readWritable = (path: string) =>
-    Effect.gen(function*() {
-      const current = yield* client.request({ method: "GET", path })
-      const raw: Record<string, unknown> = isRecord(current.metadata) ? { ...current.metadata } : {}
-      for (const key of spec.readOnly) delete raw[key]
-      const put = yield* Effect.mapError(
-        decodePut(raw),
-        (cause) => protocolError({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
-      )
-      return { put, etag: current.etag }
-    })
+  const readWritable = (path: string) => writablePart(client, spec, path)
 
   const write = client.write
   /** The name a create's body gives, if any. */
@@ -302,12 +373,8 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     },
     modify: (...args) => {
       const [parents, [name, f]] = split(args)
-      return Effect.gen(function*() {
-        const path = yield* itemPath(parents, name)
-        const current = yield* readWritable(path)
-        const body = (f as (current: unknown) => unknown)(current.put)
-        yield* write({ method: "PUT", path, body, etag: current.etag })
-      }).pipe(Effect.withSpan(span("modify")))
+      const change = (current: unknown) => Effect.succeed((f as (current: unknown) => unknown)(current))
+      return modifyWith(client, spec, parents, name, change).pipe(Effect.asVoid, Effect.withSpan(span("modify")))
     },
     rename: (...args) => {
       const [parents, [name, newName]] = split(args)

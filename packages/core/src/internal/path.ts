@@ -64,6 +64,23 @@ const checks: Record<NameKind, (value: unknown) => string | undefined> = {
     checkSegment("network", v) ??
       ((v as string).length > 15 ? "must be at most 15 characters (an interface name)" : undefined) ??
       (/[\s:]/.test(v as string) ? "must not contain spaces or ':'" : undefined),
+  // LXD's `acl.ValidName`: no ':' ',' '.' or spaces (rules name ACLs beside addresses), no '@'/'%' first
+  "network acl": (v) =>
+    checkSegment("network acl", v) ??
+      (/[\s:,.]/.test(v as string) ? "must not contain spaces, ':', ',' or '.'" : undefined) ??
+      (/^[@%]/.test(v as string) ? "must not start with '@' or '%'" : undefined),
+  // a DNS domain name
+  "network zone": (v) =>
+    checkSegment("network zone", v) ??
+      (/^[a-zA-Z0-9.-]+$/.test(v as string) ? undefined : "may contain only letters, digits, '.' and '-'"),
+  "network zone record": (v) =>
+    checkSegment("network zone record", v) ?? (/\s/.test(v as string) ? "must not contain spaces" : undefined),
+  "network peer": (v) =>
+    checkSegment("network peer", v) ?? (/\s/.test(v as string) ? "must not contain spaces" : undefined),
+  // the IPv4 or IPv6 address a forward or a load balancer listens on
+  "listen address": (v) =>
+    checkSegment("listen address", v) ??
+      (/^[0-9a-fA-F:.]+$/.test(v as string) ? undefined : "must be an IPv4 or IPv6 address"),
   "storage pool": (v) =>
     checkSegment("storage pool", v) ?? (/\s/.test(v as string) ? "must not contain spaces" : undefined),
   "storage volume": (v) =>

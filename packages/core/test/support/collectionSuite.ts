@@ -282,7 +282,7 @@ export const collectionSuite = <S extends AnySpec>(spec: S, fixture: Fixture<S>)
       : verb === "update"
       ? (spec.update === "merge" ? [`GET ${i}`, `PUT ${i}`] : [`PATCH ${i}`])
       : verb === "modify"
-      ? [`GET ${i}`, `PUT ${i}`]
+      ? (spec.ifMatch ? [`GET ${i}`, `PUT ${i}`] : [`GET ${i}`, `GET ${i}`, `PUT ${i}`])
       : verb === "rename"
       ? [`POST ${i}`]
       : verb === "delete"
@@ -454,6 +454,21 @@ export const collectionSuite = <S extends AnySpec>(spec: S, fixture: Fixture<S>)
           for (const [key, value] of Object.entries(writable)) expect(body[key], key).toEqual(value)
         })
     )
+
+    if (!spec.ifMatch && has("modify")) {
+      it.effect("modify: LXD ignores If-Match here, so the ETag is read again before the PUT; changed: PreconditionFailed, no PUT", () =>
+        Effect.gen(function*() {
+          let reads = 0
+          const { exit, requests } = yield* run({
+            answer: (r) =>
+              r.method === "GET" && r.path === itemPath(fixture.name)
+                ? sync(sample, { etag: reads++ === 0 ? ETAG : STALE })
+                : undefined
+          }, (s) => call(s, "modify"))
+          expect(failure(exit)).toMatchObject({ _tag: "PreconditionFailed", status: 412 })
+          expect(requests.map(line).filter((l) => !l.startsWith("GET"))).toEqual([])
+        }))
+    }
 
     /** The client refuses, having asked nothing but `GET /1.0`. */
     const refusedWithout = (extension: string, f: (s: Loose) => Effect.Effect<unknown, LxdError.LxdError>) =>

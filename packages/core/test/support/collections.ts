@@ -3,7 +3,21 @@
  * read by `collections.test.ts` (the checklist of STYLE §12 per collection) and `fastDecode.test.ts` (the fast
  * decoder agrees with Schema on each spec's schemas). Adding a collection is one entry here.
  */
-import { Certificates, LxdClient, LxdResource, Profiles, Projects, Warnings } from "@effect-lxd/core"
+import {
+  Certificates,
+  LxdClient,
+  LxdResource,
+  NetworkAcls,
+  NetworkForwards,
+  NetworkLoadBalancers,
+  NetworkPeers,
+  Networks,
+  NetworkZoneRecords,
+  NetworkZones,
+  Profiles,
+  Projects,
+  Warnings
+} from "@effect-lxd/core"
 import { Effect } from "effect"
 import * as Collection from "../../src/internal/collection.js"
 import { type AnySpec, collectionSuite, type Fixture } from "./collectionSuite.js"
@@ -124,6 +138,124 @@ export const collections: ReadonlyArray<Entry> = [
     // SHA-256 of the DER above: the fingerprint a create names when LXD gives no Location
     newName: "e9c0f8b575cbfcb42ab3b78ecc87efa3b011d9a5d10b09fa4e96f240bf6a82f5",
     invalidName: "not-hex"
+  }),
+  // networks: samples as LXD 5.0.2 answered them on the lab (peers and load balancers: as the spec has them)
+  entry(Networks.spec, {
+    make: Networks.make,
+    item: {
+      config: { "ipv4.address": "10.213.0.1/24", "ipv6.address": "none" },
+      description: "",
+      name: "br+0",
+      type: "bridge",
+      used_by: ["/1.0/instances/n1", "/1.0/profiles/default?project=p"],
+      managed: true,
+      status: "Created",
+      locations: ["none"]
+    },
+    post: { name: "br+0", config: { "ipv4.address": "10.213.0.1/24" } },
+    parents: [],
+    name: "br+0",
+    newName: "br1",
+    invalidName: "sixteen-chars-xx"
+  }),
+  entry(NetworkForwards.spec, {
+    make: NetworkForwards.make,
+    item: {
+      description: "",
+      config: {},
+      ports: [{
+        description: "",
+        protocol: "tcp",
+        listen_port: "8080",
+        target_port: "80",
+        target_address: "10.213.0.5"
+      }],
+      listen_address: "fd42:213::10",
+      location: "none"
+    },
+    post: { listen_address: "fd42:213::10", ports: [] },
+    parents: ["br+0"],
+    name: "fd42:213::10",
+    newName: "10.213.0.200",
+    invalidName: "not an address",
+    invalidParents: ["two words"]
+  }),
+  entry(NetworkAcls.spec, {
+    make: NetworkAcls.make,
+    item: {
+      name: "web+ssh",
+      description: "",
+      egress: [{ action: "reject", destination: "8.8.8.8/32", state: "logged" }],
+      ingress: [{
+        action: "allow",
+        source: "10.213.0.0/24",
+        protocol: "tcp",
+        destination_port: "22",
+        state: "enabled"
+      }],
+      config: {},
+      used_by: ["/1.0/networks/br0"]
+    },
+    post: {
+      name: "web+ssh",
+      ingress: [{ action: "allow", state: "enabled", protocol: "tcp", destination_port: "22" }]
+    },
+    parents: [],
+    name: "web+ssh",
+    newName: "web-2",
+    invalidName: "has.dot"
+  }),
+  entry(NetworkZones.spec, {
+    make: NetworkZones.make,
+    item: { description: "", config: { "user.k": "v" }, name: "net213.example", used_by: ["/1.0/networks/br0"] },
+    post: { name: "net213.example" },
+    parents: [],
+    name: "net213.example",
+    newName: "other.example",
+    invalidName: "under_score"
+  }),
+  entry(NetworkZoneRecords.spec, {
+    make: NetworkZoneRecords.make,
+    item: { description: "", entries: [{ type: "A", ttl: 300, value: "10.213.0.5" }], config: {}, name: "w+w" },
+    post: { name: "w+w", entries: [{ type: "A", value: "10.213.0.5" }] },
+    parents: ["net213.example"],
+    name: "w+w",
+    newName: "www2",
+    invalidName: "two words",
+    invalidParents: ["under_score"]
+  }),
+  entry(NetworkPeers.spec, {
+    make: NetworkPeers.make,
+    item: {
+      name: "to+ovn2",
+      description: "",
+      config: {},
+      target_project: "default",
+      target_network: "ovn2",
+      status: "Created",
+      used_by: []
+    },
+    post: { name: "to+ovn2", target_network: "ovn2" },
+    parents: ["ovn1"],
+    name: "to+ovn2",
+    newName: "to-ovn3",
+    invalidName: "two words"
+  }),
+  entry(NetworkLoadBalancers.spec, {
+    make: NetworkLoadBalancers.make,
+    item: {
+      description: "",
+      config: {},
+      backends: [{ name: "c1-http", description: "", target_address: "10.213.0.5", target_port: "80" }],
+      ports: [{ description: "", protocol: "tcp", listen_port: "80", target_backend: ["c1-http"] }],
+      listen_address: "192.0.2.10",
+      location: "none"
+    },
+    post: { listen_address: "192.0.2.10" },
+    parents: ["ovn1"],
+    name: "192.0.2.10",
+    newName: "192.0.2.11",
+    invalidName: "not-an-ip"
   }),
   entry(nested, {
     make: Effect.map(LxdClient.LxdClient, (client) => Collection.make(client, nested)),

@@ -14,7 +14,8 @@
  *   found` (also for a missing parent the fake serves).
  * - `PUT` replaces the writable fields, `PATCH` merges maps key by key and replaces the rest (or, for a spec
  *   whose client does not trust `PATCH`, `update: "merge"`, replaces each field it names whole, as LXD 5.0.2's
- *   projects do); both 412 on a stale `If-Match` and 400 on a bad body. Empty values are never kept in maps
+ *   projects do); both 412 on a stale `If-Match` (unless the spec says LXD ignores it: `ifMatch: false`) and 400
+ *   on a bad body. Empty values are never kept in maps
  *   (LXD's database skips them: `""` unsets).
  * - `POST {path}/{name} {"name"}` renames (409 `Name "x" already in use`); `DELETE`. Nested objects follow their
  *   parent: renamed with it, deleted with it.
@@ -455,7 +456,7 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
 
   const write = (verbs: ReadonlyArray<LxdResource.Verb>, merge: boolean) =>
     withEntry((t, entry) => {
-      const stale = staleEtag(t.request, writable(entry))
+      const stale = spec.ifMatch ? staleEtag(t.request, writable(entry)) : undefined
       if (stale) return stale
       const next = nextWritable(entry, t.request.body, merge)
       if (Either.isLeft(next)) return Effect.succeed(next.left)

@@ -249,7 +249,21 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "instance_file_head",
   "project_usage",
   "warnings",
-  "metrics"
+  "metrics",
+  // networks (5.0.2 has them all but network_load_balancer, which a fake is given by its `extensions` option)
+  "network",
+  "network_leases",
+  "network_state",
+  "network_state_bond_bridge",
+  "network_state_vlan",
+  "network_counters_errors_dropped",
+  "projects_networks",
+  "network_acl",
+  "network_acl_log",
+  "network_forward",
+  "network_peer",
+  "network_dns",
+  "network_dns_records"
 ]
 
 /** @internal */

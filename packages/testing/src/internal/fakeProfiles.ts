@@ -19,15 +19,19 @@ export const isTrue = (value: unknown): boolean =>
   typeof value === "string" && ["true", "1", "yes", "on"].includes(value.toLowerCase())
 
 /**
- * The project whose profiles a request in `project` reaches: itself with `features.profiles`, else `default`
- * (and itself for a project the fake does not have: the request is answered 404 anyway).
+ * The project whose objects of a kind a request in `project` reaches: itself when it has the feature
+ * (`features.profiles`, `features.networks`), else `default` (and itself for a project the fake does not have:
+ * the request is answered 404 anyway).
  *
  * @internal
  */
-export const profilesProject = (state: FakeState, project: string): string => {
+export const featureProject = (feature: string) => (state: FakeState, project: string): string => {
   const config = findEntry(state, Projects.spec, project, [], project)?.value.config
-  return config === undefined || (isObject(config) && isTrue(config["features.profiles"])) ? project : "default"
+  return config === undefined || (isObject(config) && isTrue(config[feature])) ? project : "default"
 }
+
+/** The project whose profiles a request in `project` reaches. @internal */
+export const profilesProject: (state: FakeState, project: string) => string = featureProject("features.profiles")
 
 /** The profile an instance of `project` applies under `name`, as stored (`config`, `devices`). @internal */
 export const profileOf = (state: FakeState, project: string, name: string): FakeEntry | undefined =>

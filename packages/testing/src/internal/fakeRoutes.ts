@@ -38,6 +38,7 @@ import { execEndpoints, type ExecHandler } from "./fakeExec.js"
 import { fileRoutes } from "./fakeFiles.js"
 import { body, devMap, etagOf, fail, mergeConfig, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
 import { backupJson, importBackup, instancePartRoutes } from "./fakeInstanceParts.js"
+import { networkRoutes } from "./fakeNetworks.js"
 import { profileOf, profileRoutes } from "./fakeProfiles.js"
 import { projectRoutes } from "./fakeProjects.js"
 import { warningRoutes } from "./fakeWarnings.js"
@@ -730,6 +731,7 @@ export const routes = (
       ...operationRoutes(state),
       ...profileRoutes(state),
       ...projectRoutes(state),
+      ...networkRoutes(state),
       ...warningRoutes(state),
       ...certificateRoutes(state),
       ...instanceRoutes(state),
