@@ -20,6 +20,7 @@ import * as Undici from "undici"
 import type * as WS from "ws"
 import * as Download from "./internal/download.js"
 import * as Json from "./internal/json.js"
+import * as LxcConfig from "./LxcConfig.js"
 import * as SocketWebSocket from "./internal/socketWebSocket.js"
 import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as Upload from "./internal/upload.js"
@@ -61,6 +62,13 @@ export interface HttpsOptions extends CommonOptions {
   readonly serverCertificate?: string | undefined
   /** Skips server verification entirely. Explicit opt-out; never the default. */
   readonly insecureSkipVerify?: boolean | undefined
+  /**
+   * `false`: no defaults from lxc's folder (`LxcConfig.configDir`). By default, as pylxd does, a client pair
+   * left out is lxc's `client.crt`/`client.key` when both exist, and a server certificate left out is
+   * `servercerts/<remote>.crt` of the `config.yml` remote with this address, else `servercerts/<host>.crt`, when
+   * present (else the system trust store verifies the server; never insecure by default).
+   */
+  readonly lxcDefaults?: boolean | undefined
 }
 
 const SNAP_SOCKET = "/var/snap/lxd/common/lxd/unix.socket"
@@ -185,11 +193,12 @@ export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<Lx
  * @since 0.1.0
  * @category layers
  */
-export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport> =>
+export const layerHttps = (given: HttpsOptions): Layer.Layer<LxdTransport> =>
   Layer.scoped(
     LxdTransport,
     Effect.suspend(() => {
-      const url = new URL(options.url)
+      const url = new URL(given.url)
+      const options = withLxcDefaults(url, given)
       const origin = url.origin
       const settings: TlsSettings = {
         cert: options.clientCertificate,
@@ -261,5 +270,73 @@ export const layerConfig: Layer.Layer<LxdTransport> = Layer.unwrapEffect(
     })
   }).pipe(Effect.orDie)
 )
+
+/** pylxd's defaults from lxc's folder for what `options` leaves out (see `HttpsOptions.lxcDefaults`). */
+const withLxcDefaults = (url: URL, options: HttpsOptions): HttpsOptions => {
+  if (options.lxcDefaults === false || options.insecureSkipVerify === true) return options
+  const needClient = options.clientCertificate === undefined && options.clientKey === undefined
+  if (!needClient && options.serverCertificate !== undefined) return options
+  const defaults = LxcConfig.httpsDefaults(url)
+  return {
+    ...options,
+    ...(needClient ? { clientCertificate: defaults.clientCertificate, clientKey: defaults.clientKey } : {}),
+    serverCertificate: options.serverCertificate ?? defaults.serverCertificate
+  }
+}
+
+/**
+ * Connects to a remote of lxc's configuration (`~/.config/lxc/config.yml`, `$LXD_CONF`, the snap's
+ * `~/snap/lxd/common/config`: `LxcConfig.configDir`): `name`, else lxc's `default-remote`. `local` is the unix
+ * socket in LXD's discovery order ({@link resolveSocketPath}); an HTTPS remote uses lxc's client certificate and
+ * key and pins `servercerts/<name>.crt` (a mismatch fails requests and websockets with `ClientConnectionFailed`).
+ * Fails with `LxcConfigError` (naming the file) for a missing remote or file, a `simplestreams` remote, or a
+ * Candid one. The remote's `project` is not applied: use `LxdClient.withProject` (see `LxcConfig.resolve`).
+ *
+ * @example
+ * ```ts
+ * import { Instances, Lxd } from "@effect-lxd/core"
+ * import { NodeLxdTransport } from "@effect-lxd/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * // what `lxc list lab2:` lists, with the files `lxc remote add lab2 …` wrote
+ * export const main = Effect.flatMap(Instances.Instances, (instances) => instances.listNames()).pipe(
+ *   Effect.provide(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerRemote("lab2"))))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  name?: string | undefined,
+  options: CommonOptions & { readonly configDir?: string | undefined } = {}
+): Layer.Layer<LxdTransport, LxcConfig.LxcConfigError> =>
+  Layer.unwrapEffect(
+    Effect.map(LxcConfig.resolve(name, { dir: options.configDir }), (c) =>
+      c._tag === "Unix"
+        ? layerUnixSocket({ socketPath: c.socketPath, transformClient: options.transformClient })
+        : layerHttps({
+          url: c.url,
+          clientCertificate: c.clientCertificate,
+          clientKey: c.clientKey,
+          serverCertificate: c.serverCertificate,
+          lxcDefaults: false,
+          transformClient: options.transformClient
+        }))
+  )
+
+/**
+ * {@link layerRemote} from `Config`: `name` (say `Config.string("LXD_REMOTE")`, or left out for lxc's
+ * `default-remote`) and `configDir`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemoteConfig = (
+  config: Config.Config.Wrap<{ readonly name?: string | undefined; readonly configDir?: string | undefined }>
+): Layer.Layer<LxdTransport, LxcConfig.LxcConfigError> =>
+  Layer.unwrapEffect(
+    Effect.map(Effect.orDie(Config.unwrap(config)), (c) => layerRemote(c.name, { configDir: c.configDir }))
+  )
 
 const readPem = (value: string): string => value.includes("-----BEGIN") ? value : Fs.readFileSync(value, "utf8")
