@@ -3,7 +3,7 @@
  * client certificate pair `client.crt`/`client.key` beside it, and pinned server certificates in
  * `servercerts/<remote>.crt`. The folder is `$LXD_CONF`, else the snap's `~/snap/lxd/common/config` when it
  * exists, else `~/.config/lxc`. YAML is parsed and written with the `yaml` package (comments and key order of an
- * existing file are kept), the client certificate is made with `@peculiar/x509` on Node's WebCrypto (EC P-384,
+ * existing file are kept), the client certificate is made with Node's crypto and `@peculiar/asn1-x509` (EC P-384,
  * self-signed, as `lxc` makes it).
  *
  * Connect with {@link NodeLxdTransport.layerRemote}; add a remote as `lxc remote add` does with
@@ -12,7 +12,8 @@
  * @since 0.2.0
  */
 import { TypeId } from "@effect-lxd/core/LxdError"
-import * as X509 from "@peculiar/x509"
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema"
+import * as X509 from "@peculiar/asn1-x509"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -385,10 +386,20 @@ const sameOrigin = (addr: string, origin: string) => {
   }
 }
 
+/** An X.509 extension holding `value` (DER). */
+const extension = (extnID: string, critical: boolean, value: unknown) =>
+  new X509.Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) })
+
+const attribute = (type: string, value: string) =>
+  new X509.RelativeDistinguishedName([
+    new X509.AttributeTypeAndValue({ type, value: new X509.AttributeValue({ utf8String: value }) })
+  ])
+
 /**
  * A fresh client certificate as `lxc` makes one (`shared.GenerateMemCert`): EC P-384 key (PEM `EC PRIVATE
  * KEY`), self-signed with ECDSA SHA-384, `O=linuxcontainers.org, CN=<user>@<host>`, ten years, key usage
- * digital signature and key encipherment, extended key usage TLS client, not a CA.
+ * digital signature and key encipherment (critical), extended key usage TLS client, not a CA (critical). The
+ * key comes from Node's crypto, the certificate's DER from `@peculiar/asn1-x509`.
  *
  * @since 0.2.0
  * @category constructors
@@ -396,33 +407,50 @@ const sameOrigin = (addr: string, origin: string) => {
 export const generateClientCertificate = (
   options: { readonly commonName?: string | undefined } = {}
 ): Effect.Effect<KeyPair> =>
-  Effect.promise(async () => {
-    const algorithm = { name: "ECDSA", namedCurve: "P-384", hash: "SHA-384" }
-    const webcrypto = Crypto.webcrypto as unknown as globalThis.Crypto
-    const keys = await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"])
+  Effect.sync(() => {
+    const { privateKey, publicKey } = Crypto.generateKeyPairSync("ec", { namedCurve: "secp384r1" })
+    const ecdsaWithSha384 = new X509.AlgorithmIdentifier({ algorithm: "1.2.840.10045.4.3.3" })
+    const name = new X509.Name([
+      attribute("2.5.4.10", "linuxcontainers.org"),
+      attribute("2.5.4.3", options.commonName ?? `${Os.userInfo().username}@${Os.hostname()}`)
+    ])
     const notBefore = new Date()
     const notAfter = new Date(notBefore)
     notAfter.setUTCFullYear(notAfter.getUTCFullYear() + 10)
     const serial = Crypto.randomBytes(16)
-    serial[0] = serial[0]! & 0x7f
-    const commonName = options.commonName ?? `${Os.userInfo().username}@${Os.hostname()}`
-    const cert = await X509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: serial.toString("hex"),
-      name: [{ O: ["linuxcontainers.org"] }, { CN: [commonName] }],
-      notBefore,
-      notAfter,
-      keys,
-      signingAlgorithm: algorithm,
-      extensions: [
-        new X509.KeyUsagesExtension(X509.KeyUsageFlags.digitalSignature | X509.KeyUsageFlags.keyEncipherment, true),
-        new X509.ExtendedKeyUsageExtension([X509.ExtendedKeyUsage.clientAuth]),
-        new X509.BasicConstraintsExtension(false, undefined, true)
-      ]
-    }, webcrypto)
-    const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", keys.privateKey)
-    const key = Crypto.createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" })
-      .export({ type: "sec1", format: "pem" }) as string
-    return { certificate: cert.toString("pem") + "\n", key: Redacted.make(key) }
+    serial[0] = (serial[0]! & 0x7f) | 0x01
+    const tbs = new X509.TBSCertificate({
+      version: X509.Version.v3,
+      serialNumber: Uint8Array.from(serial).buffer,
+      signature: ecdsaWithSha384,
+      issuer: name,
+      subject: name,
+      validity: new X509.Validity({ notBefore, notAfter }),
+      subjectPublicKeyInfo: AsnConvert.parse(publicKey.export({ type: "spki", format: "der" }), X509.SubjectPublicKeyInfo),
+      extensions: new X509.Extensions([
+        extension(
+          X509.id_ce_keyUsage,
+          true,
+          new X509.KeyUsage(X509.KeyUsageFlags.digitalSignature | X509.KeyUsageFlags.keyEncipherment)
+        ),
+        extension(X509.id_ce_extKeyUsage, false, new X509.ExtendedKeyUsage([X509.id_kp_clientAuth])),
+        extension(X509.id_ce_basicConstraints, true, new X509.BasicConstraints({ cA: false }))
+      ])
+    })
+    // ECDSA-Sig-Value in DER, as X.509 wants it (Node's default dsaEncoding)
+    const signature = Crypto.sign("sha384", new Uint8Array(AsnConvert.serialize(tbs)), privateKey)
+    const der = AsnConvert.serialize(
+      new X509.Certificate({
+        tbsCertificate: tbs,
+        signatureAlgorithm: ecdsaWithSha384,
+        signatureValue: Uint8Array.from(signature).buffer
+      })
+    )
+    const body = Buffer.from(der).toString("base64").replace(/.{64}/g, "$&\n").replace(/\n$/, "")
+    return {
+      certificate: `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`,
+      key: Redacted.make(privateKey.export({ type: "sec1", format: "pem" }) as string)
+    }
   })
 
 /** The text of `config.yml` with `remote` set, keeping the file's other keys, comments and order. */

@@ -56,8 +56,8 @@ const body = (command: ReadonlyArray<string>, options: CommonOptions, extra: Rec
   ...extra
 })
 
-/** The exit status: `metadata.return` of the final operation, also when LXD marks it failed (127, 126). */
-const exitOf = (wait: Effect.Effect<Operation, LxdError>): Effect.Effect<Exit, LxdError> =>
+/** The exit status: `metadata.return` of the final operation, also when LXD marks it failed (127, 126). @internal */
+export const exitOf = (wait: Effect.Effect<Operation, LxdError>): Effect.Effect<Exit, LxdError> =>
   wait.pipe(
     Effect.flatMap((op) =>
       Option.match(decodeReturn(op.metadata), {
@@ -138,7 +138,8 @@ const forEachChunk = (pull: Pull, f: (chunk: Chunk.Chunk<Uint8Array>) => Effect.
 
 const controlMessage = (control: LxdWebSocket, message: unknown) => control.send(JSON.stringify(message))
 
-const prepare = (
+/** Submits the exec and decodes its websocket secrets; `open(fd)` connects one. @internal */
+export const prepare = (
   client: LxdClient.Service,
   instance: string,
   command: ReadonlyArray<string>,
@@ -173,7 +174,7 @@ const prepare = (
         )
         : Op.openWebsocket(client.websocket, handle.url, secret)
     }
-    return { handle, open }
+    return { handle, open, fds: fds.right.fds }
   })
 
 /**
