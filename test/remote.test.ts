@@ -22,7 +22,11 @@ const tmp = (prefix: string) => fs.mkdtempSync(path.join(home, prefix))
 
 /** `lxc` with only the variables given (no LXD_* of ours leaks in), HOME a temporary folder. */
 const lxc = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  execFileSync("lxc", args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...env }, encoding: "utf8" })
+  execFileSync("lxc", args, {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"]
+  })
 
 const unixA = Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath: a.socket })))
 const overRemote = (name: string | undefined, dir: string) =>
@@ -92,10 +96,12 @@ describe("a remote that lxc added (lab2, over HTTPS with a trust token)", () => 
       expect(trusted).toBe(true)
       // without lxc's folder: no client certificate (untrusted), and the self-signed server fails the trust store
       const bare = tmp("bare-")
-      const failed = yield* Effect.flip(Effect.flatMap(Server.Server, (s) => s.isTrusted).pipe(
-        Effect.provide(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerHttps({ url: `https://${b.https}` })))),
-        (e) => withLxdConf(bare, e)
-      ))
+      const failed = yield* Effect.flip(
+        Effect.flatMap(Server.Server, (s) => s.isTrusted).pipe(
+          Effect.provide(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerHttps({ url: `https://${b.https}` })))),
+          (e) => withLxdConf(bare, e)
+        )
+      )
       expect(failed._tag).toBe("ClientConnectionFailed")
     }))
 
@@ -105,21 +111,27 @@ describe("a remote that lxc added (lab2, over HTTPS with a trust token)", () => 
       fs.cpSync(dir, wrong, { recursive: true })
       fs.copyFileSync(a.serverCert, path.join(wrong, "servercerts", "lab2.crt"))
       const layer = overRemote("lab2", wrong)
-      const http = yield* Effect.flip(Effect.flatMap(Instances.Instances, (i) => i.listNames()).pipe(Effect.provide(layer)))
+      const http = yield* Effect.flip(
+        Effect.flatMap(Instances.Instances, (i) => i.listNames()).pipe(Effect.provide(layer))
+      )
       expect(http._tag).toBe("ClientConnectionFailed")
       expect(http.message).toMatch(/does not match the pinned certificate/)
-      const ws = yield* Effect.flip(Effect.scoped(Effect.flatMap(Events.Events, (e) => e.subscribe())).pipe(
-        Effect.provide(layer)
-      ))
+      const ws = yield* Effect.flip(
+        Effect.scoped(Effect.flatMap(Events.Events, (e) => e.subscribe())).pipe(
+          Effect.provide(layer)
+        )
+      )
       expect(ws._tag).toBe("ClientConnectionFailed")
       expect(ws.message).toMatch(/does not match the pinned certificate/)
     }))
 
   it.live("an image server, an unknown remote and a missing client certificate are LxcConfigErrors naming the file", () =>
     Effect.gen(function*() {
-      const images = yield* Effect.flip(Layer.build(NodeLxdTransport.layerRemote("images", { configDir: dir })).pipe(
-        Effect.scoped
-      ))
+      const images = yield* Effect.flip(
+        Layer.build(NodeLxdTransport.layerRemote("images", { configDir: dir })).pipe(
+          Effect.scoped
+        )
+      )
       expect(images._tag).toBe("LxcConfigError")
       expect(images.message).toContain("simplestreams")
       expect(images.message).toContain(path.join(dir, "config.yml"))
@@ -261,30 +273,32 @@ describe("Exec.session: websockets handed out for a browser terminal", () => {
     })
 
   it.live("a test client connects to the handed-out websockets and runs echo in the container", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const exec = yield* Exec.Exec
-      const session = yield* exec.session(NAME, ["sh"], { width: 100, height: 30 })
-      expect(Object.keys(session.fds).sort()).toEqual(["0", "control"])
-      expect(session.fds["0"]!.path).toBe(
-        `/1.0/operations/${session.operationId}/websocket?secret=${session.fds["0"]!.secret}`
-      )
-      const control = yield* open(session.fds["control"]!.path)
-      const pty = yield* open(session.fds["0"]!.path)
-      let output = ""
-      const seen = Effect.async<void>((resume) => {
-        pty.on("message", (data: Buffer) => {
-          output += data.toString("utf8")
-          if (output.includes("session-42")) resume(Effect.void)
+    Effect.scoped(
+      Effect.gen(function*() {
+        const exec = yield* Exec.Exec
+        const session = yield* exec.session(NAME, ["sh"], { width: 100, height: 30 })
+        expect(Object.keys(session.fds).sort()).toEqual(["0", "control"])
+        expect(session.fds["0"]!.path).toBe(
+          `/1.0/operations/${session.operationId}/websocket?secret=${session.fds["0"]!.secret}`
+        )
+        const control = yield* open(session.fds["control"]!.path)
+        const pty = yield* open(session.fds["0"]!.path)
+        let output = ""
+        const seen = Effect.async<void>((resume) => {
+          pty.on("message", (data: Buffer) => {
+            output += data.toString("utf8")
+            if (output.includes("session-42")) resume(Effect.void)
+          })
         })
-      })
-      pty.send(Buffer.from("echo session-$((6*7))\n"))
-      yield* seen.pipe(Effect.timeout("10 seconds"))
-      // the command exits: LXD drops control, the client closes the PTY (as a browser tab would)
-      control.once("close", () => pty.close())
-      pty.send(Buffer.from("exit 3\n"))
-      const exit = yield* session.exit.pipe(Effect.timeout("10 seconds"))
-      expect(exit.exitCode).toBe(3)
-    }).pipe(Effect.provide(unixA))))
+        pty.send(Buffer.from("echo session-$((6*7))\n"))
+        yield* seen.pipe(Effect.timeout("10 seconds"))
+        // the command exits: LXD drops control, the client closes the PTY (as a browser tab would)
+        control.once("close", () => pty.close())
+        pty.send(Buffer.from("exit 3\n"))
+        const exit = yield* session.exit.pipe(Effect.timeout("10 seconds"))
+        expect(exit.exitCode).toBe(3)
+      }).pipe(Effect.provide(unixA))
+    ))
 
   it.live("a session nobody connects to is ended when its scope closes: no operation left", () =>
     Effect.gen(function*() {
@@ -307,22 +321,24 @@ describe("Exec.session: websockets handed out for a browser terminal", () => {
     }).pipe(Effect.provide(unixA)))
 
   it.live("connect opens a handed-out fd through the client's transport (for a proxy)", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const session = yield* Effect.flatMap(Exec.Exec, (x) => x.session(NAME, ["sh", "-c", "echo via-connect"]))
-      const control = yield* session.connect("control")
-      const pty = yield* session.connect("0")
-      const out = yield* pty.frames.pipe(
-        Stream.filter((f): f is Uint8Array => typeof f !== "string"),
-        Stream.map((f) => Buffer.from(f).toString("utf8")),
-        Stream.takeUntil((s) => s.includes("via-connect")),
-        Stream.runFold("", (acc, s) => acc + s),
-        Effect.timeout("10 seconds")
-      )
-      expect(out).toContain("via-connect")
-      yield* control.frames.pipe(Stream.runDrain, Effect.ignore)
-      yield* pty.close()
-      expect((yield* session.exit.pipe(Effect.timeout("10 seconds"))).exitCode).toBe(0)
-      const unknown = yield* Effect.flip(session.connect("7"))
-      expect(unknown._tag).toBe("ProtocolError")
-    }).pipe(Effect.provide(unixA))))
+    Effect.scoped(
+      Effect.gen(function*() {
+        const session = yield* Effect.flatMap(Exec.Exec, (x) => x.session(NAME, ["sh", "-c", "echo via-connect"]))
+        const control = yield* session.connect("control")
+        const pty = yield* session.connect("0")
+        const out = yield* pty.frames.pipe(
+          Stream.filter((f): f is Uint8Array => typeof f !== "string"),
+          Stream.map((f) => Buffer.from(f).toString("utf8")),
+          Stream.takeUntil((s) => s.includes("via-connect")),
+          Stream.runFold("", (acc, s) => acc + s),
+          Effect.timeout("10 seconds")
+        )
+        expect(out).toContain("via-connect")
+        yield* control.frames.pipe(Stream.runDrain, Effect.ignore)
+        yield* pty.close()
+        expect((yield* session.exit.pipe(Effect.timeout("10 seconds"))).exitCode).toBe(0)
+        const unknown = yield* Effect.flip(session.connect("7"))
+        expect(unknown._tag).toBe("ProtocolError")
+      }).pipe(Effect.provide(unixA))
+    ))
 })

@@ -278,7 +278,12 @@ export const resolve = (
     }
     if (remote.addr.startsWith("unix:")) {
       const socket = remote.addr.replace(/^unix:(\/\/)?/, "")
-      return { _tag: "Unix", remote: remoteName, socketPath: socket === "" ? undefined : socket, project: remote.project }
+      return {
+        _tag: "Unix",
+        remote: remoteName,
+        socketPath: socket === "" ? undefined : socket,
+        project: remote.project
+      }
     }
     if (!remote.addr.startsWith("https://")) {
       return yield* new LxcConfigError({
@@ -361,13 +366,15 @@ export const httpsDefaults = (
   const paths = clientPaths(dir)
   const certificate = tryRead(paths.certificate)
   const key = certificate === undefined ? undefined : tryRead(paths.key)
-  const named = Effect.runSync(Effect.option(read(dir)).pipe(
-    Effect.map(Option.flatMap((config) =>
-      Option.fromNullable(
-        Object.entries(config.remotes).find(([, r]) => sameOrigin(r.addr, url.origin))?.[0]
-      )
-    ))
-  ))
+  const named = Effect.runSync(
+    Effect.option(read(dir)).pipe(
+      Effect.map(Option.flatMap((config) =>
+        Option.fromNullable(
+          Object.entries(config.remotes).find(([, r]) => sameOrigin(r.addr, url.origin))?.[0]
+        )
+      ))
+    )
+  )
   const candidates = [...Option.toArray(named), url.hostname].filter((n) => invalidName(n) === undefined)
   const server = candidates.map((n) => tryRead(serverCertificatePath(dir, n))).find((pem) => pem !== undefined)
   return {
@@ -426,7 +433,10 @@ export const generateClientCertificate = (
       issuer: name,
       subject: name,
       validity: new X509.Validity({ notBefore, notAfter }),
-      subjectPublicKeyInfo: AsnConvert.parse(publicKey.export({ type: "spki", format: "der" }), X509.SubjectPublicKeyInfo),
+      subjectPublicKeyInfo: AsnConvert.parse(
+        publicKey.export({ type: "spki", format: "der" }),
+        X509.SubjectPublicKeyInfo
+      ),
       extensions: new X509.Extensions([
         extension(
           X509.id_ce_keyUsage,

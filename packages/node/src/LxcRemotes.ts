@@ -192,12 +192,19 @@ export const fetchServerCertificate = (url: string): Effect.Effect<ServerCertifi
  * @since 0.2.0
  * @category constructors
  */
-export const add = (options: AddOptions): Effect.Effect<Added, LxdError | LxcConfig.LxcConfigError | CertificateRefused> =>
+export const add = (
+  options: AddOptions
+): Effect.Effect<Added, LxdError | LxcConfig.LxcConfigError | CertificateRefused> =>
   Effect.gen(function*() {
     const token = options.token === undefined ? Option.none() : decodeTrustToken(Redacted.value(options.token))
-    const address = options.address ?? Option.getOrUndefined(Option.flatMap(token, (t) => Option.fromNullable(t.addresses[0])))
+    const address = options.address ??
+      Option.getOrUndefined(Option.flatMap(token, (t) => Option.fromNullable(t.addresses[0])))
     if (address === undefined) {
-      return yield* new InvalidArgument({ argument: "address", value: address, reason: "no address and no token naming one" })
+      return yield* new InvalidArgument({
+        argument: "address",
+        value: address,
+        reason: "no address and no token naming one"
+      })
     }
     const url = yield* toUrl(address)
     const expected = [
@@ -273,5 +280,4 @@ const authenticate = (url: string, pair: LxcConfig.KeyPair, serverPem: string, o
   )
 
 /** SHA-256 fingerprint of a PEM certificate as `lxc` prints it (lower-case hex, no colons). @internal */
-export const fingerprint = (pem: string): string =>
-  normalizeFingerprint(new Crypto.X509Certificate(pem).fingerprint256)
+export const fingerprint = (pem: string): string => normalizeFingerprint(new Crypto.X509Certificate(pem).fingerprint256)

@@ -20,11 +20,11 @@ import * as Undici from "undici"
 import type * as WS from "ws"
 import * as Download from "./internal/download.js"
 import * as Json from "./internal/json.js"
-import * as LxcConfig from "./LxcConfig.js"
 import * as SocketWebSocket from "./internal/socketWebSocket.js"
 import { explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as Upload from "./internal/upload.js"
 import * as WebSocket from "./internal/websocket.js"
+import * as LxcConfig from "./LxcConfig.js"
 
 /**
  * @since 0.1.0

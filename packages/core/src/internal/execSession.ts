@@ -75,8 +75,7 @@ export const session = (
       operationId: handle.id,
       interactive,
       fds: handedOut,
-      connect: (fd) =>
-        Effect.tap(open(fd), () => Effect.sync(() => connected.add(fd))),
+      connect: (fd) => Effect.tap(open(fd), () => Effect.sync(() => connected.add(fd))),
       exit: Deferred.await(finished)
     } satisfies Session
   })
