@@ -12,14 +12,14 @@
  * `ws.onmessage = (e) => term.write(new Uint8Array(e.data))`. `BROWSER_TERMINAL_ONCE=1` stops after the first
  * session (the examples test uses it).
  */
-import { Exec, Instances, Lxd } from "@effect-lxd/core"
+import { Exec, Lxd } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Deferred, Effect, Exit, Layer, Option, Queue, Runtime, Stream } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { type WebSocket, WebSocketServer } from "ws"
-import { image } from "./backend.js"
+import { containerFor } from "./backend.js"
 
 const given = process.argv[2]
 const once = process.env["BROWSER_TERMINAL_ONCE"] === "1"
@@ -44,20 +44,7 @@ out.onkeydown = (e) => {
 </script>
 `
 
-const container = given !== undefined ?
-  Effect.succeed(given) :
-  Effect.flatMap(Instances.Instances, (instances) =>
-    Effect.acquireRelease(
-      Effect.tap(
-        instances.create({
-          name: `browser-term-${Date.now().toString(36)}`,
-          source: { type: "image", alias: image },
-          ephemeral: true
-        }),
-        (name) => instances.start(name)
-      ),
-      (name) => Effect.ignore(instances.stop(name, { force: true }))
-    ))
+const container = containerFor(given, "browser-term")
 
 /** One page: one exec session on a PTY, piped both ways; it ends when the shell exits or the page goes. */
 const terminal = (name: string, browser: WebSocket) =>

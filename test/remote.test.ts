@@ -3,7 +3,7 @@
  * real daemons, with `lxc` itself writing and reading the same configuration (always in a temporary `LXD_CONF`
  * and `HOME`, never the real `~/.config/lxc`).
  */
-import { Certificates, Events, Exec, Instances, Lxd, LxdClient, Operations, Server } from "@effect-lxd/core"
+import { Certificates, Events, Exec, Instances, Lxd, Operations, Server } from "@effect-lxd/core"
 import { LxcConfig, LxcRemotes, NodeLxdTransport } from "@effect-lxd/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Stream } from "effect"
@@ -189,31 +189,19 @@ describe("LxcRemotes.add, as `lxc remote add` (against the first lab daemon)", (
     Effect.gen(function*() {
       const dir = path.join(tmp("refused-"), "lxc")
       const t = yield* token("effect-lxd-refused")
-      const refused = yield* Effect.flip(LxcRemotes.add({
-        name: "lab",
-        address: `https://${a.https}`,
-        token: Redacted.make(t.token),
-        confirm: () => Effect.succeed(false),
-        dir
-      }))
-      expect(refused._tag).toBe("CertificateRefused")
-      expect(fs.existsSync(dir)).toBe(false)
-      const wrong = yield* Effect.flip(LxcRemotes.add({
-        name: "lab",
-        address: `https://${a.https}`,
-        password: Redacted.make(a.trustPassword),
-        expectedFingerprint: "00".repeat(32),
-        dir
-      }))
-      expect(wrong._tag).toBe("CertificateRefused")
-      expect(fs.existsSync(dir)).toBe(false)
+      // each refused: nothing written, not even the folder
+      const refusedTag = (options: Partial<LxcRemotes.AddOptions>) =>
+        Effect.flip(LxcRemotes.add({ name: "lab", address: `https://${a.https}`, dir, ...options })).pipe(
+          Effect.tap(() => Effect.sync(() => expect(fs.existsSync(dir)).toBe(false))),
+          Effect.map((e) => e._tag)
+        )
+      expect(yield* refusedTag({ token: Redacted.make(t.token), confirm: () => Effect.succeed(false) })).toBe(
+        "CertificateRefused"
+      )
+      const password = Redacted.make(a.trustPassword)
+      expect(yield* refusedTag({ password, expectedFingerprint: "00".repeat(32) })).toBe("CertificateRefused")
       // nothing vouches for the certificate: refused before connecting
-      const unvouched = yield* Effect.flip(LxcRemotes.add({
-        name: "lab",
-        address: `https://${a.https}`,
-        password: Redacted.make(a.trustPassword),
-        dir
-      }))
+      const unvouched = { _tag: yield* refusedTag({ password }) }
       expect(unvouched._tag).toBe("InvalidArgument")
       expect(fs.existsSync(dir)).toBe(false)
     }))
@@ -245,24 +233,8 @@ describe("LxcRemotes.add, as `lxc remote add` (against the first lab daemon)", (
 
 describe("Exec.session: websockets handed out for a browser terminal", () => {
   const NAME = "remote-session"
-  const raw = (f: (c: LxdClient.LxdClient.Service) => Effect.Effect<unknown, unknown>) =>
-    Effect.runPromise(Effect.flatMap(LxdClient.LxdClient, f).pipe(Effect.provide(unixA)) as Effect.Effect<unknown>)
-  beforeAll(async () => {
-    await raw((c) =>
-      Effect.all([
-        c.run({ method: "POST", path: "/instances", body: { name: NAME, source: { type: "image", alias: a.image } } }),
-        c.run({ method: "PUT", path: `/instances/${NAME}/state`, body: { action: "start" } })
-      ], { concurrency: 1 })
-    )
-  }, 60_000)
-  afterAll(async () => {
-    await raw((c) =>
-      Effect.all([
-        c.run({ method: "PUT", path: `/instances/${NAME}/state`, body: { action: "stop", force: true } }),
-        c.run({ method: "DELETE", path: `/instances/${NAME}` })
-      ], { concurrency: 1 })
-    )
-  }, 60_000)
+  beforeAll(() => void lxc(["launch", a.image, NAME], { LXD_DIR: a.lxdDir }), 60_000)
+  afterAll(() => void lxc(["delete", "--force", NAME], { LXD_DIR: a.lxdDir }), 60_000)
 
   /** A plain `ws` client on the handed-out path, as a proxy for a browser would open it. */
   const open = (p: string) =>

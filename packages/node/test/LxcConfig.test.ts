@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import type * as tls from "node:tls"
+import { makeCertificate } from "../../../test/support/certs.js"
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-lxcconfig-"))
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }))
@@ -47,33 +48,8 @@ const lxcDir = (config: string, options: { readonly pair?: boolean } = {}) => {
   return dir
 }
 
-/** A self-signed server certificate for 127.0.0.1 (openssl, as the lab's daemons have). */
-const serverKeys = (() => {
-  const dir = tmp("server-")
-  execFileSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:secp384r1",
-    "-nodes",
-    "-keyout",
-    path.join(dir, "s.key"),
-    "-out",
-    path.join(dir, "s.crt"),
-    "-days",
-    "2",
-    "-subj",
-    "/CN=lxd-stand-in",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1"
-  ], { stdio: "ignore" })
-  return {
-    cert: fs.readFileSync(path.join(dir, "s.crt"), "utf8"),
-    key: fs.readFileSync(path.join(dir, "s.key"), "utf8")
-  }
-})()
+/** A self-signed server certificate for 127.0.0.1, as the lab's daemons have. */
+const serverKeys = makeCertificate("lxd-stand-in", { subjectAltName: "IP:127.0.0.1" })
 
 /** An HTTPS stand-in for LXD that answers GET /1.0 and records the client certificate each request presented. */
 const standIn = Effect.acquireRelease(

@@ -305,6 +305,15 @@ export const run = (
     return { ...exit, stdout, stderr }
   }))
 
+/** The PTY part of an exec body, after checking `record-output`'s extension. @internal */
+export const ptyFields = (client: LxdClient.Service, options: PtyOptions) =>
+  Effect.as(options.recordOutput === true ? client.requireExtension("container_exec_recording") : Effect.void, {
+    interactive: true,
+    width: options.width ?? 80,
+    height: options.height ?? 24,
+    "record-output": options.recordOutput === true
+  })
+
 /**
  * Starts an interactive command on a PTY. When the command exits LXD drops the control socket (without a close
  * frame) and keeps the operation running until the PTY socket closes, so the PTY is closed then.
@@ -318,13 +327,7 @@ export const pty = (
   options: PtyOptions
 ): Effect.Effect<Pty, LxdError, Scope.Scope> =>
   Effect.gen(function*() {
-    if (options.recordOutput === true) yield* client.requireExtension("container_exec_recording")
-    const { handle, open } = yield* prepare(client, instance, command, options, {
-      interactive: true,
-      width: options.width ?? 80,
-      height: options.height ?? 24,
-      "record-output": options.recordOutput === true
-    })
+    const { handle, open } = yield* prepare(client, instance, command, options, yield* ptyFields(client, options))
     const control = yield* open("control")
     const terminal = yield* open("0")
     const exit = yield* killOnEarlyClose(handle, control, [terminal])

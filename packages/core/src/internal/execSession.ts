@@ -12,7 +12,7 @@ import type { ExitStatus, Session, SessionOptions } from "../Exec.js"
 import type { LxdClient } from "../LxdClient.js"
 import type { LxdError } from "../LxdError.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
-import { exitOf, prepare } from "./exec.js"
+import { exitOf, prepare, ptyFields } from "./exec.js"
 import { splitUrl } from "./path.js"
 
 /**
@@ -31,21 +31,8 @@ export const session = (
 ): Effect.Effect<Session, LxdError, Scope.Scope> =>
   Effect.gen(function*() {
     const interactive = options.interactive !== false
-    if (interactive && options.recordOutput === true) yield* client.requireExtension("container_exec_recording")
-    const { fds, handle, open } = yield* prepare(
-      client,
-      instance,
-      command,
-      options,
-      interactive
-        ? {
-          interactive: true,
-          width: options.width ?? 80,
-          height: options.height ?? 24,
-          "record-output": options.recordOutput === true
-        }
-        : { interactive: false }
-    )
+    const extra = interactive ? yield* ptyFields(client, options) : { interactive: false }
+    const { fds, handle, open } = yield* prepare(client, instance, command, options, extra)
     const { path, query } = splitUrl(handle.url)
     const handedOut = Object.fromEntries(
       Object.entries(fds).map(([fd, secret]) => [fd, {
