@@ -227,8 +227,8 @@ const clientPaths = (dir: string) => ({
   key: Path.join(dir, "client.key")
 })
 
-/** `servercerts/<remote>.crt` of lxc's folder. @internal */
-export const serverCertificatePath = (dir: string, remote: string): string =>
+/** `servercerts/<remote>.crt` of lxc's folder. */
+const serverCertificatePath = (dir: string, remote: string): string =>
   Path.join(dir, "servercerts", `${remote}.crt`)
 
 /**

@@ -15,7 +15,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as LxcConfig from "./LxcConfig.js"
@@ -278,6 +277,3 @@ const authenticate = (url: string, pair: LxcConfig.KeyPair, serverPem: string, o
       )
     )
   )
-
-/** SHA-256 fingerprint of a PEM certificate as `lxc` prints it (lower-case hex, no colons). @internal */
-export const fingerprint = (pem: string): string => normalizeFingerprint(new Crypto.X509Certificate(pem).fingerprint256)
