@@ -303,8 +303,10 @@ export declare namespace Exec {
      * websockets (a {@link Session}) for the caller to connect, as pylxd's `raw_interactive_execute`: for a web
      * app that proxies them to a browser terminal. When the scope closes before the command ended, the fds nobody
      * connected through `connect` are connected and closed, so LXD ends the command (it cannot cancel an exec)
-     * and no operation is left. Errors: as {@link Exec.Service.run}; `recordOutput` needs
-     * `container_exec_recording`.
+     * and no operation is left. Sockets a proxy dialled itself from the handed-out paths are that proxy's to
+     * close: LXD 5.0.2 accepts a second connection on a secret but keeps the command on the first, so the
+     * command then outlives the scope (whose close waits, bounded, for it). Errors: as
+     * {@link Exec.Service.run}; `recordOutput` needs `container_exec_recording`.
      */
     readonly session: (
       instance: string,
