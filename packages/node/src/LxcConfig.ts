@@ -228,8 +228,7 @@ const clientPaths = (dir: string) => ({
 })
 
 /** `servercerts/<remote>.crt` of lxc's folder. */
-const serverCertificatePath = (dir: string, remote: string): string =>
-  Path.join(dir, "servercerts", `${remote}.crt`)
+const serverCertificatePath = (dir: string, remote: string): string => Path.join(dir, "servercerts", `${remote}.crt`)
 
 /**
  * Resolves a remote of lxc's configuration (`name`, else `default-remote`) to a {@link Connection}: `local`
