@@ -161,8 +161,13 @@ export const configDir = (
   return Path.join(home, ".config", "lxc")
 }
 
-/** A remote's name must be one path segment: `servercerts/<remote>.crt` is built from it. */
-const invalidName = (name: string): string | undefined =>
+/**
+ * Why `name` cannot be a remote's name, or `undefined`: it must be one path segment (`servercerts/<remote>.crt`
+ * is built from it).
+ *
+ * @internal
+ */
+export const invalidName = (name: string): string | undefined =>
   name.length === 0
     ? "is empty"
     : /[/\\:\0]/.test(name) || name === "." || name === ".."

@@ -145,8 +145,14 @@ const toUrl = (address: string): Effect.Effect<URL, InvalidArgument> =>
 export const fetchServerCertificate = (url: string): Effect.Effect<ServerCertificate, ClientConnectionFailed> =>
   Effect.async<ServerCertificate, ClientConnectionFailed>((resume) => {
     const target = new URL(url)
+    let done = false
+    const settle = (effect: Effect.Effect<ServerCertificate, ClientConnectionFailed>) => {
+      if (done) return
+      done = true
+      resume(effect)
+    }
     const fail = (reason: string, cause?: unknown) =>
-      resume(
+      settle(
         Effect.fail(new ClientConnectionFailed({ method: "TLS", path: "/", endpoint: target.origin, reason, cause }))
       )
     const host = target.hostname.replace(/^\[|\]$/g, "")
@@ -164,9 +170,10 @@ export const fetchServerCertificate = (url: string): Effect.Effect<ServerCertifi
     socket.once("error", (cause) => fail(cause.message, cause))
     socket.once("secureConnect", () => {
       const peer = socket.getPeerX509Certificate()
+      socket.setTimeout(0)
       socket.end()
       if (peer === undefined) return fail("the server presented no certificate")
-      resume(Effect.succeed({
+      settle(Effect.succeed({
         url: target.origin,
         fingerprint: normalizeFingerprint(peer.fingerprint256),
         pem: peer.toString(),
@@ -195,6 +202,10 @@ export const add = (
   options: AddOptions
 ): Effect.Effect<Added, LxdError | LxcConfig.LxcConfigError | CertificateRefused> =>
   Effect.gen(function*() {
+    const invalid = LxcConfig.invalidName(options.name)
+    if (invalid !== undefined) {
+      return yield* new InvalidArgument({ argument: "name", value: options.name, reason: invalid })
+    }
     const token = options.token === undefined ? Option.none() : decodeTrustToken(Redacted.value(options.token))
     const address = options.address ??
       Option.getOrUndefined(Option.flatMap(token, (t) => Option.fromNullable(t.addresses[0])))

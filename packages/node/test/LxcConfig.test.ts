@@ -359,6 +359,10 @@ describe("LxcRemotes", () => {
       expect(http._tag).toBe("InvalidArgument")
       const unvouched = yield* Effect.flip(LxcRemotes.add({ name: "x", address: "127.0.0.1:1", dir }))
       expect(unvouched._tag).toBe("InvalidArgument")
+      const badName = yield* Effect.flip(
+        LxcRemotes.add({ name: "../x", address: "127.0.0.1:1", expectedFingerprint: "00", dir })
+      )
+      expect(badName._tag === "InvalidArgument" && badName.argument).toBe("name")
       const unreachable = yield* Effect.flip(
         LxcRemotes.add({ name: "x", address: "127.0.0.1:1", expectedFingerprint: "00", dir })
       )
