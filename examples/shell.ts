@@ -5,28 +5,15 @@
  *   npx tsx examples/shell.ts c1            # an existing, running container
  *   npx tsx examples/shell.ts               # a throwaway busybox container, deleted on exit
  */
-import { Exec, Instances, Lxd } from "@effect-lxd/core"
+import { Exec, Lxd } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Stream } from "effect"
-import { image } from "./backend.js"
+import { containerFor } from "./backend.js"
 
 const given = process.argv[2]
 
-const container = given !== undefined ?
-  Effect.succeed(given) :
-  Effect.flatMap(Instances.Instances, (instances) =>
-    Effect.acquireRelease(
-      Effect.tap(
-        instances.create({
-          name: `shell-${Date.now().toString(36)}`,
-          source: { type: "image", alias: image },
-          ephemeral: true
-        }),
-        (name) => instances.start(name)
-      ),
-      (name) => Effect.ignore(instances.stop(name, { force: true }))
-    ))
+const container = containerFor(given, "shell")
 
 const program = Effect.gen(function*() {
   const name = yield* container

@@ -2,12 +2,13 @@
  * Every example runs, as a user would run it, against the lab daemon (and the main one also without any LXD,
  * against the embedded fake). An example that no longer works is a failing test.
  */
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { WebSocket } from "ws"
 import { lab } from "./lab/lab.js"
 import { makeCertificate } from "./support/certs.js"
 
@@ -102,4 +103,48 @@ describe("examples", () => {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it("browser-terminal: a page's websocket gets the container's shell over a loopback proxy", async () => {
+    const clean: Record<string, string> = {}
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("LXD_") && v !== undefined) clean[k] = v
+    const child = spawn(tsx, [path.join(root, "examples", "browser-terminal.ts")], {
+      cwd: root,
+      env: { ...clean, LXD_SOCKET: info.socket, BROWSER_TERMINAL_ONCE: "1" }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          stdout += d.toString()
+          const m = /Browser terminal for \S+: (http:\/\/127\.0\.0\.1:\d+)\//.exec(stdout)
+          if (m) resolve(m[1]!)
+        })
+        child.once("exit", () => reject(new Error(`exited early: ${stdout} ${stderr}`)))
+      })
+      expect(await (await fetch(url + "/")).text()).toContain("/terminal")
+      // another site's page is refused
+      const foreign = new WebSocket(url.replace("http", "ws") + "/terminal", { origin: "http://evil.example" })
+      await new Promise<void>((resolve) => foreign.once("error", () => resolve()))
+      const ws = new WebSocket(url.replace("http", "ws") + "/terminal", { origin: url })
+      let output = ""
+      const closed = new Promise<void>((resolve) => ws.once("close", () => resolve()))
+      await new Promise<void>((resolve, reject) => {
+        ws.once("error", reject)
+        ws.on("message", (data: Buffer) => {
+          output += data.toString("utf8")
+          if (output.includes("browser-42")) resolve()
+        })
+        ws.once("open", () => ws.send(Buffer.from("echo browser-$((6*7))\n")))
+      })
+      ws.send(Buffer.from("exit 4\n"))
+      await closed
+      expect(await exited).toBe(0)
+      expect(stdout).toMatch(/session \S+ ended \(exit 4\)/)
+    } finally {
+      child.kill()
+    }
+  }, 150_000)
 })

@@ -8,8 +8,14 @@ export interface KeyPair {
   readonly key: string
 }
 
-/** A fresh self-signed EC client certificate, as `lxc` makes them (openssl, secp384r1). */
-export const makeCertificate = (cn = "effect-lxd-test"): KeyPair => {
+/**
+ * A fresh self-signed EC client certificate, as `lxc` makes them (openssl, secp384r1); with `subjectAltName`
+ * (`IP:127.0.0.1`), one a TLS server can present.
+ */
+export const makeCertificate = (
+  cn = "effect-lxd-test",
+  options: { readonly subjectAltName?: string } = {}
+): KeyPair => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-cert-"))
   try {
     execFileSync("openssl", [
@@ -27,7 +33,8 @@ export const makeCertificate = (cn = "effect-lxd-test"): KeyPair => {
       "-days",
       "2",
       "-subj",
-      `/CN=${cn}`
+      `/CN=${cn}`,
+      ...(options.subjectAltName === undefined ? [] : ["-addext", `subjectAltName=${options.subjectAltName}`])
     ], { stdio: "ignore" })
     return {
       cert: fs.readFileSync(path.join(dir, "c.crt"), "utf8"),

@@ -46,8 +46,10 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Bytes from "./internal/bytes.js"
 import * as internal from "./internal/exec.js"
+import * as ExecSession from "./internal/execSession.js"
 import { LxdClient } from "./LxdClient.js"
 import type { LxdError } from "./LxdError.js"
+import type { LxdWebSocket } from "./LxdTransport.js"
 
 /**
  * Options every form takes, all optional:
@@ -201,6 +203,53 @@ export interface Pty {
 }
 
 /**
+ * `PtyOptions` plus `interactive` (default `true`: one PTY socket, fd `"0"`, plus `"control"`; `false`: fds
+ * `"0"`, `"1"`, `"2"` and `"control"`) for {@link Exec.Service.session}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SessionOptions extends PtyOptions {
+  /** `true` (default): a PTY; `false`: stdin, stdout and stderr on their own sockets. */
+  readonly interactive?: boolean | undefined
+}
+
+/**
+ * One handed-out websocket of a {@link Session}: its `secret` and its `path` below the server
+ * (`/1.0/operations/{id}/websocket?secret=…`), which needs no further authentication.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SessionFd {
+  readonly secret: string
+  readonly path: string
+}
+
+/**
+ * An exec whose websockets the caller connects, as pylxd's `raw_interactive_execute` hands them out for a browser
+ * terminal: `operationId`; `fds` (`"control"` and `"0"`, plus `"1"`, `"2"` when not interactive) with their
+ * secrets and paths; `connect(fd)`, which opens one through this client's transport (for a proxy); `exit`, which
+ * completes with the `ExitStatus`. The command starts once every fd is connected (LXD gives up after about 5
+ * seconds). On a PTY, LXD drops `control` when the command exits and ends the operation when `"0"` closes.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Session {
+  /** The id of the exec operation. */
+  readonly operationId: string
+  /** Whether the command runs on a PTY. */
+  readonly interactive: boolean
+  /** fd name (`"control"`, `"0"`, …) → its secret and websocket path. */
+  readonly fds: Readonly<Record<string, SessionFd>>
+  /** Opens fd's websocket through this client's transport, in the caller's scope. */
+  readonly connect: (fd: string) => Effect.Effect<LxdWebSocket, LxdError, Scope.Scope>
+  /** Completes with the exit status when the command has ended. */
+  readonly exit: Effect.Effect<ExitStatus, LxdError>
+}
+
+/**
  * @since 0.1.0
  * @category tags
  */
@@ -249,6 +298,21 @@ export declare namespace Exec {
       command: ReadonlyArray<string>,
       options?: PtyOptions
     ) => Effect.Effect<Pty, LxdError, Scope.Scope>
+    /**
+     * Starts `command` (`POST /1.0/instances/{name}/exec`, `wait-for-websocket`, async) and hands out its
+     * websockets (a {@link Session}) for the caller to connect, as pylxd's `raw_interactive_execute`: for a web
+     * app that proxies them to a browser terminal. When the scope closes before the command ended, the fds nobody
+     * connected through `connect` are connected and closed, so LXD ends the command (it cannot cancel an exec)
+     * and no operation is left. Sockets a proxy dialled itself from the handed-out paths are that proxy's to
+     * close: LXD 5.0.2 accepts a second connection on a secret but keeps the command on the first, so the
+     * command then outlives the scope (whose close waits, bounded, for it). Errors: as
+     * {@link Exec.Service.run}; `recordOutput` needs `container_exec_recording`.
+     */
+    readonly session: (
+      instance: string,
+      command: ReadonlyArray<string>,
+      options?: SessionOptions
+    ) => Effect.Effect<Session, LxdError, Scope.Scope>
   }
 }
 
@@ -289,7 +353,9 @@ export const make: Effect.Effect<Exec.Service, never, LxdClient> = Effect.gen(fu
     start: (instance, command, options = {}) =>
       internal.start(client, instance, command, options).pipe(Effect.withSpan("Exec.start")),
     pty: (instance, command, options = {}) =>
-      internal.pty(client, instance, command, options).pipe(Effect.withSpan("Exec.pty"))
+      internal.pty(client, instance, command, options).pipe(Effect.withSpan("Exec.pty")),
+    session: (instance, command, options = {}) =>
+      ExecSession.session(client, instance, command, options).pipe(Effect.withSpan("Exec.session"))
   })
 })
 

@@ -28,6 +28,7 @@ import * as SocketWebSocket from "./internal/socketWebSocket.js"
 import { checkSettings, explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
 import * as Upload from "./internal/upload.js"
 import * as WebSocket from "./internal/websocket.js"
+import * as LxcConfig from "./LxcConfig.js"
 
 /**
  * @since 0.1.0
@@ -97,6 +98,13 @@ export interface HttpsOptions extends CommonOptions {
   readonly serverCertificate?: string | undefined
   /** Skips server verification entirely. Explicit opt-out; never the default. */
   readonly insecureSkipVerify?: boolean | undefined
+  /**
+   * `false`: no defaults from lxc's folder (`LxcConfig.configDir`). By default, as pylxd does, a client pair
+   * left out is lxc's `client.crt`/`client.key` when both exist, and a server certificate left out is
+   * `servercerts/<remote>.crt` of the `config.yml` remote with this address, else `servercerts/<host>.crt`, when
+   * present (else the system trust store verifies the server; never insecure by default).
+   */
+  readonly lxcDefaults?: boolean | undefined
 }
 
 const SNAP_SOCKET = "/var/snap/lxd/common/lxd/unix.socket"
@@ -269,16 +277,17 @@ export const layerUnixSocket = (options: UnixSocketOptions = {}): Layer.Layer<Lx
  * @since 0.1.0
  * @category layers
  */
-export const layerHttps = (options: HttpsOptions): Layer.Layer<LxdTransport, InvalidArgument> =>
+export const layerHttps = (given: HttpsOptions): Layer.Layer<LxdTransport, InvalidArgument> =>
   Layer.scoped(
     LxdTransport,
     Effect.suspend(() => {
-      const url = parseUrl(options.url)
+      const url = parseUrl(given.url)
       if (url === undefined || url.protocol !== "https:") {
         return Effect.fail(
-          new InvalidArgument({ argument: "url", value: options.url, reason: "is not an https:// URL" })
+          new InvalidArgument({ argument: "url", value: given.url, reason: "is not an https:// URL" })
         )
       }
+      const options = withLxcDefaults(url, given)
       const origin = url.origin
       const settings: TlsSettings = {
         cert: options.clientCertificate,
@@ -348,20 +357,18 @@ const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(confi
  */
 export const layerConfig: Layer.Layer<LxdTransport, InvalidArgument> = Layer.unwrapEffect(
   Effect.gen(function*() {
-    const bounds = yield* Config.all({
+    const bounds = yield* Effect.orDie(Config.all({
       connectTimeout: optional(Config.duration("LXD_CONNECT_TIMEOUT")),
       responseTimeout: optional(Config.duration("LXD_RESPONSE_TIMEOUT")),
       pingInterval: optional(Config.duration("LXD_PING_INTERVAL")),
       idleSocketTimeout: optional(Config.duration("LXD_IDLE_SOCKET_TIMEOUT")),
       maxMissedPongs: optional(Config.integer("LXD_MAX_MISSED_PONGS")),
       maxConnections: optional(Config.integer("LXD_MAX_CONNECTIONS"))
-    })
-    const url = yield* Config.option(Config.string("LXD_URL"))
+    }))
+    const url = yield* Effect.orDie(Config.option(Config.string("LXD_URL")))
     if (url._tag === "None") return layerUnixSocket(bounds)
     const pem = (name: string) =>
-      Config.option(Config.string(name)).pipe(
-        Config.map((o) => o._tag === "None" ? undefined : readPem(o.value))
-      )
+      Effect.flatMap(Effect.orDie(Config.option(Config.string(name))), (o) => readPem(name, o))
     const cert = yield* pem("LXD_CLIENT_CERT")
     const key = yield* pem("LXD_CLIENT_KEY")
     const server = yield* pem("LXD_SERVER_CERT")
@@ -372,7 +379,7 @@ export const layerConfig: Layer.Layer<LxdTransport, InvalidArgument> = Layer.unw
       clientKey: key === undefined ? undefined : Redacted.make(key),
       serverCertificate: server
     })
-  }).pipe(Effect.orDie)
+  })
 )
 
 const parseUrl = (url: string): URL | undefined => {
@@ -383,4 +390,91 @@ const parseUrl = (url: string): URL | undefined => {
   }
 }
 
-const readPem = (value: string): string => value.includes("-----BEGIN") ? value : Fs.readFileSync(value, "utf8")
+/** pylxd's defaults from lxc's folder for what `options` leaves out (see `HttpsOptions.lxcDefaults`). */
+const withLxcDefaults = (url: URL, options: HttpsOptions): HttpsOptions => {
+  if (options.lxcDefaults === false || options.insecureSkipVerify === true) return options
+  const needClient = options.clientCertificate === undefined && options.clientKey === undefined
+  if (!needClient && options.serverCertificate !== undefined) return options
+  const defaults = LxcConfig.httpsDefaults(url)
+  return {
+    ...options,
+    ...(needClient ? { clientCertificate: defaults.clientCertificate, clientKey: defaults.clientKey } : {}),
+    serverCertificate: options.serverCertificate ?? defaults.serverCertificate
+  }
+}
+
+/**
+ * Connects to a remote of lxc's configuration (`~/.config/lxc/config.yml`, `$LXD_CONF`, the snap's
+ * `~/snap/lxd/common/config`: `LxcConfig.configDir`): `name`, else lxc's `default-remote`. `local` is the unix
+ * socket in LXD's discovery order ({@link resolveSocketPath}); an HTTPS remote uses lxc's client certificate and
+ * key and pins `servercerts/<name>.crt` (a mismatch fails requests and websockets with `ClientConnectionFailed`).
+ * Fails with `LxcConfigError` (naming the file) for a missing remote or file, a `simplestreams` remote, or a
+ * Candid one, and with `InvalidArgument` for unusable files (see {@link layerHttps}). The remote's `project` is
+ * not applied: use `LxdClient.withProject` (see `LxcConfig.resolve`).
+ *
+ * @example
+ * ```ts
+ * import { Instances, Lxd } from "@effect-lxd/core"
+ * import { NodeLxdTransport } from "@effect-lxd/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * // what `lxc list lab2:` lists, with the files `lxc remote add lab2 …` wrote
+ * export const main = Effect.flatMap(Instances.Instances, (instances) => instances.listNames()).pipe(
+ *   Effect.provide(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerRemote("lab2"))))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  name?: string | undefined,
+  options: CommonOptions & { readonly configDir?: string | undefined } = {}
+): Layer.Layer<LxdTransport, LxcConfig.LxcConfigError | InvalidArgument> => {
+  const { configDir, ...common } = options
+  return Layer.unwrapEffect(
+    Effect.map(LxcConfig.resolve(name, { dir: configDir }), (c) =>
+      c._tag === "Unix"
+        ? layerUnixSocket({ ...common, socketPath: c.socketPath })
+        : layerHttps({
+          ...common,
+          url: c.url,
+          clientCertificate: c.clientCertificate,
+          clientKey: c.clientKey,
+          serverCertificate: c.serverCertificate,
+          lxcDefaults: false
+        }))
+  )
+}
+
+/**
+ * {@link layerRemote} from `Config`: `name` (say `Config.string("LXD_REMOTE")`, or left out for lxc's
+ * `default-remote`) and `configDir`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemoteConfig = (
+  config: Config.Config.Wrap<{ readonly name?: string | undefined; readonly configDir?: string | undefined }>
+): Layer.Layer<LxdTransport, LxcConfig.LxcConfigError | InvalidArgument> =>
+  Layer.unwrapEffect(
+    Effect.map(Effect.orDie(Config.unwrap(config)), (c) => layerRemote(c.name, { configDir: c.configDir }))
+  )
+
+/** PEM text as given, or the file it names; an unreadable file is `InvalidArgument` naming the variable. */
+const readPem = (name: string, value: Option.Option<string>): Effect.Effect<string | undefined, InvalidArgument> => {
+  if (Option.isNone(value)) return Effect.succeed(undefined)
+  const given = value.value
+  if (given.includes("-----BEGIN")) return Effect.succeed(given)
+  return Effect.try({
+    try: () => Fs.readFileSync(given, "utf8"),
+    catch: (e) =>
+      new InvalidArgument({
+        argument: name,
+        value: given,
+        reason: `is neither PEM text nor a readable file (${
+          typeof e === "object" && e !== null && "code" in e ? String(e.code) : "unreadable"
+        })`
+      })
+  })
+}

@@ -13,6 +13,20 @@
 export * as NodeFiles from "./NodeFiles.js"
 
 /**
+ * lxc's client configuration: remotes in `config.yml`, the client certificate, pinned server certificates.
+ *
+ * @since 0.2.0
+ */
+export * as LxcConfig from "./LxcConfig.js"
+
+/**
+ * Adding a remote as `lxc remote add` does (fingerprint confirmed, token or password, lxc's layout).
+ *
+ * @since 0.2.0
+ */
+export * as LxcRemotes from "./LxcRemotes.js"
+
+/**
  * Node transports: unix socket and HTTPS with client certificates.
  *
  * @since 0.1.0

@@ -271,6 +271,19 @@ describe("layerHttps: an unusable configuration fails the layer with InvalidArgu
       expect(error.argument).toBe("serverCertificate")
     }))
 
+  it.effect("layerConfig: a PEM variable naming a missing file is InvalidArgument naming the variable", () =>
+    Effect.gen(function*() {
+      const provider = ConfigProvider.fromMap(
+        new Map([["LXD_URL", "https://127.0.0.1:1"], ["LXD_CLIENT_CERT", "/nonexistent/effect-lxd/client.crt"]])
+      )
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(NodeLxdTransport.layerConfig))).pipe(
+        Effect.withConfigProvider(provider)
+      )
+      expect(error._tag).toBe("InvalidArgument")
+      expect(error.argument).toBe("LXD_CLIENT_CERT")
+      expect(error.reason).toContain("ENOENT")
+    }))
+
   it.effect("the error reaches a program using the layer as a typed failure, not a defect", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(

@@ -56,8 +56,8 @@ const body = (command: ReadonlyArray<string>, options: CommonOptions, extra: Rec
   ...extra
 })
 
-/** The exit status: `metadata.return` of the final operation, also when LXD marks it failed (127, 126). */
-const exitOf = (wait: Effect.Effect<Operation, LxdError>): Effect.Effect<Exit, LxdError> =>
+/** The exit status: `metadata.return` of the final operation, also when LXD marks it failed (127, 126). @internal */
+export const exitOf = (wait: Effect.Effect<Operation, LxdError>): Effect.Effect<Exit, LxdError> =>
   wait.pipe(
     Effect.flatMap((op) =>
       Option.match(decodeReturn(op.metadata), {
@@ -147,7 +147,8 @@ const forEachChunk = (pull: Pull, f: (chunk: Chunk.Chunk<Uint8Array>) => Effect.
 
 const controlMessage = (control: LxdWebSocket, message: unknown) => control.send(JSON.stringify(message))
 
-const prepare = (
+/** Submits the exec and decodes its websocket secrets; `open(fd)` connects one. @internal */
+export const prepare = (
   client: LxdClient.Service,
   instance: string,
   command: ReadonlyArray<string>,
@@ -182,7 +183,7 @@ const prepare = (
         )
         : Op.openWebsocket(client.websocket, handle.url, secret)
     }
-    return { handle, open }
+    return { handle, open, fds: fds.right.fds }
   })
 
 /**
@@ -313,6 +314,15 @@ export const run = (
     return { ...exit, stdout, stderr }
   }))
 
+/** The PTY part of an exec body, after checking `record-output`'s extension. @internal */
+export const ptyFields = (client: LxdClient.Service, options: PtyOptions) =>
+  Effect.as(options.recordOutput === true ? client.requireExtension("container_exec_recording") : Effect.void, {
+    interactive: true,
+    width: options.width ?? 80,
+    height: options.height ?? 24,
+    "record-output": options.recordOutput === true
+  })
+
 /**
  * Starts an interactive command on a PTY. When the command exits LXD drops the control socket (without a close
  * frame) and keeps the operation running until the PTY socket closes, so the PTY is closed then. A PTY socket
@@ -327,13 +337,7 @@ export const pty = (
   options: PtyOptions
 ): Effect.Effect<Pty, LxdError, Scope.Scope> =>
   Effect.gen(function*() {
-    if (options.recordOutput === true) yield* client.requireExtension("container_exec_recording")
-    const { handle, open } = yield* prepare(client, instance, command, options, {
-      interactive: true,
-      width: options.width ?? 80,
-      height: options.height ?? 24,
-      "record-output": options.recordOutput === true
-    })
+    const { handle, open } = yield* prepare(client, instance, command, options, yield* ptyFields(client, options))
     const control = yield* open("control")
     const terminal = yield* open("0")
     const exit = yield* killOnEarlyClose(handle, control, [terminal])
