@@ -18,6 +18,8 @@ import * as Operations from "./Operations.js"
 import * as Profiles from "./Profiles.js"
 import * as Projects from "./Projects.js"
 import * as Server from "./Server.js"
+import * as StoragePools from "./StoragePools.js"
+import * as StorageVolumes from "./StorageVolumes.js"
 import * as VirtualMachines from "./VirtualMachines.js"
 import * as Warnings from "./Warnings.js"
 
@@ -40,6 +42,8 @@ export type Services =
   | Warnings.Warnings
   | Metrics.Metrics
   | VirtualMachines.VirtualMachines
+  | StoragePools.StoragePools
+  | StorageVolumes.StorageVolumes
 
 /**
  * All resource services over the engine in context.
@@ -61,7 +65,9 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     Projects.layer,
     Warnings.layer,
     Metrics.layer,
-    VirtualMachines.layer
+    VirtualMachines.layer,
+    StoragePools.layer,
+    StorageVolumes.layer
   )
 
 /**

@@ -3,7 +3,16 @@
  * read by `collections.test.ts` (the checklist of STYLE §12 per collection) and `fastDecode.test.ts` (the fast
  * decoder agrees with Schema on each spec's schemas). Adding a collection is one entry here.
  */
-import { Certificates, LxdClient, LxdResource, Profiles, Projects, Warnings } from "@effect-lxd/core"
+import {
+  Certificates,
+  LxdClient,
+  LxdResource,
+  Profiles,
+  Projects,
+  StoragePools,
+  StorageVolumes,
+  Warnings
+} from "@effect-lxd/core"
 import { Effect } from "effect"
 import * as Collection from "../../src/internal/collection.js"
 import { type AnySpec, collectionSuite, type Fixture } from "./collectionSuite.js"
@@ -124,6 +133,79 @@ export const collections: ReadonlyArray<Entry> = [
     // SHA-256 of the DER above: the fingerprint a create names when LXD gives no Location
     newName: "e9c0f8b575cbfcb42ab3b78ecc87efa3b011d9a5d10b09fa4e96f240bf6a82f5",
     invalidName: "not-hex"
+  }),
+  // -- storage ---------------------------------------------------------------------------------------------
+  entry(StoragePools.spec, {
+    make: StoragePools.make,
+    // `GET /1.0/storage-pools/default` on LXD 5.0.2
+    item: {
+      config: { source: "/var/lib/lxd/storage-pools/default" },
+      description: "lab pool",
+      name: "st+pool",
+      driver: "dir",
+      used_by: ["/1.0/profiles/default"],
+      status: "Created",
+      locations: ["none"]
+    },
+    post: { name: "st+pool", driver: "dir", config: { source: "/srv/st" } },
+    parents: [],
+    name: "st+pool",
+    newName: "st-2",
+    invalidName: "two words"
+  }),
+  entry(StorageVolumes.spec, {
+    make: StorageVolumes.make,
+    // `GET /1.0/storage-pools/default/volumes/custom/v1` on LXD 5.0.2
+    item: {
+      config: { size: "1GiB" },
+      description: "",
+      name: "vol+1",
+      type: "custom",
+      used_by: ["/1.0/instances/c1"],
+      location: "none",
+      content_type: "filesystem",
+      project: "default",
+      created_at: "0001-01-01T00:00:00Z"
+    },
+    post: { name: "vol+1", type: "custom", config: { size: "1GiB" } },
+    parents: ["st+pool", "custom"],
+    name: "vol+1",
+    newName: "vol-2",
+    invalidName: "two words",
+    invalidParents: ["a b", "Custom"]
+  }),
+  entry(StorageVolumes.snapshotsSpec, {
+    make: Effect.map(StorageVolumes.make, (v) => v.snapshots),
+    // `GET …/volumes/custom/v1/snapshots/named` on LXD 5.0.2
+    item: {
+      description: "",
+      expires_at: "2030-01-01T00:00:00Z",
+      name: "snap+0",
+      config: {},
+      content_type: "filesystem",
+      created_at: "0001-01-01T00:00:00Z"
+    },
+    post: { name: "snap+0", expires_at: "2030-01-01T00:00:00Z" },
+    parents: ["default", "custom", "vol+1"],
+    name: "snap+0",
+    newName: "snap1",
+    invalidName: "two words"
+  }),
+  entry(StorageVolumes.backupsSpec, {
+    make: Effect.map(StorageVolumes.make, (v) => v.backups),
+    // `GET …/volumes/custom/v3/backups/backup0` on LXD 5.0.2
+    item: {
+      name: "backup+0",
+      created_at: "2026-12-01T22:22:38Z",
+      expires_at: "0001-01-01T00:00:00Z",
+      volume_only: false,
+      optimized_storage: false
+    },
+    post: { name: "backup+0", compression_algorithm: "gzip" },
+    parents: ["default", "custom", "vol+1"],
+    name: "backup+0",
+    newName: "backup1",
+    invalidName: "two words"
   }),
   entry(nested, {
     make: Effect.map(LxdClient.LxdClient, (client) => Collection.make(client, nested)),

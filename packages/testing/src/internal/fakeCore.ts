@@ -249,7 +249,19 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "instance_file_head",
   "project_usage",
   "warnings",
-  "metrics"
+  "metrics",
+  "storage",
+  "storage_api_volume_rename",
+  "storage_api_local_volume_handling",
+  "storage_api_volume_snapshots",
+  "custom_volume_snapshot_expiry",
+  "custom_volume_backup",
+  "backup_compression_algorithm",
+  "storage_volume_state",
+  "custom_volume_refresh",
+  "storage_volume_project_move",
+  "storage_volume_api_filtering",
+  "storage_volumes_all_projects"
 ]
 
 /** @internal */

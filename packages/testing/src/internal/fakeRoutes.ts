@@ -40,6 +40,7 @@ import { body, devMap, etagOf, fail, mergeConfig, ok, projectOf, type Route, sta
 import { backupJson, importBackup, instancePartRoutes } from "./fakeInstanceParts.js"
 import { profileOf, profileRoutes } from "./fakeProfiles.js"
 import { projectRoutes } from "./fakeProjects.js"
+import { storageRoutes } from "./fakeStorage.js"
 import { warningRoutes } from "./fakeWarnings.js"
 
 // ------------------------------------------------------------------------------------------------------------
@@ -735,7 +736,8 @@ export const routes = (
       ...instanceRoutes(state),
       ...fileRoutes(state),
       ...execs.routes,
-      ...imageRoutes(state)
+      ...imageRoutes(state),
+      ...storageRoutes(state)
     ],
     sockets: [...eventSockets(state), ...execs.sockets]
   }
