@@ -11,10 +11,18 @@ import { execScenarios } from "./contract/exec.js"
 import { fileScenarios } from "./contract/files.js"
 import { instanceScenarios } from "./contract/instances.js"
 import { scenarios as core } from "./contract/scenarios.js"
+import { storageScenarios } from "./contract/storage.js"
 import { lab } from "./lab/lab.js"
 
 const info = lab()
-const scenarios = [...core, ...instanceScenarios, ...execScenarios, ...fileScenarios, ...collectionScenarios]
+const scenarios = [
+  ...core,
+  ...instanceScenarios,
+  ...execScenarios,
+  ...fileScenarios,
+  ...collectionScenarios,
+  ...storageScenarios
+]
 
 const backends = [
   {

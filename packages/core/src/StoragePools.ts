@@ -101,6 +101,8 @@ export interface ResourcesStoragePool extends Schema.Schema.Type<typeof Resource
 /**
  * The pools collection, read by the client, the fake and the tests. No rename; no filter or all-projects list
  * (pools are not per project). LXD answers every write sync today; the client takes an operation as well.
+ * `update` is a read, a merge and a `PUT` with the ETag: LXD 5.0.2's `PATCH` resets the description it is not
+ * sent.
  *
  * @since 0.2.0
  * @category descriptors
@@ -113,6 +115,8 @@ export const spec = LxdResource.spec({
   post: StoragePoolsPost,
   put: StoragePoolPut,
   verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "delete"],
+  // 5.0.2's PATCH resets the description when it is not sent: `update` reads, merges and PUTs with the ETag
+  update: "merge",
   lifecycle: "storage-pool"
 })
 

@@ -245,7 +245,8 @@ export interface StorageVolumeBackupsPost extends Schema.Schema.Encoded<typeof S
  * The volumes of one pool and type, read by the client, the fake and the tests. `filter` needs
  * `storage_volume_api_filtering`, `allProjects` `storage_volumes_all_projects`. Every write may be answered with
  * an operation (LXD 5.0.2 answers create from scratch, rename and the rest sync, a copy or a move to another
- * pool async; newer servers answer all of them async).
+ * pool async; newer servers answer all of them async). `update` is a read, a merge and a `PUT` with the ETag:
+ * LXD 5.0.2's `PATCH` resets the description it is not sent.
  *
  * @since 0.2.0
  * @category descriptors
@@ -261,6 +262,8 @@ export const spec = LxdResource.spec({
   async: ["create", "replace", "update", "modify", "rename", "delete"],
   filter: "storage_volume_api_filtering",
   allProjects: "storage_volumes_all_projects",
+  // 5.0.2's PATCH resets the description when it is not sent: `update` reads, merges and PUTs with the ETag
+  update: "merge",
   lifecycle: "storage-volume",
   listQuirk: "snapshots"
 })

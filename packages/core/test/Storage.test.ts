@@ -4,7 +4,7 @@
  * nowhere, sync creates without `Location`), the volume's own verbs, attach/detach, and pylxd's storage
  * scenarios on the fake.
  */
-import { Lxd, StoragePools, StorageVolumes } from "@effect-lxd/core"
+import { Lxd, LxdClient, StoragePools, StorageVolumes } from "@effect-lxd/core"
 import { LxdFakeServer, LxdMockTransport } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Ref, Stream } from "effect"
@@ -401,5 +401,26 @@ describe("storage on the fake: pylxd's scenarios", () => {
       expect(yield* v.exists("default", "custom", "v1")).toBe(false)
       expect((yield* v.listAll("st2")).map((x) => x.name)).toEqual(["v1copy", "v1imp", "v1moved"])
       expect((yield* Effect.flip(p.delete("st2")))._tag).toBe("BadRequest")
+    }).pipe(Effect.provide(Fake)))
+})
+
+describe("5.0.2's PATCH of a pool or volume resets a description it is not sent", () => {
+  it.effect("update merges into a PUT with the ETag it read, so the description stays (on the fake as on LXD)", () =>
+    Effect.gen(function*() {
+      const p = yield* StoragePools.StoragePools
+      const v = yield* StorageVolumes.StorageVolumes
+      yield* p.create({ name: "st1", driver: "dir", description: "keep" })
+      yield* p.update("st1", { config: { "user.a": "1" } })
+      expect((yield* p.get("st1")).description).toBe("keep")
+      yield* v.create("default", "custom", { name: "v1", description: "keep", config: { "user.a": "1" } })
+      yield* v.update("default", "custom", "v1", { config: { "user.b": "2" } })
+      expect(yield* v.get("default", "custom", "v1")).toMatchObject({
+        description: "keep",
+        config: { "user.a": "1", "user.b": "2" }
+      })
+      // what a bare PATCH does, on the fake as on 5.0.2
+      const client = yield* LxdClient.LxdClient
+      yield* client.request({ method: "PATCH", path: "/storage-pools/st1", body: { config: { "user.c": "3" } } })
+      expect((yield* p.get("st1")).description).toBe("")
     }).pipe(Effect.provide(Fake)))
 })

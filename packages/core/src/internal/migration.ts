@@ -13,7 +13,7 @@ import { Instance } from "../InstanceSchema.js"
 import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
-import type { CopyImageOptions, CopyInstanceOptions, Mode } from "../Migration.js"
+import type { CopyImageOptions, CopyInstanceOptions, CopyVolumeOptions, Mode } from "../Migration.js"
 import { discard, withStreamBody } from "./body.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
@@ -250,6 +250,118 @@ export const copyInstance = (options: CopyInstanceOptions): Effect.Effect<Operat
       yield* source.run({ method: "DELETE", path: sourcePath })
       if (restart) yield* target.run({ method: "PUT", path: `${targetPath}/state`, body: { action: "start" } })
     }
+    return op
+  })
+
+const VolumeInfo = Schema.Struct({
+  description: Schema.optionalWith(Schema.String, { default: () => "" }),
+  config: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), {
+    nullable: true,
+    default: () => ({})
+  }),
+  content_type: Schema.optionalWith(Schema.String, { default: () => "filesystem" })
+})
+
+/** The source volume (a custom one), read once per copy, and its path. */
+const getVolume = (options: CopyVolumeOptions) =>
+  Effect.gen(function*() {
+    const path = yield* Path.build(
+      "/storage-pools/",
+      ["storage pool", options.pool],
+      "/volumes/custom/",
+      ["storage volume", options.name]
+    )
+    const volume = (yield* options.source.sync(VolumeInfo, { method: "GET", path })).metadata
+    return { path, volume }
+  })
+
+/** Starts a volume copy: the same modes as an instance's, with the volume's requests. */
+const startVolumeCopy = (
+  options: CopyVolumeOptions,
+  { path: sourcePath, volume }: Effect.Effect.Success<ReturnType<typeof getVolume>>
+) =>
+  Effect.gen(function*() {
+    const { source, target } = options
+    const targetPath = yield* Path.build(
+      "/storage-pools/",
+      ["storage pool", options.targetPool ?? options.pool],
+      "/volumes/custom"
+    )
+    const targetName = options.targetName ?? options.name
+    yield* Path.validate("storage volume", targetName)
+    yield* target.requireExtension("storage_api_remote_volume_handling")
+    if (options.refresh === true) yield* target.requireExtension("custom_volume_refresh")
+    const volumeOnly = options.volumeOnly === true
+    return yield* startMigration({
+      source,
+      target,
+      mode: options.mode ?? "pull",
+      sourcePath,
+      targetPath,
+      migrate: (extra) =>
+        source.operation(
+          {
+            method: "POST",
+            path: sourcePath,
+            body: { name: options.name, migration: true, volume_only: volumeOnly, ...extra }
+          },
+          // drained, never cancelled, as an instance's migration source (see `startCopy`)
+          { uncancellableGrace: "30 seconds", cancelOnClose: false }
+        ),
+      create: (sourceFields) =>
+        target.operation(
+          {
+            method: "POST",
+            path: targetPath,
+            body: {
+              name: targetName,
+              type: "custom",
+              description: volume.description,
+              config: volume.config,
+              content_type: volume.content_type,
+              source: {
+                name: options.name,
+                pool: options.pool,
+                volume_only: volumeOnly,
+                ...(options.refresh === true ? { refresh: true } : {}),
+                ...sourceFields
+              }
+            }
+          },
+          { progress: true, uncancellableGrace: "30 seconds" }
+        ),
+      requirePush: source.requireExtension("storage_api_remote_volume_handling"),
+      requireRelay: Effect.void
+    })
+  })
+
+/**
+ * Starts a custom volume copy to another server and returns the target's operation (`progress` subscribed).
+ *
+ * @internal
+ */
+export const copyVolumeOperation = (
+  options: CopyVolumeOptions
+): Effect.Effect<OperationHandle, LxdError, Scope.Scope> =>
+  Effect.flatMap(getVolume(options), (v) => Effect.map(startVolumeCopy(options, v), ({ primary }) => primary))
+
+/**
+ * Copies (or moves: the source is deleted once the copy succeeded) a custom volume to another server and waits
+ * for both sides.
+ *
+ * @internal
+ */
+export const copyVolume = (options: CopyVolumeOptions): Effect.Effect<Operation, LxdError> =>
+  Effect.gen(function*() {
+    const current = yield* getVolume(options)
+    const op = yield* Effect.scoped(
+      Effect.flatMap(
+        startVolumeCopy(options, current),
+        ({ primary, secondary }) =>
+          Effect.zipLeft(primary.wait(), Effect.ignore(secondary.wait({ timeout: "30 seconds" })))
+      )
+    )
+    if (options.move === true) yield* options.source.write({ method: "DELETE", path: current.path })
     return op
   })
 

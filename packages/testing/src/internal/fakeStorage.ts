@@ -44,6 +44,10 @@ const nextName = (prefix: string, taken: ReadonlyArray<string>) => {
 
 const volumeUrl = (entry: FakeEntry) => urlOf(StorageVolumes.spec, entry)
 
+/** LXD 5.0.2's `PATCH` of a pool or volume: a description it is not sent is reset to `""`. */
+const patchResetsDescription = (r: M.MockRequest, next: Json): Json =>
+  r.method === "PATCH" && !(isObject(r.body) && "description" in r.body) ? { ...next, description: "" } : next
+
 /** @internal */
 export const storageRoutes = (state: FakeState): Array<Route> => {
   const inPool = (pool: string) =>
@@ -83,6 +87,8 @@ export const storageRoutes = (state: FakeState): Array<Route> => {
       config: { source: `/var/lib/lxd/storage-pools/${String(value.name)}` }
     }),
     computed: (_, entry) => ({ used_by: poolUsedBy(entry.name) }),
+    patch: "merge",
+    revise: (t, _, next) => patchResetsDescription(t.request, next),
     vetoCreate: (_, value) =>
       value.driver === "dir" ? undefined : M.error(500, `Required tool "${String(value.driver)}" is missing`),
     vetoDelete: (_, entry) =>
@@ -210,11 +216,11 @@ export const storageRoutes = (state: FakeState): Array<Route> => {
           if (!copy.volumeOnly) copySnapshots(copy.from, entry)
         })
     },
-    revise: (
-      t,
-      entry,
-      next
-    ) => (isObject(t.request.body) && typeof t.request.body.restore === "string" ? entry.value : next),
+    patch: "merge",
+    revise: (t, entry, next) =>
+      isObject(t.request.body) && typeof t.request.body.restore === "string"
+        ? entry.value
+        : patchResetsDescription(t.request, next),
     vetoWrite: (t, entry) => {
       const restore = isObject(t.request.body) ? t.request.body.restore : undefined
       if (typeof restore !== "string") return undefined
