@@ -16,10 +16,10 @@
 import { Exec, Lxd, LxdClient, StorageVolumes } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { Chunk, Effect, Layer, ManagedRuntime, Stream } from "effect"
-import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { startLab } from "./lab.js"
+import { entry, run } from "./process.js"
 import { median } from "./stats.js"
 
 const SELF = fileURLToPath(import.meta.url)
@@ -83,17 +83,6 @@ const child = async ([mode, socket]: ReadonlyArray<string>) => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // parent
-
-const run = (cmd: string, args: ReadonlyArray<string>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    p.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s))
-    p.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s))
-    p.on("error", reject)
-    p.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
 
 const runChild = async (mode: string, socket: string): Promise<Measure> => {
   const r = await run(process.execPath, ["--expose-gc", ...process.execArgv, SELF, "--child", mode, socket])
@@ -193,14 +182,4 @@ const main = async () => {
   }
 }
 
-if (process.argv[2] === "--child") {
-  child(process.argv.slice(3)).catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
-    process.exit(1)
-  })
-} else {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
-    process.exitCode = 1
-  })
-}
+entry(child, main)

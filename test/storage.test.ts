@@ -20,6 +20,10 @@ const on = <A, E>(
   use: Effect.Effect<A, E, Lxd.Services>
 ): Effect.Effect<A, E> => Effect.provide(use, Lxd.layerFromClient(client))
 
+/** `use` with the services of the first lab daemon. */
+const onA = <A, E>(use: Effect.Effect<A, E, Lxd.Services>) =>
+  Effect.scoped(Effect.flatMap(connect(a.socket), (client) => on(client, use)))
+
 const volumes = StorageVolumes.StorageVolumes
 const pools = StoragePools.StoragePools
 
@@ -80,124 +84,116 @@ const deleteVolume = (pool: string, name: string) =>
 
 describe("storage pools", () => {
   it.live("pylxd's pools scenario: get, all, create, save, put, patch, resources, delete", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const client = yield* connect(a.socket)
-      yield* on(
-        client,
-        Effect.gen(function*() {
-          const p = yield* pools
-          const def = yield* p.get("default")
-          expect(def).toMatchObject({ name: "default", driver: "dir", status: "Created", locations: ["none"] })
-          expect(def.used_by.map((u) => u.url)).toContain("/1.0/profiles/default")
-          yield* p.create({ name: "st-pools", driver: "dir", description: "one", config: {} })
-          yield* Effect.ensuring(
-            Effect.gen(function*() {
-              expect((yield* p.list()).map((x) => x.name)).toEqual(expect.arrayContaining(["default", "st-pools"]))
-              expect(yield* p.listNames()).toEqual(expect.arrayContaining(["default", "st-pools"]))
-              // save(): the whole writable part with the ETag
-              yield* p.modify("st-pools", (x) => ({ ...x, config: { ...x.config, "rsync.bwlimit": "10MiB" } }))
-              const saved = yield* p.getWithEtag("st-pools")
-              expect(saved.value.config["rsync.bwlimit"]).toBe("10MiB")
-              expect(saved.value.config["source"]).toContain("st-pools")
-              // put: left-out keys go (source stays: LXD keeps it)
-              yield* p.replace("st-pools", { description: "put", config: { source: saved.value.config["source"]! } })
-              expect((yield* p.get("st-pools")).config["rsync.bwlimit"]).toBeUndefined()
-              yield* p.update("st-pools", { description: "patched" })
-              expect((yield* p.get("st-pools")).description).toBe("patched")
-              // a config-only update keeps the description (5.0.2's PATCH would reset it: update PUTs a merge)
-              yield* p.update("st-pools", { config: { "rsync.bwlimit": "1MiB" } })
-              expect((yield* p.get("st-pools")).description).toBe("patched")
-              // 5.0.2 sends no ETag with a pool, yet checks an If-Match it is sent
-              expect(saved.etag).toBeUndefined()
-              const stale = yield* Effect.flip(p.update("st-pools", { description: "x" }, { etag: "\"0\"" }))
-              expect(stale._tag).toBe("PreconditionFailed")
-              const r = yield* p.resources("st-pools")
-              expect(r.space.total).toBeGreaterThan(0)
-              expect(r.space.used).toBeGreaterThan(0)
-              expect(r.inodes.total).toBeGreaterThan(0)
-              expect((yield* Effect.flip(p.delete("default")))._tag).toBe("BadRequest")
-            }),
-            Effect.ignore(p.delete("st-pools"))
-          )
-          expect(yield* p.exists("st-pools")).toBe(false)
-        })
-      )
-    })))
+    onA(
+      Effect.gen(function*() {
+        const p = yield* pools
+        const def = yield* p.get("default")
+        expect(def).toMatchObject({ name: "default", driver: "dir", status: "Created", locations: ["none"] })
+        expect(def.used_by.map((u) => u.url)).toContain("/1.0/profiles/default")
+        yield* p.create({ name: "st-pools", driver: "dir", description: "one", config: {} })
+        yield* Effect.ensuring(
+          Effect.gen(function*() {
+            expect((yield* p.list()).map((x) => x.name)).toEqual(expect.arrayContaining(["default", "st-pools"]))
+            expect(yield* p.listNames()).toEqual(expect.arrayContaining(["default", "st-pools"]))
+            // save(): the whole writable part with the ETag
+            yield* p.modify("st-pools", (x) => ({ ...x, config: { ...x.config, "rsync.bwlimit": "10MiB" } }))
+            const saved = yield* p.getWithEtag("st-pools")
+            expect(saved.value.config["rsync.bwlimit"]).toBe("10MiB")
+            expect(saved.value.config["source"]).toContain("st-pools")
+            // put: left-out keys go (source stays: LXD keeps it)
+            yield* p.replace("st-pools", { description: "put", config: { source: saved.value.config["source"]! } })
+            expect((yield* p.get("st-pools")).config["rsync.bwlimit"]).toBeUndefined()
+            yield* p.update("st-pools", { description: "patched" })
+            expect((yield* p.get("st-pools")).description).toBe("patched")
+            // a config-only update keeps the description (5.0.2's PATCH would reset it: update PUTs a merge)
+            yield* p.update("st-pools", { config: { "rsync.bwlimit": "1MiB" } })
+            expect((yield* p.get("st-pools")).description).toBe("patched")
+            // 5.0.2 sends no ETag with a pool, yet checks an If-Match it is sent
+            expect(saved.etag).toBeUndefined()
+            const stale = yield* Effect.flip(p.update("st-pools", { description: "x" }, { etag: "\"0\"" }))
+            expect(stale._tag).toBe("PreconditionFailed")
+            const r = yield* p.resources("st-pools")
+            expect(r.space.total).toBeGreaterThan(0)
+            expect(r.space.used).toBeGreaterThan(0)
+            expect(r.inodes.total).toBeGreaterThan(0)
+            expect((yield* Effect.flip(p.delete("default")))._tag).toBe("BadRequest")
+          }),
+          Effect.ignore(p.delete("st-pools"))
+        )
+        expect(yield* p.exists("st-pools")).toBe(false)
+      })
+    ))
 })
 
 describe("custom volumes and their snapshots", () => {
   it.live(
     "pylxd's volume and snapshot scenarios, content checked through an attached instance",
     () =>
-      Effect.scoped(Effect.gen(function*() {
-        const client = yield* connect(a.socket)
-        yield* on(
-          client,
-          Effect.gen(function*() {
-            const v = yield* volumes
-            expect(yield* v.create("default", "custom", { name: "st-v1", config: {} })).toBe("st-v1")
-            yield* Effect.ensuring(
-              Effect.gen(function*() {
-                const got = yield* v.get("default", "custom", "st-v1")
-                expect(got).toMatchObject({ name: "st-v1", type: "custom", content_type: "filesystem", used_by: [] })
-                yield* withMounted(
-                  "st-snapc",
-                  "default",
-                  "st-v1",
-                  Effect.gen(function*() {
-                    expect((yield* v.get("default", "custom", "st-v1")).used_by.map((u) => u.name)).toEqual([
-                      "st-snapc"
-                    ])
-                    yield* sh("st-snapc", "echo first > /mnt/v/file")
-                    const s = v.snapshots
-                    expect(yield* s.create("default", "custom", "st-v1")).toBe("snap0")
-                    yield* sh("st-snapc", "echo second > /mnt/v/file")
-                    expect(yield* s.create("default", "custom", "st-v1")).toBe("snap1")
-                    const named = yield* s.create("default", "custom", "st-v1", {
-                      name: "named",
-                      expires_at: "2030-01-01T00:00:00Z"
-                    })
-                    expect(named).toBe("named")
-                    expect((yield* s.get("default", "custom", "st-v1", "named")).expires_at).toBe(
-                      "2030-01-01T00:00:00Z"
-                    )
-                    const all = yield* s.list("default", "custom", "st-v1")
-                    expect(all.map((x) => x.name).sort()).toEqual(["named", "snap0", "snap1"])
-                    // the volume list holds the snapshots too: left out
-                    expect(yield* v.listNames("default", "custom")).toEqual(["st-v1"])
-                    // LXD refuses to restore a volume a running instance uses
-                    const busy = yield* Effect.flip(v.restore("default", "custom", "st-v1", "snap0"))
-                    expect(busy.message).toContain("Cannot restore custom volume used by running instances")
-                    const c = yield* LxdClient.LxdClient
-                    yield* c.run({
-                      method: "PUT",
-                      path: "/instances/st-snapc/state",
-                      body: { action: "stop", force: true }
-                    })
-                    yield* v.restore("default", "custom", "st-v1", "snap0")
-                    yield* c.run({ method: "PUT", path: "/instances/st-snapc/state", body: { action: "start" } })
-                    expect(yield* sh("st-snapc", "cat /mnt/v/file")).toBe("first")
-                    yield* s.delete("default", "custom", "st-v1", "snap1")
-                    expect(yield* s.exists("default", "custom", "st-v1", "snap1")).toBe(false)
-                    expect((yield* Effect.flip(s.get("default", "custom", "st-v1", "snap1")))._tag).toBe("NotFound")
-                    yield* s.rename("default", "custom", "st-v1", "named", "renamed")
-                    expect([...(yield* s.listNames("default", "custom", "st-v1"))].sort()).toEqual(["renamed", "snap0"])
-                    yield* s.update("default", "custom", "st-v1", "renamed", { expires_at: "2031-01-01T00:00:00Z" })
-                    expect((yield* s.get("default", "custom", "st-v1", "renamed")).expires_at).toBe(
-                      "2031-01-01T00:00:00Z"
-                    )
-                    // detach: the instance's device goes, the volume stays
-                    yield* v.detach("st-snapc", "st-v1")
-                    expect((yield* v.get("default", "custom", "st-v1")).used_by).toEqual([])
+      onA(
+        Effect.gen(function*() {
+          const v = yield* volumes
+          expect(yield* v.create("default", "custom", { name: "st-v1", config: {} })).toBe("st-v1")
+          yield* Effect.ensuring(
+            Effect.gen(function*() {
+              const got = yield* v.get("default", "custom", "st-v1")
+              expect(got).toMatchObject({ name: "st-v1", type: "custom", content_type: "filesystem", used_by: [] })
+              yield* withMounted(
+                "st-snapc",
+                "default",
+                "st-v1",
+                Effect.gen(function*() {
+                  expect((yield* v.get("default", "custom", "st-v1")).used_by.map((u) => u.name)).toEqual([
+                    "st-snapc"
+                  ])
+                  yield* sh("st-snapc", "echo first > /mnt/v/file")
+                  const s = v.snapshots
+                  expect(yield* s.create("default", "custom", "st-v1")).toBe("snap0")
+                  yield* sh("st-snapc", "echo second > /mnt/v/file")
+                  expect(yield* s.create("default", "custom", "st-v1")).toBe("snap1")
+                  const named = yield* s.create("default", "custom", "st-v1", {
+                    name: "named",
+                    expires_at: "2030-01-01T00:00:00Z"
                   })
-                )
-              }),
-              deleteVolume("default", "st-v1")
-            )
-            expect((yield* Effect.flip(v.get("default", "custom", "st-v1")))._tag).toBe("NotFound")
-          })
-        )
-      })),
+                  expect(named).toBe("named")
+                  expect((yield* s.get("default", "custom", "st-v1", "named")).expires_at).toBe(
+                    "2030-01-01T00:00:00Z"
+                  )
+                  const all = yield* s.list("default", "custom", "st-v1")
+                  expect(all.map((x) => x.name).sort()).toEqual(["named", "snap0", "snap1"])
+                  // the volume list holds the snapshots too: left out
+                  expect(yield* v.listNames("default", "custom")).toEqual(["st-v1"])
+                  // LXD refuses to restore a volume a running instance uses
+                  const busy = yield* Effect.flip(v.restore("default", "custom", "st-v1", "snap0"))
+                  expect(busy.message).toContain("Cannot restore custom volume used by running instances")
+                  const c = yield* LxdClient.LxdClient
+                  yield* c.run({
+                    method: "PUT",
+                    path: "/instances/st-snapc/state",
+                    body: { action: "stop", force: true }
+                  })
+                  yield* v.restore("default", "custom", "st-v1", "snap0")
+                  yield* c.run({ method: "PUT", path: "/instances/st-snapc/state", body: { action: "start" } })
+                  expect(yield* sh("st-snapc", "cat /mnt/v/file")).toBe("first")
+                  yield* s.delete("default", "custom", "st-v1", "snap1")
+                  expect(yield* s.exists("default", "custom", "st-v1", "snap1")).toBe(false)
+                  expect((yield* Effect.flip(s.get("default", "custom", "st-v1", "snap1")))._tag).toBe("NotFound")
+                  yield* s.rename("default", "custom", "st-v1", "named", "renamed")
+                  expect([...(yield* s.listNames("default", "custom", "st-v1"))].sort()).toEqual(["renamed", "snap0"])
+                  yield* s.update("default", "custom", "st-v1", "renamed", { expires_at: "2031-01-01T00:00:00Z" })
+                  expect((yield* s.get("default", "custom", "st-v1", "renamed")).expires_at).toBe(
+                    "2031-01-01T00:00:00Z"
+                  )
+                  // detach: the instance's device goes, the volume stays
+                  yield* v.detach("st-snapc", "st-v1")
+                  expect((yield* v.get("default", "custom", "st-v1")).used_by).toEqual([])
+                })
+              )
+            }),
+            deleteVolume("default", "st-v1")
+          )
+          expect((yield* Effect.flip(v.get("default", "custom", "st-v1")))._tag).toBe("NotFound")
+        })
+      ),
     120_000
   )
 })
@@ -206,46 +202,42 @@ describe("copies, moves and backups", () => {
   it.live(
     "between two pools: a copy holds the content; a moved volume is gone from its source",
     () =>
-      Effect.scoped(Effect.gen(function*() {
-        const client = yield* connect(a.socket)
-        yield* on(
-          client,
-          withPool(
-            "st-pool2",
-            Effect.gen(function*() {
-              const v = yield* volumes
-              yield* v.create("default", "custom", { name: "st-src", config: {} })
-              yield* Effect.ensuring(
-                Effect.gen(function*() {
-                  yield* withMounted("st-writer", "default", "st-src", sh("st-writer", "echo pools > /mnt/v/file"))
-                  expect(yield* v.copy("default", "st-src", { targetPool: "st-pool2", targetName: "st-copy" })).toBe(
-                    "st-copy"
+      onA(
+        withPool(
+          "st-pool2",
+          Effect.gen(function*() {
+            const v = yield* volumes
+            yield* v.create("default", "custom", { name: "st-src", config: {} })
+            yield* Effect.ensuring(
+              Effect.gen(function*() {
+                yield* withMounted("st-writer", "default", "st-src", sh("st-writer", "echo pools > /mnt/v/file"))
+                expect(yield* v.copy("default", "st-src", { targetPool: "st-pool2", targetName: "st-copy" })).toBe(
+                  "st-copy"
+                )
+                yield* withMounted(
+                  "st-reader",
+                  "st-pool2",
+                  "st-copy",
+                  Effect.flatMap(
+                    sh("st-reader", "cat /mnt/v/file"),
+                    (t) => Effect.sync(() => expect(t).toBe("pools"))
                   )
-                  yield* withMounted(
-                    "st-reader",
-                    "st-pool2",
-                    "st-copy",
-                    Effect.flatMap(
-                      sh("st-reader", "cat /mnt/v/file"),
-                      (t) => Effect.sync(() => expect(t).toBe("pools"))
-                    )
-                  )
-                  yield* v.move("default", "st-src", { pool: "st-pool2", name: "st-moved" })
-                  expect(yield* v.exists("default", "custom", "st-src")).toBe(false)
-                  expect(
-                    (yield* v.listAll("st-pool2")).map((x) => x.name).sort()
-                  ).toEqual(["st-copy", "st-moved"])
-                }),
-                Effect.all([
-                  deleteVolume("default", "st-src"),
-                  deleteVolume("st-pool2", "st-copy"),
-                  deleteVolume("st-pool2", "st-moved")
-                ])
-              )
-            })
-          )
+                )
+                yield* v.move("default", "st-src", { pool: "st-pool2", name: "st-moved" })
+                expect(yield* v.exists("default", "custom", "st-src")).toBe(false)
+                expect(
+                  (yield* v.listAll("st-pool2")).map((x) => x.name).sort()
+                ).toEqual(["st-copy", "st-moved"])
+              }),
+              Effect.all([
+                deleteVolume("default", "st-src"),
+                deleteVolume("st-pool2", "st-copy"),
+                deleteVolume("st-pool2", "st-moved")
+              ])
+            )
+          })
         )
-      })),
+      ),
     120_000
   )
 
@@ -322,45 +314,41 @@ describe("copies, moves and backups", () => {
   it.live(
     "a backup exported and imported under a new name round-trips its content",
     () =>
-      Effect.scoped(Effect.gen(function*() {
-        const client = yield* connect(a.socket)
-        yield* on(
-          client,
-          Effect.gen(function*() {
-            const v = yield* volumes
-            yield* v.create("default", "custom", { name: "st-bk", config: {} })
-            yield* Effect.ensuring(
-              Effect.gen(function*() {
-                yield* withMounted("st-bkw", "default", "st-bk", sh("st-bkw", "echo backed-up > /mnt/v/file"))
-                yield* v.snapshots.create("default", "custom", "st-bk", { name: "s0" })
-                const name = yield* v.backups.create("default", "custom", "st-bk", { compression_algorithm: "gzip" })
-                expect(name).toBe("backup0")
-                expect((yield* v.backups.get("default", "custom", "st-bk", name)).volume_only).toBe(false)
-                const imported = yield* v.importBackup(
-                  "default",
-                  v.backups.export("default", "custom", "st-bk", name),
-                  {
-                    name: "st-bk-imp"
-                  }
-                )
-                expect(imported).toBe("st-bk-imp")
-                expect(yield* v.snapshots.listNames("default", "custom", "st-bk-imp")).toEqual(["s0"])
-                yield* withMounted(
-                  "st-bkr",
-                  "default",
-                  "st-bk-imp",
-                  Effect.flatMap(sh("st-bkr", "cat /mnt/v/file"), (t) => Effect.sync(() => expect(t).toBe("backed-up")))
-                )
-                yield* v.backups.rename("default", "custom", "st-bk", name, "kept")
-                expect(yield* v.backups.listNames("default", "custom", "st-bk")).toEqual(["kept"])
-                yield* v.backups.delete("default", "custom", "st-bk", "kept")
-                expect(yield* v.backups.exists("default", "custom", "st-bk", "kept")).toBe(false)
-              }),
-              Effect.all([deleteVolume("default", "st-bk"), deleteVolume("default", "st-bk-imp")])
-            )
-          })
-        )
-      })),
+      onA(
+        Effect.gen(function*() {
+          const v = yield* volumes
+          yield* v.create("default", "custom", { name: "st-bk", config: {} })
+          yield* Effect.ensuring(
+            Effect.gen(function*() {
+              yield* withMounted("st-bkw", "default", "st-bk", sh("st-bkw", "echo backed-up > /mnt/v/file"))
+              yield* v.snapshots.create("default", "custom", "st-bk", { name: "s0" })
+              const name = yield* v.backups.create("default", "custom", "st-bk", { compression_algorithm: "gzip" })
+              expect(name).toBe("backup0")
+              expect((yield* v.backups.get("default", "custom", "st-bk", name)).volume_only).toBe(false)
+              const imported = yield* v.importBackup(
+                "default",
+                v.backups.export("default", "custom", "st-bk", name),
+                {
+                  name: "st-bk-imp"
+                }
+              )
+              expect(imported).toBe("st-bk-imp")
+              expect(yield* v.snapshots.listNames("default", "custom", "st-bk-imp")).toEqual(["s0"])
+              yield* withMounted(
+                "st-bkr",
+                "default",
+                "st-bk-imp",
+                Effect.flatMap(sh("st-bkr", "cat /mnt/v/file"), (t) => Effect.sync(() => expect(t).toBe("backed-up")))
+              )
+              yield* v.backups.rename("default", "custom", "st-bk", name, "kept")
+              expect(yield* v.backups.listNames("default", "custom", "st-bk")).toEqual(["kept"])
+              yield* v.backups.delete("default", "custom", "st-bk", "kept")
+              expect(yield* v.backups.exists("default", "custom", "st-bk", "kept")).toBe(false)
+            }),
+            Effect.all([deleteVolume("default", "st-bk"), deleteVolume("default", "st-bk-imp")])
+          )
+        })
+      ),
     120_000
   )
 

@@ -30,10 +30,7 @@ import {
   startOperation
 } from "./fakeCore.js"
 import { body, fail, isObject, ok, projectOf, type Route, strMap } from "./fakeHttp.js"
-
-const INDEX = "backup/index.yaml\n"
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
+import { backupIndex, backupTarball } from "./fakeInstanceParts.js"
 
 /** The next free `<prefix><N>` among `taken`. */
 const nextName = (prefix: string, taken: ReadonlyArray<string>) => {
@@ -66,7 +63,7 @@ export const storageRoutes = (state: FakeState): Array<Route> => {
       isObject(p.value.devices) &&
       Object.values(p.value.devices).some((d) => isObject(d) && d.type === "disk" && d.pool === pool)
     ).map((p) => urlOf({ path: "/profiles" }, p))
-    return [...profiles, ...disksOn(pool).map(instanceUrl)]
+    return [...profiles, ...disksOn(pool).map(instanceUrl), ...inPool(pool).map(volumeUrl)]
   }
 
   const pools = fakeCollection(state, StoragePools.spec, {
@@ -92,7 +89,7 @@ export const storageRoutes = (state: FakeState): Array<Route> => {
     vetoCreate: (_, value) =>
       value.driver === "dir" ? undefined : M.error(500, `Required tool "${String(value.driver)}" is missing`),
     vetoDelete: (_, entry) =>
-      poolUsedBy(entry.name).length > 0 || inPool(entry.name).length > 0
+      poolUsedBy(entry.name).length > 0
         ? M.error(400, "The storage pool is currently in use")
         : undefined
   })
@@ -115,14 +112,7 @@ export const storageRoutes = (state: FakeState): Array<Route> => {
 
   /** `POST /storage-pools/{pool}/volumes/custom` with a backup tarball: the volume (and its snapshots) back. */
   const importVolume = (r: M.MockRequest): Effect.Effect<M.MockResponse> => {
-    const raw = decoder.decode(r.bytes ?? new Uint8Array(0))
-    let index: Json | undefined
-    try {
-      const parsed: unknown = raw.startsWith(INDEX) ? JSON.parse(raw.slice(INDEX.length)) : undefined
-      index = isObject(parsed) ? parsed : undefined
-    } catch {
-      index = undefined
-    }
+    const index = backupIndex(r.bytes)
     const project = projectOf(r)
     const pool = r.params.pool!
     const name = r.headers["x-lxd-name"] ?? String(index?.name ?? "")
@@ -253,7 +243,7 @@ export const storageRoutes = (state: FakeState): Array<Route> => {
             config: volume?.value.config ?? {},
             snapshots: volume === undefined || entry.value.volume_only === true ? [] : snapshotNames(volume)
           }
-          tarballs.set(entry, encoder.encode(INDEX + JSON.stringify(index)))
+          tarballs.set(entry, backupTarball(index))
         })
     }
   })
