@@ -1,9 +1,9 @@
 /**
  * Volume backup export benchmark: a custom volume holding 256 MiB (random bytes, so the tarball is as big) is
- * backed up (`compression_algorithm: "none"`) and its tarball exported through effect-lxd
- * (`StorageVolumes.backups.export`, a `Stream<Uint8Array>` hashed as it arrives), next to the same export read
- * whole into memory (what a client that buffers does) and `curl -o /dev/null`, in one run, 3 runs each,
- * medians. Target: peak RSS growth of the streaming export ≤ 32 MiB.
+ * backed up (`compression_algorithm: "none"`) and its tarball exported through effect-lxd, hashed as it
+ * arrives: `StorageVolumes.backups.exportTo` (the transport's reused-buffer download) and `backups.export` (a
+ * `Stream<Uint8Array>`), next to the same export read whole into memory (what a client that buffers does) and
+ * `curl -o /dev/null`, in one run, 3 runs each, medians. Target: peak RSS growth of `exportTo` ≤ 32 MiB.
  *
  *   node_modules/.bin/tsx bench/storage.ts
  *   LXD_SOCKET=/path/unix.socket node_modules/.bin/tsx bench/storage.ts      (use an existing daemon)
@@ -66,6 +66,15 @@ const child = async ([mode, socket]: ReadonlyArray<string>) => {
     }
     const hash = createHash("sha256")
     let n = 0
+    if (mode === "exportTo") {
+      yield* v.backups.exportTo("default", "custom", VOLUME, BACKUP, (chunk) =>
+        Effect.sync(() => {
+          hash.update(chunk)
+          n += chunk.length
+        }))
+      hash.digest("hex")
+      return n
+    }
     yield* Stream.runForEach(stream, (chunk) =>
       Effect.sync(() => {
         hash.update(chunk)
@@ -137,10 +146,16 @@ const main = async () => {
   try {
     process.stderr.write(`preparing a ${SIZE_MIB} MiB volume and its backup…\n`)
     await runtime.runPromise(prepare)
-    const rows: Record<string, Array<Measure>> = { "effect-lxd export (stream)": [], "export read whole": [], curl: [] }
+    const rows: Record<string, Array<Measure>> = {
+      "effect-lxd exportTo (reused buffers)": [],
+      "effect-lxd export (stream)": [],
+      "export read whole": [],
+      curl: []
+    }
     for (let i = 0; i < RUNS; i++) {
       // rotate the order each run
       const order = [
+        ["effect-lxd exportTo (reused buffers)", () => runChild("exportTo", lab.socket)],
         ["effect-lxd export (stream)", () => runChild("stream", lab.socket)],
         ["export read whole", () => runChild("whole", lab.socket)],
         ["curl", () => curl(lab.socket)]
@@ -166,7 +181,7 @@ const main = async () => {
       const bytes = ms[0]!.bytes
       const rss = ms.map((m) => m.rssMiB).filter((x) => !Number.isNaN(x))
       const peak = rss.length === 0 ? undefined : Math.max(...rss)
-      const isTarget = name.startsWith("effect-lxd")
+      const isTarget = name.startsWith("effect-lxd exportTo")
       process.stdout.write(
         `| ${name} | ${t.toFixed(0)} | ${(bytes / MiB / (t / 1000)).toFixed(0)} | ${(bytes / MiB).toFixed(1)} | ${
           peak === undefined ? "–" : peak.toFixed(1)

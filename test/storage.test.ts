@@ -6,7 +6,8 @@
 import { Exec, Lxd, LxdClient, Migration, Operations, StoragePools, StorageVolumes } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Stream } from "effect"
+import { createHash } from "node:crypto"
 import { lab, lab2 } from "./lab/lab.js"
 
 const a = lab()
@@ -333,6 +334,14 @@ describe("copies, moves and backups", () => {
                 }
               )
               expect(imported).toBe("st-bk-imp")
+              // the reused-buffer export gives the same bytes as the stream
+              const viaStream = createHash("sha256")
+              yield* Stream.runForEach(v.backups.export("default", "custom", "st-bk", name), (c) =>
+                Effect.sync(() => viaStream.update(c)))
+              const viaTo = createHash("sha256")
+              yield* v.backups.exportTo("default", "custom", "st-bk", name, (c) =>
+                Effect.sync(() => viaTo.update(c)))
+              expect(viaTo.digest("hex")).toBe(viaStream.digest("hex"))
               expect(yield* v.snapshots.listNames("default", "custom", "st-bk-imp")).toEqual(["s0"])
               yield* withMounted(
                 "st-bkr",

@@ -436,6 +436,19 @@ export declare namespace StorageVolumes {
       volume: string,
       backup: string
     ) => Stream.Stream<Uint8Array, LxdError>
+    /**
+     * The backup tarball into `write`, chunk by chunk (`GET …/backups/{backup}/export`), through the transport's
+     * reused-buffer download when it has one (the Node transport over a unix socket): no allocation per chunk,
+     * so memory stays flat. A chunk is valid only until `write` returns (copy what you keep). Errors:
+     * `NotFound`, `ClientConnectionFailed`, `write`'s own.
+     */
+    readonly exportTo: <E>(
+      pool: string,
+      type: VolumeType,
+      volume: string,
+      backup: string,
+      write: (chunk: Uint8Array) => Effect.Effect<void, E>
+    ) => Effect.Effect<void, LxdError | E>
   }
 
   /**

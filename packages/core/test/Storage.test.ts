@@ -226,6 +226,10 @@ describe("StorageVolumes against 5.0.2's answers", () => {
       const v = yield* StorageVolumes.StorageVolumes
       const bytes = yield* Stream.runCollect(v.backups.export("default", "custom", "v1", "backup0"))
       expect(Chunk.reduce(bytes, 0, (n, c) => n + c.length)).toBe(3)
+      // without the transport's download path, exportTo hands over the stream's chunks
+      const seen: Array<number> = []
+      yield* v.backups.exportTo("default", "custom", "v1", "backup0", (c) => Effect.sync(() => seen.push(...c)))
+      expect(seen).toEqual([1, 2, 3])
       const name = yield* v.importBackup("st2", Stream.make(new Uint8Array([1, 2]), new Uint8Array([3])))
       expect(name).toBe("v1imp")
       const post = (yield* requests).find((r) => r.method === "POST")!

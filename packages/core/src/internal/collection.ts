@@ -164,6 +164,34 @@ export const downloadPart = <S extends AnySpec>(
   })).pipe(Stream.withSpan(`${spec.name}.${options.verb}`))
 
 /**
+ * {@link downloadPart} into a callback: through the transport's reused-buffer download when it has one (no
+ * allocation per chunk; `write` must be done with a chunk before it returns, the buffer is reused), else the
+ * stream's chunks. As a method taking the parents' names, the object's, then `write`.
+ *
+ * @internal
+ */
+export const downloadPartTo = <S extends AnySpec>(
+  client: LxdClient.Service,
+  spec: S,
+  options: { readonly verb: string; readonly suffix: string }
+) =>
+<E>(...args: [...ReadonlyArray<string>, (chunk: Uint8Array) => Effect.Effect<void, E>]): Effect.Effect<
+  void,
+  LxdError | E
+> =>
+  Effect.gen(function*() {
+    const depth = spec.parents.length
+    const write = args[args.length - 1] as (chunk: Uint8Array) => Effect.Effect<void, E>
+    const names = args.slice(0, -1) as ReadonlyArray<string>
+    const path = yield* objectPath(client, spec, names.slice(0, depth), names[depth], options.suffix)
+    const request: Request = { method: "GET", path }
+    const done = yield* client.download(request, (status) => status === 200, write)
+    if (done._tag === "Some") return
+    const response = yield* client.requestRaw(request)
+    yield* Stream.runForEach(Stream.mapError(response.stream, client.connectionFailed(request)), write)
+  }).pipe(Effect.withSpan(`${spec.name}.${options.verb}`))
+
+/**
  * The URLs of a `recursion=0` list that name the collection's own objects: with `listQuirk: "snapshots"`, those
  * directly below its path (not `…/v1/snapshots/snap0`).
  *

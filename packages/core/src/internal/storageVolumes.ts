@@ -225,7 +225,8 @@ export const make = (client: LxdClient.Service, specs: Specs): SV.StorageVolumes
     },
     backups: {
       ...backups,
-      export: Collection.downloadPart(client, specs.backups, { verb: "export", suffix: "/export" })
+      export: Collection.downloadPart(client, specs.backups, { verb: "export", suffix: "/export" }),
+      exportTo: Collection.downloadPartTo(client, specs.backups, { verb: "exportTo", suffix: "/export" })
     }
   }
 }
