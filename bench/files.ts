@@ -37,6 +37,7 @@ import * as path from "node:path"
 import { pipeline } from "node:stream/promises"
 import { fileURLToPath } from "node:url"
 import { startLab } from "./lab.js"
+import { entry, run } from "./process.js"
 import { median } from "./stats.js"
 
 /** undici (a dependency of @effect-lxd/node only): the subset the diagnostic rows use. */
@@ -243,17 +244,6 @@ const child = async (args: ReadonlyArray<string>) => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // parent
-
-const run = (cmd: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env })
-    let stdout = ""
-    let stderr = ""
-    p.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s))
-    p.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s))
-    p.on("error", reject)
-    p.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
 
 const runChild = async (
   mode: string,
@@ -519,14 +509,4 @@ const main = async () => {
   }
 }
 
-if (process.argv[2] === "--child") {
-  child(process.argv.slice(3)).catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
-    process.exit(1)
-  })
-} else {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
-    process.exitCode = 1
-  })
-}
+entry(child, main)

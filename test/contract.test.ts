@@ -12,6 +12,7 @@ import { fileScenarios } from "./contract/files.js"
 import { instanceScenarios } from "./contract/instances.js"
 import { networkScenarios } from "./contract/networks.js"
 import { scenarios as core } from "./contract/scenarios.js"
+import { storageScenarios } from "./contract/storage.js"
 import { lab } from "./lab/lab.js"
 
 const info = lab()
@@ -21,7 +22,8 @@ const scenarios = [
   ...execScenarios,
   ...fileScenarios,
   ...collectionScenarios,
-  ...networkScenarios
+  ...networkScenarios,
+  ...storageScenarios
 ]
 
 const backends = [

@@ -25,6 +25,8 @@ import * as Operations from "./Operations.js"
 import * as Profiles from "./Profiles.js"
 import * as Projects from "./Projects.js"
 import * as Server from "./Server.js"
+import * as StoragePools from "./StoragePools.js"
+import * as StorageVolumes from "./StorageVolumes.js"
 import * as VirtualMachines from "./VirtualMachines.js"
 import * as Warnings from "./Warnings.js"
 
@@ -54,6 +56,8 @@ export type Services =
   | NetworkPeers.NetworkPeers
   | NetworkLoadBalancers.NetworkLoadBalancers
   | VirtualMachines.VirtualMachines
+  | StoragePools.StoragePools
+  | StorageVolumes.StorageVolumes
 
 /**
  * All resource services over the engine in context.
@@ -82,7 +86,9 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     NetworkZoneRecords.layer,
     NetworkPeers.layer,
     NetworkLoadBalancers.layer,
-    VirtualMachines.layer
+    VirtualMachines.layer,
+    StoragePools.layer,
+    StorageVolumes.layer
   )
 
 /**

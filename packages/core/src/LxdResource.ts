@@ -31,6 +31,7 @@ export type NameKind =
   | "listen address"
   | "storage pool"
   | "storage volume"
+  | "storage volume type"
   | "image alias"
   | "fingerprint"
   | "certificate fingerprint"
@@ -205,6 +206,13 @@ export interface Spec<
   readonly lifecycle: string | undefined
   /** Top-level fields of `item` that are not in `put`: never sent by `modify` (derived). */
   readonly readOnly: ReadonlyArray<string>
+  /**
+   * What LXD's lists hold besides the collection's own objects, which the client leaves out or fixes:
+   * `"snapshots"`, its objects' snapshots as well (storage volumes: URLs `…/v1/snapshots/snap0`, items named
+   * `v1/snap0`), left out; `"parentPrefix"`, items named after their parent (volume snapshots: `v1/snap0` where
+   * `GET` says `snap0`), the prefix cut. `undefined`: a list holds its objects only.
+   */
+  readonly listQuirk: "snapshots" | "parentPrefix" | undefined
 }
 
 /**
@@ -311,6 +319,7 @@ export const spec = <
   readonly filter?: string | undefined
   readonly allProjects?: string | undefined
   readonly lifecycle?: string | undefined
+  readonly listQuirk?: "snapshots" | "parentPrefix" | undefined
 }): Spec<{ readonly [K in keyof Parents]: string }, Item, Post, Put> => {
   const writable = new Set(fieldsOf(options.put))
   const placeholders = options.path.match(/\{[^}]+\}/g)?.length ?? 0
@@ -335,6 +344,7 @@ export const spec = <
     filter: options.filter,
     allProjects: options.allProjects,
     lifecycle: options.lifecycle,
-    readOnly: fieldsOf(options.item).filter((f) => !writable.has(f))
+    readOnly: fieldsOf(options.item).filter((f) => !writable.has(f)),
+    listQuirk: options.listQuirk
   }
 }

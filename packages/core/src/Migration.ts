@@ -1,5 +1,5 @@
 /**
- * Copying and moving instances and images between two LXD servers. Hold both servers at once with
+ * Copying and moving instances, custom storage volumes and images between two LXD servers. Hold both servers at once with
  * `LxdClient.connect` (one engine per transport) and pass them in (see the example).
  *
  * Modes: `pull` (default: the target connects to the source, which must listen on the network), `push` (the
@@ -106,6 +106,37 @@ export interface CopyImageOptions {
 }
 
 /**
+ * `source`, `target` (engines from `LxdClient.connect`), the custom volume (`pool`, `name`) and where it goes
+ * (`targetPool`, default the same name; `targetName`), `mode`, `volumeOnly` (no snapshots), `refresh` (update an
+ * existing copy), `move` (delete the source after the copy).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CopyVolumeOptions {
+  /** The engine of the server the volume is on (from `LxdClient.connect`). */
+  readonly source: LxdClient.Service
+  /** The engine of the server to copy it to. */
+  readonly target: LxdClient.Service
+  /** The volume's pool on `source`. */
+  readonly pool: string
+  /** The custom volume on `source`. */
+  readonly name: string
+  /** Its pool on `target` (default: `pool`). */
+  readonly targetPool?: string | undefined
+  /** Its name on `target` (default: `name`). */
+  readonly targetName?: string | undefined
+  /** Which side opens the migration connections. */
+  readonly mode?: Mode | undefined
+  /** Leave the snapshots out. */
+  readonly volumeOnly?: boolean | undefined
+  /** Update an existing copy with what changed (`custom_volume_refresh`). */
+  readonly refresh?: boolean | undefined
+  /** Delete the source after the copy. */
+  readonly move?: boolean | undefined
+}
+
+/**
  * Copies or moves an instance to another server and waits for it (`POST /1.0/instances/{name}` with
  * `migration: true` on the source, `POST /1.0/instances` with `source.type: migration` on the target).
  * Errors: `InvalidArgument` (names; a server that does not listen on the network), `NotFound`, `OperationFailed`
@@ -126,6 +157,31 @@ export const copyInstance: (options: CopyInstanceOptions) => Effect.Effect<Opera
 export const copyInstanceOperation: (
   options: CopyInstanceOptions
 ) => Effect.Effect<OperationHandle, LxdError, Scope.Scope> = internal.copyInstanceOperation
+
+/**
+ * Copies or moves a custom volume to another server and waits for both sides (`POST
+ * /1.0/storage-pools/{pool}/volumes/custom/{name}` with `migration: true` on the source, `POST
+ * /1.0/storage-pools/{targetPool}/volumes/custom` with `source.type: migration` on the target;
+ * `storage_api_remote_volume_handling`), in the same pull, push and relay modes as {@link copyInstance}, with
+ * the same machinery. Interrupting it ends both operations (the target's cancelled or drained, the source's
+ * drained) so none is left running. Errors: `InvalidArgument` (names; a server that does not listen on the
+ * network), `NotFound`, `OperationFailed` (e.g. the name exists on the target), `APIExtensionNotAvailable`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const copyVolume: (options: CopyVolumeOptions) => Effect.Effect<Operation, LxdError> = internal.copyVolume
+
+/**
+ * Starts a volume copy in the caller's scope and returns the target's operation (`progress` is subscribed).
+ * Closing the scope early ends the copy on both servers.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const copyVolumeOperation: (
+  options: CopyVolumeOptions
+) => Effect.Effect<OperationHandle, LxdError, Scope.Scope> = internal.copyVolumeOperation
 
 /**
  * Copies an image to another server. `mode: "pull"` (default): the target downloads it over HTTPS (`POST

@@ -189,6 +189,20 @@ export * as Projects from "./Projects.js"
 export * as Server from "./Server.js"
 
 /**
+ * Storage pools: where instances, images and volumes are stored, and their space.
+ *
+ * @since 0.2.0
+ */
+export * as StoragePools from "./StoragePools.js"
+
+/**
+ * Storage volumes, their snapshots and backups; copies, moves, attaching to instances.
+ *
+ * @since 0.2.0
+ */
+export * as StorageVolumes from "./StorageVolumes.js"
+
+/**
  * LXD virtual machines: the instances service restricted to virtual machines.
  *
  * @since 0.1.0

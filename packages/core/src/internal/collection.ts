@@ -7,6 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type { LxdClient, Request, WriteResult } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, PreconditionFailed } from "../LxdError.js"
 import type * as LxdResource from "../LxdResource.js"
@@ -225,6 +226,92 @@ export const modifyWith = <S extends AnySpec>(
   })
 
 /**
+ * A part of an object that is a raw body read as it arrives (`GET {path}/{name}{suffix}`: a backup's `/export`),
+ * as a method taking the parents' names and the object's: the stream holds the bytes, memory stays bounded by
+ * the transport's buffers. Span `${spec.name}.${verb}`.
+ *
+ * @internal
+ */
+export const downloadPart = <S extends AnySpec>(
+  client: LxdClient.Service,
+  spec: S,
+  options: { readonly verb: string; readonly suffix: string }
+) =>
+(...args: ReadonlyArray<string>): Stream.Stream<Uint8Array, LxdError> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const depth = spec.parents.length
+    const path = yield* objectPath(client, spec, args.slice(0, depth), args[depth], options.suffix)
+    const request: Request = { method: "GET", path }
+    const response = yield* client.requestRaw(request)
+    return Stream.mapError(response.stream, client.connectionFailed(request))
+  })).pipe(Stream.withSpan(`${spec.name}.${options.verb}`))
+
+/**
+ * {@link downloadPart} into a callback: through the transport's reused-buffer download when it has one (no
+ * allocation per chunk; `write` must be done with a chunk before it returns, the buffer is reused), else the
+ * stream's chunks. As a method taking the parents' names, the object's, then `write`.
+ *
+ * @internal
+ */
+export const downloadPartTo = <S extends AnySpec>(
+  client: LxdClient.Service,
+  spec: S,
+  options: { readonly verb: string; readonly suffix: string }
+) =>
+<E>(...args: [...ReadonlyArray<string>, (chunk: Uint8Array) => Effect.Effect<void, E>]): Effect.Effect<
+  void,
+  LxdError | E
+> =>
+  Effect.gen(function*() {
+    const depth = spec.parents.length
+    const write = args[args.length - 1] as (chunk: Uint8Array) => Effect.Effect<void, E>
+    const names = args.slice(0, -1) as ReadonlyArray<string>
+    const path = yield* objectPath(client, spec, names.slice(0, depth), names[depth], options.suffix)
+    const request: Request = { method: "GET", path }
+    const done = yield* client.download(request, (status) => status === 200, write)
+    if (done._tag === "Some") return
+    const response = yield* client.requestRaw(request)
+    yield* Stream.runForEach(Stream.mapError(response.stream, client.connectionFailed(request)), write)
+  }).pipe(Effect.withSpan(`${spec.name}.${options.verb}`))
+
+/**
+ * The URLs of a `recursion=0` list that name the collection's own objects: with `listQuirk: "snapshots"`, those
+ * directly below its path (not `…/v1/snapshots/snap0`).
+ *
+ * @internal
+ */
+export const ownUrls = (spec: AnySpec, path: string, urls: ReadonlyArray<string>): ReadonlyArray<string> => {
+  if (spec.listQuirk !== "snapshots") return urls
+  const below = `/1.0${path}/`
+  return urls.filter((url) => {
+    const p = url.split("?")[0]!
+    return !p.startsWith(below) || !p.slice(below.length).includes("/")
+  })
+}
+
+/**
+ * The items of a `recursion=1` list as `GET` shows them: with `listQuirk: "snapshots"` the snapshots (named
+ * `v1/snap0`) left out; with `"parentPrefix"` the `v1/` of each name cut.
+ *
+ * @internal
+ */
+export const ownItems = <A>(spec: AnySpec, items: ReadonlyArray<A>): ReadonlyArray<A> => {
+  if (spec.listQuirk === undefined) return items
+  const nameOf = (item: A): unknown => (isRecord(item) ? item[spec.nameField] : undefined)
+  if (spec.listQuirk === "snapshots") {
+    return items.filter((item) => {
+      const name = nameOf(item)
+      return typeof name !== "string" || !name.includes("/")
+    })
+  }
+  return items.map((item) => {
+    const name = nameOf(item)
+    if (typeof name !== "string" || !name.includes("/")) return item
+    return { ...(item as Record<string, unknown>), [spec.nameField]: name.slice(name.lastIndexOf("/") + 1) } as A
+  })
+}
+
+/**
  * The collection service a spec describes, over an engine.
  *
  * @internal
@@ -279,6 +366,8 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
   const readWritable = (path: string) => writablePart(client, spec, path)
 
   const write = client.write
+  /** The last literal segment of the path (`backups`): the key of the operation's resources LXD may use. */
+  const segment = spec.path.split("/").filter((s) => s !== "" && !s.startsWith("{")).pop() ?? ""
   /** The name a create's body gives, if any. */
   const nameIn = (body: unknown): unknown => (isRecord(body) ? body[spec.nameField] : undefined)
 
@@ -300,7 +389,16 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       }
     }
     const named = nameIn(body)
-    return typeof named === "string" && named !== "" ? named : undefined
+    if (typeof named === "string" && named !== "") return named
+    // LXD names some new objects under their own kind, not below the collection (a volume backup's operation
+    // has `backups: ["/1.0/backups/backup0"]`)
+    const own = result.operation?.resources[segment]?.[0]
+    if (own === undefined) return undefined
+    try {
+      return Path.nameFromUrl(own.split("?")[0]!)
+    } catch {
+      return undefined
+    }
   }
 
   const service: LxdResource.Collection<ReadonlyArray<string>, unknown, unknown, unknown> = {
@@ -309,7 +407,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       return Effect.gen(function*() {
         const { path, query } = yield* listRequest(parents, options as LxdResource.ListOptions | undefined, undefined)
         const r = yield* client.sync(NameList, { method: "GET", path, query })
-        return yield* namesFromUrls({ method: "GET", path }, r.metadata ?? [])
+        return yield* namesFromUrls({ method: "GET", path }, ownUrls(spec, path, r.metadata ?? []))
       }).pipe(Effect.withSpan(span("listNames")))
     },
     list: (...args) => {
@@ -317,7 +415,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       return Effect.gen(function*() {
         const { path, query } = yield* listRequest(parents, options as LxdResource.ListOptions | undefined, "1")
         const r = yield* client.sync(ItemList, { method: "GET", path, query })
-        return r.metadata ?? []
+        return ownItems(spec, r.metadata ?? [])
       }).pipe(Effect.withSpan(span("list")))
     },
     get: (...args) => {

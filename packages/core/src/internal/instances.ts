@@ -617,13 +617,10 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           }
           return name
         }).pipe(Effect.withSpan(span("backups.create"))),
-      download: (instance, backup) =>
-        Stream.unwrap(Effect.gen(function*() {
-          const path = yield* Collection.objectPath(client, backupsSpec, [instance], backup, "/export")
-          const request: Request = { method: "GET", path }
-          const response = yield* client.requestRaw(request)
-          return Stream.mapError(response.stream, client.connectionFailed(request))
-        })).pipe(Stream.withSpan(span("backups.download")))
+      download: Collection.downloadPart(client, { ...backupsSpec, name: span("backups") }, {
+        verb: "download",
+        suffix: "/export"
+      })
     }
 
     // -- logs, metadata, templates ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { Instance } from "../InstanceSchema.js"
 import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
-import type { CopyImageOptions, CopyInstanceOptions } from "../Migration.js"
+import type { CopyImageOptions, CopyInstanceOptions, CopyVolumeOptions, Mode } from "../Migration.js"
 import { discard, withStreamBody } from "./body.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
@@ -63,14 +63,15 @@ const relay = (
   sourceSecrets: Record<string, string>,
   target: LxdClient.Service,
   targetOp: OperationHandle,
-  targetSecrets: Record<string, string>
+  targetSecrets: Record<string, string>,
+  targetPath: string
 ): Effect.Effect<void, LxdError, Scope.Scope> =>
   Effect.gen(function*() {
     for (const name of Object.keys(targetSecrets)) {
       if (sourceSecrets[name] === undefined) {
         return yield* new ProtocolError({
           method: "POST",
-          path: "/1.0/instances",
+          path: targetPath,
           description: `the target expects a "${name}" migration socket that the source does not offer`
         })
       }
@@ -86,6 +87,75 @@ const relay = (
         from.frames.pipe(Stream.runForEach((frame) => to.send(frame)), Effect.ensuring(to.close()), Effect.ignore)
       yield* Effect.forkScoped(Effect.all([pipe(a, b), pipe(b, a)], { concurrency: 2, discard: true }))
     }
+  })
+
+/**
+ * How one kind of object (an instance, a custom volume) migrates between two servers: the request that opens the
+ * source's migration operation and the create on the target, each handed the fields its mode needs.
+ *
+ * @internal
+ */
+export interface Migrator {
+  readonly source: LxdClient.Service
+  readonly target: LxdClient.Service
+  readonly mode: Mode
+  /** The source's path below `/1.0` and the target's create path, for messages. */
+  readonly sourcePath: string
+  readonly targetPath: string
+  /** `POST {sourcePath}` with `migration: true` and `extra` (`target` in push mode). */
+  readonly migrate: (extra: Record<string, unknown>) => Effect.Effect<OperationHandle, LxdError, Scope.Scope>
+  /** The create on the target with `source` holding `type: "migration"` and the mode's fields. */
+  readonly create: (sourceFields: Record<string, unknown>) => Effect.Effect<OperationHandle, LxdError, Scope.Scope>
+  /** What push mode needs (an extension on the source). */
+  readonly requirePush: Effect.Effect<void, LxdError>
+  /** What relay mode needs (an extension on the target). */
+  readonly requireRelay: Effect.Effect<void, LxdError>
+}
+
+/**
+ * Starts a migration in the mode asked for: pull (the target dials the source with its secrets), push (the
+ * target waits with secrets, the source dials it), relay (both wait; the client pipes their websockets). Returns
+ * the operation whose outcome is the result (the target's) and the other side's, which must end too.
+ *
+ * @internal
+ */
+export const startMigration = (
+  m: Migrator
+): Effect.Effect<{ readonly primary: OperationHandle; readonly secondary: OperationHandle }, LxdError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { source, target } = m
+    const create = (fields: Record<string, unknown>) => m.create({ type: "migration", ...fields })
+    if (m.mode === "push") {
+      yield* m.requirePush
+      const targetInfo = yield* connectionInfo(target, "target")
+      const targetOp = yield* create({ mode: "push" })
+      const secrets = yield* secretsOf(targetOp, `/1.0${m.targetPath}`)
+      const sourceOp = yield* m.migrate({
+        target: {
+          operation: `${targetInfo.url}/1.0/operations/${targetOp.id}`,
+          secrets,
+          certificate: targetInfo.certificate
+        }
+      })
+      return { primary: targetOp, secondary: sourceOp }
+    }
+    if (m.mode === "relay") yield* m.requireRelay
+    const sourceInfo = m.mode === "pull" ? yield* connectionInfo(source, "source") : undefined
+    const sourceOp = yield* m.migrate({})
+    const sourceSecrets = yield* secretsOf(sourceOp, `/1.0${m.sourcePath}`)
+    if (sourceInfo === undefined) {
+      const targetOp = yield* create({ mode: "push" })
+      const targetSecrets = yield* secretsOf(targetOp, `/1.0${m.targetPath}`)
+      yield* relay(source, sourceOp, sourceSecrets, target, targetOp, targetSecrets, `/1.0${m.targetPath}`)
+      return { primary: targetOp, secondary: sourceOp }
+    }
+    const targetOp = yield* create({
+      mode: "pull",
+      operation: `${sourceInfo.url}/1.0/operations/${sourceOp.id}`,
+      certificate: sourceInfo.certificate,
+      secrets: sourceSecrets
+    })
+    return { primary: targetOp, secondary: sourceOp }
   })
 
 /**
@@ -114,7 +184,6 @@ const startCopy = (
 ): Effect.Effect<{ readonly primary: OperationHandle; readonly secondary: OperationHandle }, LxdError, Scope.Scope> =>
   Effect.gen(function*() {
     const { source, target } = options
-    const mode = options.mode ?? "pull"
     const targetName = options.targetName ?? options.name
     yield* Path.validate("instance", targetName)
     const live = options.live === true
@@ -130,66 +199,27 @@ const startCopy = (
       config: { ...portableConfig(instance.config), ...options.config },
       devices: instance.devices
     }
-    const migrate = (extra: Record<string, unknown>) =>
-      source.operation(
-        {
-          method: "POST",
-          path: sourcePath,
-          body: { migration: true, live, instance_only: instanceOnly, container_only: instanceOnly, ...extra }
-        },
-        // never cancelled: LXD 5.0.2 panics cancelling a migration source mid-transfer; drained instead
-        { uncancellableGrace: "30 seconds", cancelOnClose: false }
-      )
-    const create = (sourceFields: Record<string, unknown>) =>
-      target.operation(
-        {
-          method: "POST",
-          path: "/instances",
-          body: {
-            ...request,
-            source: {
-              type: "migration",
-              live,
-              instance_only: instanceOnly,
-              container_only: instanceOnly,
-              ...sourceFields
-            }
-          }
-        },
-        { progress: true, uncancellableGrace: "30 seconds" }
-      )
-
-    if (mode === "push") {
-      yield* source.requireExtension("container_push_target")
-      const targetInfo = yield* connectionInfo(target, "target")
-      const targetOp = yield* create({ mode: "push" })
-      const secrets = yield* secretsOf(targetOp, "/1.0/instances")
-      const sourceOp = yield* migrate({
-        target: {
-          operation: `${targetInfo.url}/1.0/operations/${targetOp.id}`,
-          secrets,
-          certificate: targetInfo.certificate
-        }
-      })
-      return { primary: targetOp, secondary: sourceOp }
-    }
-    const sourceOp = yield* migrate({})
-    const sourceSecrets = yield* secretsOf(sourceOp, `/1.0${sourcePath}`)
-    if (mode === "relay") {
-      yield* target.requireExtension("container_push")
-      const targetOp = yield* create({ mode: "push" })
-      const targetSecrets = yield* secretsOf(targetOp, "/1.0/instances")
-      yield* relay(source, sourceOp, sourceSecrets, target, targetOp, targetSecrets)
-      return { primary: targetOp, secondary: sourceOp }
-    }
-    const sourceInfo = yield* connectionInfo(source, "source")
-    const targetOp = yield* create({
-      mode: "pull",
-      operation: `${sourceInfo.url}/1.0/operations/${sourceOp.id}`,
-      certificate: sourceInfo.certificate,
-      secrets: sourceSecrets
+    const flags = { live, instance_only: instanceOnly, container_only: instanceOnly }
+    return yield* startMigration({
+      source,
+      target,
+      mode: options.mode ?? "pull",
+      sourcePath,
+      targetPath: "/instances",
+      migrate: (extra) =>
+        source.operation(
+          { method: "POST", path: sourcePath, body: { migration: true, ...flags, ...extra } },
+          // never cancelled: LXD 5.0.2 panics cancelling a migration source mid-transfer; drained instead
+          { uncancellableGrace: "30 seconds", cancelOnClose: false }
+        ),
+      create: (sourceFields) =>
+        target.operation(
+          { method: "POST", path: "/instances", body: { ...request, source: { ...flags, ...sourceFields } } },
+          { progress: true, uncancellableGrace: "30 seconds" }
+        ),
+      requirePush: source.requireExtension("container_push_target"),
+      requireRelay: target.requireExtension("container_push")
     })
-    return { primary: targetOp, secondary: sourceOp }
   })
 
 /**
@@ -220,6 +250,118 @@ export const copyInstance = (options: CopyInstanceOptions): Effect.Effect<Operat
       yield* source.run({ method: "DELETE", path: sourcePath })
       if (restart) yield* target.run({ method: "PUT", path: `${targetPath}/state`, body: { action: "start" } })
     }
+    return op
+  })
+
+const VolumeInfo = Schema.Struct({
+  description: Schema.optionalWith(Schema.String, { default: () => "" }),
+  config: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), {
+    nullable: true,
+    default: () => ({})
+  }),
+  content_type: Schema.optionalWith(Schema.String, { default: () => "filesystem" })
+})
+
+/** The source volume (a custom one), read once per copy, and its path. */
+const getVolume = (options: CopyVolumeOptions) =>
+  Effect.gen(function*() {
+    const path = yield* Path.build(
+      "/storage-pools/",
+      ["storage pool", options.pool],
+      "/volumes/custom/",
+      ["storage volume", options.name]
+    )
+    const volume = (yield* options.source.sync(VolumeInfo, { method: "GET", path })).metadata
+    return { path, volume }
+  })
+
+/** Starts a volume copy: the same modes as an instance's, with the volume's requests. */
+const startVolumeCopy = (
+  options: CopyVolumeOptions,
+  { path: sourcePath, volume }: Effect.Effect.Success<ReturnType<typeof getVolume>>
+) =>
+  Effect.gen(function*() {
+    const { source, target } = options
+    const targetPath = yield* Path.build(
+      "/storage-pools/",
+      ["storage pool", options.targetPool ?? options.pool],
+      "/volumes/custom"
+    )
+    const targetName = options.targetName ?? options.name
+    yield* Path.validate("storage volume", targetName)
+    yield* target.requireExtension("storage_api_remote_volume_handling")
+    if (options.refresh === true) yield* target.requireExtension("custom_volume_refresh")
+    const volumeOnly = options.volumeOnly === true
+    return yield* startMigration({
+      source,
+      target,
+      mode: options.mode ?? "pull",
+      sourcePath,
+      targetPath,
+      migrate: (extra) =>
+        source.operation(
+          {
+            method: "POST",
+            path: sourcePath,
+            body: { name: options.name, migration: true, volume_only: volumeOnly, ...extra }
+          },
+          // drained, never cancelled, as an instance's migration source (see `startCopy`)
+          { uncancellableGrace: "30 seconds", cancelOnClose: false }
+        ),
+      create: (sourceFields) =>
+        target.operation(
+          {
+            method: "POST",
+            path: targetPath,
+            body: {
+              name: targetName,
+              type: "custom",
+              description: volume.description,
+              config: volume.config,
+              content_type: volume.content_type,
+              source: {
+                name: options.name,
+                pool: options.pool,
+                volume_only: volumeOnly,
+                ...(options.refresh === true ? { refresh: true } : {}),
+                ...sourceFields
+              }
+            }
+          },
+          { progress: true, uncancellableGrace: "30 seconds" }
+        ),
+      requirePush: source.requireExtension("storage_api_remote_volume_handling"),
+      requireRelay: Effect.void
+    })
+  })
+
+/**
+ * Starts a custom volume copy to another server and returns the target's operation (`progress` subscribed).
+ *
+ * @internal
+ */
+export const copyVolumeOperation = (
+  options: CopyVolumeOptions
+): Effect.Effect<OperationHandle, LxdError, Scope.Scope> =>
+  Effect.flatMap(getVolume(options), (v) => Effect.map(startVolumeCopy(options, v), ({ primary }) => primary))
+
+/**
+ * Copies (or moves: the source is deleted once the copy succeeded) a custom volume to another server and waits
+ * for both sides.
+ *
+ * @internal
+ */
+export const copyVolume = (options: CopyVolumeOptions): Effect.Effect<Operation, LxdError> =>
+  Effect.gen(function*() {
+    const current = yield* getVolume(options)
+    const op = yield* Effect.scoped(
+      Effect.flatMap(
+        startVolumeCopy(options, current),
+        ({ primary, secondary }) =>
+          Effect.zipLeft(primary.wait(), Effect.ignore(secondary.wait({ timeout: "30 seconds" })))
+      )
+    )
+    if (options.move === true) yield* options.source.write({ method: "DELETE", path: current.path })
     return op
   })
 

@@ -85,6 +85,9 @@ const checks: Record<NameKind, (value: unknown) => string | undefined> = {
     checkSegment("storage pool", v) ?? (/\s/.test(v as string) ? "must not contain spaces" : undefined),
   "storage volume": (v) =>
     checkSegment("storage volume", v) ?? (/\s/.test(v as string) ? "must not contain spaces" : undefined),
+  "storage volume type": (v) =>
+    checkSegment("storage volume type", v) ??
+      (/^[a-z-]+$/.test(v as string) ? undefined : "must be a volume type (custom, container, virtual-machine, image)"),
   "image alias": (v) => checkSegment("image alias", v),
   fingerprint: (v) =>
     checkSegment("fingerprint", v) ?? (hex.test(v as string) ? undefined : "must be a hexadecimal fingerprint"),

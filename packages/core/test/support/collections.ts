@@ -16,6 +16,8 @@ import {
   NetworkZones,
   Profiles,
   Projects,
+  StoragePools,
+  StorageVolumes,
   Warnings
 } from "@effect-lxd/core"
 import { Effect } from "effect"
@@ -256,6 +258,79 @@ export const collections: ReadonlyArray<Entry> = [
     name: "192.0.2.10",
     newName: "192.0.2.11",
     invalidName: "not-an-ip"
+  }),
+  // -- storage ---------------------------------------------------------------------------------------------
+  entry(StoragePools.spec, {
+    make: StoragePools.make,
+    // `GET /1.0/storage-pools/default` on LXD 5.0.2
+    item: {
+      config: { source: "/var/lib/lxd/storage-pools/default" },
+      description: "lab pool",
+      name: "st+pool",
+      driver: "dir",
+      used_by: ["/1.0/profiles/default"],
+      status: "Created",
+      locations: ["none"]
+    },
+    post: { name: "st+pool", driver: "dir", config: { source: "/srv/st" } },
+    parents: [],
+    name: "st+pool",
+    newName: "st-2",
+    invalidName: "two words"
+  }),
+  entry(StorageVolumes.spec, {
+    make: StorageVolumes.make,
+    // `GET /1.0/storage-pools/default/volumes/custom/v1` on LXD 5.0.2
+    item: {
+      config: { size: "1GiB" },
+      description: "",
+      name: "vol+1",
+      type: "custom",
+      used_by: ["/1.0/instances/c1"],
+      location: "none",
+      content_type: "filesystem",
+      project: "default",
+      created_at: "0001-01-01T00:00:00Z"
+    },
+    post: { name: "vol+1", type: "custom", config: { size: "1GiB" } },
+    parents: ["st+pool", "custom"],
+    name: "vol+1",
+    newName: "vol-2",
+    invalidName: "two words",
+    invalidParents: ["a b", "Custom"]
+  }),
+  entry(StorageVolumes.snapshotsSpec, {
+    make: Effect.map(StorageVolumes.make, (v) => v.snapshots),
+    // `GET …/volumes/custom/v1/snapshots/named` on LXD 5.0.2
+    item: {
+      description: "",
+      expires_at: "2030-01-01T00:00:00Z",
+      name: "snap+0",
+      config: {},
+      content_type: "filesystem",
+      created_at: "0001-01-01T00:00:00Z"
+    },
+    post: { name: "snap+0", expires_at: "2030-01-01T00:00:00Z" },
+    parents: ["default", "custom", "vol+1"],
+    name: "snap+0",
+    newName: "snap1",
+    invalidName: "two words"
+  }),
+  entry(StorageVolumes.backupsSpec, {
+    make: Effect.map(StorageVolumes.make, (v) => v.backups),
+    // `GET …/volumes/custom/v3/backups/backup0` on LXD 5.0.2
+    item: {
+      name: "backup+0",
+      created_at: "2026-12-01T22:22:38Z",
+      expires_at: "0001-01-01T00:00:00Z",
+      volume_only: false,
+      optimized_storage: false
+    },
+    post: { name: "backup+0", compression_algorithm: "gzip" },
+    parents: ["default", "custom", "vol+1"],
+    name: "backup+0",
+    newName: "backup1",
+    invalidName: "two words"
   }),
   entry(nested, {
     make: Effect.map(LxdClient.LxdClient, (client) => Collection.make(client, nested)),

@@ -263,7 +263,20 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "network_forward",
   "network_peer",
   "network_dns",
-  "network_dns_records"
+  "network_dns_records",
+  // storage
+  "storage",
+  "storage_api_volume_rename",
+  "storage_api_local_volume_handling",
+  "storage_api_volume_snapshots",
+  "custom_volume_snapshot_expiry",
+  "custom_volume_backup",
+  "backup_compression_algorithm",
+  "storage_volume_state",
+  "custom_volume_refresh",
+  "storage_volume_project_move",
+  "storage_volume_api_filtering",
+  "storage_volumes_all_projects"
 ]
 
 /** @internal */

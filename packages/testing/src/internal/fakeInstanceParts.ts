@@ -33,6 +33,20 @@ import { body, devMap, etagOf, fail, isObject, ok, projectOf, type Route, staleE
 const INDEX = "backup/index.yaml\n"
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+
+/** A backup tarball in the fake's own format: `backup/index.yaml`, then `index` as JSON. @internal */
+export const backupTarball = (index: Json): Uint8Array => encoder.encode(INDEX + JSON.stringify(index))
+
+/** The index of a tarball `backupTarball` made, or `undefined` for anything else. @internal */
+export const backupIndex = (bytes: Uint8Array | undefined): Json | undefined => {
+  const raw = decoder.decode(bytes ?? new Uint8Array(0))
+  try {
+    const parsed: unknown = raw.startsWith(INDEX) ? JSON.parse(raw.slice(INDEX.length)) : undefined
+    return isObject(parsed) ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}
 const text = (s: string) => Effect.succeed(M.raw(s, { headers: { "content-type": "application/octet-stream" } }))
 
 /** A backup as `GET /1.0/instances/{name}/backups/{backup}` answers it. @internal */
@@ -60,7 +74,7 @@ const tarballOf = (i: FakeInstance, instanceOnly: boolean): Uint8Array => {
     snapshots: instanceOnly ? [] : [...i.snapshots.keys()],
     files
   }
-  return encoder.encode(INDEX + JSON.stringify(index))
+  return backupTarball(index)
 }
 
 const restoreFiles = (u: unknown): Map<string, FakeFile> => {
@@ -81,14 +95,7 @@ const restoreFiles = (u: unknown): Map<string, FakeFile> => {
  * renames it). @internal
  */
 export const importBackup = (state: FakeState, r: M.MockRequest): Effect.Effect<M.MockResponse> => {
-  const raw = decoder.decode(r.bytes ?? new Uint8Array(0))
-  let index: Json | undefined
-  try {
-    const parsed: unknown = raw.startsWith(INDEX) ? JSON.parse(raw.slice(INDEX.length)) : undefined
-    index = isObject(parsed) ? parsed : undefined
-  } catch {
-    index = undefined
-  }
+  const index = backupIndex(r.bytes)
   if (index === undefined) return fail(400, "Backup is missing index.yaml")
   const project = projectOf(r)
   const name = r.headers["x-lxd-name"] ?? String(index.name)

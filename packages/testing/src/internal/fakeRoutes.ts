@@ -41,6 +41,7 @@ import { backupJson, importBackup, instancePartRoutes } from "./fakeInstancePart
 import { networkRoutes } from "./fakeNetworks.js"
 import { profileOf, profileRoutes } from "./fakeProfiles.js"
 import { projectRoutes } from "./fakeProjects.js"
+import { storageRoutes } from "./fakeStorage.js"
 import { warningRoutes } from "./fakeWarnings.js"
 
 // ------------------------------------------------------------------------------------------------------------
@@ -737,7 +738,8 @@ export const routes = (
       ...instanceRoutes(state),
       ...fileRoutes(state),
       ...execs.routes,
-      ...imageRoutes(state)
+      ...imageRoutes(state),
+      ...storageRoutes(state)
     ],
     sockets: [...eventSockets(state), ...execs.sockets]
   }

@@ -1,0 +1,37 @@
+/**
+ * What the benchmarks that measure in child processes share: running a command to its end, and the entry point
+ * that runs either the parent or (with `--child`) one measured child.
+ */
+import { spawn } from "node:child_process"
+
+/** Runs `cmd` to its end, collecting its output. */
+export const run = (cmd: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env })
+    let stdout = ""
+    let stderr = ""
+    p.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s))
+    p.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s))
+    p.on("error", reject)
+    p.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+const report = (e: unknown) => process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+
+/** `child(args)` when the process was started with `--child args…`, else `main()`; errors go to stderr. */
+export const entry = (
+  child: (args: ReadonlyArray<string>) => Promise<void>,
+  main: () => Promise<void>
+): void => {
+  if (process.argv[2] === "--child") {
+    child(process.argv.slice(3)).catch((e: unknown) => {
+      report(e)
+      process.exit(1)
+    })
+  } else {
+    main().catch((e: unknown) => {
+      report(e)
+      process.exitCode = 1
+    })
+  }
+}
