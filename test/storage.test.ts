@@ -6,7 +6,7 @@
 import { Exec, Lxd, LxdClient, Migration, Operations, StoragePools, StorageVolumes } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { lab, lab2 } from "./lab/lab.js"
 
@@ -362,7 +362,7 @@ describe("copies, moves and backups", () => {
   )
 
   it.live(
-    "an interrupted copy between the daemons leaves no operation running on either",
+    "a copy between the daemons reports progress; an interrupted one leaves no operation running on either",
     () =>
       Effect.scoped(Effect.gen(function*() {
         const source = yield* connect(a.socket)
@@ -381,6 +381,21 @@ describe("copies, moves and backups", () => {
                 )
               })
             )
+            // a whole copy first, its progress stream read to the end: at least one update of the target's operation
+            const updates = yield* Effect.scoped(Effect.gen(function*() {
+              const handle = yield* Migration.copyVolumeOperation({
+                source,
+                target,
+                pool: "default",
+                name: "st-big",
+                targetName: "st-big3"
+              })
+              const seen = yield* Stream.runCollect(handle.progress)
+              yield* handle.wait()
+              return Chunk.toReadonlyArray(seen)
+            }))
+            expect(updates.length).toBeGreaterThanOrEqual(1)
+            expect(updates.every((o) => o.id === updates[0]!.id)).toBe(true)
             const fiber = yield* Effect.fork(
               Migration.copyVolume({ source, target, pool: "default", name: "st-big", targetName: "st-big2" })
             )
@@ -391,7 +406,11 @@ describe("copies, moves and backups", () => {
             expect(yield* on(source, running)).toEqual([])
             expect(yield* on(target, running)).toEqual([])
           }),
-          Effect.all([on(source, deleteVolume("default", "st-big")), on(target, deleteVolume("default", "st-big2"))])
+          Effect.all([
+            on(source, deleteVolume("default", "st-big")),
+            on(target, deleteVolume("default", "st-big2")),
+            on(target, deleteVolume("default", "st-big3"))
+          ])
         )
       })),
     180_000
