@@ -9,11 +9,12 @@ import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { parseFailure } from "./internal/client.js"
 import * as Collection from "./internal/collection.js"
 import { toOperation } from "./internal/operation.js"
 import * as Path from "./internal/path.js"
 import { LxdClient } from "./LxdClient.js"
-import { InvalidArgument, type LxdError, ProtocolError } from "./LxdError.js"
+import { InvalidArgument, type LxdError } from "./LxdError.js"
 import * as LxdResource from "./LxdResource.js"
 import { NullableArray, OpenEnum } from "./LxdSchema.js"
 
@@ -228,12 +229,7 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
         const op = yield* toOperation("POST", "/1.0/certificates", response.metadata)
         const meta = yield* Schema.decodeUnknown(TokenMetadata)(op.metadata).pipe(
           Effect.mapError((cause) =>
-            new ProtocolError({
-              method: "POST",
-              path: "/1.0/certificates",
-              description: `token operation metadata: ${cause.message}`,
-              cause
-            })
+            parseFailure({ method: "POST", path: "/certificates" }, "token operation metadata", cause)
           )
         )
         const tokenJson = {

@@ -10,7 +10,7 @@ import * as Schema from "effect/Schema"
 import type { LxdClient, Request, WriteResult } from "../LxdClient.js"
 import { InvalidArgument, type LxdError } from "../LxdError.js"
 import type * as LxdResource from "../LxdResource.js"
-import { protocolError } from "./client.js"
+import { parseFailure, protocolError } from "./client.js"
 import * as Path from "./path.js"
 
 type AnySpec = LxdResource.Spec<
@@ -202,7 +202,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       for (const key of spec.readOnly) delete raw[key]
       const put = yield* Effect.mapError(
         decodePut(raw),
-        (cause) => protocolError({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
+        (cause) => parseFailure({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
       )
       return { put, etag: current.etag }
     })

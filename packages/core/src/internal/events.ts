@@ -7,7 +7,6 @@
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -16,6 +15,7 @@ import type { Overflow } from "../Events.js"
 import { EventBufferOverflow, type LxdError, ProtocolError } from "../LxdError.js"
 import { Operation, StringMap, Timestamp } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
+import { formatParseError } from "./bounded.js"
 import * as FastDecode from "./fastDecode.js"
 
 /** @internal */
@@ -201,8 +201,7 @@ export const decodeEvent = (text: string): Effect.Effect<LxdEvent, ProtocolError
     new ProtocolError({
       method: "GET",
       path: "/1.0/events",
-      description: `event does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(result.left)}`,
-      cause: result.left
+      description: `event does not match its schema: ${formatParseError(result.left)}`
     })
   )
 }

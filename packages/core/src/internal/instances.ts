@@ -12,7 +12,6 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Events from "../Events.js"
@@ -31,7 +30,7 @@ import { LxdClient, type OperationOptions, type Request } from "../LxdClient.js"
 import { ClientConnectionFailed, LxdApiError, type LxdError, OperationTimeout } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
 import { withStreamBody } from "./body.js"
-import { protocolError, statusError } from "./client.js"
+import { parseFailure, protocolError, statusError } from "./client.js"
 import * as Collection from "./collection.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
@@ -427,13 +426,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         const path = yield* instancePath(name)
         const response = yield* client.request({ method: "GET", path })
         const current = yield* decodePut(response.metadata).pipe(
-          Effect.mapError((cause) =>
-            protocolError(
-              { method: "GET", path: path },
-              `metadata does not match InstancePut: ${ParseResult.TreeFormatter.formatErrorSync(cause)}`,
-              cause
-            )
-          )
+          Effect.mapError((cause) => parseFailure({ method: "GET", path }, "metadata does not match InstancePut", cause))
         )
         const actual = Schema.decodeUnknownOption(TypeOnly)(response.metadata)
         if (Option.isSome(actual)) yield* checkType(name, path, actual.value.type)

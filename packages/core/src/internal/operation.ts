@@ -5,7 +5,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -21,6 +20,7 @@ import {
 } from "../LxdError.js"
 import { isFinal, Operation, StatusCode } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
+import { formatParseError } from "./bounded.js"
 import * as FastDecode from "./fastDecode.js"
 import { nameFromUrl, splitUrl } from "./path.js"
 
@@ -39,8 +39,7 @@ export const toOperation = (
       new ProtocolError({
         method,
         path,
-        description: `operation does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(result.left)}`,
-        cause: result.left
+        description: `operation does not match its schema: ${formatParseError(result.left)}`
       })
     )
 }
