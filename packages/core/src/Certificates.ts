@@ -265,8 +265,10 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
 })
 
 /** The fingerprint from `Location`, or SHA-256 of the DER (Web Crypto, so the core stays platform-agnostic). */
-const fingerprintOf = (base64Der: string, location: string | undefined): Effect.Effect<string> => {
-  if (location !== undefined && location.length > 0) return Effect.succeed(Path.nameFromUrl(location))
+const fingerprintOf = (base64Der: string, location: string | undefined): Effect.Effect<string, LxdError> => {
+  if (location !== undefined && location.length > 0) {
+    return Path.nameFromUrl({ method: "POST", path: "/certificates" }, location)
+  }
   return Effect.promise(async () => {
     const der = Encoding.decodeBase64(base64Der)
     const bytes = new Uint8Array(der._tag === "Right" ? der.right : new Uint8Array())

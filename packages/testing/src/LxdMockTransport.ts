@@ -289,6 +289,15 @@ const bySpecificity = <H>(routes: ReadonlyArray<Route<H>>): ReadonlyArray<Route<
     .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.i - b.i))
     .map(({ r }) => r)
 
+/** A path segment decoded; one that is not properly percent-encoded (a hostile URL followed) is kept as it is. */
+const decodeSegment = (segment: string): string => {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
+
 const matchPattern = (pattern: string, path: string): Record<string, string> | undefined => {
   const ps = pattern.split("/")
   const xs = path.split("/")
@@ -296,7 +305,7 @@ const matchPattern = (pattern: string, path: string): Record<string, string> | u
   const params: Record<string, string> = {}
   for (let i = 0; i < ps.length; i++) {
     const p = ps[i]!
-    if (p.startsWith(":")) params[p.slice(1)] = decodeURIComponent(xs[i]!)
+    if (p.startsWith(":")) params[p.slice(1)] = decodeSegment(xs[i]!)
     else if (p !== "*" && p !== xs[i]) return undefined
   }
   return params

@@ -93,7 +93,8 @@ export const toTime = (input: I.TimeInput | undefined): string | undefined =>
 export const resourceName = (op: Operation, kind: string, contains?: string): string | undefined => {
   const urls = op.resources[kind] ?? []
   const url = contains === undefined ? urls[0] : urls.find((u) => u.includes(contains))
-  return url === undefined ? undefined : Path.nameFromUrl(url)
+  // a URL that is not properly percent-encoded names nothing: the caller falls back or fails
+  return url === undefined ? undefined : Path.lastSegment(url)
 }
 
 const stripQuery = (url: string): string => {
@@ -180,20 +181,22 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     const listNames: I.Instances.Service["listNames"] = (options) =>
       listUrls(options?.filter, false).pipe(
-        Effect.map((urls) => urls.map(Path.nameFromUrl)),
+        Effect.flatMap((urls) => Path.namesFromUrls({ method: "GET", path: "/instances" }, urls)),
         Effect.withSpan(span("listNames"))
       )
 
     const listNamesAllProjects: I.Instances.Service["listNamesAllProjects"] = (options) =>
       listUrls(options?.filter, true).pipe(
-        Effect.map((urls) => {
-          const out: Record<string, Array<string>> = {}
-          for (const url of urls) {
-            const project = Path.splitUrl(url).query["project"] ?? "default"
-            ;(out[project] ??= []).push(Path.nameFromUrl(url))
-          }
-          return out
-        }),
+        Effect.flatMap((urls) =>
+          Effect.map(Path.namesFromUrls({ method: "GET", path: "/instances" }, urls), (names) => {
+            const out: Record<string, Array<string>> = {}
+            urls.forEach((url, i) => {
+              const project = Path.splitUrl(url).query["project"] ?? "default"
+              ;(out[project] ??= []).push(names[i]!)
+            })
+            return out
+          })
+        ),
         Effect.withSpan(span("listNamesAllProjects"))
       )
 
@@ -529,8 +532,12 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     /** The names in an instance's sub-collection (`GET /1.0/instances/{name}/snapshots`, `/backups`, `/logs`). */
     const namesAt = (instance: string, suffix: string) =>
       instancePath(instance, suffix).pipe(
-        Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
-        Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl))
+        Effect.flatMap((path) =>
+          Effect.flatMap(
+            client.sync(NameList, { method: "GET", path }),
+            (r) => Path.namesFromUrls({ method: "GET", path }, r.metadata ?? [])
+          )
+        )
       )
 
     const snapshots: I.Instances.Snapshots = {
@@ -671,8 +678,13 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const templates: I.Instances.Templates = {
       list: (instance) =>
         instancePath(instance, "/metadata/templates").pipe(
-          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
-          Effect.map((r) => (r.metadata ?? []).map((t) => t.startsWith("/1.0/") ? Path.nameFromUrl(t) : t)),
+          Effect.flatMap((path) =>
+            Effect.flatMap(client.sync(NameList, { method: "GET", path }), (r) =>
+              Effect.forEach(
+                r.metadata ?? [],
+                (t) => t.startsWith("/1.0/") ? Path.nameFromUrl({ method: "GET", path }, t) : Effect.succeed(t)
+              ))
+          ),
           Effect.withSpan(span("templates.list"))
         ),
       get: (instance, template) =>

@@ -22,7 +22,7 @@ import { isFinal, Operation, StatusCode } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
 import { formatParseError } from "./bounded.js"
 import * as FastDecode from "./fastDecode.js"
-import { nameFromUrl, splitUrl } from "./path.js"
+import { lastSegment, splitUrl } from "./path.js"
 
 const decodeOperation = FastDecode.decodeUnknownEither(Operation)
 
@@ -313,7 +313,7 @@ export const waitFor = (
   const url = urlOf(operation)
   return withTimeout(
     Effect.flatMap(waitOnce(engine, url, WAIT_SLICE_SECONDS), (op) => waitFinal(engine, url, op, () => {})),
-    nameFromUrl(url),
+    lastSegment(url) ?? url,
     options
   )
 }
