@@ -226,7 +226,10 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
             ...(options.projects === undefined ? {} : { projects: options.projects })
           }
         })
-        const op = yield* toOperation("POST", "/1.0/certificates", response.metadata)
+        // an async answer without `metadata` is followed through its operation URL
+        const op = response.metadata === null && response.operation !== undefined
+          ? (yield* client.attach(response.operation)).initial
+          : yield* toOperation("POST", "/1.0/certificates", response.metadata)
         const meta = yield* Schema.decodeUnknown(TokenMetadata)(op.metadata).pipe(
           Effect.mapError((cause) =>
             parseFailure({ method: "POST", path: "/certificates" }, "token operation metadata", cause)

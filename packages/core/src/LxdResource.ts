@@ -192,7 +192,12 @@ export interface Spec<
   readonly allProjects: string | undefined
   /** The prefix of its lifecycle events (`profile` → `profile-created`, `profile-updated`, …). */
   readonly lifecycle: string | undefined
-  /** Top-level fields of `item` that are not in `put`: never sent by `modify` (derived). */
+  /**
+   * Fields a `GET` may carry that a `PUT` takes as a command, not as state (an instance's `restore`, which
+   * restores that snapshot): never sent back by `modify`.
+   */
+  readonly actions: ReadonlyArray<string>
+  /** Top-level fields of `item` that are not in `put`, and the {@link Spec.actions}: never sent by `modify`. */
   readonly readOnly: ReadonlyArray<string>
 }
 
@@ -251,7 +256,7 @@ const fieldsOf = (schema: Schema.Schema.AnyNoContext): ReadonlyArray<string> => 
 
 /**
  * Builds a {@link Spec}: the defaults (every verb, sync answers, a `name` field, no filter, no all-projects) plus
- * what is derived (`readOnly` = the fields of `item` that are not in `put`). `item` and `put` must be
+ * what is derived (`readOnly` = the fields of `item` that are not in `put`, and the `actions`). `item` and `put` must be
  * `Schema.Struct`s.
  *
  * @since 0.2.0
@@ -280,6 +285,7 @@ export const spec = <
   readonly filter?: string | undefined
   readonly allProjects?: string | undefined
   readonly lifecycle?: string | undefined
+  readonly actions?: ReadonlyArray<string> | undefined
 }): Spec<{ readonly [K in keyof Parents]: string }, Item, Post, Put> => {
   const writable = new Set(fieldsOf(options.put))
   const placeholders = options.path.match(/\{[^}]+\}/g)?.length ?? 0
@@ -303,6 +309,7 @@ export const spec = <
     filter: options.filter,
     allProjects: options.allProjects,
     lifecycle: options.lifecycle,
-    readOnly: fieldsOf(options.item).filter((f) => !writable.has(f))
+    actions: options.actions ?? [],
+    readOnly: [...fieldsOf(options.item).filter((f) => !writable.has(f)), ...(options.actions ?? [])]
   }
 }

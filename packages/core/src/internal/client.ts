@@ -23,7 +23,7 @@ import {
 } from "../LxdError.js"
 import { ServerInfo } from "../LxdSchema.js"
 import { describeConnectionError, type JsonRequest, type JsonResponse, LxdTransport } from "../LxdTransport.js"
-import { formatParseError } from "./bounded.js"
+import { excerpt, formatParseError } from "./bounded.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
 import * as FastDecode from "./fastDecode.js"
@@ -294,7 +294,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
           new ProtocolError({
             method: req.method,
             path: API + req.path,
-            description: `expected a sync response, got an operation (${response.operation})`
+            description: `expected a sync response, got an operation (${excerpt(response.operation ?? "", 256)})`
           })
         )
       }

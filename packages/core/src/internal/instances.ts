@@ -22,6 +22,7 @@ import {
   Instance,
   InstanceFull,
   InstancePut,
+  instanceActions,
   instancesSpec,
   InstanceState,
   snapshotsSpec
@@ -44,7 +45,7 @@ export interface Flavour {
 }
 
 /**
- * Fields of a GET that a PUT must not send back (read-only, or another endpoint's).
+ * Fields of a GET that a PUT must not send back (read-only, another endpoint's, or a command: `restore`).
  *
  * @internal
  */
@@ -61,7 +62,8 @@ export const readOnlyFields: ReadonlyArray<string> = [
   "expanded_devices",
   "state",
   "snapshots",
-  "backups"
+  "backups",
+  ...instanceActions
 ]
 
 /** @internal */
