@@ -289,6 +289,8 @@ const bySpecificity = <H>(routes: ReadonlyArray<Route<H>>): ReadonlyArray<Route<
     .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.i - b.i))
     .map(({ r }) => r)
 
+const nullBodyStatus = new Set([101, 103, 204, 205, 304])
+
 /** A path segment decoded; one that is not properly percent-encoded (a hostile URL followed) is kept as it is. */
 const decodeSegment = (segment: string): string => {
   try {
@@ -450,7 +452,8 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
           return HttpClientResponse.fromWeb(
             request,
             new Response(
-              answer.status === 204 || answer.status === 304 ? null : answer.body as BodyInit,
+              // statuses that cannot have a body (the Fetch `Response` refuses one): the body is dropped
+              nullBodyStatus.has(answer.status) ? null : answer.body as BodyInit,
               { status: answer.status, headers: answer.headers }
             )
           )
