@@ -115,9 +115,11 @@ describe("defect 2: deeply nested wrong-typed metadata is a ProtocolError, rende
 
   it.effect("Server.info", () =>
     Effect.map(
-      Effect.exit(Effect.flatMap(Server.Server, (s) => s.info).pipe(
-        Effect.provide(mockLayer({ handle: () => Effect.succeed(sync(deep())) }))
-      )),
+      Effect.exit(
+        Effect.flatMap(Server.Server, (s) => s.info).pipe(
+          Effect.provide(mockLayer({ handle: () => Effect.succeed(sync(deep())) }))
+        )
+      ),
       (exit) => expectProtocolError(exit)
     ))
 
@@ -135,7 +137,8 @@ describe("defect 2: deeply nested wrong-typed metadata is a ProtocolError, rende
           body: `{"type":"sync","metadata":{"a":[{"b":${"[".repeat(100_000)}${"]".repeat(100_000)}}]}}`
         })
       ),
-      (exit) => expectProtocolError(exit, "[\"a\"][0][\"b\"]")
+      (exit) =>
+        expectProtocolError(exit, "[\"a\"][0][\"b\"]")
     ))
 })
 

@@ -8,7 +8,17 @@
  * is covered too. The seed is fixed (`PROPERTY_SEED` overrides it) and printed on failure; `PROPERTY_RUNS` sets
  * the cases per call.
  */
-import { Certificates, Exec, Files, Instances, LxdClient, LxdError, Metrics, Operations, Server } from "@effect-lxd/core"
+import {
+  Certificates,
+  Exec,
+  Files,
+  Instances,
+  LxdClient,
+  LxdError,
+  Metrics,
+  Operations,
+  Server
+} from "@effect-lxd/core"
 import { LxdMockTransport } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Cause, Effect, Exit, FastCheck as fc, type Layer, ManagedRuntime, Schema } from "effect"
@@ -87,8 +97,15 @@ const operationLike = (metadata: fc.Arbitrary<unknown>) =>
     updated_at: fc.constant("2026-01-01T00:00:00.123456789Z"),
     status: fc.constantFrom("Running", "Success", "Failure", "Cancelled"),
     status_code: fc.constantFrom(103, 200, 400, 401, 100, 0, -5),
-    resources: fc.oneof(fc.constant(null), fc.dictionary(fc.constantFrom("instances", "x"), fc.array(url, { maxLength: 2 }))),
-    metadata: fc.oneof(metadata, fc.record({ fds: fc.dictionary(fc.string(), fc.string()) }), fc.record({ return: fc.integer() })),
+    resources: fc.oneof(
+      fc.constant(null),
+      fc.dictionary(fc.constantFrom("instances", "x"), fc.array(url, { maxLength: 2 }))
+    ),
+    metadata: fc.oneof(
+      metadata,
+      fc.record({ fds: fc.dictionary(fc.string(), fc.string()) }),
+      fc.record({ return: fc.integer() })
+    ),
     may_cancel: fc.boolean(),
     err: fc.oneof(fc.string({ maxLength: 10 }), fc.integer({ min: 10_000, max: 200_000 }).map((n) => "e".repeat(n))),
     location: fc.constant("none")
@@ -108,7 +125,10 @@ const envelope = (metadata: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> =>
     }, { requiredKeys: ["type"] }),
     fc.record({
       type: fc.constant("error"),
-      error: fc.oneof(fc.string({ maxLength: 20 }), fc.integer({ min: 10_000, max: 200_000 }).map((n) => "z".repeat(n))),
+      error: fc.oneof(
+        fc.string({ maxLength: 20 }),
+        fc.integer({ min: 10_000, max: 200_000 }).map((n) => "z".repeat(n))
+      ),
       error_code: fc.constantFrom(0, 400, 403, 404, 409, 412, 500, 100, -1),
       metadata
     }, { requiredKeys: ["type"] }),
@@ -116,7 +136,6 @@ const envelope = (metadata: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> =>
   )
 
 /** A header value as HTTP carries one: bytes (latin1), no CR, LF or NUL. */
-// eslint-disable-next-line no-control-regex
 const headerValue = (s: string) => s.replace(/[^\x20-\x7e\x80-\xff\t]/g, "?")
 
 const headers = fc.record({
@@ -133,19 +152,35 @@ const headers = fc.record({
 /** One answer: an envelope as JSON (maybe cut short), random bytes, or no answer at all. */
 const answer = (metadata: fc.Arbitrary<unknown>): fc.Arbitrary<LxdMockTransport.MockResponse> =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(envelope(metadata), fc.integer({ min: 200, max: 599 }), headers).map(
-      ([body, status, h]) => ({ status, headers: { "content-type": "application/json", ...h }, body: stringify(body) })
-    ) },
-    { weight: 1, arbitrary: fc.tuple(envelope(metadata), fc.nat(), headers).map(([body, cut, h]) => {
-      const text = stringify(body)
-      return { status: 200, headers: h, body: text.slice(0, cut % (text.length + 1)) }
-    }) },
-    { weight: 1, arbitrary: fc.tuple(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 200, max: 599 }), headers).map(
-      ([body, status, h]) => ({ status, headers: h, body })
-    ) },
-    { weight: 1, arbitrary: fc.constantFrom("ECONNREFUSED", "ECONNRESET", "ENOENT").map((code) =>
-      LxdMockTransport.unreachable(code)
-    ) }
+    {
+      weight: 6,
+      arbitrary: fc.tuple(envelope(metadata), fc.integer({ min: 200, max: 599 }), headers).map(
+        ([body, status, h]) => ({
+          status,
+          headers: { "content-type": "application/json", ...h },
+          body: stringify(body)
+        })
+      )
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(envelope(metadata), fc.nat(), headers).map(([body, cut, h]) => {
+        const text = stringify(body)
+        return { status: 200, headers: h, body: text.slice(0, cut % (text.length + 1)) }
+      })
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 200, max: 599 }), headers).map(
+        ([body, status, h]) => ({ status, headers: h, body })
+      )
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom("ECONNREFUSED", "ECONNRESET", "ENOENT").map((code) =>
+        LxdMockTransport.unreachable(code)
+      )
+    }
   )
 
 // --- the calls -------------------------------------------------------------------------------------------
@@ -173,7 +208,11 @@ const calls: ReadonlyArray<Case> = [
   { name: "Instances.get", call: Effect.flatMap(I, (i) => i.get("c1")), schemas: [Instances.Instance] },
   { name: "Instances.getFull", call: Effect.flatMap(I, (i) => i.getFull("c1")), schemas: [] },
   { name: "Instances.state", call: Effect.flatMap(I, (i) => i.state("c1")), schemas: [Instances.InstanceState] },
-  { name: "Instances.modify", call: Effect.flatMap(I, (i) => i.modify("c1", (p) => p)), schemas: [Instances.InstancePut] },
+  {
+    name: "Instances.modify",
+    call: Effect.flatMap(I, (i) => i.modify("c1", (p) => p)),
+    schemas: [Instances.InstancePut]
+  },
   { name: "Instances.create", call: Effect.flatMap(I, (i) => i.create({ source: { type: "none" } })), schemas: [] },
   { name: "Instances.start", call: Effect.flatMap(I, (i) => i.start("c1")), schemas: [] },
   { name: "Instances.delete", call: Effect.flatMap(I, (i) => i.delete("c1")), schemas: [] },
@@ -182,7 +221,11 @@ const calls: ReadonlyArray<Case> = [
   { name: "Instances.snapshots.list", call: Effect.flatMap(I, (i) => i.snapshots.list("c1")), schemas: [] },
   { name: "Instances.backups.list", call: Effect.flatMap(I, (i) => i.backups.list("c1")), schemas: [] },
   { name: "Instances.logs.list", call: Effect.flatMap(I, (i) => i.logs.list("c1")), schemas: [] },
-  { name: "Instances.metadata.get", call: Effect.flatMap(I, (i) => i.metadata.get("c1")), schemas: [Instances.ImageMetadata] },
+  {
+    name: "Instances.metadata.get",
+    call: Effect.flatMap(I, (i) => i.metadata.get("c1")),
+    schemas: [Instances.ImageMetadata]
+  },
   { name: "Instances.templates.list", call: Effect.flatMap(I, (i) => i.templates.list("c1")), schemas: [] },
   { name: "Operations.list", call: Effect.flatMap(Operations.Operations, (o) => o.list()), schemas: [] },
   { name: "Operations.listIds", call: Effect.flatMap(Operations.Operations, (o) => o.listIds()), schemas: [] },
@@ -199,7 +242,11 @@ const calls: ReadonlyArray<Case> = [
     schemas: []
   },
   { name: "Exec.run", call: Effect.flatMap(Exec.Exec, (e) => e.run("c1", ["ls"])), schemas: [] },
-  { name: "Files.get", call: Effect.flatMap(Files.Files, (f) => Effect.flatMap(f.get("c1", "/a"), (c) => c.discard)), schemas: [] },
+  {
+    name: "Files.get",
+    call: Effect.flatMap(Files.Files, (f) => Effect.flatMap(f.get("c1", "/a"), (c) => c.discard)),
+    schemas: []
+  },
   { name: "Files.readText", call: Effect.flatMap(Files.Files, (f) => f.readText("c1", "/a")), schemas: [] },
   { name: "Files.readlink", call: Effect.flatMap(Files.Files, (f) => f.readlink("c1", "/a")), schemas: [] },
   { name: "Files.list", call: Effect.flatMap(Files.Files, (f) => f.list("c1", "/")), schemas: [] },

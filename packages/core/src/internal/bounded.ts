@@ -140,7 +140,9 @@ export const formatParseError = (error: ParseResult.ParseError | ParseResult.Par
           more++
           continue
         }
-        const shown = path.length > MAX_PATH ? [...path.slice(0, MAX_PATH / 2), "…", ...path.slice(-MAX_PATH / 2)] : path
+        const shown = path.length > MAX_PATH
+          ? [...path.slice(0, MAX_PATH / 2), "…", ...path.slice(-MAX_PATH / 2)]
+          : path
         const where = shown.map((k) => k === "…" ? "…" : key(k)).join("")
         found.push(where === "" ? message : `${where}: ${message}`)
         continue

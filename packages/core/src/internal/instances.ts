@@ -20,9 +20,9 @@ import {
   backupsSpec,
   ImageMetadata,
   Instance,
+  instanceActions,
   InstanceFull,
   InstancePut,
-  instanceActions,
   instancesSpec,
   InstanceState,
   snapshotsSpec
@@ -431,7 +431,9 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         const path = yield* instancePath(name)
         const response = yield* client.request({ method: "GET", path })
         const current = yield* decodePut(response.metadata).pipe(
-          Effect.mapError((cause) => parseFailure({ method: "GET", path }, "metadata does not match InstancePut", cause))
+          Effect.mapError((cause) =>
+            parseFailure({ method: "GET", path }, "metadata does not match InstancePut", cause)
+          )
         )
         const actual = Schema.decodeUnknownOption(TypeOnly)(response.metadata)
         if (Option.isSome(actual)) yield* checkType(name, path, actual.value.type)

@@ -47,7 +47,9 @@ export const everyExtension: ReadonlyArray<string> = [
 export const hostileLayer = (answer: (r: LxdMockTransport.MockRequest) => LxdMockTransport.MockResponse) =>
   mockLayer({
     handle: (r) =>
-      Effect.sync(() => r.path === "" && r.method === "GET" ? LxdMockTransport.sync(serverInfo(everyExtension)) : answer(r))
+      Effect.sync(() =>
+        r.path === "" && r.method === "GET" ? LxdMockTransport.sync(serverInfo(everyExtension)) : answer(r)
+      )
   })
 
 /** The exit of `call` against {@link hostileLayer}. */
