@@ -9,11 +9,12 @@ import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { parseFailure } from "./internal/client.js"
 import * as Collection from "./internal/collection.js"
 import { toOperation } from "./internal/operation.js"
 import * as Path from "./internal/path.js"
 import { LxdClient } from "./LxdClient.js"
-import { InvalidArgument, type LxdError, ProtocolError } from "./LxdError.js"
+import { InvalidArgument, type LxdError } from "./LxdError.js"
 import * as LxdResource from "./LxdResource.js"
 import { NullableArray, OpenEnum } from "./LxdSchema.js"
 
@@ -225,15 +226,13 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
             ...(options.projects === undefined ? {} : { projects: options.projects })
           }
         })
-        const op = yield* toOperation("POST", "/1.0/certificates", response.metadata)
+        // an async answer without `metadata` is followed through its operation URL
+        const op = response.metadata === null && response.operation !== undefined
+          ? (yield* client.attach(response.operation)).initial
+          : yield* toOperation("POST", "/1.0/certificates", response.metadata)
         const meta = yield* Schema.decodeUnknown(TokenMetadata)(op.metadata).pipe(
           Effect.mapError((cause) =>
-            new ProtocolError({
-              method: "POST",
-              path: "/1.0/certificates",
-              description: `token operation metadata: ${cause.message}`,
-              cause
-            })
+            parseFailure({ method: "POST", path: "/certificates" }, "token operation metadata", cause)
           )
         )
         const tokenJson = {
@@ -269,8 +268,10 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
 })
 
 /** The fingerprint from `Location`, or SHA-256 of the DER (Web Crypto, so the core stays platform-agnostic). */
-const fingerprintOf = (base64Der: string, location: string | undefined): Effect.Effect<string> => {
-  if (location !== undefined && location.length > 0) return Effect.succeed(Path.nameFromUrl(location))
+const fingerprintOf = (base64Der: string, location: string | undefined): Effect.Effect<string, LxdError> => {
+  if (location !== undefined && location.length > 0) {
+    return Path.nameFromUrl({ method: "POST", path: "/certificates" }, location)
+  }
   return Effect.promise(async () => {
     const der = Encoding.decodeBase64(base64Der)
     const bytes = new Uint8Array(der._tag === "Right" ? der.right : new Uint8Array())

@@ -366,7 +366,8 @@ export const ImageMetadata = Schema.Struct({
   creation_date: count,
   expiry_date: count,
   properties: StringMap,
-  templates: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ImageMetadataTemplate }), {
+  // Go's `map[string]*ImageMetadataTemplate`: an entry may be `null`
+  templates: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.NullOr(ImageMetadataTemplate) }), {
     nullable: true,
     default: () => ({})
   })
@@ -440,6 +441,16 @@ export const InstanceBackupsPost = Schema.Struct({
 export interface InstanceBackupsPost extends Schema.Schema.Encoded<typeof InstanceBackupsPost> {}
 
 /**
+ * Fields of an instance `PUT` that are commands, not state: `restore` (restore this snapshot, as the 5.0.2 and
+ * Incus spec examples show it in a `GET`), `restore_disk_volumes_mode` (newer LXD). A read-modify-write never
+ * sends them back. `stateful` stays: without `restore`, LXD reads it as state and ignores it.
+ *
+ * @since 0.2.0
+ * @category descriptors
+ */
+export const instanceActions: ReadonlyArray<string> = ["restore", "restore_disk_volumes_mode"]
+
+/**
  * An instance's snapshots (`/1.0/instances/{instance}/snapshots`), read by the client, the fake and the tests.
  * Every write may be answered with an operation. `replace` (`PUT`, the expiry) needs `snapshot_expiry`.
  *
@@ -454,6 +465,7 @@ export const snapshotsSpec = LxdResource.spec({
   item: InstanceSnapshot,
   post: InstanceSnapshotsPost,
   put: InstanceSnapshotPut,
+  actions: instanceActions,
   verbs: [...LxdResource.readVerbs, "create", "replace", "update", "rename", "delete"],
   async: ["create", "replace", "update", "rename", "delete"]
 })
@@ -500,6 +512,7 @@ export const instancesSpec = LxdResource.spec({
     type: Schema.optional(Schema.String)
   }),
   put: InstancePut,
+  actions: instanceActions,
   filter: "api_filtering",
   allProjects: "instance_all_projects",
   async: ["create", "replace", "update", "modify", "rename", "delete"],

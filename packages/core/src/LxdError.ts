@@ -7,6 +7,7 @@
  */
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import { excerpt } from "./internal/bounded.js"
 
 /**
  * @since 0.1.0
@@ -371,6 +372,8 @@ export const fromStatus = (fields: {
   readonly message: string
 }): StatusError => {
   const code = fields.errorCode > 0 ? fields.errorCode : fields.status
+  // the server's text, bounded as every error's is
+  fields = { ...fields, message: excerpt(fields.message) }
   switch (code) {
     case 400:
       return new BadRequest(fields)

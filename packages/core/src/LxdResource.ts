@@ -204,7 +204,12 @@ export interface Spec<
   readonly allProjects: string | undefined
   /** The prefix of its lifecycle events (`profile` → `profile-created`, `profile-updated`, …). */
   readonly lifecycle: string | undefined
-  /** Top-level fields of `item` that are not in `put`: never sent by `modify` (derived). */
+  /**
+   * Fields a `GET` may carry that a `PUT` takes as a command, not as state (an instance's `restore`, which
+   * restores that snapshot): never sent back by `modify`.
+   */
+  readonly actions: ReadonlyArray<string>
+  /** Top-level fields of `item` that are not in `put`, and the {@link Spec.actions}: never sent by `modify`. */
   readonly readOnly: ReadonlyArray<string>
   /**
    * What LXD's lists hold besides the collection's own objects, which the client leaves out or fixes:
@@ -289,7 +294,7 @@ const fieldsOf = (schema: Schema.Schema.AnyNoContext): ReadonlyArray<string> => 
 
 /**
  * Builds a {@link Spec}: the defaults (every verb, sync answers, a `name` field, no filter, no all-projects) plus
- * what is derived (`readOnly` = the fields of `item` that are not in `put`). `item` and `put` must be
+ * what is derived (`readOnly` = the fields of `item` that are not in `put`, and the `actions`). `item` and `put` must be
  * `Schema.Struct`s.
  *
  * @since 0.2.0
@@ -320,6 +325,7 @@ export const spec = <
   readonly allProjects?: string | undefined
   readonly lifecycle?: string | undefined
   readonly listQuirk?: "snapshots" | "parentPrefix" | undefined
+  readonly actions?: ReadonlyArray<string> | undefined
 }): Spec<{ readonly [K in keyof Parents]: string }, Item, Post, Put> => {
   const writable = new Set(fieldsOf(options.put))
   const placeholders = options.path.match(/\{[^}]+\}/g)?.length ?? 0
@@ -344,7 +350,8 @@ export const spec = <
     filter: options.filter,
     allProjects: options.allProjects,
     lifecycle: options.lifecycle,
-    readOnly: fieldsOf(options.item).filter((f) => !writable.has(f)),
+    actions: options.actions ?? [],
+    readOnly: [...fieldsOf(options.item).filter((f) => !writable.has(f)), ...(options.actions ?? [])],
     listQuirk: options.listQuirk
   }
 }

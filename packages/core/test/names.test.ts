@@ -53,7 +53,8 @@ describe("name validation", () => {
   })
 
   it("URLs decode to names; sub-paths go before the query", () => {
-    expect(Path.nameFromUrl("/1.0/instances/web%201?project=p")).toBe("web 1")
+    expect(Path.lastSegment("/1.0/instances/web%201?project=p")).toBe("web 1")
+    expect(Path.lastSegment("/1.0/instances/%zz")).toBeUndefined()
     expect(Path.splitUrl("/1.0/operations/abc?project=p&x=1")).toEqual({
       path: "/operations/abc",
       query: { project: "p", x: "1" }

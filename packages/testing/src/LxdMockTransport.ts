@@ -308,6 +308,17 @@ const bySpecificity = <H>(routes: ReadonlyArray<Route<H>>): ReadonlyArray<Route<
     .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.i - b.i))
     .map(({ r }) => r)
 
+const nullBodyStatus = new Set([101, 103, 204, 205, 304])
+
+/** A path segment decoded; one that is not properly percent-encoded (a hostile URL followed) is kept as it is. */
+const decodeSegment = (segment: string): string => {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
+
 const matchPattern = (pattern: string, path: string): Record<string, string> | undefined => {
   const ps = pattern.split("/")
   const xs = path.split("/")
@@ -315,7 +326,7 @@ const matchPattern = (pattern: string, path: string): Record<string, string> | u
   const params: Record<string, string> = {}
   for (let i = 0; i < ps.length; i++) {
     const p = ps[i]!
-    if (p.startsWith(":")) params[p.slice(1)] = decodeURIComponent(xs[i]!)
+    if (p.startsWith(":")) params[p.slice(1)] = decodeSegment(xs[i]!)
     else if (p !== "*" && p !== xs[i]) return undefined
   }
   return params
@@ -460,7 +471,8 @@ export const layer = (options: Options): Layer.Layer<LxdTransport | MockTranspor
           return HttpClientResponse.fromWeb(
             request,
             new Response(
-              answer.status === 204 || answer.status === 304 ? null : answer.body as BodyInit,
+              // statuses that cannot have a body (the Fetch `Response` refuses one): the body is dropped
+              nullBodyStatus.has(answer.status) ? null : answer.body as BodyInit,
               { status: answer.status, headers: answer.headers }
             )
           )

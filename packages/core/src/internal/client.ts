@@ -29,6 +29,7 @@ import {
   type JsonResponse,
   LxdTransport
 } from "../LxdTransport.js"
+import { excerpt, formatParseError } from "./bounded.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
 import * as FastDecode from "./fastDecode.js"
@@ -104,14 +105,24 @@ export const protocolError = (
     ...(cause === undefined ? {} : { cause })
   })
 
+/**
+ * Metadata that failed its schema as a `ProtocolError`: `what` and the bounded explanation, not the `ParseError`
+ * itself (it holds the whole answer, and rendering it recurses as deep as the answer goes).
+ *
+ * @internal
+ */
+export const parseFailure = (
+  request: Pick<Request, "method" | "path">,
+  what: string,
+  error: ParseResult.ParseError
+): ProtocolError => protocolError(request, `${what}: ${formatParseError(error)}`)
+
 /** @internal */
 export const statusError = (
   request: Pick<Request, "method" | "path">,
   status: number,
   message: string
 ): LxdError => fromStatus({ method: request.method, path: API + request.path, status, errorCode: status, message })
-
-const formatParseError = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
 
 /** @internal */
 export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effect.gen(function*() {
@@ -279,12 +290,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
   const decodeMetadata = <A, I>(schema: Schema.Schema<A, I, never>, req: Request, metadata: unknown) => {
     const result = decoderFor(schema)(metadata)
     return result._tag === "Right" ? Effect.succeed(result.right) : Effect.fail(
-      new ProtocolError({
-        method: req.method,
-        path: API + req.path,
-        description: `metadata does not match ${schemaName(schema)}: ${formatParseError(result.left)}`,
-        cause: result.left
-      })
+      parseFailure(req, `metadata does not match ${schemaName(schema)}`, result.left)
     )
   }
 
@@ -295,7 +301,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
           new ProtocolError({
             method: req.method,
             path: API + req.path,
-            description: `expected a sync response, got an operation (${response.operation})`
+            description: `expected a sync response, got an operation (${excerpt(response.operation ?? "", 256)})`
           })
         )
       }

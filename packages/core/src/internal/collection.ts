@@ -11,7 +11,7 @@ import * as Stream from "effect/Stream"
 import type { LxdClient, Request, WriteResult } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, PreconditionFailed } from "../LxdError.js"
 import type * as LxdResource from "../LxdResource.js"
-import { protocolError } from "./client.js"
+import { parseFailure, protocolError } from "./client.js"
 import * as Path from "./path.js"
 
 type AnySpec = LxdResource.Spec<
@@ -43,19 +43,11 @@ export const filterValue = (filter: LxdResource.ListOptions["filter"]): string |
 export const pathPieces = (path: string): ReadonlyArray<string> => path.split(/\{[^}]+\}/)
 
 /**
- * Names in LXD URLs (`/1.0/profiles/p1?project=x` → `p1`), or a `ProtocolError` for a URL that is not
- * percent-encoded properly.
+ * Names in LXD URLs, or a `ProtocolError` naming a URL that is not percent-encoded properly.
  *
  * @internal
  */
-export const namesFromUrls = (
-  request: Pick<Request, "method" | "path">,
-  urls: ReadonlyArray<string>
-): Effect.Effect<ReadonlyArray<string>, LxdError> =>
-  Effect.try({
-    try: () => urls.map(Path.nameFromUrl),
-    catch: () => protocolError(request, "a URL in the answer is not properly percent-encoded")
-  })
+export const namesFromUrls = Path.namesFromUrls
 
 const NameList = Schema.NullOr(Schema.Array(Schema.String))
 
@@ -177,7 +169,7 @@ const writablePart = (client: LxdClient.Service, spec: AnySpec, path: string) =>
     for (const key of spec.readOnly) delete raw[key]
     const put = yield* Effect.mapError(
       Schema.decodeUnknown(spec.put, { onExcessProperty: "preserve" })(raw),
-      (cause) => protocolError({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
+      (cause) => parseFailure({ method: "GET", path }, `the writable part does not match ${spec.name}`, cause)
     )
     return { put: put as unknown, etag: current.etag }
   })
@@ -372,20 +364,23 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
   const nameIn = (body: unknown): unknown => (isRecord(body) ? body[spec.nameField] : undefined)
 
   /** The new object's name: `Location`, else a resource of the operation below this collection, else the body. */
-  const createdName = (path: string, result: WriteResult, body: unknown): string | undefined => {
+  const createdName = (
+    path: string,
+    result: WriteResult,
+    body: unknown
+  ): string | { readonly bad: string } | undefined => {
     const below = `/1.0${path}/`
     const urls = [
       ...(result.location === undefined ? [] : [result.location]),
       ...Object.values(result.operation?.resources ?? {}).flat()
     ]
+    let bad: string | undefined
     for (const url of urls) {
       const p = url.split("?")[0]!
       if (p.startsWith(below) && !p.slice(below.length).includes("/")) {
-        try {
-          return Path.nameFromUrl(p)
-        } catch {
-          // not percent-encoded properly: try the next one
-        }
+        const name = Path.lastSegment(p)
+        if (name !== undefined) return name
+        bad ??= url // not percent-encoded properly: try the next one
       }
     }
     const named = nameIn(body)
@@ -393,12 +388,9 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
     // LXD names some new objects under their own kind, not below the collection (a volume backup's operation
     // has `backups: ["/1.0/backups/backup0"]`)
     const own = result.operation?.resources[segment]?.[0]
-    if (own === undefined) return undefined
-    try {
-      return Path.nameFromUrl(own.split("?")[0]!)
-    } catch {
-      return undefined
-    }
+    const ownName = own === undefined ? undefined : Path.lastSegment(own.split("?")[0]!)
+    if (ownName !== undefined) return ownName
+    return bad === undefined ? undefined : { bad }
   }
 
   const service: LxdResource.Collection<ReadonlyArray<string>, unknown, unknown, unknown> = {
@@ -446,6 +438,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
         if (name === undefined) {
           return yield* protocolError({ method: "POST", path }, "the answer does not name what it created")
         }
+        if (typeof name !== "string") return yield* Path.badUrl({ method: "POST", path }, name.bad)
         return name
       }).pipe(Effect.withSpan(span("create")))
     },

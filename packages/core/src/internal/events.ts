@@ -18,6 +18,7 @@ import type { Overflow } from "../Events.js"
 import { EventBufferOverflow, type LxdError, ProtocolError } from "../LxdError.js"
 import { Operation, StringMap, Timestamp } from "../LxdSchema.js"
 import type { Frame, LxdWebSocket } from "../LxdTransport.js"
+import { formatParseError } from "./bounded.js"
 import * as FastDecode from "./fastDecode.js"
 
 /** @internal */
@@ -254,22 +255,8 @@ const decodeOperation = FastDecode.decodeUnknownEither(OperationEvent)
 const decodeLogging = FastDecode.decodeUnknownEither(LoggingEvent)
 const decodeRaw = FastDecode.decodeUnknownEither(RawEvent)
 
-/** The longest schema explanation an error or a rejected event carries. */
-const MAX_REASON = 500
-
-/**
- * A schema's explanation, bounded: the formatter renders the actual value, which for a hostile frame may be
- * nested too deep to render (it would overflow the stack) or huge.
- */
-const describe = (error: ParseResult.ParseError): string => {
-  let text: string
-  try {
-    text = ParseResult.TreeFormatter.formatErrorSync(error)
-  } catch {
-    text = "(the value is nested too deep to show)"
-  }
-  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}… (${text.length} characters)` : text
-}
+/** A schema's explanation, bounded (the shared formatter: the frame may be nested too deep or huge to render). */
+const describe = (error: ParseResult.ParseError): string => formatParseError(error)
 
 /**
  * Why a frame is not an event of its type: `rejected` for a frame of a known type whose shape the schema
@@ -311,7 +298,7 @@ export const decodeOrInvalid = (text: string): LxdEvent | Invalid => {
   if (known !== undefined && known._tag === "Right") return known.right as LxdEvent
   const raw = decodeRaw(json)
   if (raw._tag === "Left") {
-    return unreadable(`event does not match its schema: ${describe(raw.left)}`, raw.left)
+    return unreadable(`event does not match its schema: ${describe(raw.left)}`)
   }
   if (known === undefined) return { ...raw.right, raw: true }
   const error = known.left
@@ -333,8 +320,7 @@ const invalidError = (invalid: Invalid): ProtocolError =>
     : new ProtocolError({
       method: "GET",
       path: "/1.0/events",
-      description: `event does not match its schema: ${describe(invalid.error)}`,
-      cause: invalid.error
+      description: `event does not match its schema: ${describe(invalid.error)}`
     })
 
 /**

@@ -15,6 +15,7 @@ import type * as F from "../Files.js"
 import type { LxdClient, Request } from "../LxdClient.js"
 import { InvalidArgument, type LxdError } from "../LxdError.js"
 import { discard, withStreamBody } from "./body.js"
+import { excerpt, PATH_MAX } from "./bounded.js"
 import * as Bytes from "./bytes.js"
 import { protocolError } from "./client.js"
 import * as Envelope from "./envelope.js"
@@ -216,6 +217,31 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
     }
   }
 
+  /**
+   * A symlink's target, the body of its answer: at most `PATH_MAX` bytes (no more is read); a longer one is a
+   * `ProtocolError` with an excerpt.
+   */
+  const symlinkTarget = (request: Request, response: HttpClientResponse.HttpClientResponse) =>
+    Effect.flatMap(
+      response.stream.pipe(
+        Stream.mapError(connectionFailed(request)),
+        Stream.runFoldWhile(
+          { chunks: [] as Array<Uint8Array>, length: 0 },
+          (s) => s.length <= PATH_MAX,
+          (s, chunk) => ({ chunks: [...s.chunks, chunk], length: s.length + chunk.length })
+        )
+      ),
+      ({ chunks, length }) => {
+        const target = new TextDecoder().decode(Bytes.concat(chunks))
+        return length <= PATH_MAX ? Effect.succeed(target) : Effect.fail(
+          protocolError(
+            request,
+            `the symlink target is longer than PATH_MAX (${PATH_MAX} bytes): ${JSON.stringify(excerpt(target, 256))}`
+          )
+        )
+      }
+    )
+
   const getEntry = (instance: string, path: string): Effect.Effect<F.Entry, LxdError> =>
     Effect.gen(function*() {
       const request = yield* fileRequest(instance, path, "GET")
@@ -235,7 +261,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
         return { type: "directory", stat, entries: (names ?? []) as ReadonlyArray<string> } satisfies F.Entry
       }
       if (stat.type === "symlink") {
-        const target = yield* Effect.mapError(response.text, connectionFailed(request))
+        const target = yield* symlinkTarget(request, response)
         return { type: "symlink", stat, target } satisfies F.Entry
       }
       return fileContent(request, response, stat)

@@ -12,7 +12,6 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Events from "../Events.js"
@@ -21,6 +20,7 @@ import {
   backupsSpec,
   ImageMetadata,
   Instance,
+  instanceActions,
   InstanceFull,
   InstancePut,
   instancesSpec,
@@ -31,7 +31,7 @@ import { LxdClient, type OperationOptions, type Request } from "../LxdClient.js"
 import { ClientConnectionFailed, LxdApiError, type LxdError, OperationTimeout } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
 import { withStreamBody } from "./body.js"
-import { protocolError, statusError } from "./client.js"
+import { parseFailure, protocolError, statusError } from "./client.js"
 import * as Collection from "./collection.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
@@ -45,7 +45,7 @@ export interface Flavour {
 }
 
 /**
- * Fields of a GET that a PUT must not send back (read-only, or another endpoint's).
+ * Fields of a GET that a PUT must not send back (read-only, another endpoint's, or a command: `restore`).
  *
  * @internal
  */
@@ -62,7 +62,8 @@ export const readOnlyFields: ReadonlyArray<string> = [
   "expanded_devices",
   "state",
   "snapshots",
-  "backups"
+  "backups",
+  ...instanceActions
 ]
 
 /** @internal */
@@ -94,7 +95,8 @@ export const toTime = (input: I.TimeInput | undefined): string | undefined =>
 export const resourceName = (op: Operation, kind: string, contains?: string): string | undefined => {
   const urls = op.resources[kind] ?? []
   const url = contains === undefined ? urls[0] : urls.find((u) => u.includes(contains))
-  return url === undefined ? undefined : Path.nameFromUrl(url)
+  // a URL that is not properly percent-encoded names nothing: the caller falls back or fails
+  return url === undefined ? undefined : Path.lastSegment(url)
 }
 
 const stripQuery = (url: string): string => {
@@ -181,20 +183,22 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     const listNames: I.Instances.Service["listNames"] = (options) =>
       listUrls(options?.filter, false).pipe(
-        Effect.map((urls) => urls.map(Path.nameFromUrl)),
+        Effect.flatMap((urls) => Path.namesFromUrls({ method: "GET", path: "/instances" }, urls)),
         Effect.withSpan(span("listNames"))
       )
 
     const listNamesAllProjects: I.Instances.Service["listNamesAllProjects"] = (options) =>
       listUrls(options?.filter, true).pipe(
-        Effect.map((urls) => {
-          const out: Record<string, Array<string>> = {}
-          for (const url of urls) {
-            const project = Path.splitUrl(url).query["project"] ?? "default"
-            ;(out[project] ??= []).push(Path.nameFromUrl(url))
-          }
-          return out
-        }),
+        Effect.flatMap((urls) =>
+          Effect.map(Path.namesFromUrls({ method: "GET", path: "/instances" }, urls), (names) => {
+            const out: Record<string, Array<string>> = {}
+            urls.forEach((url, i) => {
+              const project = Path.splitUrl(url).query["project"] ?? "default"
+              ;(out[project] ??= []).push(names[i]!)
+            })
+            return out
+          })
+        ),
         Effect.withSpan(span("listNamesAllProjects"))
       )
 
@@ -428,11 +432,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         const response = yield* client.request({ method: "GET", path })
         const current = yield* decodePut(response.metadata).pipe(
           Effect.mapError((cause) =>
-            protocolError(
-              { method: "GET", path: path },
-              `metadata does not match InstancePut: ${ParseResult.TreeFormatter.formatErrorSync(cause)}`,
-              cause
-            )
+            parseFailure({ method: "GET", path }, "metadata does not match InstancePut", cause)
           )
         )
         const actual = Schema.decodeUnknownOption(TypeOnly)(response.metadata)
@@ -536,8 +536,12 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     /** The names in an instance's sub-collection (`GET /1.0/instances/{name}/snapshots`, `/backups`, `/logs`). */
     const namesAt = (instance: string, suffix: string) =>
       instancePath(instance, suffix).pipe(
-        Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
-        Effect.map((r) => (r.metadata ?? []).map(Path.nameFromUrl))
+        Effect.flatMap((path) =>
+          Effect.flatMap(
+            client.sync(NameList, { method: "GET", path }),
+            (r) => Path.namesFromUrls({ method: "GET", path }, r.metadata ?? [])
+          )
+        )
       )
 
     const snapshots: I.Instances.Snapshots = {
@@ -675,8 +679,13 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
     const templates: I.Instances.Templates = {
       list: (instance) =>
         instancePath(instance, "/metadata/templates").pipe(
-          Effect.flatMap((path) => client.sync(NameList, { method: "GET", path })),
-          Effect.map((r) => (r.metadata ?? []).map((t) => t.startsWith("/1.0/") ? Path.nameFromUrl(t) : t)),
+          Effect.flatMap((path) =>
+            Effect.flatMap(client.sync(NameList, { method: "GET", path }), (r) =>
+              Effect.forEach(
+                r.metadata ?? [],
+                (t) => t.startsWith("/1.0/") ? Path.nameFromUrl({ method: "GET", path }, t) : Effect.succeed(t)
+              ))
+          ),
           Effect.withSpan(span("templates.list"))
         ),
       get: (instance, template) =>

@@ -5,7 +5,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -21,8 +20,9 @@ import {
 } from "../LxdError.js"
 import { isFinal, Operation, StatusCode } from "../LxdSchema.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
+import { excerpt, formatParseError } from "./bounded.js"
 import * as FastDecode from "./fastDecode.js"
-import { nameFromUrl, splitUrl } from "./path.js"
+import { lastSegment, splitUrl } from "./path.js"
 
 const decodeOperation = FastDecode.decodeUnknownEither(Operation)
 
@@ -39,8 +39,7 @@ export const toOperation = (
       new ProtocolError({
         method,
         path,
-        description: `operation does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(result.left)}`,
-        cause: result.left
+        description: `operation does not match its schema: ${formatParseError(result.left)}`
       })
     )
 }
@@ -165,14 +164,14 @@ export const settle = (operation: Operation): Effect.Effect<Operation, Operation
   if (operation.status_code === StatusCode.Success) return Effect.succeed(operation)
   if (operation.status_code === StatusCode.Cancelled) {
     return Effect.fail(
-      new OperationCancelled({ operationId: operation.id, message: operation.err || "Operation cancelled" })
+      new OperationCancelled({ operationId: operation.id, message: excerpt(operation.err || "Operation cancelled") })
     )
   }
   return Effect.fail(
     new OperationFailed({
       operationId: operation.id,
       statusCode: operation.status_code,
-      message: operation.err || operation.status,
+      message: excerpt(operation.err || operation.status),
       metadata: operation.metadata
     })
   )
@@ -243,7 +242,9 @@ export const start = (
         return makeHandle(engine, "", op, state, onFinal, Stream.empty, response.location)
       }
       const url = response.operation
-      const initial = yield* toOperation(request.method, request.path, response.metadata)
+      const initial = response.metadata === null
+        ? yield* fetchInitial(engine, url)
+        : yield* toOperation(request.method, request.path, response.metadata)
       if (isFinal(initial)) state.final = true
       const progress = events === undefined ? Stream.empty : events.pipe(
         Stream.filter((op) => op.id === initial.id),
@@ -265,6 +266,22 @@ export const start = (
       return makeHandle(engine, url, initial, state, onFinal, progress)
     }))
   })
+
+/**
+ * The operation of an async answer whose envelope has no `metadata`: fetched from its URL (bounded, as the
+ * submit is). If that fails, nobody could cancel it later: it is cancelled now (bounded, best effort).
+ */
+const fetchInitial = (engine: Engine, url: string): Effect.Effect<Operation, LxdError> =>
+  Effect.timeoutFail(Effect.interruptible(get(engine, url)), {
+    duration: SUBMIT_BOUND,
+    onTimeout: () =>
+      new ClientConnectionFailed({
+        method: "GET",
+        path: url,
+        endpoint: engine.endpoint,
+        reason: `no answer within ${Duration.format(SUBMIT_BOUND)}`
+      })
+  }).pipe(Effect.tapError(() => Effect.ignore(bounded(cancel(engine, url), "5 seconds"))))
 
 /** `OperationTimeout` when `options.timeout` passes first (the operation goes on). */
 const withTimeout = <A>(
@@ -315,7 +332,7 @@ export const waitFor = (
   const url = urlOf(operation)
   return withTimeout(
     Effect.flatMap(waitOnce(engine, url, WAIT_SLICE_SECONDS), (op) => waitFinal(engine, url, op, () => {})),
-    nameFromUrl(url),
+    lastSegment(url) ?? url,
     options
   )
 }

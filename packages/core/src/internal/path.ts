@@ -5,8 +5,9 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import { InvalidArgument } from "../LxdError.js"
+import { InvalidArgument, ProtocolError } from "../LxdError.js"
 import type * as LxdResource from "../LxdResource.js"
+import { excerpt } from "./bounded.js"
 
 /** @internal */
 export type NameKind = LxdResource.NameKind
@@ -144,15 +145,64 @@ export const build = (
 }
 
 /**
- * The last path segment of an LXD URL (`/1.0/instances/web1?project=p` → `web1`), decoded.
+ * The last path segment of an LXD URL (`/1.0/instances/web1?project=p` → `web1`), decoded; `undefined` when it
+ * is not properly percent-encoded (`%zz`), as `decodeURIComponent` would throw.
  *
  * @internal
  */
-export const nameFromUrl = (url: string): string => {
+export const lastSegment = (url: string): string | undefined => {
   const q = url.indexOf("?")
   const p = q === -1 ? url : url.slice(0, q)
   const slash = p.lastIndexOf("/")
-  return decodeURIComponent(slash === -1 ? p : p.slice(slash + 1))
+  try {
+    return decodeURIComponent(slash === -1 ? p : p.slice(slash + 1))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The `ProtocolError` for a URL in an answer that is not properly percent-encoded, naming the URL (an excerpt).
+ *
+ * @internal
+ */
+export const badUrl = (request: { readonly method: string; readonly path: string }, url: string): ProtocolError =>
+  new ProtocolError({
+    method: request.method,
+    path: "/1.0" + request.path,
+    description: `a URL in the answer is not properly percent-encoded: ${JSON.stringify(excerpt(url, 256))}`
+  })
+
+/**
+ * The name in an LXD URL ({@link lastSegment}), or {@link badUrl}'s `ProtocolError`.
+ *
+ * @internal
+ */
+export const nameFromUrl = (
+  request: { readonly method: string; readonly path: string },
+  url: string
+): Effect.Effect<string, ProtocolError> => {
+  const name = lastSegment(url)
+  return name === undefined ? Effect.fail(badUrl(request, url)) : Effect.succeed(name)
+}
+
+/**
+ * The names in LXD URLs (`/1.0/profiles/p1?project=x` → `p1`), or {@link badUrl}'s `ProtocolError` for the first
+ * one that is not properly percent-encoded.
+ *
+ * @internal
+ */
+export const namesFromUrls = (
+  request: { readonly method: string; readonly path: string },
+  urls: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<string>, ProtocolError> => {
+  const out: Array<string> = []
+  for (const url of urls) {
+    const name = lastSegment(url)
+    if (name === undefined) return Effect.fail(badUrl(request, url))
+    out.push(name)
+  }
+  return Effect.succeed(out)
 }
 
 /**

@@ -33,7 +33,8 @@ const span = (verb: string) => `StorageVolumes.${verb}`
 /** The name of the first resource of a kind in an operation (`storage_volumes: ["/1.0/storage_volumes/v1"]`). */
 const firstResource = (resources: Readonly<Record<string, ReadonlyArray<string>>> | undefined, kind: string) => {
   const url = resources?.[kind]?.[0]
-  return url === undefined ? undefined : Path.nameFromUrl(url)
+  // a URL that is not percent-encoded properly names nothing (the caller falls back or fails with ProtocolError)
+  return url === undefined ? undefined : Path.lastSegment(url.split("?")[0]!)
 }
 
 /** @internal */
