@@ -52,7 +52,7 @@ describe("defect 1: a URL that is not properly percent-encoded is a ProtocolErro
   for (const entry of collections) {
     it.effect(`${entry.spec.name}.listNames (every collection)`, () =>
       Effect.gen(function*() {
-        const parents = entry.spec.parents.map(() => "p1")
+        const parents = entry.parents
         const exit = yield* exitOf(
           Effect.flatMap(serviceOf(entry.spec), (service) => service.listNames!(...parents)),
           (r) => sync([`/1.0${r.path}/%zz`])

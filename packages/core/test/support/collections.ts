@@ -29,6 +29,8 @@ export interface Entry {
   readonly spec: AnySpec
   readonly item: Readonly<Record<string, unknown>>
   readonly post: unknown
+  /** Valid names of the parents, as the fixture has them (a volume type must be one LXD knows). */
+  readonly parents: ReadonlyArray<string>
   /** Declares its suite. */
   readonly suite: () => void
 }
@@ -37,6 +39,7 @@ const entry = <S extends AnySpec>(spec: S, fixture: Fixture<S>): Entry => ({
   spec,
   item: fixture.item,
   post: fixture.post,
+  parents: fixture.parents,
   suite: () => collectionSuite(spec, fixture)
 })
 
