@@ -33,7 +33,7 @@ const onA = <A, E>(use: Effect.Effect<A, E, Lxd.Services>) =>
  */
 const variant = (name: string, from: number, accept: (fingerprint: string) => boolean) => {
   const tar = gunzipSync(readFileSync(join(a.dir, "busybox-image.tar.gz")))
-  for (let mtime = from; ; mtime++) {
+  for (let mtime = from;; mtime++) {
     const gz = gzipSync(tar, { level: 1 })
     // gzip's MTIME field (bytes 4-7): any value is a valid archive
     new DataView(gz.buffer, gz.byteOffset).setUint32(4, mtime, true)

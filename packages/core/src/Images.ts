@@ -234,8 +234,8 @@ export declare namespace Images {
    * @since 0.2.0
    * @category models
    */
-  export interface Aliases extends
-    LxdResource.Collection<[], ImageAliasesEntry, ImageAliasesPost, ImageAliasesEntryPut>
+  export interface Aliases
+    extends LxdResource.Collection<[], ImageAliasesEntry, ImageAliasesPost, ImageAliasesEntryPut>
   {}
 
   /**

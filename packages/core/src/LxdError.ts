@@ -330,7 +330,11 @@ export class EventBufferOverflow extends Schema.TaggedError<EventBufferOverflow>
  */
 export class ImageFingerprintMismatch extends Schema.TaggedError<ImageFingerprintMismatch>(
   "@effect-lxd/core/ImageFingerprintMismatch"
-)("ImageFingerprintMismatch", { expected: Schema.String, actual: Schema.String, direction: Schema.Literal("export", "upload") }) {
+)("ImageFingerprintMismatch", {
+  expected: Schema.String,
+  actual: Schema.String,
+  direction: Schema.Literal("export", "upload")
+}) {
   /**
    * @since 0.2.0
    */

@@ -51,7 +51,9 @@ const image = (fingerprint: string) => ({
 })
 
 const mock = (routes: ReadonlyArray<LxdMockTransport.Route<LxdMockTransport.Handler>>) =>
-  mockLayer({ routes: [route("GET", "", () => Effect.succeed(sync(serverInfo(["etag", "api_filtering"])))), ...routes] })
+  mockLayer({
+    routes: [route("GET", "", () => Effect.succeed(sync(serverInfo(["etag", "api_filtering"])))), ...routes]
+  })
 const requests = Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests).pipe(
   Effect.map((rs) => rs.filter((r) => r.path !== "").map((r) => `${r.method} ${r.path}`))
 )
@@ -157,8 +159,11 @@ describe("Images: the bytes are checked against the fingerprint", () => {
       route("GET", `/images/${fingerprint}`, () => Effect.succeed(sync(image(fingerprint)))),
       route("GET", `/images/${fingerprint}/export`, () => Effect.succeed(raw(bytes))),
       route("GET", `/images/${"ab".repeat(32)}`, () => Effect.succeed(sync(image("ab".repeat(32))))),
-      route("GET", `/images/${"ab".repeat(32)}/export`, () =>
-        Effect.succeed(raw("--x--", { headers: { "content-type": "multipart/form-data; boundary=x" } })))
+      route(
+        "GET",
+        `/images/${"ab".repeat(32)}/export`,
+        () => Effect.succeed(raw("--x--", { headers: { "content-type": "multipart/form-data; boundary=x" } }))
+      )
     ]))))
 
   it.effect("an upload LXD fingerprints differently fails ImageFingerprintMismatch, and that image is deleted", () =>
@@ -172,23 +177,41 @@ describe("Images: the bytes are checked against the fingerprint", () => {
       expect(sent).toContain(`DELETE /images/${other}`)
       expect(sent.filter((r) => r.startsWith("POST /images/aliases"))).toEqual([])
     }).pipe(Effect.provide(mock([
-      route("POST", "/images", () =>
-        Effect.succeed(asyncAnswer(operation("up", { status: "Success", status_code: 200, metadata: {
-          fingerprint: "cd".repeat(32),
-          size: "5000"
-        } })))),
-      route("GET", "/operations/up/wait", () =>
-        Effect.succeed(sync(operation("up", { status: "Success", status_code: 200, metadata: {
-          fingerprint: "cd".repeat(32),
-          size: "5000"
-        } })))),
+      route(
+        "POST",
+        "/images",
+        () =>
+          Effect.succeed(asyncAnswer(operation("up", {
+            status: "Success",
+            status_code: 200,
+            metadata: {
+              fingerprint: "cd".repeat(32),
+              size: "5000"
+            }
+          })))
+      ),
+      route(
+        "GET",
+        "/operations/up/wait",
+        () =>
+          Effect.succeed(sync(operation("up", {
+            status: "Success",
+            status_code: 200,
+            metadata: {
+              fingerprint: "cd".repeat(32),
+              size: "5000"
+            }
+          })))
+      ),
       route("DELETE", `/images/${"cd".repeat(32)}`, () => Effect.succeed(sync({})))
     ]))))
 
   it.effect("a bad filename or alias is refused with nothing sent", () =>
     Effect.gen(function*() {
       const images = yield* Images.Images
-      expect((yield* Effect.flip(images.upload(chunked(bytes), { filename: "bad\nname" })))._tag).toBe("InvalidArgument")
+      expect((yield* Effect.flip(images.upload(chunked(bytes), { filename: "bad\nname" })))._tag).toBe(
+        "InvalidArgument"
+      )
       expect((yield* Effect.flip(images.upload(chunked(bytes), { aliases: ["a/b"] })))._tag).toBe("InvalidArgument")
       expect(yield* requests).toEqual([])
     }).pipe(Effect.provide(mock([]))))
@@ -251,10 +274,14 @@ describe("Images: fingerprints and aliases as LXD 5.0.2 has them", () => {
       expect(put.body).toEqual({ description: "new", target: "ab".repeat(32) })
       expect(put.headers["if-match"]).toBe("\"e1\"")
     }).pipe(Effect.provide(mock([
-      route("GET", "/images/aliases/a1", () =>
-        Effect.succeed(sync({ name: "a1", description: "old", target: "ab".repeat(32), type: "container" }, {
-          etag: "\"e1\""
-        }))),
+      route(
+        "GET",
+        "/images/aliases/a1",
+        () =>
+          Effect.succeed(sync({ name: "a1", description: "old", target: "ab".repeat(32), type: "container" }, {
+            etag: "\"e1\""
+          }))
+      ),
       route("PUT", "/images/aliases/a1", () => Effect.succeed(sync({})))
     ]))))
 })

@@ -101,7 +101,12 @@ export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service 
         return chunks
       })
       const request: Request = { method: "POST", path: "/images", headers }
-      const result = yield* withStreamBody(body, OCTET, options?.size, (rawBody) => client.write({ ...request, rawBody }))
+      const result = yield* withStreamBody(
+        body,
+        OCTET,
+        options?.size,
+        (rawBody) => client.write({ ...request, rawBody })
+      )
       const answered = Schema.decodeUnknownOption(UploadResult)(result.operation?.metadata)
       if (Option.isNone(answered)) {
         return yield* protocolError(request, "the upload's operation does not name the image's fingerprint")
