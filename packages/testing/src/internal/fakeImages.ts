@@ -12,7 +12,7 @@ import * as Images from "@effect-lxd/core/Images"
 import * as Effect from "effect/Effect"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry, putEntry, removeEntry, type Target } from "./fakeCollection.js"
-import { type FakeEntry, type FakeState, hash, NEVER, now, OpFailure, sha256, startOperation } from "./fakeCore.js"
+import { type FakeEntry, type FakeState, NEVER, now, OpFailure, sha256, startOperation } from "./fakeCore.js"
 import { fail, projectOf, type Route } from "./fakeHttp.js"
 import { featureProject } from "./fakeProfiles.js"
 
@@ -72,7 +72,10 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
   // the bytes of each uploaded image (per fake), by project and fingerprint
   const blobs = new Map<string, Uint8Array>()
   const blobKey = (project: string, fingerprint: string) => `${project}/${fingerprint}`
-  const busybox = hash("busybox")
+  // the image the fake starts with: some bytes (not a real tarball), fingerprinted as LXD does, exportable
+  const busyboxBytes = new TextEncoder().encode("busybox fake image: not a real tarball\n")
+  const busybox = sha256(busyboxBytes)
+  blobs.set(blobKey("default", busybox), busyboxBytes)
 
   const aliasesOf = (entry: FakeEntry) =>
     entriesOf(state, Images.aliasesSpec, entry.project).filter((a) => a.value.target === entry.name).map((a) => ({
@@ -146,7 +149,7 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
       initial: [{
         value: imageJson(busybox, {
           filename: "busybox.tar.gz",
-          size: 1_187_840,
+          size: busyboxBytes.length,
           properties: { os: "busybox", release: "1.35.0", description: "busybox fake image" }
         })
       }],
