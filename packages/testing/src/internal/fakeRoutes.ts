@@ -1,8 +1,8 @@
 /**
  * The fake's REST surface: the routes it implements, answering as LXD 5.0.2 does (envelopes, operations,
  * error texts, lifecycle events). The collections on the shared shape (profiles, projects, warnings,
- * certificates) are generated from their specs (`fakeCollection.ts`, with each one's hooks in `fake<Name>.ts`);
- * server, operations, events, instances, files, exec and images are written here, an instance's backups, logs,
+ * certificates, images and aliases, …) are generated from their specs (`fakeCollection.ts`, with each one's hooks
+ * in `fake<Name>.ts`); server, operations, events, instances, files and exec are written here, an instance's backups, logs,
  * metadata, templates and console log in `fakeInstanceParts.ts`. Anything else is a defect
  * naming the endpoint.
  *
