@@ -9,6 +9,7 @@ import { Effect, Layer } from "effect"
 import { collectionScenarios } from "./contract/collections.js"
 import { execScenarios } from "./contract/exec.js"
 import { fileScenarios } from "./contract/files.js"
+import { imageScenarios } from "./contract/images.js"
 import { instanceScenarios } from "./contract/instances.js"
 import { networkScenarios } from "./contract/networks.js"
 import { scenarios as core } from "./contract/scenarios.js"
@@ -23,7 +24,8 @@ const scenarios = [
   ...fileScenarios,
   ...collectionScenarios,
   ...networkScenarios,
-  ...storageScenarios
+  ...storageScenarios,
+  ...imageScenarios
 ]
 
 const backends = [

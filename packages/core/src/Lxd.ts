@@ -10,6 +10,7 @@ import * as Containers from "./Containers.js"
 import * as Events from "./Events.js"
 import * as Exec from "./Exec.js"
 import * as Files from "./Files.js"
+import * as Images from "./Images.js"
 import * as Instances from "./Instances.js"
 import * as LxdClient from "./LxdClient.js"
 import type { LxdTransport } from "./LxdTransport.js"
@@ -58,6 +59,7 @@ export type Services =
   | VirtualMachines.VirtualMachines
   | StoragePools.StoragePools
   | StorageVolumes.StorageVolumes
+  | Images.Images
 
 /**
  * All resource services over the engine in context.
@@ -88,7 +90,8 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     NetworkLoadBalancers.layer,
     VirtualMachines.layer,
     StoragePools.layer,
-    StorageVolumes.layer
+    StorageVolumes.layer,
+    Images.layer
   )
 
 /**

@@ -322,6 +322,45 @@ export class EventBufferOverflow extends Schema.TaggedError<EventBufferOverflow>
 }
 
 /**
+ * Image bytes whose sha256 is not the image's fingerprint: an export whose stream did not hash to the
+ * fingerprint it was asked for (the stream fails before its end), or an upload whose fingerprint (as LXD
+ * answered it) is not the sha256 the client computed while sending.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ImageFingerprintMismatch extends Schema.TaggedError<ImageFingerprintMismatch>(
+  "@effect-lxd/core/ImageFingerprintMismatch"
+)("ImageFingerprintMismatch", {
+  expected: Schema.String,
+  actual: Schema.String,
+  direction: Schema.Literal("export", "upload")
+}) {
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+  override get message() {
+    return `Image ${this.direction}: expected fingerprint ${this.expected}, the bytes hash to ${this.actual}`
+  }
+}
+
+/**
+ * A fingerprint prefix that matches more than one image (LXD 5.0.2 answers 500 "More than one image matches").
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AmbiguousFingerprint extends Schema.TaggedError<AmbiguousFingerprint>(
+  "@effect-lxd/core/AmbiguousFingerprint"
+)("AmbiguousFingerprint", { prefix: Schema.String, message: Schema.String }) {
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/**
  * Every error effect-lxd raises.
  *
  * @since 0.1.0
@@ -342,6 +381,8 @@ export type LxdError =
   | OperationCancelled
   | OperationTimeout
   | EventBufferOverflow
+  | ImageFingerprintMismatch
+  | AmbiguousFingerprint
 
 /**
  * Errors that come from an LXD error envelope.

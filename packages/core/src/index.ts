@@ -42,6 +42,14 @@ export * as Exec from "./Exec.js"
 export * as Files from "./Files.js"
 
 /**
+ * Images and their aliases: list, read, change, delete, refresh, and export and upload streamed and checked
+ * against the fingerprint.
+ *
+ * @since 0.2.0
+ */
+export * as Images from "./Images.js"
+
+/**
  * The schemas of instances and their parts (re-exported by `Instances`).
  *
  * @since 0.2.0

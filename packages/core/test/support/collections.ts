@@ -5,6 +5,7 @@
  */
 import {
   Certificates,
+  Images,
   LxdClient,
   LxdResource,
   NetworkAcls,
@@ -334,6 +335,48 @@ export const collections: ReadonlyArray<Entry> = [
     name: "backup+0",
     newName: "backup1",
     invalidName: "two words"
+  }),
+  entry(Images.spec, {
+    make: Images.make,
+    // `GET /1.0/images/{fingerprint}` on LXD 5.0.2 (an uploaded busybox tarball)
+    item: {
+      aliases: [{ name: "busybox", description: "" }],
+      architecture: "x86_64",
+      auto_update: false,
+      cached: false,
+      created_at: "2026-12-01T21:00:00Z",
+      expires_at: "0001-01-01T00:00:00Z",
+      filename: "busybox.tar.gz",
+      fingerprint: "5f1c7a2b9d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+      last_used_at: "0001-01-01T00:00:00Z",
+      profiles: ["default"],
+      properties: { os: "busybox", release: "1.35.0", description: "busybox lab image" },
+      public: false,
+      size: 1187840,
+      type: "container",
+      update_source: null,
+      uploaded_at: "2026-12-01T21:00:01.123456789Z"
+    },
+    post: { properties: {} },
+    parents: [],
+    name: "5f1c7a2b9d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+    newName: "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1",
+    invalidName: "not-hex"
+  }),
+  entry(Images.aliasesSpec, {
+    make: Effect.map(Images.make, (images) => images.aliases),
+    // `GET /1.0/images/aliases/{name}` on LXD 5.0.2
+    item: {
+      name: "bb+1",
+      description: "an alias",
+      target: "5f1c7a2b9d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+      type: "container"
+    },
+    post: { name: "bb+1", target: "5f1c7a2b9d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8" },
+    parents: [],
+    name: "bb+1",
+    newName: "bb-2",
+    invalidName: "a/b"
   }),
   entry(nested, {
     make: Effect.map(LxdClient.LxdClient, (client) => Collection.make(client, nested)),

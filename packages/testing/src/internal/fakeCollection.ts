@@ -132,6 +132,11 @@ export interface Hooks {
     readonly renamed?: ((entry: FakeEntry, oldName: string) => Effect.Effect<void>) | undefined
     readonly deleted?: ((entry: FakeEntry) => Effect.Effect<void>) | undefined
   } | undefined
+  /**
+   * The object a request names when no object has that exact name (an image by a unique fingerprint prefix), or
+   * the answer LXD gives instead (an ambiguous prefix); default: none (404).
+   */
+  readonly resolve?: ((target: Target, name: string) => FakeEntry | M.MockResponse | undefined) | undefined
   /** The project of its lifecycle events; default: the object's (`default` for one that is not per project). */
   readonly eventProject?: ((entry: FakeEntry) => string) | undefined
   /**
@@ -389,8 +394,13 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
     })
   const withEntry = (f: (t: Target, entry: FakeEntry) => Effect.Effect<M.MockResponse>) =>
     withTarget((t) => {
-      const entry = entries.get(entryKey(t.project, t.parents, t.request.params[itemParam] ?? ""))
-      return entry === undefined ? fail(404, `${label} not found`) : f(t, entry)
+      const name = t.request.params[itemParam] ?? ""
+      const entry = entries.get(entryKey(t.project, t.parents, name)) ?? hooks.resolve?.(t, name)
+      return entry === undefined
+        ? fail(404, `${label} not found`)
+        : "status" in entry
+        ? Effect.succeed(entry)
+        : f(t, entry)
     })
 
   /** A name LXD refuses before anything else, or `undefined`. */

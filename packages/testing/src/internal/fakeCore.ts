@@ -128,21 +128,6 @@ export interface FakeStore {
 }
 
 /** @internal */
-export interface FakeImage {
-  fingerprint: string
-  project: string
-  public: boolean
-  filename: string
-  size: number
-  architecture: string
-  properties: Record<string, string>
-  created_at: string
-  uploaded_at: string
-  aliases: Array<{ name: string; description: string }>
-  type: string
-}
-
-/** @internal */
 export interface FakeOperation {
   readonly op: Json
   readonly project: string
@@ -298,7 +283,6 @@ export interface FakeState {
   readonly extensions: Array<string>
   readonly config: Record<string, string>
   readonly instances: Map<string, FakeInstance>
-  readonly images: Map<string, FakeImage>
   readonly operations: Map<string, FakeOperation>
   /** The stores of the collections served from their specs: spec path → (project, parents, name) → object. */
   readonly collections: Map<string, FakeStore>
@@ -321,27 +305,12 @@ export const makeState = (options: FakeOptions, scope: Scope.Scope): Effect.Effe
         extensions: [...(options.extensions ?? DEFAULT_EXTENSIONS)],
         config: { "core.https_address": "", "core.trust_password": "" },
         instances: new Map(),
-        images: new Map(),
         operations: new Map(),
         collections: new Map(),
         counters: { uuid: 0, names: 0 },
         events,
         scope
       }
-      const fingerprint = hash("busybox")
-      state.images.set(key("default", fingerprint), {
-        fingerprint,
-        project: "default",
-        public: false,
-        filename: "busybox.tar.gz",
-        size: 1_187_840,
-        architecture: "x86_64",
-        properties: { os: "busybox", release: "1.35.0", description: "busybox fake image" },
-        created_at: now(),
-        uploaded_at: now(),
-        aliases: [{ name: "busybox", description: "" }],
-        type: "container"
-      })
       return state
     }
   )

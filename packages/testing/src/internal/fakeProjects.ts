@@ -24,6 +24,7 @@ import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry, putEntry, removeEntry, type Veto } from "./fakeCollection.js"
 import { type FakeEntry, type FakeState, type Json, OpFailure } from "./fakeCore.js"
 import { fail, ok, type Route, strMap } from "./fakeHttp.js"
+import { imagesOf } from "./fakeImages.js"
 import { isTrue } from "./fakeProfiles.js"
 
 const FEATURES = ["features.images", "features.profiles", "features.storage.volumes", "features.networks"]
@@ -36,9 +37,7 @@ const contents = (state: FakeState, project: string) => [
   ...[...state.instances.values()].filter((i) => i.project === project).map((i) =>
     withQuery(`/1.0/instances/${i.name}`, project)
   ),
-  ...[...state.images.values()].filter((i) => i.project === project).map((i) =>
-    withQuery(`/1.0/images/${i.fingerprint}`, project)
-  ),
+  ...imagesOf(state, project).map((i) => withQuery(`/1.0/images/${i.name}`, project)),
   ...entriesOf(state, Profiles.spec).filter((p) => p.project === project).map((p) =>
     withQuery(`/1.0/profiles/${p.name}`, project)
   )

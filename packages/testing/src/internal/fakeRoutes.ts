@@ -1,8 +1,8 @@
 /**
  * The fake's REST surface: the routes it implements, answering as LXD 5.0.2 does (envelopes, operations,
  * error texts, lifecycle events). The collections on the shared shape (profiles, projects, warnings,
- * certificates) are generated from their specs (`fakeCollection.ts`, with each one's hooks in `fake<Name>.ts`);
- * server, operations, events, instances, files, exec and images are written here, an instance's backups, logs,
+ * certificates, images and aliases, …) are generated from their specs (`fakeCollection.ts`, with each one's hooks
+ * in `fake<Name>.ts`); server, operations, events, instances, files and exec are written here, an instance's backups, logs,
  * metadata, templates and console log in `fakeInstanceParts.ts`. Anything else is a defect
  * naming the endpoint.
  *
@@ -37,6 +37,7 @@ import {
 import { execEndpoints, type ExecHandler } from "./fakeExec.js"
 import { fileRoutes } from "./fakeFiles.js"
 import { body, devMap, etagOf, fail, mergeConfig, ok, projectOf, type Route, staleEtag, strMap } from "./fakeHttp.js"
+import { imageFor, imageRoutes } from "./fakeImages.js"
 import { backupJson, importBackup, instancePartRoutes } from "./fakeInstanceParts.js"
 import { networkRoutes } from "./fakeNetworks.js"
 import { profileOf, profileRoutes } from "./fakeProfiles.js"
@@ -379,16 +380,12 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       let description = typeof b.description === "string" ? b.description : ""
       let copiedFiles: Map<string, FakeFile> | undefined
       if (type === "image") {
-        const image = [...state.images.values()].find((img) =>
-          img.project === project &&
-          (img.fingerprint.startsWith(String(src.fingerprint ?? "\0")) ||
-            img.aliases.some((a) => a.name === src.alias))
-        )
+        const image = imageFor(state, project, src)
         if (!image) return M.error(404, src.alias !== undefined ? "Image alias not found" : "Image not found")
         config = {
-          "image.architecture": image.architecture,
-          ...Object.fromEntries(Object.entries(image.properties).map(([k, v]) => [`image.${k}`, v])),
-          "volatile.base_image": image.fingerprint,
+          "image.architecture": String(image.value.architecture),
+          ...Object.fromEntries(Object.entries(strMap(image.value.properties)).map(([k, v]) => [`image.${k}`, v])),
+          "volatile.base_image": image.name,
           "volatile.uuid": uuid(state),
           ...config
         }
@@ -660,59 +657,6 @@ const snapshotRoutes = (
             yield* lifecycle(state, i.project, "instance-snapshot-deleted", snapUrl(i, s.name))
           })
         )))
-  ]
-}
-
-// ------------------------------------------------------------------------------------------------------------
-// images (read side, for creating instances)
-
-const imageRoutes = (state: FakeState): Array<Route> => {
-  const imageJson = (img: NonNullable<ReturnType<FakeState["images"]["get"]>>) => ({
-    aliases: img.aliases,
-    architecture: img.architecture,
-    auto_update: false,
-    cached: false,
-    created_at: img.created_at,
-    expires_at: NEVER,
-    filename: img.filename,
-    fingerprint: img.fingerprint,
-    last_used_at: NEVER,
-    profiles: ["default"],
-    properties: img.properties,
-    public: img.public,
-    size: img.size,
-    type: img.type,
-    update_source: null,
-    uploaded_at: img.uploaded_at
-  })
-  return [
-    M.route("GET", "/images", (r) => {
-      const list = [...state.images.values()].filter((i) => i.project === projectOf(r))
-      return ok(r.query.recursion === "1" ? list.map(imageJson) : list.map((i) => `/1.0/images/${i.fingerprint}`))
-    }),
-    M.route("GET", "/images/:fingerprint", (r) => {
-      const img = [...state.images.values()].find((i) =>
-        i.project === projectOf(r) && i.fingerprint.startsWith(r.params.fingerprint!)
-      )
-      return img
-        ? ok(imageJson(img), { etag: etagOf({ public: img.public, properties: img.properties }) })
-        : fail(404, "Image not found")
-    }),
-    M.route("GET", "/images/aliases", (r) => {
-      const aliases = [...state.images.values()].filter((i) => i.project === projectOf(r)).flatMap((img) =>
-        img.aliases.map((a) => ({ name: a.name, description: a.description, target: img.fingerprint, type: img.type }))
-      )
-      return ok(r.query.recursion === "1" ? aliases : aliases.map((a) => `/1.0/images/aliases/${a.name}`))
-    }),
-    M.route("GET", "/images/aliases/:name", (r) => {
-      const img = [...state.images.values()].find((i) =>
-        i.project === projectOf(r) && i.aliases.some((a) => a.name === r.params.name)
-      )
-      const alias = img?.aliases.find((a) => a.name === r.params.name)
-      return img && alias
-        ? ok({ name: alias.name, description: alias.description, target: img.fingerprint, type: img.type })
-        : fail(404, "Image alias not found")
-    })
   ]
 }
 

@@ -1,0 +1,287 @@
+/**
+ * What images have beyond the collection checklist (`collections.test.ts` covers that for the images and
+ * aliases specs): the upload and the export hashed as their bytes flow (a corrupted export or an upload LXD
+ * fingerprints differently fails typed), a fingerprint prefix (unique: accepted; ambiguous: typed), aliases
+ * updated with `PUT` only, and pylxd's image scenarios on the fake.
+ */
+import { Images, Lxd } from "@effect-lxd/core"
+import { LxdFakeServer, LxdMockTransport } from "@effect-lxd/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Layer, Stream } from "effect"
+import { createHash } from "node:crypto"
+import { mockLayer, serverInfo } from "./helpers.js"
+
+const { async: asyncAnswer, error, operation, raw, route, sync } = LxdMockTransport
+
+const Fake = Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer()))
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+/** Some bytes that are not all alike, in chunks of odd sizes (the hash must cross chunk edges). */
+const tarball = (size: number) => {
+  const bytes = new Uint8Array(size)
+  for (let i = 0; i < size; i++) bytes[i] = (i * 2654435761) >>> 24
+  return bytes
+}
+const chunked = (bytes: Uint8Array, size = 1000) => {
+  const chunks: Array<Uint8Array> = []
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size))
+  return Stream.fromIterable(chunks)
+}
+const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
+  Effect.map(Stream.runCollect(stream), (chunks) => {
+    const all = Chunk.toReadonlyArray(chunks)
+    const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
+    let at = 0
+    for (const c of all) {
+      out.set(c, at)
+      at += c.length
+    }
+    return out
+  })
+
+const image = (fingerprint: string) => ({
+  fingerprint,
+  aliases: [],
+  architecture: "x86_64",
+  properties: {},
+  public: false,
+  size: 0,
+  type: "container"
+})
+
+const mock = (routes: ReadonlyArray<LxdMockTransport.Route<LxdMockTransport.Handler>>) =>
+  mockLayer({
+    routes: [route("GET", "", () => Effect.succeed(sync(serverInfo(["etag", "api_filtering"])))), ...routes]
+  })
+const requests = Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests).pipe(
+  Effect.map((rs) => rs.filter((r) => r.path !== "").map((r) => `${r.method} ${r.path}`))
+)
+
+describe("Images on the fake (pylxd's scenarios)", () => {
+  it.effect("upload: the fingerprint is the sha256 of the bytes; properties, filename, public and aliases kept", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const bytes = tarball(70_001)
+      const fingerprint = yield* images.upload(chunked(bytes, 777), {
+        filename: "bb.tar.gz",
+        public: true,
+        properties: { os: "busybox", description: "a b&c=d" },
+        aliases: ["up+1"]
+      })
+      expect(fingerprint).toBe(sha256(bytes))
+      const got = yield* images.get(fingerprint)
+      expect(got.filename).toBe("bb.tar.gz")
+      expect(got.public).toBe(true)
+      expect(got.size).toBe(bytes.length)
+      expect(got.properties).toEqual({ os: "busybox", description: "a b&c=d" })
+      expect(got.aliases.map((a) => a.name)).toEqual(["up+1"])
+      expect((yield* images.getByAlias("up+1")).fingerprint).toBe(fingerprint)
+    }).pipe(Effect.provide(Fake)))
+
+  it.effect("update properties and re-get; export hashes to the fingerprint; delete then NotFound", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const bytes = tarball(10_000)
+      const fingerprint = yield* images.upload(chunked(bytes))
+      // a unique prefix is accepted, as LXD does
+      yield* images.update(fingerprint.slice(0, 12), { properties: { description: "changed" } })
+      expect((yield* images.get(fingerprint)).properties).toEqual({ description: "changed" })
+      yield* images.modify(fingerprint, (put) => ({ ...put, public: true }))
+      expect((yield* images.get(fingerprint)).public).toBe(true)
+      const exported = yield* collect(images.export(fingerprint.slice(0, 8)))
+      expect(sha256(exported)).toBe(fingerprint)
+      expect(exported).toEqual(bytes)
+      yield* images.delete(fingerprint)
+      expect((yield* Effect.flip(images.get(fingerprint)))._tag).toBe("NotFound")
+      expect(yield* images.exists(fingerprint)).toBe(false)
+    }).pipe(Effect.provide(Fake)))
+
+  it.effect("the same bytes twice: the second upload fails (OperationFailed)", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      yield* images.upload(chunked(tarball(100)))
+      const e = yield* Effect.flip(images.upload(chunked(tarball(100))))
+      expect(e._tag).toBe("OperationFailed")
+      expect(e.message).toContain("same fingerprint")
+    }).pipe(Effect.provide(Fake)))
+
+  it.effect("aliases: create, rename, update (PUT), delete; get by alias after a rename", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const a = yield* images.upload(chunked(tarball(300)))
+      const b = yield* images.upload(chunked(tarball(301)))
+      yield* images.aliases.create({ name: "al", target: a, description: "first" })
+      yield* images.aliases.rename("al", "al2")
+      expect((yield* images.getByAlias("al2")).fingerprint).toBe(a)
+      yield* images.aliases.update("al2", { target: b })
+      const alias = yield* images.aliases.get("al2")
+      expect(alias).toMatchObject({ target: b, description: "first" })
+      expect((yield* images.get(b)).aliases.map((x) => x.name)).toEqual(["al2"])
+      yield* images.aliases.delete("al2")
+      expect(yield* images.aliases.exists("al2")).toBe(false)
+      expect((yield* Effect.flip(images.aliases.create({ name: "x", target: "ab".repeat(32) })))._tag).toBe("NotFound")
+    }).pipe(Effect.provide(Fake)))
+})
+
+describe("Images: the bytes are checked against the fingerprint", () => {
+  const bytes = tarball(5000)
+  const fingerprint = sha256(bytes)
+
+  it.effect("an export with one byte flipped fails ImageFingerprintMismatch after its bytes, before its end", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const seen: Array<number> = []
+      const e = yield* images.export(fingerprint).pipe(
+        Stream.tap((c) => Effect.sync(() => seen.push(c.length))),
+        Stream.runDrain,
+        Effect.flip
+      )
+      expect(e._tag).toBe("ImageFingerprintMismatch")
+      expect(e).toMatchObject({ expected: fingerprint, direction: "export" })
+      expect(seen.reduce((a, b) => a + b, 0)).toBe(bytes.length)
+    }).pipe(Effect.provide(mock([
+      route("GET", `/images/${fingerprint}`, () => Effect.succeed(sync(image(fingerprint)))),
+      route("GET", `/images/${fingerprint}/export`, () => {
+        const corrupted = bytes.slice()
+        corrupted[4321] = corrupted[4321]! ^ 1
+        return Effect.succeed(raw(corrupted))
+      })
+    ]))))
+
+  it.effect("an intact export ends; a split image (multipart) is refused before any byte", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      expect(yield* collect(images.export(fingerprint))).toEqual(bytes)
+      const e = yield* Effect.flip(Stream.runDrain(images.export("ab".repeat(32))))
+      expect(e._tag).toBe("InvalidArgument")
+    }).pipe(Effect.provide(mock([
+      route("GET", `/images/${fingerprint}`, () => Effect.succeed(sync(image(fingerprint)))),
+      route("GET", `/images/${fingerprint}/export`, () => Effect.succeed(raw(bytes))),
+      route("GET", `/images/${"ab".repeat(32)}`, () => Effect.succeed(sync(image("ab".repeat(32))))),
+      route(
+        "GET",
+        `/images/${"ab".repeat(32)}/export`,
+        () => Effect.succeed(raw("--x--", { headers: { "content-type": "multipart/form-data; boundary=x" } }))
+      )
+    ]))))
+
+  it.effect("an upload LXD fingerprints differently fails ImageFingerprintMismatch, and that image is deleted", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const other = "cd".repeat(32)
+      const e = yield* Effect.flip(images.upload(chunked(bytes), { aliases: ["never"] }))
+      expect(e._tag).toBe("ImageFingerprintMismatch")
+      expect(e).toMatchObject({ expected: fingerprint, actual: other, direction: "upload" })
+      const sent = yield* requests
+      expect(sent).toContain(`DELETE /images/${other}`)
+      expect(sent.filter((r) => r.startsWith("POST /images/aliases"))).toEqual([])
+    }).pipe(Effect.provide(mock([
+      route(
+        "POST",
+        "/images",
+        () =>
+          Effect.succeed(asyncAnswer(operation("up", {
+            status: "Success",
+            status_code: 200,
+            metadata: {
+              fingerprint: "cd".repeat(32),
+              size: "5000"
+            }
+          })))
+      ),
+      route(
+        "GET",
+        "/operations/up/wait",
+        () =>
+          Effect.succeed(sync(operation("up", {
+            status: "Success",
+            status_code: 200,
+            metadata: {
+              fingerprint: "cd".repeat(32),
+              size: "5000"
+            }
+          })))
+      ),
+      route("DELETE", `/images/${"cd".repeat(32)}`, () => Effect.succeed(sync({})))
+    ]))))
+
+  it.effect("a bad filename or alias is refused with nothing sent", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      expect((yield* Effect.flip(images.upload(chunked(bytes), { filename: "bad\nname" })))._tag).toBe(
+        "InvalidArgument"
+      )
+      expect((yield* Effect.flip(images.upload(chunked(bytes), { aliases: ["a/b"] })))._tag).toBe("InvalidArgument")
+      expect(yield* requests).toEqual([])
+    }).pipe(Effect.provide(mock([]))))
+
+  const done = { status: "Success", status_code: 200, metadata: { fingerprint, size: "5000" } }
+  it.effect("upload sends the bytes as they come, with the headers LXD reads", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const got = yield* images.upload(chunked(bytes), { filename: "f.tar.gz", properties: { os: "a b" } })
+      expect(got).toBe(fingerprint)
+      const r = (yield* Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)).find((r) =>
+        r.method === "POST"
+      )!
+      expect(r.bytes).toEqual(bytes)
+      expect(r.headers["content-type"]).toBe("application/octet-stream")
+      expect(r.headers["x-lxd-filename"]).toBe("f.tar.gz")
+      expect(r.headers["x-lxd-properties"]).toBe("os=a+b")
+      expect(r.headers["x-lxd-public"]).toBe("0")
+    }).pipe(Effect.provide(mock([
+      route("POST", "/images", () => Effect.succeed(asyncAnswer(operation("up", done)))),
+      route("GET", "/operations/up/wait", () => Effect.succeed(sync(operation("up", done))))
+    ]))))
+})
+
+describe("Images: fingerprints and aliases as LXD 5.0.2 has them", () => {
+  it.effect("a prefix that matches several images is AmbiguousFingerprint (LXD answers 500)", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const e = yield* Effect.flip(images.get("ab"))
+      expect(e).toMatchObject({ _tag: "AmbiguousFingerprint", prefix: "ab" })
+      expect((yield* Effect.flip(images.exists("ab")))._tag).toBe("AmbiguousFingerprint")
+      expect((yield* Effect.flip(images.delete("ab")))._tag).toBe("AmbiguousFingerprint")
+    }).pipe(Effect.provide(mock([
+      route("GET", "/images/ab", () => Effect.succeed(error(500, "More than one image matches"))),
+      route("DELETE", "/images/ab", () => Effect.succeed(error(500, "More than one image matches")))
+    ]))))
+
+  it.effect("the fake answers an ambiguous prefix as LXD does", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      // upload until two fingerprints share their first hex digit (at most 17 uploads)
+      const seen = new Map<string, string>()
+      let prefix: string | undefined
+      for (let i = 0; prefix === undefined; i++) {
+        const f = yield* images.upload(chunked(tarball(100 + i)))
+        if (seen.has(f[0]!)) prefix = f[0]!
+        seen.set(f[0]!, f)
+      }
+      expect((yield* Effect.flip(images.get(prefix)))._tag).toBe("AmbiguousFingerprint")
+    }).pipe(Effect.provide(Fake)))
+
+  it.effect("alias update reads, merges and sends PUT with the ETag: never PATCH (it hangs on 5.0.2)", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      yield* images.aliases.update("a1", { description: "new" })
+      const sent = yield* requests
+      expect(sent).toEqual(["GET /images/aliases/a1", "PUT /images/aliases/a1"])
+      const all = yield* Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)
+      const put = all.find((r) => r.method === "PUT")!
+      expect(put.body).toEqual({ description: "new", target: "ab".repeat(32) })
+      expect(put.headers["if-match"]).toBe("\"e1\"")
+    }).pipe(Effect.provide(mock([
+      route(
+        "GET",
+        "/images/aliases/a1",
+        () =>
+          Effect.succeed(sync({ name: "a1", description: "old", target: "ab".repeat(32), type: "container" }, {
+            etag: "\"e1\""
+          }))
+      ),
+      route("PUT", "/images/aliases/a1", () => Effect.succeed(sync({})))
+    ]))))
+})

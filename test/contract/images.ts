@@ -1,0 +1,60 @@
+/**
+ * Images for the contract suite, on both backends (the fake serves them from the same specs as the client): the
+ * image the backend starts with found by alias and by a prefix of its fingerprint, its export hashing to its
+ * fingerprint, its properties changed and put back with the ETag, aliases created, renamed, updated (`PUT`) and
+ * deleted.
+ */
+import { Images } from "@effect-lxd/core"
+import { Effect, Stream } from "effect"
+import { createHash } from "node:crypto"
+import { expect } from "vitest"
+import type { Scenario } from "./scenarios.js"
+
+export const imageScenarios: ReadonlyArray<Scenario> = [
+  {
+    name: "images: get by alias and prefix, export = fingerprint, properties with ETag, aliases rename/update/delete",
+    run: ({ image }) =>
+      Effect.gen(function*() {
+        const images = yield* Images.Images
+        const found = yield* images.getByAlias(image)
+        const fingerprint = found.fingerprint
+        expect(found.aliases.map((a) => a.name)).toContain(image)
+        expect((yield* images.get(fingerprint.slice(0, 10))).fingerprint).toBe(fingerprint)
+        expect(yield* images.listNames()).toContain(fingerprint)
+
+        const hash = createHash("sha256")
+        yield* Stream.runForEach(images.export(fingerprint), (c) => Effect.sync(() => hash.update(c)))
+        expect(hash.digest("hex")).toBe(fingerprint)
+
+        const before = found.properties
+        const { etag } = yield* images.getWithEtag(fingerprint)
+        yield* images.update(fingerprint, { properties: { ...before, "user.contract": "1" } }, { etag })
+        expect((yield* images.get(fingerprint)).properties["user.contract"]).toBe("1")
+        expect((yield* Effect.flip(images.update(fingerprint, { public: true }, { etag })))._tag).toBe(
+          "PreconditionFailed"
+        )
+        yield* images.modify(fingerprint, (put) => ({ ...put, properties: before }))
+        expect((yield* images.get(fingerprint)).properties).toEqual(before)
+
+        const aliases = images.aliases
+        yield* Effect.ensuring(
+          Effect.gen(function*() {
+            expect(yield* aliases.create({ name: "ct-al", target: fingerprint, description: "d" })).toBe("ct-al")
+            expect((yield* Effect.flip(aliases.create({ name: "ct-al", target: fingerprint })))._tag).toBe(
+              "Conflict"
+            )
+            yield* aliases.rename("ct-al", "ct-al2")
+            expect(yield* aliases.exists("ct-al")).toBe(false)
+            expect((yield* images.getByAlias("ct-al2")).fingerprint).toBe(fingerprint)
+            yield* aliases.update("ct-al2", { description: "changed" })
+            expect(yield* aliases.get("ct-al2")).toMatchObject({ description: "changed", target: fingerprint })
+            expect((yield* aliases.list()).map((a) => a.name)).toContain("ct-al2")
+            yield* aliases.delete("ct-al2")
+            expect((yield* Effect.flip(aliases.get("ct-al2")))._tag).toBe("NotFound")
+            expect((yield* Effect.flip(images.get("0".repeat(64))))._tag).toBe("NotFound")
+          }),
+          Effect.ignore(Effect.all([aliases.delete("ct-al"), aliases.delete("ct-al2")], { mode: "either" }))
+        )
+      })
+  }
+]
