@@ -376,10 +376,8 @@ export const decodeOrInvalid = (text: string): LxdEvent | Invalid => {
     return unreadable("event is not JSON", cause)
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) return unreadable("event is not an object")
-  if (!hasOwn.call(json, "__proto__")) {
-    const fast = decodeKnownFast(json as Record<string, unknown>)
-    if (fast !== undefined) return fast
-  }
+  const fast = decodeKnownFast(json as Record<string, unknown>)
+  if (fast !== undefined) return fast
   const type = (json as { type?: unknown }).type
   const known = type === "lifecycle"
     ? decodeLifecycle(json)
