@@ -138,14 +138,14 @@ describe("events fast path", () => {
       fc.property(fc.constantFrom(...texts), fc.array(mutation, { minLength: 1, maxLength: 3 }), (text, changes) => {
         if (agree(JSON.parse(mutated(text, changes)))) decided++
       }),
-      { numRuns: 3000 }
+      { numRuns: 1500 }
     )
     // most changes leave a frame the fast path still decides (an unknown key, a changed string)
-    expect(decided).toBeGreaterThan(300)
-  })
+    expect(decided).toBeGreaterThan(150)
+  }, 30_000)
 
   it("arbitrary JSON, and envelopes of a known type around arbitrary fields", () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), (json) => void agree(json)), { numRuns: 1000 })
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), (json) => void agree(json)), { numRuns: 500 })
     const envelope = fc.record({
       type: fc.constantFrom("logging", "operation", "lifecycle"),
       timestamp: hostile,
@@ -153,8 +153,8 @@ describe("events fast path", () => {
       project: hostile,
       metadata: hostile
     }, { requiredKeys: ["type"] })
-    fc.assert(fc.property(envelope, (json) => void agree(JSON.parse(JSON.stringify(json)))), { numRuns: 2000 })
-  })
+    fc.assert(fc.property(envelope, (json) => void agree(JSON.parse(JSON.stringify(json)))), { numRuns: 1000 })
+  }, 30_000)
 
   it("a __proto__ key in a record goes to the schemas (whose copy would drop it); in the envelope it is ignored", () => {
     const logging = texts.find((t) => t.includes("\"logging\""))!
