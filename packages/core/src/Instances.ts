@@ -484,7 +484,8 @@ export declare namespace Instances {
       body?: WithTimeInput<InstanceBackupsPost>
     ) => Effect.Effect<string, LxdError>
     /**
-     * The backup tarball as a stream (`GET …/backups/{backup}/export`), read as it arrives (memory stays
+     * The backup tarball as a stream (`GET …/backups/{backup}/export`), read as it arrives (through the
+     * transport's reused-buffer download when it has one, each chunk a copy the consumer may keep; memory stays
      * bounded). Errors: `NotFound`, `ClientConnectionFailed` (the connection broke mid-way).
      */
     readonly download: (instance: string, backup: string) => Stream.Stream<Uint8Array, LxdError>

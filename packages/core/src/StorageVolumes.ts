@@ -427,8 +427,10 @@ export declare namespace StorageVolumes {
     >
   {
     /**
-     * The backup tarball as a stream (`GET …/backups/{backup}/export`), read as it arrives: memory stays bounded
-     * whatever its size. Errors: `NotFound`, `ClientConnectionFailed` (cut short).
+     * The backup tarball as a stream (`GET …/backups/{backup}/export`), read as it arrives (through the
+     * transport's reused-buffer download when it has one, each chunk a copy the consumer may keep, two at most
+     * read ahead): memory stays bounded whatever its size; `exportTo` allocates
+     * nothing per chunk. Errors: `NotFound`, `ClientConnectionFailed` (cut short).
      */
     readonly export: (
       pool: string,

@@ -1,7 +1,7 @@
-import { Files, Lxd } from "@effect-lxd/core"
+import { Files, Lxd, StorageVolumes } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Chunk, Effect, Layer, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -342,5 +342,86 @@ describe("Files.upload over the unix socket (reused buffers)", () => {
       )
       expect(e._tag).toBe("ClientConnectionFailed")
       expect(e.message).toContain(`the body ended after ${body.length} of ${body.length + 10} bytes`)
+    })))
+})
+
+describe("a backup export Stream over the unix socket (the transport's download, copied out)", () => {
+  const body = content(3 * 1024 * 1024 + 777)
+  const EXPORT = "/1.0/storage-pools/default/volumes/custom/v1/backups/b0/export"
+  const exportOf = (socketPath: string) =>
+    Stream.unwrap(Effect.map(StorageVolumes.StorageVolumes, (v) => v.backups.export("default", "custom", "v1", "b0")))
+      .pipe(
+        Stream.provideLayer(Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath }))))
+      )
+  /** `GET /1.0` (the extension check before the export), else `answer`. */
+  const lxd = (answer: (socket: net.Socket) => void) => (p: string, socket: net.Socket) => {
+    if (p !== "/1.0") return answer(socket)
+    const json = JSON.stringify({
+      type: "sync",
+      status: "Success",
+      status_code: 200,
+      metadata: {
+        api_extensions: ["custom_volume_backup"],
+        api_status: "stable",
+        api_version: "1.0",
+        auth: "trusted",
+        public: false,
+        environment: { server_version: "5.0.2" }
+      }
+    })
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`)
+  }
+  const exports = (paths: ReadonlyArray<string>) => paths.filter((p) => p !== "/1.0")
+  const tarball = (socket: net.Socket) =>
+    dribble(
+      socket,
+      `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`,
+      body,
+      40_000
+    ).then(() => socket.end())
+
+  it.live("one connection; the chunks are gathered reads (≥ 128 KiB but the last) the consumer may keep", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const d = yield* daemon(lxd((socket) => void tarball(socket)))
+      // kept whole: a chunk that were a view of a reused buffer would be overwritten by the reads after it
+      const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect(exportOf(d.socketPath)))
+      expect(sha(Buffer.concat(chunks))).toBe(sha(body))
+      // HttpClientResponse.stream hands over each socket read (≤ 64 KiB); the download gathers them
+      for (const c of chunks.slice(0, -1)) expect(c.length).toBeGreaterThanOrEqual(128 * 1024)
+      expect(new Set(chunks.map((c) => c.buffer)).size).toBe(chunks.length)
+      expect(exports(d.paths)).toEqual([EXPORT])
+    })))
+
+  it.live("a slow consumer gets the body whole; taking a part of it closes the connection", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let closed = false
+      const d = yield* daemon(lxd((socket) => {
+        socket.on("close", () => (closed = true))
+        void tarball(socket)
+      }))
+      const hash = createHash("sha256")
+      yield* Stream.runForEach(
+        exportOf(d.socketPath),
+        (c) => Effect.andThen(Effect.sleep("2 millis"), Effect.sync(() => hash.update(c)))
+      )
+      expect(hash.digest("hex")).toBe(sha(body))
+      closed = false
+      const first = yield* Stream.runCollect(Stream.take(exportOf(d.socketPath), 1))
+      expect(Chunk.size(first)).toBe(1)
+      yield* Effect.sleep("200 millis")
+      expect(closed).toBe(true)
+    })))
+
+  it.live("an error answer is asked again the usual way and fails the stream with its tag", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const d = yield* daemon(lxd((socket) => {
+        const json = JSON.stringify({ type: "error", error: "not found", error_code: 404 })
+        socket.end(
+          `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`
+        )
+      }))
+      const e = yield* Effect.flip(Stream.runDrain(exportOf(d.socketPath)))
+      expect(e._tag).toBe("NotFound")
+      expect(exports(d.paths)).toEqual([EXPORT, EXPORT])
     })))
 })

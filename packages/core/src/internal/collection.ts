@@ -6,8 +6,10 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Take from "effect/Take"
 import type { LxdClient, Request, WriteResult } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, PreconditionFailed } from "../LxdError.js"
 import type * as LxdResource from "../LxdResource.js"
@@ -233,10 +235,48 @@ export const downloadPart = <S extends AnySpec>(
   Stream.unwrap(Effect.gen(function*() {
     const depth = spec.parents.length
     const path = yield* objectPath(client, spec, args.slice(0, depth), args[depth], options.suffix)
-    const request: Request = { method: "GET", path }
-    const response = yield* client.requestRaw(request)
-    return Stream.mapError(response.stream, client.connectionFailed(request))
+    return downloadStream(client, { method: "GET", path })
   })).pipe(Stream.withSpan(`${spec.name}.${options.verb}`))
+
+/** How many chunks a {@link downloadStream} reads ahead of its consumer. */
+const READ_AHEAD = 2
+/** A chunk of a reused buffer copied out (`set`: no zero-filled intermediate, as `new Uint8Array(view)` may be). */
+const copyOut = (chunk: Uint8Array): Uint8Array => {
+  const copy = new Uint8Array(chunk.length)
+  copy.set(chunk)
+  return copy
+}
+
+/**
+ * A `GET`'s body (status 200) as a stream, through the transport's reused-buffer download when it has one: each
+ * chunk (128 KiB to 1 MiB, as the transport gathers them) is copied once out of the reused buffer, so the
+ * consumer may keep it; at most {@link READ_AHEAD} chunks wait for the consumer (reading pauses meanwhile).
+ * Without that path, or for an answer it refuses (an error, a body without `Content-Length`), the body is read
+ * as `requestRaw` streams it, and an error answer fails the stream as `requestRaw` says. Ending the stream early
+ * closes the connection. Memory: the copies are fresh, so the garbage V8 lets pile up before it collects them
+ * (about 60 MiB measured) is on top; the callback variants ({@link downloadPartTo}) stay within the reused buffers.
+ *
+ * @internal
+ */
+export const downloadStream = (client: LxdClient.Service, request: Request): Stream.Stream<Uint8Array, LxdError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const queue = yield* Effect.acquireRelease(
+      Queue.bounded<Take.Take<Uint8Array, LxdError>>(READ_AHEAD),
+      Queue.shutdown
+    )
+    const offer = (chunk: Uint8Array) => Queue.offer(queue, Take.of(chunk))
+    const asked = Effect.scoped(Effect.flatMap(
+      client.requestRaw(request),
+      (response) => Stream.runForEach(Stream.mapError(response.stream, client.connectionFailed(request)), offer)
+    ))
+    yield* client.download(request, (status) => status === 200, (chunk) => offer(copyOut(chunk))).pipe(
+      Effect.flatMap((done) => done._tag === "Some" ? Effect.void : asked),
+      Effect.exit,
+      Effect.flatMap((exit) => Queue.offer(queue, exit._tag === "Success" ? Take.end : Take.failCause(exit.cause))),
+      Effect.forkScoped
+    )
+    return Stream.flattenTake(Stream.fromQueue(queue))
+  }))
 
 /**
  * {@link downloadPart} into a callback: through the transport's reused-buffer download when it has one (no

@@ -255,6 +255,82 @@ const decodeOperation = FastDecode.decodeUnknownEither(OperationEvent)
 const decodeLogging = FastDecode.decodeUnknownEither(LoggingEvent)
 const decodeRaw = FastDecode.decodeUnknownEither(RawEvent)
 
+// --- the hand-checked fast path for the three envelopes LXD sends ----------------------------------------------
+
+const hasOwn = Object.prototype.hasOwnProperty
+const fastTimestamp = FastDecode.compile(Timestamp.ast)
+const fastOperation = FastDecode.compile(Operation.ast)
+
+/** A JSON object (not an array) with no own `__proto__` key (the schema's record copy would drop it). */
+const isPlainObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u) && !hasOwn.call(u, "__proto__")
+
+/** `optionalWith(String, { default: "" })`: absent is `""`, a string is itself, anything else `undefined`. */
+const stringOr = (json: Record<string, unknown>, key: string): string | undefined => {
+  if (!hasOwn.call(json, key)) return ""
+  const v = json[key]
+  return typeof v === "string" ? v : undefined
+}
+
+/** `StringMap` (a `{ [k]: string }`, `{}` when absent or `null`): the object as it is, or `undefined`. */
+const stringMap = (json: Record<string, unknown>, key: string): Record<string, string> | undefined => {
+  const v = hasOwn.call(json, key) ? json[key] : null
+  if (v === null) return {}
+  if (!isPlainObject(v)) return undefined
+  for (const k in v) if (typeof v[k] !== "string") return undefined
+  return v as Record<string, string>
+}
+
+/** A lifecycle event's `context` (a `{ [k]: unknown }`, `{}` when absent or `null`): the object, or `undefined`. */
+const unknownMap = (v: unknown): Record<string, unknown> | undefined =>
+  v === undefined || v === null ? {} : isPlainObject(v) ? v : undefined
+
+const fastLogging = (m: unknown) => {
+  if (!isPlainObject(m) || typeof m.message !== "string" || typeof m.level !== "string") return undefined
+  const context = stringMap(m, "context")
+  return context === undefined ? undefined : { message: m.message, level: m.level, context }
+}
+
+const fastLifecycle = (m: unknown) => {
+  if (!isPlainObject(m) || typeof m.action !== "string" || typeof m.source !== "string") return undefined
+  const context = unknownMap(hasOwn.call(m, "context") ? m.context : undefined)
+  if (context === undefined) return undefined
+  const r = hasOwn.call(m, "requestor") ? m.requestor : null
+  if (r === null) return { action: m.action, source: m.source, context }
+  if (!isPlainObject(r)) return undefined
+  const username = stringOr(r, "username")
+  const protocol = stringOr(r, "protocol")
+  const address = stringOr(r, "address")
+  if (username === undefined || protocol === undefined || address === undefined) return undefined
+  return { action: m.action, source: m.source, context, requestor: { username, protocol, address } }
+}
+
+/**
+ * The hand-checked fast path of {@link decodeOrInvalid}: a `logging`, `operation` or `lifecycle` frame of the
+ * usual shape decoded in straight-line code, exactly as its schema decodes it (same value, same keys in the same
+ * order; the records LXD sends are kept as they are, as the fast decoder does); `undefined` for anything else
+ * (another type, a field of another type, a `__proto__` key, ...), which the schemas then decide.
+ *
+ * @internal
+ */
+export const decodeKnownFast = (json: Record<string, unknown>): LxdEvent | undefined => {
+  const type = json.type
+  const metadata = type === "logging"
+    ? fastLogging(json.metadata)
+    : type === "operation"
+    ? hasOwn.call(json, "metadata") ? fastOperation(json.metadata) : FastDecode.FAIL
+    : type === "lifecycle"
+    ? fastLifecycle(json.metadata)
+    : undefined
+  if (metadata === undefined || metadata === FastDecode.FAIL || !hasOwn.call(json, "timestamp")) return undefined
+  const timestamp = typeof json.timestamp === "string" ? fastTimestamp(json.timestamp) : FastDecode.FAIL
+  if (timestamp === FastDecode.FAIL) return undefined
+  const location = stringOr(json, "location")
+  const project = stringOr(json, "project")
+  if (location === undefined || project === undefined) return undefined
+  return { type, timestamp, location, project, metadata } as LxdEvent
+}
+
 /** A schema's explanation, bounded (the shared formatter: the frame may be nested too deep or huge to render). */
 const describe = (error: ParseResult.ParseError): string => formatParseError(error)
 
@@ -287,6 +363,8 @@ export const decodeOrInvalid = (text: string): LxdEvent | Invalid => {
     return unreadable("event is not JSON", cause)
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) return unreadable("event is not an object")
+  const fast = decodeKnownFast(json as Record<string, unknown>)
+  if (fast !== undefined) return fast
   const type = (json as { type?: unknown }).type
   const known = type === "lifecycle"
     ? decodeLifecycle(json)
