@@ -83,7 +83,8 @@ export interface ClusterMembersPost extends Schema.Schema.Encoded<typeof Cluster
 
 /**
  * The members collection, read by the client, the fake and the tests. No `create` (see
- * {@link ClusterMembers.Service.createJoinToken}); a rename sends `{"server_name": …}`; no filter, no projects.
+ * {@link ClusterMembers.Service.createJoinToken}); a rename sends `{"server_name": …}`; `update` is a merged
+ * `PUT` (LXD 5.0.2's `PATCH` drops the fields it is not sent); no filter, no projects.
  *
  * @since 0.2.0
  * @category descriptors
@@ -98,6 +99,9 @@ export const spec = LxdResource.spec({
   verbs: [...LxdResource.readVerbs, "replace", "update", "modify", "rename", "delete"],
   nameField: "server_name",
   renameField: "server_name",
+  // 5.0.2's PATCH sets what it is not sent to its zero value: a PATCH of the description alone drops the roles
+  // ("The "database" role cannot be dropped at this time"); `update` reads, merges and PUTs with the ETag
+  update: "merge",
   extension: "clustering",
   lifecycle: "cluster-member"
 })
