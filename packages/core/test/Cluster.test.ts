@@ -118,7 +118,11 @@ describe("ClusterMembers on the mock", () => {
         routes: [
           route("GET", "", () => Effect.succeed(sync(serverInfo(EXT)))),
           route("POST", "/cluster/members/m2/state", () => Effect.succeed(asyncAnswer(operation("op1")))),
-          route("GET", "/operations/op1/wait", () => Effect.succeed(sync(operation("op1", { status: "Success", status_code: 200 })))),
+          route(
+            "GET",
+            "/operations/op1/wait",
+            () => Effect.succeed(sync(operation("op1", { status: "Success", status_code: 200 })))
+          ),
           route("DELETE", "/cluster/members/m2", () => Effect.succeed(sync({})))
         ]
       })
@@ -140,9 +144,11 @@ describe("ClusterMembers on the mock", () => {
     Effect.gen(function*() {
       const members = yield* ClusterMembers.ClusterMembers
       const fiber = yield* Effect.fork(members.evacuate("m2"))
-      yield* Stream.runHead(Stream.repeatEffect(requests).pipe(
-        Stream.filter((rs) => rs.some((r) => r.path === "/operations/op1/wait"))
-      ))
+      yield* Stream.runHead(
+        Stream.repeatEffect(requests).pipe(
+          Stream.filter((rs) => rs.some((r) => r.path === "/operations/op1/wait"))
+        )
+      )
       yield* Fiber.interrupt(fiber)
       expect((yield* requests).some((r) => r.method === "DELETE" && r.path === "/operations/op1")).toBe(true)
     }).pipe(Effect.provide(
