@@ -5,6 +5,8 @@
 #   bash scripts/lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
 #   bash scripts/lxd-lab.sh restart DIR [--debug]
 #   bash scripts/lxd-lab.sh down DIR
+#   bash scripts/lxd-lab.sh cluster-up DIR --https-ports P1,P2,P3 [--name NAME]
+#   bash scripts/lxd-lab.sh cluster-down DIR
 #
 # `restart` starts the daemon again on the existing LXD_DIR of a lab whose daemon died (a test SIGKILLs it by
 # the PID `up` printed) and prints the JSON line again with the new PID.
@@ -54,6 +56,8 @@ usage:
   lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
   lxd-lab.sh restart DIR [--debug]
   lxd-lab.sh down DIR
+  lxd-lab.sh cluster-up DIR --https-ports P1,P2,P3 [--name NAME]
+  lxd-lab.sh cluster-down DIR
 EOF
   exit 2
 }
@@ -771,6 +775,137 @@ EOF
   cat "$DIR/lab.json" >&3
 }
 
+# --- cluster ---------------------------------------------------------------------------------------------
+
+# `cluster-up DIR --https-ports P1,P2,P3 [--name NAME]`: a three-member cluster on loopback (lab-notes §5).
+# Member 1 is a normal lab (`up DIR/m1`) on which clustering is enabled; members 2 and 3 are bare daemons
+# (DIR/m2, DIR/m3) joined with a token from member 1 through `lxd init --preseed`. Prints one JSON line:
+# {"dir":DIR,"members":[{<the up line of the member>,"name":"m1"},…]}; every member's `serverCert` is the
+# cluster certificate (the HTTPS listener of a clustered daemon serves it). On failure it tears all of it down.
+cmd_cluster_up() {
+  set_dirs "${1:-}"
+  shift || true
+  local ports="" name=""
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --https-ports) ports=${2:-}; shift 2 || usage ;;
+      --https-ports=*) ports=${1#*=}; shift ;;
+      --name) name=${2:-}; shift 2 || usage ;;
+      --name=*) name=${1#*=}; shift ;;
+      *) usage ;;
+    esac
+  done
+  local -a p=()
+  IFS=, read -r -a p <<<"$ports"
+  [[ ${#p[@]} -eq 3 ]] || die "--https-ports needs three ports (P1,P2,P3), got: '$ports'"
+  local x
+  for x in "${p[@]}"; do
+    if ! [[ "$x" =~ ^[0-9]+$ ]] || ((x < 1 || x > 65535)); then die "bad port in --https-ports: $x"; fi
+  done
+  [[ -n "$name" ]] || name=$(basename -- "$DIR")
+  PROG="lxd-lab[$name]"
+  [[ "$(id -u)" == 0 ]] || die "must run as root (LXD needs it)"
+  exec 3>&1 1>&2 </dev/null
+  local t0 root=$DIR
+  t0=$(now_ms)
+  ensure_packages
+  mkdir -p "$root"
+  chmod 0755 "$root"
+  touch "$root/$LAB_MARKER"
+  trap 'cluster_up_failed "$root"' EXIT
+
+  local m1
+  m1=$(bash "$0" up "$root/m1" --https-port "${p[0]}" --name "$name-m1" 3>&-)
+  set_dirs "$root/m1"
+  lab_lxc config set cluster.https_address "127.0.0.1:${p[0]}" >&2
+  lab_lxc cluster enable m1 >&2
+  log "clustering enabled on m1 at +$(($(now_ms) - t0)) ms"
+
+  local -a lines=("$m1")
+  local i member token pid port
+  for i in 2 3; do
+    member="m$i"
+    port=${p[$((i - 1))]}
+    set_dirs "$root/m1"
+    token=$(lab_lxc cluster add "$member" -q)
+    set_dirs "$root/$member"
+    mkdir -p "$DIR"
+    chmod 0755 "$DIR"
+    touch "$DIR/$LAB_MARKER"
+    mkdir -m 0711 "$LXD_DIR_PATH"
+    mkdir -p "$DIR/lxc-client"
+    printf 'default-remote: local\n' >"$DIR/lxc-client/config.yml"
+    start_daemon "$t0"
+    pid=$DAEMON_PID
+    lab_lxd init --preseed >&2 <<EOF
+cluster:
+  enabled: true
+  server_name: $member
+  server_address: "127.0.0.1:$port"
+  cluster_token: "$token"
+  member_config:
+  - entity: storage-pool
+    name: default
+    key: source
+    value: ""
+EOF
+    log "$member joined at +$(($(now_ms) - t0)) ms"
+    lines+=("$(printf '{"dir":%s,"lxdDir":%s,"socket":%s,"https":%s,"serverCert":%s,"trustPassword":"labpw","pid":%d,"image":"busybox","fingerprint":"","name":"%s"}' \
+      "$(json_str "$DIR")" "$(json_str "$LXD_DIR_PATH")" "$(json_str "$LXD_DIR_PATH/unix.socket")" \
+      "$(json_str "127.0.0.1:$port")" "$(json_str "$LXD_DIR_PATH/cluster.crt")" "$pid" "$member")")
+  done
+  # Member 1's line gets the cluster certificate and its name; the others get the image fingerprint.
+  lines[0]=$(printf '%s' "${lines[0]}" | sed -E 's|"serverCert":"([^"]*)/server\.crt"|"serverCert":"\1/cluster.crt"|; s|\}$|,"name":"m1"}|')
+  local fp
+  fp=$(printf '%s' "${lines[0]}" | sed -E 's|.*"fingerprint":"([0-9a-f]*)".*|\1|')
+  lines[1]=${lines[1]/\"fingerprint\":\"\"/\"fingerprint\":\"$fp\"}
+  lines[2]=${lines[2]/\"fingerprint\":\"\"/\"fingerprint\":\"$fp\"}
+  printf '%s\n' "${lines[1]}" >"$root/m2/lab.json"
+  printf '%s\n' "${lines[2]}" >"$root/m3/lab.json"
+  trap - EXIT
+  log "cluster up in $(($(now_ms) - t0)) ms"
+  printf '{"dir":%s,"members":[%s,%s,%s]}\n' "$(json_str "$root")" "${lines[0]}" "${lines[1]}" "${lines[2]}" >"$root/cluster.json"
+  cat "$root/cluster.json" >&3
+}
+
+cluster_up_failed() {
+  local rc=$? root=$1
+  trap - EXIT
+  if [[ $rc -ne 0 ]]; then
+    log "cluster-up failed (exit $rc); tearing the members down"
+    (cmd_cluster_down "$root") || true
+  fi
+  exit $rc
+}
+
+# `cluster-down DIR`: removes the instances through member 1, then shuts every member down at the same time
+# (one after the other, member 1 waits ~30 s for a quorum it no longer has: lab-notes §5), each by its PID
+# (`down DIR/mN`), and removes DIR. Idempotent.
+cmd_cluster_down() {
+  set_dirs "${1:-}"
+  local root=$DIR t0 d
+  t0=$(now_ms)
+  [[ "$(id -u)" == 0 ]] || die "must run as root (LXD needs it)"
+  if [[ ! -e "$root" ]]; then
+    log "$root does not exist: nothing to do"
+    return 0
+  fi
+  [[ -e "$root/$LAB_MARKER" ]] || die "$root is not a lab directory (no $LAB_MARKER): refusing to remove it"
+  set_dirs "$root/m1"
+  if [[ -S "$LXD_DIR_PATH/unix.socket" ]] && lab_daemon_alive; then (api_cleanup) || true; fi
+  local -a pids=()
+  for d in "$root"/m[0-9]*; do
+    [[ -d "$d" ]] || continue
+    bash "$0" down "$d" </dev/null >&2 &
+    pids+=($!)
+  done
+  local rc=0 pid
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  rm -rf --one-file-system -- "$root" || rc=1
+  log "cluster down in $(($(now_ms) - t0)) ms"
+  return $rc
+}
+
 main() {
   [[ $# -ge 1 ]] || usage
   local cmd=$1
@@ -780,6 +915,8 @@ main() {
     up) cmd_up "$@" ;;
     restart) cmd_restart "$@" ;;
     down) cmd_down "$@" ;;
+    cluster-up) cmd_cluster_up "$@" ;;
+    cluster-down) cmd_cluster_down "$@" ;;
     -h | --help | help) usage ;;
     *) usage ;;
   esac

@@ -6,6 +6,8 @@
  */
 import * as Layer from "effect/Layer"
 import * as Certificates from "./Certificates.js"
+import * as Cluster from "./Cluster.js"
+import * as ClusterMembers from "./ClusterMembers.js"
 import * as Containers from "./Containers.js"
 import * as Events from "./Events.js"
 import * as Exec from "./Exec.js"
@@ -42,6 +44,8 @@ export type Services =
   | Events.Events
   | Exec.Exec
   | Certificates.Certificates
+  | Cluster.Cluster
+  | ClusterMembers.ClusterMembers
   | Instances.Instances
   | Containers.Containers
   | Files.Files
@@ -74,6 +78,8 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     Events.layer,
     Exec.layer,
     Certificates.layer,
+    Cluster.layer,
+    ClusterMembers.layer,
     Instances.layer,
     Containers.layer,
     Files.layer,

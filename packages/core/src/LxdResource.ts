@@ -142,7 +142,7 @@ export interface Collection<Parents extends ReadonlyArray<string>, A, Post, Put>
   readonly modify: (
     ...args: [...Parents, name: string, f: (current: Put) => Put]
   ) => Effect.Effect<void, LxdError>
-  /** `POST {path}/{name} {"name": newName}`. */
+  /** `POST {path}/{name} {"name": newName}` (the spec's `renameField`). */
   readonly rename: (...args: [...Parents, name: string, newName: string]) => Effect.Effect<void, LxdError>
   /** `DELETE {path}/{name}`. */
   readonly delete: (...args: [...Parents, name: string]) => Effect.Effect<void, LxdError>
@@ -184,6 +184,8 @@ export interface Spec<
   readonly async: ReadonlyArray<Verb>
   /** The field of `post` that holds the new name. */
   readonly nameField: string
+  /** The field of a rename's body (`POST {path}/{name}`): `name`, or `server_name` for cluster members. */
+  readonly renameField: string
   /**
    * How `update` writes: `"patch"` sends `PATCH`; `"merge"` (for an endpoint whose `PATCH` drops the keys it is
    * not sent, as LXD 5.0.2's projects do) reads, merges the patch in (config-like maps key by key, `""` unsets)
@@ -318,6 +320,7 @@ export const spec = <
   readonly verbs?: ReadonlyArray<Verb> | undefined
   readonly async?: ReadonlyArray<Verb> | undefined
   readonly nameField?: string | undefined
+  readonly renameField?: string | undefined
   readonly update?: "patch" | "merge" | undefined
   readonly ifMatch?: boolean | undefined
   readonly extension?: string | undefined
@@ -344,6 +347,7 @@ export const spec = <
     verbs: options.verbs ?? allVerbs,
     async: options.async ?? [],
     nameField: options.nameField ?? "name",
+    renameField: options.renameField ?? "name",
     update: options.update ?? "patch",
     ifMatch: options.ifMatch ?? true,
     extension: options.extension,

@@ -101,6 +101,13 @@ export const StatusCode = {
   Cancelled: 401
 } as const
 
+/** A list of URLs that Go may serialise as `null`, as a value of a map (decodes to `[]`). */
+const UrlList = Schema.transform(Schema.NullOr(Schema.Array(Schema.String)), Schema.Array(Schema.String), {
+  strict: true,
+  decode: (urls) => urls ?? [],
+  encode: (urls) => urls
+})
+
 /**
  * A background operation (`GET /1.0/operations/{id}`).
  *
@@ -115,7 +122,8 @@ export const Operation = Schema.Struct({
   updated_at: Schema.optional(Timestamp),
   status: Schema.String,
   status_code: Schema.Number,
-  resources: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) }), {
+  // a join token's operation has `"resources": {"cluster": null}` (LXD 5.0.2): a `null` list is `[]`
+  resources: Schema.optionalWith(Schema.Record({ key: Schema.String, value: UrlList }), {
     nullable: true,
     default: () => ({})
   }),

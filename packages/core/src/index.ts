@@ -14,6 +14,20 @@
 export * as Certificates from "./Certificates.js"
 
 /**
+ * The cluster: enable, join, member-specific config, the cluster certificate.
+ *
+ * @since 0.2.0
+ */
+export * as Cluster from "./Cluster.js"
+
+/**
+ * Cluster members: list, change, rename, remove, evacuate and restore, join tokens.
+ *
+ * @since 0.2.0
+ */
+export * as ClusterMembers from "./ClusterMembers.js"
+
+/**
  * LXD containers: the instances service restricted to containers.
  *
  * @since 0.1.0

@@ -34,6 +34,11 @@ export interface Options {
   /** How long finished operations stay visible, in ms (LXD: 5000). */
   readonly operationRetention?: number | undefined
   /**
+   * A clustered fake: the names of its members (the first is the one answering), all `Online` with the
+   * `database` role; evacuate and restore change their `status`. Default: a standalone server.
+   */
+  readonly clusterMembers?: ReadonlyArray<string> | undefined
+  /**
    * Answers commands run with exec: return the exit code, or `undefined` to fall back to the built-ins
    * (`echo`, `printf`, `cat`, `true`, `false`, `sleep`, `pwd`, `env`, `sh -c "exit N"`). An unknown command
    * fails like LXD's: exit 127, "Command not found".

@@ -512,7 +512,7 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       return Effect.gen(function*() {
         yield* Path.validate(spec.kind, newName) // before the path's extension check, as in create
         const path = yield* itemPath(parents, name)
-        yield* write({ method: "POST", path, body: { name: newName } })
+        yield* write({ method: "POST", path, body: { [spec.renameField]: newName } })
       }).pipe(Effect.withSpan(span("rename")))
     },
     delete: (...args) => {

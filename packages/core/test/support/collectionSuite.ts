@@ -383,7 +383,7 @@ export const collectionSuite = <S extends AnySpec>(spec: S, fixture: Fixture<S>)
             expect(last.headers["if-match"]).toBe(ETAG)
             break
           case "rename":
-            expect(last.body).toEqual({ name: fixture.newName })
+            expect(last.body).toEqual({ [spec.renameField]: fixture.newName })
             break
         }
         expect(exit).toStrictEqual(Exit.void)

@@ -5,6 +5,7 @@
  */
 import {
   Certificates,
+  ClusterMembers,
   Images,
   LxdClient,
   LxdResource,
@@ -124,6 +125,28 @@ export const collections: ReadonlyArray<Entry> = [
     name: "1b3c8a9e-52f3-4a43-9d2c-4c8e1f0e9a01",
     newName: "7d2e4c1a-0b5f-4e8a-a1c3-9f6e2d8b7a02",
     invalidName: "not a uuid"
+  }),
+  entry(ClusterMembers.spec, {
+    make: ClusterMembers.make,
+    // `GET /1.0/cluster/members/m2` on LXD 5.0.2 (a three-member loopback cluster)
+    item: {
+      architecture: "x86_64",
+      config: { "scheduler.instance": "all" },
+      database: true,
+      description: "",
+      failure_domain: "default",
+      groups: ["default"],
+      message: "Fully operational",
+      roles: ["database"],
+      server_name: "m2+café",
+      status: "Online",
+      url: "https://127.0.0.1:18762"
+    },
+    post: { server_name: "m2+café" }, // LXD has no create: a member joins with a token
+    parents: [],
+    name: "m2+café",
+    newName: "m-2",
+    invalidName: "a/b"
   }),
   entry(Certificates.spec, {
     make: Certificates.make,

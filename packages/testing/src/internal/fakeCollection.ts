@@ -530,7 +530,7 @@ export const fakeCollection = (state: FakeState, spec: AnySpec, hooks: Hooks = {
   }
 
   const rename = withEntry((t, entry) => {
-    const newName = isObject(t.request.body) ? t.request.body.name : undefined
+    const newName = isObject(t.request.body) ? t.request.body[spec.renameField] : undefined
     return or(hooks.vetoRename?.(t, entry, String(newName)) ?? badName(newName), (vetoed) => {
       const n = newName as string
       const conflict = taken(t, n, "rename")

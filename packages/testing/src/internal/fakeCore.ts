@@ -261,7 +261,14 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "custom_volume_refresh",
   "storage_volume_project_move",
   "storage_volume_api_filtering",
-  "storage_volumes_all_projects"
+  "storage_volumes_all_projects",
+  // clustering
+  "clustering",
+  "clustering_join_token",
+  "clustering_evacuation",
+  "clustering_config",
+  "clustering_roles",
+  "clustering_failure_domains"
 ]
 
 /** @internal */
@@ -270,6 +277,8 @@ export interface FakeOptions {
   readonly serverName?: string | undefined
   /** How long finished operations stay visible (LXD: 5 seconds). */
   readonly operationRetention?: number | undefined
+  /** The members of a clustered fake (`fakeCluster.ts`); none: a standalone server. */
+  readonly clusterMembers?: ReadonlyArray<string> | undefined
 }
 
 /**

@@ -14,6 +14,7 @@ import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
 import { certificateRoutes } from "./fakeCertificates.js"
+import { clusterRoutes } from "./fakeCluster.js"
 import { filterMatches } from "./fakeCollection.js"
 import {
   addInstance,
@@ -73,7 +74,7 @@ const serverInfo = (state: FakeState) => ({
     os_version: "12",
     project: "default",
     server: "lxd",
-    server_clustered: false,
+    server_clustered: (state.options.clusterMembers ?? []).length > 0,
     server_event_mode: "full-mesh",
     server_name: state.options.serverName ?? "fake",
     server_pid: 1,
@@ -678,6 +679,7 @@ export const routes = (
       ...projectRoutes(state),
       ...networkRoutes(state),
       ...warningRoutes(state),
+      ...clusterRoutes(state),
       ...certificateRoutes(state),
       ...instanceRoutes(state),
       ...fileRoutes(state),

@@ -1,0 +1,96 @@
+/**
+ * A private three-member LXD cluster on loopback for a test file (`scripts/lxd-lab.sh cluster-up`, lab-notes §5):
+ * `useClusterLab(name)` forms it in `beforeAll` (its own temp folder, three free HTTPS ports on 127.0.0.1) and
+ * always tears it down, all members together: in `afterAll`, and on exit when the file's worker dies first.
+ *
+ *   const cluster = useClusterLab("cluster")
+ *   it("...", () => { cluster.members()[1].socket })
+ */
+import { execFile, execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { afterAll, beforeAll } from "vitest"
+import { freePorts } from "./globalSetup.js"
+import { isLabInfo, type LabInfo } from "./types.js"
+
+const execFileP = promisify(execFile)
+const script = fileURLToPath(new URL("../../scripts/lxd-lab.sh", import.meta.url))
+
+/** One member: its lab line (socket, `https`, the cluster certificate as `serverCert`) and its name. */
+export interface ClusterMemberLab extends LabInfo {
+  readonly name: string
+}
+
+/** What a test does with its cluster. */
+export interface ClusterLab {
+  /** The members `m1`, `m2`, `m3` in order; throws before `beforeAll` ran. */
+  readonly members: () => ReadonlyArray<ClusterMemberLab>
+  /** How long `cluster-up` took, in ms. */
+  readonly upMs: () => number
+}
+
+const env = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("LXD_")))
+
+const isMember = (u: unknown): u is ClusterMemberLab =>
+  isLabInfo(u) && typeof (u as unknown as Record<string, unknown>)["name"] === "string"
+
+/** Forms a private cluster for this file (in `beforeAll`) and tears it down whatever happens. */
+export const useClusterLab = (name: string): ClusterLab => {
+  let current: ReadonlyArray<ClusterMemberLab> | undefined
+  let dir: string | undefined
+  let took = 0
+  const onExit = () => {
+    if (dir === undefined) return
+    const d = dir
+    dir = undefined
+    try {
+      execFileSync("bash", [script, "cluster-down", d], {
+        env: env(),
+        timeout: 120_000,
+        stdio: ["ignore", "ignore", "inherit"]
+      })
+    } catch (e) {
+      process.stderr.write(`lxd-lab.sh cluster-down ${d} failed: ${String(e)}\n`)
+    }
+  }
+  beforeAll(async () => {
+    const base = path.join(os.tmpdir(), "effect-lxd-cluster-XXXXXX", "m1", "lxd", "unix.socket").length > 100
+      ? "/tmp"
+      : os.tmpdir()
+    dir = fs.mkdtempSync(path.join(base, `effect-lxd-cluster-${name}-`))
+    process.prependListener("exit", onExit)
+    const ports = await freePorts(3)
+    const t0 = Date.now()
+    const { stdout } = await execFileP(
+      "bash",
+      [script, "cluster-up", dir, "--https-ports", ports.join(","), "--name", `cluster-${name}`],
+      { env: env(), timeout: 240_000, killSignal: "SIGKILL" }
+    )
+    took = Date.now() - t0
+    const line = stdout.trim().split("\n").at(-1) ?? ""
+    const parsed = JSON.parse(line) as { readonly members?: unknown }
+    const members = Array.isArray(parsed.members) ? parsed.members : []
+    if (members.length !== 3 || !members.every(isMember)) {
+      throw new Error(`lxd-lab.sh cluster-up printed an unexpected line: ${line}`)
+    }
+    current = members
+  }, 300_000)
+  afterAll(async () => {
+    process.off("exit", onExit)
+    if (dir === undefined) return
+    const d = dir
+    dir = undefined
+    await execFileP("bash", [script, "cluster-down", d], { env: env(), timeout: 180_000 })
+  }, 200_000)
+  return {
+    members: () => {
+      if (current === undefined) throw new Error(`cluster lab ${name} is not up (did beforeAll fail?)`)
+      return current
+    },
+    upMs: () => took
+  }
+}
