@@ -149,6 +149,8 @@ describe("a remote that lxc added (lab2, over HTTPS with a trust token)", () => 
 describe("LxcRemotes.add, as `lxc remote add` (against the first lab daemon)", () => {
   const token = (name: string) =>
     Effect.flatMap(Certificates.Certificates, (c) => c.createToken({ name })).pipe(Effect.provide(unixA))
+  const revoke = (operationId: string) =>
+    Effect.flatMap(Operations.Operations, (o) => o.cancel(operationId)).pipe(Effect.provide(unixA))
 
   it.live("adds the remote with a token after confirmation; plain lxc then lists the daemon with those files", () =>
     Effect.gen(function*() {
@@ -204,6 +206,8 @@ describe("LxcRemotes.add, as `lxc remote add` (against the first lab daemon)", (
       const unvouched = { _tag: yield* refusedTag({ password }) }
       expect(unvouched._tag).toBe("InvalidArgument")
       expect(fs.existsSync(dir)).toBe(false)
+      // the refused token was never used: revoke it, so no operation is left running on the daemon
+      yield* revoke(t.operationId)
     }))
 
   it.live("with 5.0's trust password and an expected fingerprint; a wrong password writes nothing", () =>
