@@ -261,9 +261,10 @@ const hasOwn = Object.prototype.hasOwnProperty
 const fastTimestamp = FastDecode.compile(Timestamp.ast)
 const fastOperation = FastDecode.compile(Operation.ast)
 
-/** A JSON object (not an array) with no own `__proto__` key (the schema's record copy would drop it). */
+/** A JSON object (not an array) with no own `__proto__` or `constructor` key (the schema's record copy treats them apart). */
 const isPlainObject = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u) && !hasOwn.call(u, "__proto__")
+  typeof u === "object" && u !== null && !Array.isArray(u) && !hasOwn.call(u, "__proto__") &&
+  !hasOwn.call(u, "constructor")
 
 /** `optionalWith(String, { default: "" })`: absent is `""`, a string is itself, anything else `undefined`. */
 const stringOr = (json: Record<string, unknown>, key: string): string | undefined => {
