@@ -18,6 +18,8 @@ export default defineConfig({
     // one shared daemon: files run one after another
     fileParallelism: false,
     reporters: ["default", "./test/support/summary-reporter.ts"],
+    // fast-check runs with a fixed seed everywhere (PROPERTY_SEED overrides)
+    setupFiles: ["./test/support/seed.ts"],
     projects: [
       {
         extends: true,
