@@ -7,7 +7,7 @@
  */
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
-import { excerpt } from "./internal/bounded.js"
+import { excerpt, preview } from "./internal/bounded.js"
 
 /**
  * @since 0.1.0
@@ -227,6 +227,17 @@ export class APIExtensionNotAvailable extends Schema.TaggedError<APIExtensionNot
   }
 }
 
+/** A value as JSON, cut short; a {@link preview} of one JSON cannot write (a cycle, a BigInt, too deep). */
+const shown = (value: unknown): string => {
+  try {
+    const json = JSON.stringify(value)
+    if (json !== undefined) return excerpt(json)
+  } catch {
+    // below
+  }
+  return preview(value)
+}
+
 /**
  * An argument was refused before any request was sent (an invalid name, a path that would escape, …).
  *
@@ -242,7 +253,7 @@ export class InvalidArgument extends Schema.TaggedError<InvalidArgument>("@effec
    */
   readonly [TypeId]: TypeId = TypeId
   override get message() {
-    return `Invalid ${this.argument} ${JSON.stringify(this.value)}: ${this.reason}`
+    return `Invalid ${this.argument} ${shown(this.value)}: ${this.reason}`
   }
 }
 

@@ -18,6 +18,7 @@ import {
   APIExtensionNotAvailable,
   ClientConnectionFailed,
   fromStatus,
+  InvalidArgument,
   type LxdError,
   ProtocolError
 } from "../LxdError.js"
@@ -29,7 +30,7 @@ import {
   type JsonResponse,
   LxdTransport
 } from "../LxdTransport.js"
-import { excerpt, formatParseError } from "./bounded.js"
+import { excerpt, formatParseError, preview } from "./bounded.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
 import * as FastDecode from "./fastDecode.js"
@@ -124,6 +125,23 @@ export const statusError = (
   message: string
 ): LxdError => fromStatus({ method: request.method, path: API + request.path, status, errorCode: status, message })
 
+/**
+ * A request's JSON body as text, or `InvalidArgument` when JSON cannot write it (a cycle, a `BigInt`, nesting
+ * deeper than the stack): the caller's value, refused before anything is sent.
+ */
+const jsonBody = (request: Request): string | undefined | InvalidArgument => {
+  if (request.body === undefined) return undefined
+  try {
+    return JSON.stringify(request.body)
+  } catch (cause) {
+    return new InvalidArgument({
+      argument: "body",
+      value: preview(request.body),
+      reason: `${request.method} ${API + request.path}: JSON cannot write it (${excerpt(String(cause), 200)})`
+    })
+  }
+}
+
 /** @internal */
 export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effect.gen(function*() {
   const transport = yield* LxdTransport
@@ -133,22 +151,24 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
   const scopedQuery = (context: Context.Context<never>, query: Request["query"]): string =>
     queryString(composeQuery(query, Context.get(context, CurrentProject), Context.get(context, CurrentTarget)))
 
-  const buildRequest = (request: Request, query: string) => {
+  const buildRequest = (request: Request, query: string, json: string | undefined) => {
     const url = API + request.path + query
     let req = HttpClientRequest.make(request.method)(url, { acceptJson: true })
     if (request.rawBody !== undefined) req = HttpClientRequest.setBody(req, request.rawBody)
-    else if (request.body !== undefined) req = HttpClientRequest.bodyUnsafeJson(req, request.body)
+    else if (json !== undefined) req = HttpClientRequest.bodyText(req, json, "application/json")
     if (request.headers !== undefined) req = HttpClientRequest.setHeaders(req, request.headers)
     if (request.etag !== undefined) req = HttpClientRequest.setHeader(req, "If-Match", request.etag)
     return req
   }
 
-  const send = (request: Request) =>
-    Effect.contextWithEffect((context: Context.Context<never>) =>
-      http.execute(buildRequest(request, scopedQuery(context, request.query))).pipe(
+  const send = (request: Request): Effect.Effect<HttpClientResponse.HttpClientResponse, LxdError> =>
+    Effect.contextWithEffect((context: Context.Context<never>) => {
+      const json = request.rawBody === undefined ? jsonBody(request) : undefined
+      if (json instanceof InvalidArgument) return Effect.fail<LxdError>(json)
+      return http.execute(buildRequest(request, scopedQuery(context, request.query), json)).pipe(
         Effect.mapError(connectionFailed(transport.endpoint, request))
       )
-    )
+    })
 
   /** The envelope of a JSON body, as the answer or the error it carries. */
   const fromJson = (
@@ -216,11 +236,9 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
     Effect.contextWithEffect((context: Context.Context<never>) => {
       const query = scopedQuery(context, req.query)
       const headers: Record<string, string> = { accept: "application/json", ...extraHeaders }
-      let body: string | undefined
-      if (req.body !== undefined) {
-        body = JSON.stringify(req.body)
-        headers["content-type"] = "application/json"
-      }
+      const body = jsonBody(req)
+      if (body instanceof InvalidArgument) return Effect.fail(body)
+      if (body !== undefined) headers["content-type"] = "application/json"
       if (req.headers !== undefined) {
         for (const name in req.headers) headers[name.toLowerCase()] = req.headers[name]!
       }

@@ -276,15 +276,45 @@ const under = (defaults: Json, value: Json): Json => {
 const jsonKind = (u: unknown) =>
   Array.isArray(u) ? "array" : typeof u === "boolean" ? "bool" : isObject(u) ? "object" : typeof u
 
+/**
+ * The first failing leaf of a parse error and its path, found by following first children in a loop (no
+ * recursion, and no rendering of the actual value: a body nested 20,000 deep must not overflow the fake).
+ */
+const firstLeaf = (error: ParseResult.ParseError) => {
+  const path: Array<PropertyKey> = []
+  let issue: ParseResult.ParseIssue = error.issue
+  for (;;) {
+    switch (issue._tag) {
+      case "Pointer":
+        if (Array.isArray(issue.path)) path.push(...(issue.path as ReadonlyArray<PropertyKey>))
+        else path.push(issue.path as PropertyKey)
+        issue = issue.issue
+        continue
+      case "Composite":
+        issue = Array.isArray(issue.issues)
+          ? (issue.issues as ReadonlyArray<ParseResult.ParseIssue>)[0]!
+          : issue.issues as ParseResult.ParseIssue
+        continue
+      case "Refinement":
+      case "Transformation":
+        issue = issue.issue
+        continue
+      default:
+        return { path, issue }
+    }
+  }
+}
+
 /** A body that does not decode: the start of Go's `json: cannot unmarshal …` message. */
 const undecodable = (struct: string, input: Json, error: ParseResult.ParseError): string => {
-  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-  if (issue === undefined) return `json: cannot decode into api.${struct}`
-  const actual = issue.path.reduce<unknown>((u, k) => (isObject(u) ? u[String(k)] : undefined), input)
-  const field = [struct, ...issue.path.map(String)].join(".")
-  return issue._tag === "Type" && actual !== undefined
-    ? `json: cannot unmarshal ${jsonKind(actual)} into Go struct field ${field}`
-    : `${field}: ${issue.message}`
+  const { issue, path } = firstLeaf(error)
+  const actual = path.reduce<unknown>((u, k) => (isObject(u) ? u[String(k)] : undefined), input)
+  const field = [struct, ...path.map(String)].join(".")
+  if (issue._tag === "Type" && actual !== undefined) {
+    return `json: cannot unmarshal ${jsonKind(actual)} into Go struct field ${field}`
+  }
+  const message = issue._tag === "Missing" ? "is missing" : issue.message ?? `is ${issue._tag.toLowerCase()}`
+  return `${field}: ${message.slice(0, 200)}`
 }
 
 /** The Go struct a schema stands for (its `identifier`: `ProfilesPost`). */
