@@ -7,8 +7,8 @@
  *
  *  - effect-lxd `Instances.listFull()` (`GET /1.0/instances?recursion=2`: instances with state, snapshots and
  *    backups) over `NodeLxdTransport.layerUnixSocket` on member 1's socket, decoded; the runtime is built once;
- *  - `lxc list --format json` with member 1's `LXD_DIR` (a process per call, as a user runs it: its start-up,
- *    about a fifth of its time here, is counted; it fetches with recursion=2 too);
+ *  - `lxc list --format json` with member 1's `LXD_DIR` (a process per call, as a user runs it: its start-up is
+ *    counted; `lxc --debug` shows `GET /1.0`, then `GET /1.0/instances?filter=&recursion=2`);
  *  - pylxd 2.2.10 (Debian's `python3-pylxd`, one Python process per round, connected once before the timing;
  *    `Client()` on member 1's unix socket through `LXD_DIR`). This pylxd has no `instances` manager, and
  *    `containers.all()` fetches names only (recursion=0), so two rows: `containers.all()` + `sync()` +
