@@ -187,6 +187,41 @@ describe("the unix socket's websocket client", () => {
       }
     })))
 
+  it.live("text frames whole in one read (decoded from the read buffer) and split over reads arrive the same", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const texts = ["", "ünïcödé ✓ 🚀", "x".repeat(300), ...Array.from({ length: 500 }, (_, i) => `{"n":${i}}`)]
+      const frames = Buffer.concat([
+        ...texts.map((t) => frame(1, Buffer.from(t, "utf8"))),
+        frame(1, Buffer.from("frag"), false),
+        frame(0, Buffer.from("mented ✓")),
+        close(1000)
+      ])
+      for (const split of [false, true]) {
+        const { socketPath } = yield* rawServer(frames, (socket, all) => {
+          if (!split) return socket.write(all)
+          // pieces of 7 bytes: frames cut anywhere (head, payload, in the middle of a multi-byte character)
+          let i = 0
+          const next = () => {
+            if (i < all.length) socket.write(all.subarray(i, i += 7), () => setImmediate(next))
+          }
+          next()
+        })
+        const ws = yield* transport(socketPath).pipe(Effect.flatMap((t) => t.websocket("/1.0/x")))
+        const { error, out } = yield* drain(ws.read)
+        expect(Option.isNone(error)).toBe(true)
+        expect(out).toEqual([...texts, "fragmented ✓"])
+      }
+    })))
+
+  it.live("text that is not UTF-8 fails with 1007 also when it comes in fragments", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const bad = Buffer.concat([frame(1, Buffer.from([0x68, 0xc3]), false), frame(0, Buffer.from([0x28]))])
+      const { socketPath } = yield* rawServer(bad, (socket, frames) => socket.write(frames))
+      const ws = yield* transport(socketPath).pipe(Effect.flatMap((t) => t.websocket("/1.0/x")))
+      const { error } = yield* drain(ws.read)
+      expect((Option.getOrThrow(error) as { closeCode?: number }).closeCode).toBe(1007)
+    })))
+
   it.live("readLent: an empty binary message sent in two empty fragments still arrives, as one empty view", () =>
     Effect.scoped(Effect.gen(function*() {
       const { socketPath } = yield* rawServer(

@@ -527,8 +527,11 @@ const daysInMonth = (year: number, month: number): number =>
  */
 export const parseUtcMillis = (s: string): number | undefined => {
   const len = s.length
-  if (len < 20 || s.charCodeAt(len - 1) !== 90 /* Z */) return undefined
-  if (s[4] !== "-" || s[7] !== "-" || s[10] !== "T" || s[13] !== ":" || s[16] !== ":") return undefined
+  // separators by char code (no one-character strings): `-` 45, `T` 84, `:` 58, `Z` 90
+  if (
+    len < 20 || s.charCodeAt(len - 1) !== 90 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58
+  ) return undefined
   const year = two(s, 0) * 100 + two(s, 2)
   const month = two(s, 5)
   const day = two(s, 8)
@@ -542,14 +545,16 @@ export const parseUtcMillis = (s: string): number | undefined => {
   if (day > daysInMonth(year, month)) return undefined
   let ms = 0
   if (len > 20) {
-    // `.` and 1 to 9 digits
-    if (s[19] !== "." || len > 30) return undefined
+    // `.` (46) and 1 to 9 digits
+    if (len === 21 || len > 30 || s.charCodeAt(19) !== 46) return undefined
     for (let i = 20; i < len - 1; i++) {
-      const d = digit(s, i)
-      if (!(d >= 0)) return undefined
-      if (i < 23) ms += d * (i === 20 ? 100 : i === 21 ? 10 : 1)
+      const d = s.charCodeAt(i) - 48
+      if (d < 0 || d > 9) return undefined
+      if (i < 23) ms = ms * 10 + d
     }
-    if (len === 21) return undefined
+    // fewer than three digits: `.5` is 500 ms, `.05` 50 ms
+    if (len === 22) ms *= 100
+    else if (len === 23) ms *= 10
   }
   // days from 1970-01-01 (proleptic Gregorian, H. Hinnant's days_from_civil)
   const y = month <= 2 ? year - 1 : year

@@ -565,8 +565,18 @@ class Connection implements Waiting {
           }
         }
         if (this.headerLength < this.headerNeed) return undefined
-        const error = this.startFrame(lend)
+        const error = this.startFrame(lend, n - at)
         if (error !== undefined) return error
+        if (this.whole) {
+          // a whole text message in this read: decoded from the read buffer, with no copy of its own
+          const error = this.text(buffer, at, at + this.remaining)
+          if (error !== undefined) return error
+          at += this.remaining
+          this.remaining = 0
+          this.inPayload = false
+          this.messageOpcode = 0
+          continue
+        }
         if (this.remaining === 0) {
           const done = this.endFrame()
           if (done !== undefined) return done
@@ -585,7 +595,14 @@ class Connection implements Waiting {
     return undefined
   }
 
-  private startFrame(lend: boolean): Violation | undefined {
+  /**
+   * `startFrame` found an unfragmented text frame whose payload is all in the current read (`available` bytes
+   * left): `parse` decodes it from the read buffer instead of copying it into a buffer of its own.
+   */
+  private whole = false
+
+  private startFrame(lend: boolean, available: number): Violation | undefined {
+    this.whole = false
     const first = this.header[0]!
     this.fin = (first & 0x80) !== 0
     this.opcode = first & 0x0f
@@ -620,6 +637,10 @@ class Connection implements Waiting {
     this.messageBytes += length
     if (this.messageLent) return undefined
     if (this.messageBytes > MAX_MESSAGE_BYTES) return violation(`message larger than ${MAX_MESSAGE_BYTES} bytes`, 1009)
+    if (this.opcode === OP_TEXT && this.fin && length <= available) {
+      this.whole = true
+      return undefined
+    }
     this.fragment = Buffer.allocUnsafe(length)
     this.fragmentOffset = 0
     return undefined
@@ -657,8 +678,8 @@ class Connection implements Waiting {
         const message = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts)
         this.parts = []
         if (this.messageOpcode === OP_TEXT) {
-          if (!isUtf8(message)) return violation("text frame that is not UTF-8", 1007)
-          this.push(message.toString("utf8"), message.length)
+          const error = this.text(message, 0, message.length)
+          if (error !== undefined) return error
         } else {
           this.push(message, message.length)
         }
@@ -683,6 +704,15 @@ class Connection implements Waiting {
     const reason = payload.length > 2 ? payload.toString("utf8", 2) : ""
     this.sendClose(code === 1005 ? 1000 : code)
     this.end({ code, reason })
+    return undefined
+  }
+
+  /** A text message's bytes `buffer[start, end)`, checked to be UTF-8, as a string for the reader. */
+  private text(buffer: Buffer, start: number, end: number): Violation | undefined {
+    if (!isUtf8(start === 0 && end === buffer.length ? buffer : buffer.subarray(start, end))) {
+      return violation("text frame that is not UTF-8", 1007)
+    }
+    this.push(buffer.toString("utf8", start, end), end - start)
     return undefined
   }
 
