@@ -268,7 +268,8 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "clustering_evacuation",
   "clustering_config",
   "clustering_roles",
-  "clustering_failure_domains"
+  "clustering_failure_domains",
+  "clustering_groups"
 ]
 
 /** @internal */
