@@ -6,7 +6,7 @@
  * group's `members` and a member's `groups` consistent, and refuses what 5.0.2 refuses); on the fake
  * (`clusterMembers`) and the mock.
  */
-import { Cluster, ClusterGroups, ClusterMembers, Lxd, Operations } from "@effect-lxd/core"
+import { Cluster, ClusterGroups, ClusterMembers, Instances, Lxd, LxdClient, Operations } from "@effect-lxd/core"
 import { LxdFakeServer, LxdMockTransport } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Stream } from "effect"
@@ -257,6 +257,51 @@ describe("ClusterGroups on the fake", () => {
       expect(yield* groups.listNames()).toEqual(["default", "gpu"])
       expect(yield* groupsOf("m2")).toEqual(["default"])
     }).pipe(Effect.provide(three)))
+})
+
+describe("placement on the fake (target on an instance create, the member in location)", () => {
+  const image = { type: "image", alias: "busybox" } as const
+  const create = (name: string, target?: string) =>
+    Effect.flatMap(Instances.Instances, (i) => {
+      const made = i.create({ name, source: image })
+      return target === undefined ? made : LxdClient.withTarget(made, target)
+    })
+  const locations = Effect.flatMap(
+    Instances.Instances,
+    (i) => Effect.map(i.list(), (all) => all.map((x) => [x.name, x.location]))
+  )
+
+  it.effect("a member target places it there; no target spreads over the least-loaded members", () =>
+    Effect.gen(function*() {
+      yield* create("a", "m2")
+      yield* create("b")
+      yield* create("c")
+      yield* create("d")
+      expect(yield* locations).toEqual([["a", "m2"], ["b", "m1"], ["c", "m3"], ["d", "m1"]])
+      expect(tagOf(yield* Effect.exit(create("e", "m9")))).toBe("NotFound")
+    }).pipe(Effect.provide(three)))
+
+  it.effect("@group: the group's least-loaded member; an empty or unknown group is BadRequest", () =>
+    Effect.gen(function*() {
+      const groups = yield* ClusterGroups.ClusterGroups
+      yield* groups.create({ name: "gpu", members: ["m2", "m3"] })
+      yield* create("a", ClusterGroups.target("gpu"))
+      yield* create("b", ClusterGroups.target("gpu"))
+      yield* create("c", "@gpu")
+      expect(yield* locations).toEqual([["a", "m2"], ["b", "m3"], ["c", "m2"]])
+      yield* groups.create({ name: "empty" })
+      expect(tagOf(yield* Effect.exit(create("d", "@empty")))).toBe("BadRequest")
+      expect(tagOf(yield* Effect.exit(create("d", "@nosuch")))).toBe("BadRequest")
+    }).pipe(Effect.provide(three)))
+
+  it.effect("a standalone fake: location none, a target is refused, and so are groups (as 5.0.2's)", () =>
+    Effect.gen(function*() {
+      yield* create("a")
+      expect(yield* locations).toEqual([["a", "none"]])
+      expect(tagOf(yield* Effect.exit(create("b", "m1")))).toBe("BadRequest")
+      const groups = yield* ClusterGroups.ClusterGroups
+      expect(tagOf(yield* Effect.exit(groups.list()))).toBe("BadRequest")
+    }).pipe(Effect.provide(fake())))
 })
 
 describe("ClusterGroups on the mock", () => {

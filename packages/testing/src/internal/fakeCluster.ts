@@ -14,6 +14,12 @@
  * and a `DELETE` of a missing group fails, each with LXD's 500s; members that do not exist are refused (500 on
  * create, 404 on `PUT`/`PATCH`); a group's `PUT` ignores `If-Match`; deleting a group emits no event.
  *
+ * Placement (`placement`, read by the instance create): `?target=<member>` puts the instance there (404 "Cluster
+ * member not found" for another name), `?target=@<group>` on the group's member with the fewest instances (400
+ * `Cluster group "x" doesn't exist`, 400 "No suitable cluster member could be found" for an empty group), no
+ * target on the least-loaded member; the member is the instance's `location`. A standalone fake refuses a target
+ * (400 "Target only allowed when clustered"), and every groups request (400 "This server is not clustered").
+ *
  * @internal
  */
 import * as ClusterGroups from "@effect-lxd/core/ClusterGroups"
@@ -57,6 +63,35 @@ const membership = (state: FakeState) => {
     })
   const unknownMembers = (value: Json) => strings(value.members).filter((m) => !members().includes(m))
   return { groups, syncMembers, moveMember, unknownMembers }
+}
+
+/**
+ * Where a new instance goes for a create's `?target=` (see the module comment): the member's name, `undefined`
+ * on a standalone fake without a target, or LXD's refusal. Evacuated members are left out of an automatic choice.
+ *
+ * @internal
+ */
+export const placement = (state: FakeState, target: string | undefined): string | M.MockResponse | undefined => {
+  const names = membersOf(state)
+  if (names.length === 0) {
+    return target === undefined ? undefined : M.error(400, "Target only allowed when clustered")
+  }
+  const members = entriesOf(state, ClusterMembers.spec)
+  if (target !== undefined && !target.startsWith("@")) {
+    return members.some((m) => m.name === target) ? target : M.error(404, "Cluster member not found")
+  }
+  let candidates = members.filter((m) => m.value.status !== "Evacuated").map((m) => m.name)
+  if (target !== undefined) {
+    const group = findEntry(state, ClusterGroups.spec, "default", [], target.slice(1))
+    if (group === undefined) return M.error(400, `Cluster group "${target.slice(1)}" doesn't exist`)
+    candidates = candidates.filter((m) => strings(group.value.members).includes(m))
+  }
+  const load = (member: string) => [...state.instances.values()].filter((i) => i.location === member).length
+  const chosen = candidates.reduce<string | undefined>(
+    (best, m) => (best === undefined || load(m) < load(best) ? m : best),
+    undefined
+  )
+  return chosen ?? M.error(400, "No suitable cluster member could be found")
 }
 
 /** @internal */
@@ -129,6 +164,8 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
     ...fakeCollection(state, ClusterGroups.spec, {
       label: "Cluster group",
       global: true,
+      // a standalone 5.0.2 answers every groups request so
+      parent: () => names.length === 0 ? M.error(400, "This server is not clustered") : undefined,
       initial: names.length === 0
         ? []
         : [{ value: { name: "default", description: "Default cluster group", members: [...names] } }],
