@@ -307,19 +307,8 @@ describe("placement on the fake (target on an instance create, the member in loc
 describe("ClusterGroups on the mock", () => {
   const { route, sync } = LxdMockTransport
   const requests = Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)
-  const member = {
-    server_name: "m2",
-    url: "https://10.0.0.2:8443",
-    database: true,
-    status: "Online",
-    message: "Fully operational",
-    architecture: "x86_64",
-    failure_domain: "default",
-    description: "",
-    config: {},
-    groups: ["default"],
-    roles: ["database"]
-  }
+  // what a member needs to decode, with a field from the future that `assign` must send back
+  const member = { server_name: "m2", url: "https://10.0.0.2:8443", status: "Online", roles: ["database"], x: 1 }
 
   it.effect("assign: GET the member, PUT it whole with the new groups and the ETag; bad names send nothing", () =>
     Effect.gen(function*() {
@@ -333,9 +322,10 @@ describe("ClusterGroups on the mock", () => {
       expect(sent[1]!.body).toEqual({
         description: "",
         config: {},
-        failure_domain: "default",
+        failure_domain: "",
         groups: ["default", "gpu"],
-        roles: ["database"]
+        roles: ["database"],
+        x: 1
       })
       const before = (yield* requests).length
       expect(tagOf(yield* Effect.exit(groups.assign("m2", ["a b"])))).toBe("InvalidArgument")
