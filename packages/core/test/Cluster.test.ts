@@ -271,7 +271,7 @@ describe("placement on the fake (target on an instance create, the member in loc
     (i) => Effect.map(i.list(), (all) => all.map((x) => [x.name, x.location]))
   )
 
-  it.effect("a member target places it there; no target spreads over the least-loaded members", () =>
+  it.effect("a member target places it there; no target spreads over the least-loaded; a rename follows", () =>
     Effect.gen(function*() {
       yield* create("a", "m2")
       yield* create("b")
@@ -279,6 +279,9 @@ describe("placement on the fake (target on an instance create, the member in loc
       yield* create("d")
       expect(yield* locations).toEqual([["a", "m2"], ["b", "m1"], ["c", "m3"], ["d", "m1"]])
       expect(tagOf(yield* Effect.exit(create("e", "m9")))).toBe("NotFound")
+      // a renamed member keeps its instances
+      yield* Effect.flatMap(ClusterMembers.ClusterMembers, (m) => m.rename("m2", "m2b"))
+      expect((yield* locations)[0]).toEqual(["a", "m2b"])
     }).pipe(Effect.provide(three)))
 
   it.effect("@group: the group's least-loaded member; an empty or unknown group is BadRequest", () =>

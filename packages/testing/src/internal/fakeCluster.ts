@@ -157,7 +157,14 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
       },
       after: {
         updated: (entry) => relation.moveMember(entry.name, strings(entry.value.groups)),
-        renamed: (entry, oldName) => relation.moveMember(entry.name, strings(entry.value.groups), oldName),
+        renamed: (entry, oldName) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              // its instances stay on it, under its new name
+              for (const i of state.instances.values()) if (i.location === oldName) i.location = entry.name
+            }),
+            relation.moveMember(entry.name, strings(entry.value.groups), oldName)
+          ),
         deleted: (entry) => relation.moveMember(entry.name, [])
       }
     }),
