@@ -7,6 +7,7 @@
 import * as Layer from "effect/Layer"
 import * as Certificates from "./Certificates.js"
 import * as Cluster from "./Cluster.js"
+import * as ClusterGroups from "./ClusterGroups.js"
 import * as ClusterMembers from "./ClusterMembers.js"
 import * as Containers from "./Containers.js"
 import * as Events from "./Events.js"
@@ -45,6 +46,7 @@ export type Services =
   | Exec.Exec
   | Certificates.Certificates
   | Cluster.Cluster
+  | ClusterGroups.ClusterGroups
   | ClusterMembers.ClusterMembers
   | Instances.Instances
   | Containers.Containers
@@ -79,6 +81,7 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     Exec.layer,
     Certificates.layer,
     Cluster.layer,
+    ClusterGroups.layer,
     ClusterMembers.layer,
     Instances.layer,
     Containers.layer,

@@ -37,6 +37,7 @@ export type NameKind =
   | "certificate fingerprint"
   | "backup"
   | "cluster member"
+  | "cluster group"
   | "operation id"
   | "warning id"
   | "name"

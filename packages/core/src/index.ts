@@ -21,6 +21,13 @@ export * as Certificates from "./Certificates.js"
 export * as Cluster from "./Cluster.js"
 
 /**
+ * Cluster groups: named sets of members for placement (`target=@group`), and membership.
+ *
+ * @since 0.2.0
+ */
+export * as ClusterGroups from "./ClusterGroups.js"
+
+/**
  * Cluster members: list, change, rename, remove, evacuate and restore, join tokens.
  *
  * @since 0.2.0

@@ -2,9 +2,11 @@
  * What the cluster modules have beyond the collection checklist (collections.test.ts): `Cluster.get`, the
  * members' evacuate/restore as operations (state changes, a second evacuate fails), `delete` with `force`, a
  * rename's `server_name` body, the `database` role that cannot be dropped, join tokens created, listed (their
- * operation's `"resources": {"cluster": null}` decodes) and revoked; on the fake (`clusterMembers`) and the mock.
+ * operation's `"resources": {"cluster": null}` decodes) and revoked; groups and membership (the fake keeps a
+ * group's `members` and a member's `groups` consistent, and refuses what 5.0.2 refuses); on the fake
+ * (`clusterMembers`) and the mock.
  */
-import { Cluster, ClusterMembers, Lxd, Operations } from "@effect-lxd/core"
+import { Cluster, ClusterGroups, ClusterMembers, Instances, Lxd, LxdClient, Operations } from "@effect-lxd/core"
 import { LxdFakeServer, LxdMockTransport } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Stream } from "effect"
@@ -164,5 +166,192 @@ describe("ClusterMembers on the mock", () => {
           route("DELETE", "/operations/op1", () => Effect.succeed(sync({})))
         ]
       })
+    )))
+})
+
+describe("ClusterGroups on the fake", () => {
+  const groupsOf = (name: string) =>
+    Effect.flatMap(ClusterMembers.ClusterMembers, (m) => Effect.map(m.get(name), (x) => x.groups))
+
+  it.effect("default holds every member; a new group's members show it in their groups", () =>
+    Effect.gen(function*() {
+      const groups = yield* ClusterGroups.ClusterGroups
+      expect(yield* groups.list()).toEqual([
+        { name: "default", description: "Default cluster group", members: ["m1", "m2", "m3"] }
+      ])
+      expect(yield* groupsOf("m1")).toEqual(["default"])
+      expect(yield* groups.create({ name: "gpu", description: "gpu", members: ["m2"] })).toBe("gpu")
+      expect(yield* groupsOf("m2")).toEqual(["default", "gpu"])
+      expect(yield* groups.addMember("gpu", "m3")).toBe(true)
+      expect(yield* groups.addMember("gpu", "m3")).toBe(false)
+      expect((yield* groups.get("gpu")).members).toEqual(["m2", "m3"])
+      expect(yield* groupsOf("m3")).toEqual(["default", "gpu"])
+      expect(yield* groups.removeMember("gpu", "m2")).toBe(true)
+      expect(yield* groups.removeMember("gpu", "m2")).toBe(false)
+      expect(yield* groupsOf("m2")).toEqual(["default"])
+      // a PUT without members empties the group (as 5.0.2's does)
+      yield* groups.replace("gpu", { description: "none" })
+      expect(yield* groupsOf("m3")).toEqual(["default"])
+    }).pipe(Effect.provide(three)))
+
+  it.effect("assign sets a member's groups: it leaves default; renaming a group or a member follows", () =>
+    Effect.gen(function*() {
+      const groups = yield* ClusterGroups.ClusterGroups
+      const members = yield* ClusterMembers.ClusterMembers
+      yield* groups.create({ name: "gpu" })
+      yield* groups.assign("m3", ["gpu"])
+      expect((yield* groups.get("default")).members).toEqual(["m1", "m2"])
+      expect((yield* groups.get("gpu")).members).toEqual(["m3"])
+      yield* groups.rename("gpu", "accel")
+      expect(yield* groupsOf("m3")).toEqual(["accel"])
+      yield* members.rename("m3", "m3b")
+      expect((yield* groups.get("accel")).members).toEqual(["m3b"])
+      yield* members.delete("m3b")
+      expect((yield* groups.get("accel")).members).toEqual([])
+      yield* groups.delete("accel")
+      expect(yield* groups.listNames()).toEqual(["default"])
+    }).pipe(Effect.provide(three)))
+
+  it.effect("a group's PUT may leave a member in no group (groups: null); the member's own PUT may not", () =>
+    Effect.gen(function*() {
+      const groups = yield* ClusterGroups.ClusterGroups
+      expect(yield* groups.removeMember("default", "m3")).toBe(true)
+      expect(yield* groupsOf("m3")).toEqual([])
+      expect(tagOf(yield* Effect.exit(groups.assign("m3", [])))).toBe("BadRequest")
+      yield* groups.assign("m3", ["default"])
+      expect((yield* groups.get("default")).members).toEqual(["m1", "m2", "m3"])
+    }).pipe(Effect.provide(three)))
+
+  it.effect("refusals as 5.0.2's: default is Forbidden, in use / duplicate / missing are LxdApiError, …", () =>
+    Effect.gen(function*() {
+      const groups = yield* ClusterGroups.ClusterGroups
+      yield* groups.create({ name: "gpu", members: ["m1"] })
+      const tags = yield* Effect.all([
+        groups.delete("default"),
+        groups.rename("default", "x"),
+        groups.delete("gpu"),
+        groups.create({ name: "gpu" }),
+        groups.rename("gpu", "default"),
+        groups.delete("nosuch"),
+        groups.get("nosuch"),
+        groups.create({ name: "g2", members: ["m9"] }),
+        groups.addMember("gpu", "m9"),
+        groups.assign("m2", ["nosuch"]),
+        groups.assign("m2", ["two words"]),
+        groups.create({ name: "two words" })
+      ].map((e) => Effect.map(Effect.exit(e), tagOf)))
+      expect(tags).toEqual([
+        "Forbidden",
+        "Forbidden",
+        "LxdApiError",
+        "LxdApiError",
+        "LxdApiError",
+        "LxdApiError",
+        "NotFound",
+        "LxdApiError",
+        "NotFound",
+        "NotFound",
+        "InvalidArgument",
+        "InvalidArgument"
+      ])
+      expect(yield* groups.listNames()).toEqual(["default", "gpu"])
+      expect(yield* groupsOf("m2")).toEqual(["default"])
+    }).pipe(Effect.provide(three)))
+})
+
+describe("placement on the fake (target on an instance create, the member in location)", () => {
+  const image = { type: "image", alias: "busybox" } as const
+  const create = (name: string, target?: string) =>
+    Effect.flatMap(Instances.Instances, (i) => {
+      const made = i.create({ name, source: image })
+      return target === undefined ? made : LxdClient.withTarget(made, target)
+    })
+  const locations = Effect.flatMap(
+    Instances.Instances,
+    (i) => Effect.map(i.list(), (all) => all.map((x) => [x.name, x.location]))
+  )
+
+  it.effect("a member target places it there; no target spreads over the least-loaded; a rename follows", () =>
+    Effect.gen(function*() {
+      yield* create("a", "m2")
+      yield* create("b")
+      yield* create("c")
+      yield* create("d")
+      expect(yield* locations).toEqual([["a", "m2"], ["b", "m1"], ["c", "m3"], ["d", "m1"]])
+      expect(tagOf(yield* Effect.exit(create("e", "m9")))).toBe("NotFound")
+      // a renamed member keeps its instances
+      yield* Effect.flatMap(ClusterMembers.ClusterMembers, (m) => m.rename("m2", "m2b"))
+      expect((yield* locations)[0]).toEqual(["a", "m2b"])
+    }).pipe(Effect.provide(three)))
+
+  it.effect("@group: the group's least-loaded member; an empty or unknown group is BadRequest", () =>
+    Effect.gen(function*() {
+      const groups = yield* ClusterGroups.ClusterGroups
+      yield* groups.create({ name: "gpu", members: ["m2", "m3"] })
+      yield* create("a", ClusterGroups.target("gpu"))
+      yield* create("b", ClusterGroups.target("gpu"))
+      yield* create("c", "@gpu")
+      expect(yield* locations).toEqual([["a", "m2"], ["b", "m3"], ["c", "m2"]])
+      yield* groups.create({ name: "empty" })
+      expect(tagOf(yield* Effect.exit(create("d", "@empty")))).toBe("BadRequest")
+      expect(tagOf(yield* Effect.exit(create("d", "@nosuch")))).toBe("BadRequest")
+    }).pipe(Effect.provide(three)))
+
+  it.effect("a standalone fake: location none, a target is refused, and so are groups (as 5.0.2's)", () =>
+    Effect.gen(function*() {
+      yield* create("a")
+      expect(yield* locations).toEqual([["a", "none"]])
+      expect(tagOf(yield* Effect.exit(create("b", "m1")))).toBe("BadRequest")
+      const groups = yield* ClusterGroups.ClusterGroups
+      expect(tagOf(yield* Effect.exit(groups.list()))).toBe("BadRequest")
+    }).pipe(Effect.provide(fake())))
+})
+
+describe("ClusterGroups on the mock", () => {
+  const { route, sync } = LxdMockTransport
+  const requests = Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)
+  // what a member needs to decode, with a field from the future that `assign` must send back
+  const member = { server_name: "m2", url: "https://10.0.0.2:8443", status: "Online", roles: ["database"], x: 1 }
+
+  it.effect("assign: GET the member, PUT it whole with the new groups and the ETag; bad names send nothing", () =>
+    Effect.gen(function*() {
+      const groups = yield* ClusterGroups.ClusterGroups
+      yield* groups.assign("m2", ["default", "gpu"])
+      const sent = (yield* requests).filter((r) => r.path !== "")
+      expect(sent.map((r) => [r.method, r.path, r.headers["if-match"] ?? null])).toEqual([
+        ["GET", "/cluster/members/m2", null],
+        ["PUT", "/cluster/members/m2", "\"e1\""]
+      ])
+      expect(sent[1]!.body).toEqual({
+        description: "",
+        config: {},
+        failure_domain: "",
+        groups: ["default", "gpu"],
+        roles: ["database"],
+        x: 1
+      })
+      const before = (yield* requests).length
+      expect(tagOf(yield* Effect.exit(groups.assign("m2", ["a b"])))).toBe("InvalidArgument")
+      expect(tagOf(yield* Effect.exit(groups.assign("a/b", ["gpu"])))).toBe("InvalidArgument")
+      expect(tagOf(yield* Effect.exit(groups.addMember("gpu", "a/b")))).toBe("InvalidArgument")
+      expect((yield* requests).length).toBe(before)
+      expect(ClusterGroups.target("gpu")).toBe("@gpu")
+    }).pipe(Effect.provide(
+      mockLayer({
+        routes: [
+          route("GET", "", () => Effect.succeed(sync(serverInfo(["clustering", "clustering_groups", "etag"])))),
+          route("GET", "/cluster/members/m2", () => Effect.succeed(sync(member, { etag: "\"e1\"" }))),
+          route("PUT", "/cluster/members/m2", () => Effect.succeed(sync({})))
+        ]
+      })
+    )))
+
+  it.effect("without clustering_groups: APIExtensionNotAvailable, no member written", () =>
+    Effect.gen(function*() {
+      const groups = yield* ClusterGroups.ClusterGroups
+      expect(tagOf(yield* Effect.exit(groups.assign("m2", ["gpu"])))).toBe("APIExtensionNotAvailable")
+      expect((yield* requests).filter((r) => r.path !== "")).toEqual([])
+    }).pipe(Effect.provide(
+      mockLayer({ routes: [route("GET", "", () => Effect.succeed(sync(serverInfo(["clustering"]))))] })
     )))
 })

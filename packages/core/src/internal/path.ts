@@ -97,6 +97,9 @@ const checks: Record<NameKind, (value: unknown) => string | undefined> = {
       (hex.test(v as string) ? undefined : "must be a hexadecimal fingerprint"),
   backup: (v) => checkSegment("backup", v) ?? (/\s/.test(v as string) ? "must not contain spaces" : undefined),
   "cluster member": (v) => checkSegment("cluster member", v),
+  // LXD: "Cluster group names may not contain spaces" (nor slashes)
+  "cluster group": (v) =>
+    checkSegment("cluster group", v) ?? (/\s/.test(v as string) ? "must not contain spaces" : undefined),
   "warning id": (v) =>
     checkSegment("warning id", v) ??
       (/^[a-zA-Z0-9-]+$/.test(v as string) ? undefined : "must be a warning UUID"),

@@ -5,6 +5,7 @@
  */
 import {
   Certificates,
+  ClusterGroups,
   ClusterMembers,
   Images,
   LxdClient,
@@ -147,6 +148,16 @@ export const collections: ReadonlyArray<Entry> = [
     name: "m2+café",
     newName: "m-2",
     invalidName: "a/b"
+  }),
+  entry(ClusterGroups.spec, {
+    make: ClusterGroups.make,
+    // `GET /1.0/cluster/groups/gpu` on LXD 5.0.2 (a three-member loopback cluster; no `used_by` yet)
+    item: { description: "gpu", members: ["m2", "m3"], name: "gpu+café" },
+    post: { name: "gpu+café", description: "gpu", members: ["m2"] },
+    parents: [],
+    name: "gpu+café",
+    newName: "gpu-2",
+    invalidName: "two words"
   }),
   entry(Certificates.spec, {
     make: Certificates.make,

@@ -7,20 +7,97 @@
  * cancelled, with `"resources": {"cluster": null}` as LXD sends them. A fake is clustered when
  * `Options.clusterMembers` names its members; otherwise it is a standalone server (`enabled: false`, no members).
  *
+ * Groups (`ClusterGroups.spec`) as 5.0.2 keeps them: every member starts in `default` ("Default cluster group"),
+ * which cannot be renamed or deleted (403); a group's `members` and a member's `groups` are one relation (a
+ * write to either changes the other; a member in no group shows `groups: null`); a member's `PUT` needs one
+ * group at least (400) that exists (404); a group with members cannot be deleted, a duplicate name is refused,
+ * and a `DELETE` of a missing group fails, each with LXD's 500s; members that do not exist are refused (500 on
+ * create, 404 on `PUT`/`PATCH`); a group's `PUT` ignores `If-Match`; deleting a group emits no event.
+ *
+ * Placement (`placement`, read by the instance create): `?target=<member>` puts the instance there (404 "Cluster
+ * member not found" for another name), `?target=@<group>` on the group's member with the fewest instances (400
+ * `Cluster group "x" doesn't exist`, 400 "No suitable cluster member could be found" for an empty group), no
+ * target on the least-loaded member; the member is the instance's `location`. A standalone fake refuses a target
+ * (400 "Target only allowed when clustered"), and every groups request (400 "This server is not clustered").
+ *
  * @internal
  */
+import * as ClusterGroups from "@effect-lxd/core/ClusterGroups"
 import * as ClusterMembers from "@effect-lxd/core/ClusterMembers"
 import * as Effect from "effect/Effect"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry } from "./fakeCollection.js"
+import type { Json } from "./fakeCore.js"
 import { type FakeState, hash, lifecycle, now, OpFailure, startOperation } from "./fakeCore.js"
 import { body, fail, ok, type Route } from "./fakeHttp.js"
 
 const membersOf = (state: FakeState): ReadonlyArray<string> => state.options.clusterMembers ?? []
 
+const strings = (u: unknown): ReadonlyArray<string> =>
+  Array.isArray(u) ? u.filter((x): x is string => typeof x === "string") : []
+
+/**
+ * The relation between members and groups, kept both ways: each member's `groups` follows the groups' `members`
+ * (`null` for a member in none, as LXD sends it), and a member's write moves it between groups.
+ */
+const membership = (state: FakeState) => {
+  const groups = () => entriesOf(state, ClusterGroups.spec)
+  const members = () => entriesOf(state, ClusterMembers.spec).map((m) => m.name)
+  const inOrder = (names: ReadonlyArray<string>) => members().filter((m) => names.includes(m))
+  /** Every member's `groups` from the groups' `members`. */
+  const syncMembers = () =>
+    Effect.sync(() => {
+      for (const m of entriesOf(state, ClusterMembers.spec)) {
+        const of = groups().filter((g) => strings(g.value.members).includes(m.name)).map((g) => g.name)
+        m.value = { ...m.value, groups: of.length === 0 ? null : of }
+      }
+    })
+  /** Each group's `members` changed so that `member` is in exactly `of` (its old name `renamedFrom` gone). */
+  const moveMember = (member: string, of: ReadonlyArray<string>, renamedFrom?: string) =>
+    Effect.suspend(() => {
+      for (const g of groups()) {
+        const current = strings(g.value.members).filter((m) => m !== member && m !== renamedFrom)
+        g.value = { ...g.value, members: inOrder(of.includes(g.name) ? [...current, member] : current) }
+      }
+      return syncMembers()
+    })
+  const unknownMembers = (value: Json) => strings(value.members).filter((m) => !members().includes(m))
+  return { groups, syncMembers, moveMember, unknownMembers }
+}
+
+/**
+ * Where a new instance goes for a create's `?target=` (see the module comment): the member's name, `undefined`
+ * on a standalone fake without a target, or LXD's refusal. Evacuated members are left out of an automatic choice.
+ *
+ * @internal
+ */
+export const placement = (state: FakeState, target: string | undefined): string | M.MockResponse | undefined => {
+  const names = membersOf(state)
+  if (names.length === 0) {
+    return target === undefined ? undefined : M.error(400, "Target only allowed when clustered")
+  }
+  const members = entriesOf(state, ClusterMembers.spec)
+  if (target !== undefined && !target.startsWith("@")) {
+    return members.some((m) => m.name === target) ? target : M.error(404, "Cluster member not found")
+  }
+  let candidates = members.filter((m) => m.value.status !== "Evacuated").map((m) => m.name)
+  if (target !== undefined) {
+    const group = findEntry(state, ClusterGroups.spec, "default", [], target.slice(1))
+    if (group === undefined) return M.error(400, `Cluster group "${target.slice(1)}" doesn't exist`)
+    candidates = candidates.filter((m) => strings(group.value.members).includes(m))
+  }
+  const load = (member: string) => [...state.instances.values()].filter((i) => i.location === member).length
+  const chosen = candidates.reduce<string | undefined>(
+    (best, m) => (best === undefined || load(m) < load(best) ? m : best),
+    undefined
+  )
+  return chosen ?? M.error(400, "No suitable cluster member could be found")
+}
+
 /** @internal */
 export const clusterRoutes = (state: FakeState): Array<Route> => {
   const names = membersOf(state)
+  const relation = membership(state)
   const cluster = { server_name: names[0] ?? "", enabled: names.length > 0, member_config: null as unknown }
   const member = (name: string, i: number) => ({
     server_name: name,
@@ -65,11 +142,67 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
         entriesOf(state, ClusterMembers.spec).length <= 1
           ? M.error(400, "Member is the last one in the cluster")
           : undefined,
-      vetoWrite: (_, entry, next) =>
-        (entry.value.roles as ReadonlyArray<string>).includes("database") &&
+      vetoWrite: (_, entry, next) => {
+        if (
+          (entry.value.roles as ReadonlyArray<string>).includes("database") &&
           !(next.roles as ReadonlyArray<string> | undefined ?? []).includes("database")
-          ? M.error(400, `The "database" role cannot be dropped at this time`)
-          : undefined
+        ) return M.error(400, `The "database" role cannot be dropped at this time`)
+        const groups = strings(next.groups)
+        if (groups.length === 0) return M.error(400, "Cluster members need to belong to at least one group")
+        const known = relation.groups().map((g) => g.name)
+        return groups.every((g) => known.includes(g)) ? undefined : M.error(
+          404,
+          "Update cluster groups: Failed to add member to cluster group: Failed to get cluster group ID: Cluster group not found"
+        )
+      },
+      after: {
+        updated: (entry) => relation.moveMember(entry.name, strings(entry.value.groups)),
+        renamed: (entry, oldName) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              // its instances stay on it, under its new name
+              for (const i of state.instances.values()) if (i.location === oldName) i.location = entry.name
+            }),
+            relation.moveMember(entry.name, strings(entry.value.groups), oldName)
+          ),
+        deleted: (entry) => relation.moveMember(entry.name, [])
+      }
+    }),
+    ...fakeCollection(state, ClusterGroups.spec, {
+      label: "Cluster group",
+      global: true,
+      // a standalone 5.0.2 answers every groups request so
+      parent: () => names.length === 0 ? M.error(400, "This server is not clustered") : undefined,
+      initial: names.length === 0
+        ? []
+        : [{ value: { name: "default", description: "Default cluster group", members: [...names] } }],
+      duplicate: (name, verb) =>
+        M.error(500, verb === "create" ? "This cluster group already exists" : `Name "${name}" already in use`),
+      vetoCreate: (_, value) =>
+        relation.unknownMembers(value).length === 0
+          ? undefined
+          : M.error(500, "Insert nodes for cluster group: NOT NULL constraint failed: nodes_cluster_groups.node_id"),
+      vetoWrite: (_, __, next) =>
+        relation.unknownMembers(next).length === 0
+          ? undefined
+          : M.error(404, "Failed to get node info: Cluster member not found"),
+      vetoRename: (_, entry) =>
+        entry.name === "default" ? M.error(403, `The "default" group cannot be renamed`) : undefined,
+      vetoDelete: (_, entry) =>
+        entry.name === "default"
+          ? M.error(403, "The 'default' cluster group cannot be deleted")
+          : strings(entry.value.members).length > 0
+          ? M.error(500, "Only empty cluster groups can be removed")
+          : undefined,
+      // 5.0.2's DELETE of a group that does not exist fails in its database layer
+      resolve: (t) => t.request.method === "DELETE" ? M.error(500, "Query deleted 0 rows instead of 1") : undefined,
+      // 5.0.2 emits no event when a group is deleted
+      action: (change) => change === "deleted" ? undefined : `cluster-group-${change}`,
+      after: {
+        created: () => relation.syncMembers(),
+        updated: () => relation.syncMembers(),
+        renamed: () => relation.syncMembers()
+      }
     }),
     M.route("POST", "/cluster/members", (r) => {
       const name = body(r).server_name

@@ -51,6 +51,8 @@ export interface FakeInstance {
   templates?: Map<string, Uint8Array>
   /** Its console log; absent while it has never run (no console.log file yet). */
   console?: string
+  /** The cluster member it runs on (`fakeCluster.ts`'s `placement`); absent on a standalone fake (`none`). */
+  location?: string
 }
 
 /** A backup of an instance, with the tarball it was taken as. @internal */
@@ -268,7 +270,8 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "clustering_evacuation",
   "clustering_config",
   "clustering_roles",
-  "clustering_failure_domains"
+  "clustering_failure_domains",
+  "clustering_groups"
 ]
 
 /** @internal */

@@ -14,7 +14,7 @@ import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
 import { certificateRoutes } from "./fakeCertificates.js"
-import { clusterRoutes } from "./fakeCluster.js"
+import { clusterRoutes, placement } from "./fakeCluster.js"
 import { filterMatches } from "./fakeCollection.js"
 import {
   addInstance,
@@ -215,7 +215,7 @@ const instanceJson = (state: FakeState, i: FakeInstance) => {
     status: i.status,
     status_code: statusCode[i.status],
     last_used_at: i.last_used_at,
-    location: "none",
+    location: i.location ?? "none",
     type: i.type,
     project: i.project
   }
@@ -362,6 +362,8 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       }
       const b = body(r)
       const project = projectOf(r)
+      const location = placement(state, r.query.target)
+      if (typeof location !== "string" && location !== undefined) return location
       const src = (typeof b.source === "object" && b.source !== null ? b.source : {}) as Json
       const type = String(src.type ?? "none")
       let name = typeof b.name === "string" ? b.name : ""
@@ -417,6 +419,7 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
         devices,
         files: copiedFiles ?? rootFilesystem()
       })
+      if (location !== undefined) instance.location = location
       const rootDisk = Effect.suspend(() =>
         Object.values(expanded(state, instance).devices).some((d) => d.type === "disk" && d.path === "/")
           ? Effect.void
