@@ -136,55 +136,47 @@ const simplestreams = (files: Map<string, Uint8Array>, versions: ReadonlyArray<r
 }
 
 describe("Images.copyFrom between two daemons", () => {
-  it.live("pull: a private image lands with its alias (a one-time secret); no operation is left on either side", () =>
+  /** Copies the first daemon's image to the second with `options`, checks what landed, and drops it. */
+  const copied = (
+    options: Omit<Images.CopyOptions, "source" | "fingerprint">,
+    check: (image: Images.Image, source: LxdClient.LxdClient.Service) => Effect.Effect<void, unknown, Lxd.Services>
+  ) =>
     onB((source) =>
+      Effect.flatMap(Images.Images, (i) => i.copyFrom({ source, fingerprint: a.fingerprint.slice(0, 12), ...options }))
+        .pipe(
+          Effect.tap((image) => expect(image.fingerprint).toBe(a.fingerprint)),
+          Effect.flatMap((image) => check(image, source)),
+          Effect.ensuring(dropOnB(a.fingerprint))
+        )
+    )
+
+  it.live("pull: a private image lands with its alias (a one-time secret); no operation is left on either side", () =>
+    copied({ aliases: ["ii-pull"] }, (image, source) =>
       Effect.gen(function*() {
-        const images = yield* Images.Images
-        const image = yield* images.copyFrom({ source, fingerprint: a.fingerprint.slice(0, 12), aliases: ["ii-pull"] })
-        expect(image.fingerprint).toBe(a.fingerprint)
         expect(image.public).toBe(false)
         expect(image.aliases.map((x) => x.name)).toEqual(["ii-pull"])
-        expect((yield* images.getByAlias("ii-pull")).fingerprint).toBe(a.fingerprint)
+        expect((yield* (yield* Images.Images).getByAlias("ii-pull")).fingerprint).toBe(a.fingerprint)
         expect(yield* running(source)).toEqual([])
-        yield* images.delete(a.fingerprint)
-      }).pipe(Effect.ensuring(dropOnB(a.fingerprint)))
-    ))
+        expect(yield* running(yield* LxdClient.LxdClient)).toEqual([])
+      })))
 
-  it.live("push: the source uploads it; it lands public with its alias and auto_update", () =>
-    onB((source) =>
-      Effect.gen(function*() {
-        const images = yield* Images.Images
-        const image = yield* images.copyFrom({
-          source,
-          fingerprint: a.fingerprint,
-          mode: "push",
-          aliases: [{ name: "ii-push", description: "pushed" }],
-          public: true,
-          autoUpdate: true
+  it.live("push: the source uploads it; it lands public with its alias", () =>
+    copied(
+      { mode: "push", aliases: [{ name: "ii-push", description: "pushed" }], public: true },
+      (image, source) =>
+        Effect.gen(function*() {
+          expect(image.aliases).toEqual([{ name: "ii-push", description: "pushed" }])
+          expect(image.public).toBe(true)
+          expect(yield* running(source)).toEqual([])
+          expect(yield* running(yield* LxdClient.LxdClient)).toEqual([])
         })
-        expect(image.fingerprint).toBe(a.fingerprint)
-        expect(image.aliases).toEqual([{ name: "ii-push", description: "pushed" }])
-        expect(image.public).toBe(true)
-        expect(yield* running(source)).toEqual([])
-        const target = yield* LxdClient.LxdClient
-        expect(yield* running(target)).toEqual([])
-      }).pipe(Effect.ensuring(dropOnB(a.fingerprint)))
     ))
 
   it.live("relay: the bytes stream through the client, the alias is made after", () =>
-    onB((source) =>
+    copied({ mode: "relay", aliases: ["ii-relay"] }, () =>
       Effect.gen(function*() {
-        const images = yield* Images.Images
-        const image = yield* images.copyFrom({
-          source,
-          fingerprint: a.fingerprint,
-          mode: "relay",
-          aliases: ["ii-relay"]
-        })
-        expect(image.fingerprint).toBe(a.fingerprint)
-        expect((yield* images.getByAlias("ii-relay")).fingerprint).toBe(a.fingerprint)
-      }).pipe(Effect.ensuring(dropOnB(a.fingerprint)))
-    ))
+        expect((yield* (yield* Images.Images).getByAlias("ii-relay")).fingerprint).toBe(a.fingerprint)
+      })))
 
   it.live("copyFromOperation: the progress stream reports the download until it is final", () =>
     onB((source) =>
@@ -202,7 +194,7 @@ describe("Images.copyFrom between two daemons", () => {
       }).pipe(Effect.ensuring(dropOnB(a.fingerprint)))
     ))
 
-  it.live("a copy whose scope closes at its first update leaves no operation running on either daemon", () =>
+  it.live("a copy whose scope closes at its first update leaves no operation running on either daemon (the download drained)", () =>
     onB((source) =>
       Effect.gen(function*() {
         const images = yield* Images.Images
@@ -211,6 +203,9 @@ describe("Images.copyFrom between two daemons", () => {
           const handle = yield* images.copyFromOperation({ source, fingerprint: a.fingerprint })
           yield* Stream.runDrain(Stream.take(handle.progress, 1))
         }))
+        // LXD 5.0.2 reports an image download as may_cancel: false throughout, so the scope drained it (it
+        // landed) rather than cancelling it; the source's secret token was cancelled
+        expect(yield* images.exists(a.fingerprint)).toBe(true)
         expect(yield* running(source)).toEqual([])
         expect(yield* running(target)).toEqual([])
       }).pipe(Effect.ensuring(dropOnB(a.fingerprint)))

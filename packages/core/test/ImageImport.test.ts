@@ -22,6 +22,14 @@ const twoFakes = <A, E>(use: (source: LxdClient.LxdClient.Service) => Effect.Eff
     return yield* Effect.provide(use(source), Lxd.layerFromClient(target))
   }))
 
+/** The target's images with its own busybox image deleted, so that the source's (the same) can land. */
+const withoutBusybox = Effect.gen(function*() {
+  const images = yield* Images.Images
+  const fingerprint = (yield* images.getByAlias("busybox")).fingerprint
+  yield* images.delete(fingerprint)
+  return { images, fingerprint }
+})
+
 const onServer = <A, E>(client: LxdClient.LxdClient.Service, use: Effect.Effect<A, E, Lxd.Services>) =>
   Effect.provide(use, Lxd.layerFromClient(client))
 
@@ -38,11 +46,8 @@ describe("Images.copyFrom on two fakes", () => {
   it.live("pull: a private image lands with its aliases; the secret's token does not outlive the copy", () =>
     twoFakes((source) =>
       Effect.gen(function*() {
-        const fingerprint = (yield* onServer(source, Effect.flatMap(Images.Images, (i) => i.getByAlias("busybox"))))
-          .fingerprint
-        const images = yield* Images.Images
-        // the target fake starts with the same image: it goes, so the copy can land
-        yield* images.delete(fingerprint)
+        // the target fake starts with the same image as the source: it goes, so the copy can land
+        const { fingerprint, images } = yield* withoutBusybox
         const image = yield* images.copyFrom({
           source,
           fingerprint: fingerprint.slice(0, 8),
@@ -63,9 +68,7 @@ describe("Images.copyFrom on two fakes", () => {
   it.live("copyFromOperation: progress follows the download; a scope closed first leaves no operation", () =>
     twoFakes((source) =>
       Effect.gen(function*() {
-        const images = yield* Images.Images
-        const fingerprint = (yield* images.getByAlias("busybox")).fingerprint
-        yield* images.delete(fingerprint)
+        const { fingerprint, images } = yield* withoutBusybox
         const updates = yield* Effect.scoped(Effect.gen(function*() {
           const handle = yield* images.copyFromOperation({ source, fingerprint })
           const [updates] = yield* Effect.all([Stream.runCollect(handle.progress), handle.wait()], { concurrency: 2 })
@@ -84,9 +87,7 @@ describe("Images.copyFrom on two fakes", () => {
   it.live("relay: the export streams into the target's upload; the alias follows", () =>
     twoFakes((source) =>
       Effect.gen(function*() {
-        const images = yield* Images.Images
-        const fingerprint = (yield* images.getByAlias("busybox")).fingerprint
-        yield* images.delete(fingerprint)
+        const { fingerprint, images } = yield* withoutBusybox
         const image = yield* images.copyFrom({ source, fingerprint, mode: "relay", aliases: ["relayed"] })
         expect(image.fingerprint).toBe(fingerprint)
         expect((yield* images.getByAlias("relayed")).fingerprint).toBe(fingerprint)
