@@ -3,7 +3,9 @@
  * ({@link LxdResource.Collection}) without `create`/`rename` (an image is made by an upload, a publish or an
  * import, and is named by its content), plus what is its own: `getByAlias`, `refresh`, an `export` streamed and
  * checked against the fingerprint as the bytes flow, and an `upload` streamed from the caller and checked the
- * same way. Every call honours `LxdClient.withProject`.
+ * same way; and images brought in from elsewhere ({@link ImportService}): `copyFrom` another LXD (pull, push or
+ * relay) and `importFrom` a URL or an image server (LXD or simplestreams), each with an `…Operation` variant for
+ * progress. Every call honours `LxdClient.withProject`.
  *
  * A fingerprint may be a unique prefix, as LXD accepts it; one that matches several images fails with
  * `AmbiguousFingerprint`.
