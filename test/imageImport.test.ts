@@ -9,10 +9,13 @@ import { Images, Lxd, LxdClient, Operations } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, type Scope, Stream } from "effect"
+import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { readdirSync, readFileSync, utimesSync } from "node:fs"
-import { createServer, type Server } from "node:http"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from "node:fs"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
 import { lab, lab2 } from "./lab/lab.js"
@@ -53,11 +56,15 @@ const newer = (() => {
 })()
 
 /** An HTTP server on 127.0.0.1 serving files and HEAD answers, with the requests it saw. */
-const serve = (files: Map<string, Uint8Array>, heads: Map<string, Record<string, string>>) =>
+const serve = (
+  files: Map<string, Uint8Array>,
+  heads: Map<string, Record<string, string>>,
+  tls?: { readonly key: string; readonly cert: string }
+) =>
   Effect.acquireRelease(
     Effect.async<{ server: Server; url: string; seen: Array<string> }>((resume) => {
       const seen: Array<string> = []
-      const server = createServer((req, res) => {
+      const handler = (req: IncomingMessage, res: ServerResponse) => {
         const path = (req.url ?? "/").split("?")[0]!
         seen.push(`${req.method} ${path}`)
         const head = heads.get(path)
@@ -72,9 +79,11 @@ const serve = (files: Map<string, Uint8Array>, heads: Map<string, Record<string,
         }
         res.writeHead(200, { "content-type": "application/octet-stream", "content-length": file.length })
         res.end(req.method === "HEAD" ? undefined : file)
-      })
+      }
+      const server: Server = tls === undefined ? createServer(handler) : createHttpsServer(tls, handler)
       server.listen(0, "127.0.0.1", () => {
-        resume(Effect.succeed({ server, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }))
+        const scheme = tls === undefined ? "http" : "https"
+        resume(Effect.succeed({ server, seen, url: `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}` }))
       })
     }),
     ({ server }) =>
@@ -308,5 +317,44 @@ describe("Images.importFrom (a local HTTP server on 127.0.0.1)", () => {
           source.request({ method: "PATCH", path: `/images/${a.fingerprint}`, body: { public: false } })
         ))
       )
+    ))
+  it.live("simplestreams over https: a self-signed server is refused, then accepted with its certificate", () =>
+    onB(() =>
+      Effect.gen(function*() {
+        const images = yield* Images.Images
+        const dir = mkdtempSync(join(tmpdir(), "imgimport-tls-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        execFileSync("openssl", [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-keyout",
+          join(dir, "k.pem"),
+          "-out",
+          join(dir, "c.pem"),
+          "-days",
+          "1",
+          "-subj",
+          "/CN=imgimport",
+          "-addext",
+          "subjectAltName=IP:127.0.0.1"
+        ], { stdio: "ignore" })
+        const cert = readFileSync(join(dir, "c.pem"), "utf8")
+        const files = new Map<string, Uint8Array>()
+        simplestreams(files, [["20261201_0000", new Uint8Array(tarball)]])
+        const server = yield* serve(files, new Map(), { key: readFileSync(join(dir, "k.pem"), "utf8"), cert })
+        const source = { type: "image", protocol: "simplestreams", server: server.url, alias: "lab-busybox" } as const
+        const refused = yield* Effect.flip(images.importFrom(source))
+        expect(refused._tag).toBe("OperationFailed")
+        expect(refused.message).toContain("certificate signed by unknown authority")
+        const image = yield* images.importFrom({ ...source, certificate: cert })
+        expect(image.fingerprint).toBe(a.fingerprint)
+        // LXD keeps the certificate with the update source, for refreshes
+        expect(image.update_source?.certificate).toBe(cert)
+      }).pipe(Effect.ensuring(dropOnB(a.fingerprint)))
     ))
 })
