@@ -9,16 +9,15 @@ import { Images, Lxd, LxdClient, Operations } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, type Scope, Stream } from "effect"
-import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from "node:fs"
+import { readdirSync, readFileSync, utimesSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
 import { lab, lab2 } from "./lab/lab.js"
+import { makeCertificate } from "./support/certs.js"
 
 const a = lab()
 const b = lab2()
@@ -322,31 +321,10 @@ describe("Images.importFrom (a local HTTP server on 127.0.0.1)", () => {
     onB(() =>
       Effect.gen(function*() {
         const images = yield* Images.Images
-        const dir = mkdtempSync(join(tmpdir(), "imgimport-tls-"))
-        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-        execFileSync("openssl", [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:prime256v1",
-          "-nodes",
-          "-keyout",
-          join(dir, "k.pem"),
-          "-out",
-          join(dir, "c.pem"),
-          "-days",
-          "1",
-          "-subj",
-          "/CN=imgimport",
-          "-addext",
-          "subjectAltName=IP:127.0.0.1"
-        ], { stdio: "ignore" })
-        const cert = readFileSync(join(dir, "c.pem"), "utf8")
+        const { cert, key } = makeCertificate("imgimport", { subjectAltName: "IP:127.0.0.1" })
         const files = new Map<string, Uint8Array>()
         simplestreams(files, [["20261201_0000", new Uint8Array(tarball)]])
-        const server = yield* serve(files, new Map(), { key: readFileSync(join(dir, "k.pem"), "utf8"), cert })
+        const server = yield* serve(files, new Map(), { key, cert })
         const source = { type: "image", protocol: "simplestreams", server: server.url, alias: "lab-busybox" } as const
         const refused = yield* Effect.flip(images.importFrom(source))
         expect(refused._tag).toBe("OperationFailed")
