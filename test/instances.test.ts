@@ -348,11 +348,17 @@ describe("publishing", () => {
       const client = yield* LxdClient.LxdClient
       yield* instances.create({ name, source: busybox })
       yield* pushFile(name, "/root/unique", text(alias)) // an image of its own (identical content = same image)
-      const fingerprint = yield* instances.publish(name, {
+      const published = yield* instances.publish(name, {
         aliases: [{ name: alias, description: "published by a test" }],
-        properties: { os: "busybox", note: "published" }
+        properties: { os: "busybox", note: "published" },
+        public: true
       })
+      const fingerprint = published.fingerprint
       fingerprints.push(fingerprint)
+      // the Image as LXD stored it: the public flag, the alias and the properties asked for
+      expect(published.public).toBe(true)
+      expect(published.aliases).toEqual([{ name: alias, description: "published by a test" }])
+      expect(published.properties).toMatchObject({ os: "busybox", note: "published" })
       expect(fingerprint).toMatch(/^[0-9a-f]{64}$/)
       const images = (yield* client.sync(ImageList, { method: "GET", path: "/images", query: { recursion: "1" } }))
         .metadata
@@ -380,8 +386,11 @@ describe("publishing", () => {
       yield* pushFile(name, "/root/unique", text(name))
       yield* instances.start(name)
       yield* instances.snapshots.create(name, { name: "s0" })
-      const fingerprint = yield* instances.snapshots.publish(name, "s0", { compression_algorithm: "none" })
+      const published = yield* instances.snapshots.publish(name, "s0", { compression_algorithm: "none" })
+      const fingerprint = published.fingerprint
       fingerprints.push(fingerprint)
+      expect(published.public).toBe(false)
+      expect(published.size).toBeGreaterThan(0)
       expect(fingerprint).toMatch(/^[0-9a-f]{64}$/)
     }).pipe(
       Effect.ensuring(Effect.suspend(() => Effect.forEach(fingerprints, deleteImage))),

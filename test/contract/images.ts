@@ -4,7 +4,7 @@
  * fingerprint, its properties changed and put back with the ETag, aliases created, renamed, updated (`PUT`) and
  * deleted.
  */
-import { Images } from "@effect-lxd/core"
+import { Files, Images, Instances } from "@effect-lxd/core"
 import { Effect, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { expect } from "vitest"
@@ -54,6 +54,40 @@ export const imageScenarios: ReadonlyArray<Scenario> = [
             expect((yield* Effect.flip(images.get("0".repeat(64))))._tag).toBe("NotFound")
           }),
           Effect.ignore(Effect.all([aliases.delete("ct-al"), aliases.delete("ct-al2")], { mode: "either" }))
+        )
+      })
+  },
+  {
+    name: "images: publish returns the Image with its alias, properties and public flag; a running instance is refused",
+    run: ({ image }) =>
+      Effect.gen(function*() {
+        const instances = yield* Instances.Instances
+        const images = yield* Images.Images
+        const name = "ct-pub"
+        const published: Array<string> = []
+        yield* Effect.ensuring(
+          Effect.gen(function*() {
+            yield* instances.create({ name, source: { type: "image", alias: image } })
+            // a file of its own, so the image differs from any other
+            yield* (yield* Files.Files).put(name, "/root/ct-pub", "ct-pub")
+            const got = yield* instances.publish(name, {
+              aliases: [{ name: "ct-pub-img", description: "contract" }],
+              properties: { "user.ct": "1" },
+              public: true
+            })
+            published.push(got.fingerprint)
+            expect(got.public).toBe(true)
+            expect(got.aliases).toEqual([{ name: "ct-pub-img", description: "contract" }])
+            expect(got.properties["user.ct"]).toBe("1")
+            expect((yield* images.getByAlias("ct-pub-img")).fingerprint).toBe(got.fingerprint)
+            yield* instances.start(name)
+            const e = yield* Effect.flip(instances.publish(name))
+            expect(e.message).toBe("Cannot export a running instance as an image")
+          }),
+          Effect.all([
+            Effect.ignore(instances.delete(name, { force: true })),
+            Effect.suspend(() => Effect.forEach(published, (f) => Effect.ignore(images.delete(f))))
+          ])
         )
       })
   }

@@ -9,6 +9,7 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Images from "./Images.js"
 import type * as Instances from "./Instances.js"
 import * as internal from "./internal/instances.js"
 import type { LxdClient } from "./LxdClient.js"
@@ -41,7 +42,8 @@ export declare namespace Containers {
  */
 export const make: Effect.Effect<Containers.Service, never, LxdClient> = internal.make({
   type: "container",
-  span: "Containers"
+  span: "Containers",
+  images: Images.make
 })
 
 /**

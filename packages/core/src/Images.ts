@@ -3,7 +3,9 @@
  * ({@link LxdResource.Collection}) without `create`/`rename` (an image is made by an upload, a publish or an
  * import, and is named by its content), plus what is its own: `getByAlias`, `refresh`, an `export` streamed and
  * checked against the fingerprint as the bytes flow, and an `upload` streamed from the caller and checked the
- * same way. Every call honours `LxdClient.withProject`.
+ * same way; and images brought in from elsewhere ({@link ImportService}): `copyFrom` another LXD (pull, push or
+ * relay) and `importFrom` a URL or an image server (LXD or simplestreams), each with an `…Operation` variant for
+ * progress. Every call honours `LxdClient.withProject`.
  *
  * A fingerprint may be a unique prefix, as LXD accepts it; one that matches several images fails with
  * `AmbiguousFingerprint`.
@@ -14,9 +16,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import * as imports from "./internal/imageImport.js"
 import * as internal from "./internal/images.js"
-import { LxdClient } from "./LxdClient.js"
+import { LxdClient, type OperationHandle } from "./LxdClient.js"
 import type { LxdError } from "./LxdError.js"
 import * as LxdResource from "./LxdResource.js"
 import { NullableArray, OpenEnum, StringMap, Timestamp } from "./LxdSchema.js"
@@ -217,6 +221,108 @@ export interface UploadOptions {
   readonly size?: number | undefined
 }
 
+// -- imports: copies from another LXD, URLs, image servers -------------------------------------------------
+
+/**
+ * What an image that arrives (a copy, an import) gets on the target: `aliases` (created with it,
+ * `image_create_aliases`; after it in relay mode), `public`, `autoUpdate` (follow the source's updates; only for
+ * a source LXD can go back to: pull from a server, not a relay or a URL), `properties`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ImportOptions {
+  readonly aliases?:
+    | ReadonlyArray<string | { readonly name: string; readonly description?: string | undefined }>
+    | undefined
+  readonly public?: boolean | undefined
+  readonly autoUpdate?: boolean | undefined
+  readonly properties?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * An image copied from another LXD: its engine (`source`, from `LxdClient.connect`), the image there
+ * (`fingerprint`, a unique prefix accepted), its project there (`sourceProject`), and the `mode`: `pull`
+ * (default; the target downloads it over HTTPS, a private image with a one-time secret), `push` (the source
+ * uploads it; `images_push_relay`), `relay` (the bytes stream through the client, for servers that cannot reach
+ * each other; memory stays bounded).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CopyOptions extends ImportOptions {
+  readonly source: LxdClient.Service
+  readonly fingerprint: string
+  readonly sourceProject?: string | undefined
+  readonly mode?: "pull" | "push" | "relay" | undefined
+}
+
+/**
+ * Where an import comes from. `{ type: "url", url }`: LXD sends `HEAD url` and expects the headers
+ * `LXD-Image-URL` (where the tarball is) and `LXD-Image-Hash` (its sha256), then downloads it. `{ type: "image",
+ * server, protocol, alias | fingerprint }`: an image server, `lxd` (another LXD's HTTPS API; `secret` for a
+ * private image) or `simplestreams` (`streams/v1/index.json` and the products it names); `certificate` (PEM) pins
+ * a server whose certificate no system CA signed. LXD 5.0.2 also takes plain `http://` servers for both.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ImportSource =
+  | { readonly type: "url"; readonly url: string }
+  | {
+    readonly type: "image"
+    readonly server: string
+    readonly protocol?: "lxd" | "simplestreams" | undefined
+    readonly alias?: string | undefined
+    readonly fingerprint?: string | undefined
+    readonly certificate?: string | undefined
+    readonly secret?: string | undefined
+    readonly imageType?: "container" | "virtual-machine" | undefined
+  }
+
+/**
+ * The methods of {@link Images.Service} that bring images in from elsewhere, and `refresh`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ImportService {
+  /**
+   * Copies an image from another LXD and returns it as it landed (`POST /1.0/images` with `source.type: image`
+   * on this server in pull mode; `POST /1.0/images/{fingerprint}/export` on the source in push mode,
+   * `images_push_relay`; `GET …/export` into an upload in relay mode), **async**. Interrupting it leaves no
+   * operation running on either server. Errors: `NotFound`, `InvalidArgument` (names; a pull or push
+   * server that does not listen on the network), `APIExtensionNotAvailable`, `OperationFailed` ("Image with same
+   * fingerprint already exists"), `ClientConnectionFailed`.
+   */
+  readonly copyFrom: (options: CopyOptions) => Effect.Effect<Image, LxdError>
+  /**
+   * Starts {@link ImportService.copyFrom} in the caller's scope and returns the operation to follow (its
+   * `progress` is subscribed; the source's in push mode). Closing the scope early ends the copy on both servers.
+   */
+  readonly copyFromOperation: (options: CopyOptions) => Effect.Effect<OperationHandle, LxdError, Scope.Scope>
+  /**
+   * Imports an image from a URL or an image server ({@link ImportSource}) and returns it (`POST /1.0/images`,
+   * **async**). Errors: `InvalidArgument` (not an http(s) URL; both or neither of alias and fingerprint),
+   * `OperationFailed` (LXD's reason: an unreachable server, a missing alias, a hash mismatch),
+   * `APIExtensionNotAvailable` (`image_create_aliases`).
+   */
+  readonly importFrom: (source: ImportSource, options?: ImportOptions) => Effect.Effect<Image, LxdError>
+  /** Starts {@link ImportService.importFrom} in the caller's scope (`progress` subscribed). */
+  readonly importFromOperation: (
+    source: ImportSource,
+    options?: ImportOptions
+  ) => Effect.Effect<OperationHandle, LxdError, Scope.Scope>
+  /**
+   * Refreshes an image from its `update_source` (`POST /1.0/images/{fingerprint}/refresh`, **async**) and
+   * returns the fingerprint now current: the new image's when LXD replaced it (the operation says
+   * `refreshed: true`; the aliases moved to it), else the same. LXD 5.0.2 caches a simplestreams index for an
+   * hour, so a newer image is seen only once that cache expires. Errors: `NotFound`, `OperationFailed`,
+   * `AmbiguousFingerprint`.
+   */
+  readonly refresh: (fingerprint: string) => Effect.Effect<string, LxdError>
+}
+
 /**
  * @since 0.2.0
  * @category tags
@@ -249,7 +355,8 @@ export declare namespace Images {
     Pick<
       LxdResource.Collection<[], Image, ImagePut, ImagePut>,
       LxdResource.ReadVerb | "replace" | "update" | "modify" | "delete"
-    >
+    >,
+    ImportService
   {
     /** The image aliases. */
     readonly aliases: Aliases
@@ -258,11 +365,6 @@ export declare namespace Images {
      * (either), `InvalidArgument`.
      */
     readonly getByAlias: (alias: string) => Effect.Effect<Image, LxdError>
-    /**
-     * Refreshes an image from its `update_source` (`POST /1.0/images/{fingerprint}/refresh`, **async**).
-     * Errors: `NotFound`, `OperationFailed`, `AmbiguousFingerprint`.
-     */
-    readonly refresh: (fingerprint: string) => Effect.Effect<void, LxdError>
     /**
      * The image's bytes as they arrive (`GET /1.0/images/{fingerprint}/export`, after a `GET` of the image for
      * its full fingerprint), hashed as they flow: when their sha256 is not the fingerprint, the stream fails
@@ -292,7 +394,10 @@ export declare namespace Images {
  */
 export const make: Effect.Effect<Images.Service, never, LxdClient> = Effect.map(
   LxdClient,
-  (client) => internal.make(client, { images: spec, aliases: aliasesSpec })
+  (client) => {
+    const service = internal.make(client, { images: spec, aliases: aliasesSpec })
+    return { ...service, ...imports.make(client, service) }
+  }
 )
 
 /**

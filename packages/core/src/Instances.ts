@@ -39,6 +39,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import * as Images from "./Images.js"
+import type { Image } from "./Images.js"
 import type {
   ImageMetadata,
   Instance,
@@ -453,15 +455,17 @@ export declare namespace Instances {
       options?: { readonly stateful?: boolean | undefined }
     ) => Effect.Effect<void, LxdError>
     /**
-     * Publishes the snapshot as an image and returns its fingerprint (`POST /1.0/images`, source `snapshot`,
-     * **async**). Errors: `OperationFailed` ("The image already exists: <fingerprint>" when an identical image
-     * is already there), `APIExtensionNotAvailable` (`image_create_aliases`, when aliases are given).
+     * Publishes the snapshot as an image and returns it as it landed (`POST /1.0/images`, source `snapshot`,
+     * **async**, then `GET /1.0/images/{fingerprint}` through `Images`): its `public` flag, aliases and
+     * properties as asked. Errors: `OperationFailed` ("The image already exists: <fingerprint>" when an
+     * identical image is already there), `APIExtensionNotAvailable` (`image_create_aliases`, when aliases are
+     * given).
      */
     readonly publish: (
       instance: string,
       snapshot: string,
       options?: PublishOptions
-    ) => Effect.Effect<string, LxdError>
+    ) => Effect.Effect<Image, LxdError>
   }
 
   /**
@@ -725,11 +729,12 @@ export declare namespace Instances {
 
     // -- images --------------------------------------------------------------------------------------------
     /**
-     * Publishes a stopped instance as an image and returns its fingerprint (`POST /1.0/images`, source
-     * `instance`, **async**). Errors: `OperationFailed` ("Cannot export a running instance as an image";
-     * "The image already exists: <fingerprint>").
+     * Publishes a stopped instance as an image and returns it as it landed (`POST /1.0/images`, source
+     * `instance`, **async**, then `GET /1.0/images/{fingerprint}` through `Images`): its `public` flag, aliases
+     * and properties as asked. Errors: `OperationFailed` ("Cannot export a running instance as an image";
+     * "The image already exists: <fingerprint>"), `APIExtensionNotAvailable` (`image_create_aliases`).
      */
-    readonly publish: (name: string, options?: PublishOptions) => Effect.Effect<string, LxdError>
+    readonly publish: (name: string, options?: PublishOptions) => Effect.Effect<Image, LxdError>
 
     // -- console -------------------------------------------------------------------------------------------
     /**
@@ -763,7 +768,8 @@ export declare namespace Instances {
  */
 export const make: Effect.Effect<Instances.Service, never, LxdClient> = internal.make({
   type: undefined,
-  span: "Instances"
+  span: "Instances",
+  images: Images.make
 })
 
 /**

@@ -32,6 +32,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as imageImport from "./internal/imageImport.js"
 import * as internal from "./internal/migration.js"
 import type { LxdClient, OperationHandle } from "./LxdClient.js"
 import type { LxdError } from "./LxdError.js"
@@ -184,15 +185,18 @@ export const copyVolumeOperation: (
 ) => Effect.Effect<OperationHandle, LxdError, Scope.Scope> = internal.copyVolumeOperation
 
 /**
- * Copies an image to another server. `mode: "pull"` (default): the target downloads it over HTTPS (`POST
- * /1.0/images` on the target; a private image travels with a one-time secret from `POST …/secret`). `mode:
- * "push"`: the target waits with a one-time secret and the source uploads (`POST /1.0/images/{fingerprint}/export`,
- * extension `images_push_relay`). `mode: "relay"`: the export (`GET /1.0/images/{fingerprint}/export`) streams
- * through the client into the target's upload (`POST /1.0/images`), for servers that cannot reach each other;
- * memory stays bounded. Errors: `NotFound`, `InvalidArgument`, `APIExtensionNotAvailable`,
- * `ClientConnectionFailed`, `OperationFailed` (e.g. "Image with same fingerprint already exists").
+ * Copies an image to another server: the same as `Images.copyFrom` on the target (which returns the `Image` as it
+ * landed, and has `copyFromOperation` for progress), returning the operation. `mode: "pull"` (default): the target
+ * downloads it over HTTPS (`POST /1.0/images` on the target; a private image travels with a one-time secret from
+ * `POST …/secret`). `mode: "push"`: the target waits with a one-time secret and the source uploads (`POST
+ * /1.0/images/{fingerprint}/export`, extension `images_push_relay`). `mode: "relay"`: the export streams through
+ * the client into the target's upload, for servers that cannot reach each other; memory stays bounded. Errors:
+ * `NotFound`, `InvalidArgument`, `APIExtensionNotAvailable`, `ClientConnectionFailed`, `OperationFailed` (e.g.
+ * "Image with same fingerprint already exists").
  *
+ * @deprecated Use `Images.copyFrom` (or `copyFromOperation`) on the target's `Images` service.
  * @since 0.1.0
  * @category constructors
  */
-export const copyImage: (options: CopyImageOptions) => Effect.Effect<Operation, LxdError> = internal.copyImage
+export const copyImage = (options: CopyImageOptions): Effect.Effect<Operation, LxdError> =>
+  imageImport.copy(options.target, options)

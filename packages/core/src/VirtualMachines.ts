@@ -9,6 +9,7 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Images from "./Images.js"
 import type * as Instances from "./Instances.js"
 import * as internal from "./internal/instances.js"
 import type { LxdClient } from "./LxdClient.js"
@@ -44,7 +45,8 @@ export declare namespace VirtualMachines {
  */
 export const make: Effect.Effect<VirtualMachines.Service, never, LxdClient> = internal.make({
   type: "virtual-machine",
-  span: "VirtualMachines"
+  span: "VirtualMachines",
+  images: Images.make
 })
 
 /**

@@ -520,8 +520,16 @@ describe("request shapes", () => {
       yield* s.replace("c1", "s3", { expires_at: DateTime.unsafeMake("2031-01-01T00:00:00Z") }, { etag: "\"se\"" })
       yield* s.restore("c1", "s3")
       yield* s.delete("c1", "s3")
-      expect(yield* s.publish("c1", "s0", { aliases: ["img", { name: "img2", description: "d" }], public: true }))
-        .toBe("f00d")
+      const published = yield* s.publish("c1", "s0", {
+        aliases: ["img", { name: "img2", description: "d" }],
+        public: true
+      })
+      // the Image as the server has it after the publish (GET /images/{fingerprint})
+      expect(published).toMatchObject({
+        fingerprint: "f00d",
+        public: true,
+        aliases: [{ name: "img" }, { name: "img2" }]
+      })
       const rs = yield* recorded
       const body = (method: string, url: string) => rs.find((r) => r.method === method && r.url === url)!.body
       expect(body("POST", "/1.0/instances/c1/snapshots")).toEqual({
@@ -551,7 +559,14 @@ describe("request shapes", () => {
       route("POST", "/instances/c1/snapshots", () => started("sn1")),
       route("*", "/instances/c1/snapshots/:s", () => started("sn2")),
       route("PUT", "/instances/c1", () => started("sn3")),
-      route("POST", "/images", () => started("pub1"))
+      route("POST", "/images", () => started("pub1")),
+      route("GET", "/images/f00d", () =>
+        Effect.succeed(sync({
+          fingerprint: "f00d",
+          public: true,
+          aliases: [{ name: "img", description: "" }, { name: "img2", description: "d" }],
+          properties: {}
+        })))
     ], { finals: { pub1: { metadata: { fingerprint: "f00d", size: "123" } } } }))))
 
   it.effect("a snapshot without a name: the newest one is returned", () =>
@@ -581,7 +596,7 @@ describe("request shapes", () => {
       }
     }))))
 
-  it.effect("publish an instance returns the fingerprint from the operation", () =>
+  it.effect("publish an instance returns the Image the operation names, with its properties", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances
       const fp = yield* instances.publish("c1", {
@@ -589,14 +604,17 @@ describe("request shapes", () => {
         compression_algorithm: "none",
         expires_at: "2030-01-01T00:00:00Z"
       })
-      expect(fp).toBe("beef")
+      expect(fp).toMatchObject({ fingerprint: "beef", properties: { os: "busybox" } })
       expect((yield* find("POST", "/1.0/images")).body).toEqual({
         source: { type: "instance", name: "c1" },
         properties: { os: "busybox" },
         compression_algorithm: "none",
         expires_at: "2030-01-01T00:00:00Z"
       })
-    }).pipe(Effect.provide(lxd([route("POST", "/images", () => started("pub2"))], {
+    }).pipe(Effect.provide(lxd([
+      route("POST", "/images", () => started("pub2")),
+      route("GET", "/images/beef", () => Effect.succeed(sync({ fingerprint: "beef", properties: { os: "busybox" } })))
+    ], {
       finals: { pub2: { metadata: { fingerprint: "beef", size: "1" } } }
     }))))
 

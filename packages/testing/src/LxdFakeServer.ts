@@ -44,6 +44,17 @@ export interface Options {
    * fails like LXD's: exit 127, "Command not found".
    */
   readonly exec?: ExecHandler | undefined
+  /**
+   * `host:port` the fake says it listens on (`environment.addresses`, and a made-up `certificate`), so that a
+   * copy may pull from it or push to it. Default: none, as a daemon without `core.https_address`.
+   */
+  readonly address?: string | undefined
+  /**
+   * Other servers this fake can pull images from (`POST /1.0/images` with `source.type: "image"`, protocol
+   * `lxd`), by URL (`https://host:port`, the other fake's `address`): their transports, e.g. the `transport`
+   * of `LxdClient.connect(LxdFakeServer.layer({ address }))`.
+   */
+  readonly remotes?: Readonly<Record<string, LxdTransport.Service>> | undefined
 }
 
 /**

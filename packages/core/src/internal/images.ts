@@ -44,7 +44,7 @@ const UploadResult = Schema.Struct({ fingerprint: Schema.String })
 const printable = /^[\x20-\x7e]*$/
 
 /** @internal */
-export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service => {
+export const make = (client: LxdClient.Service, specs: Specs): Omit<I.Images.Service, keyof I.ImportService> => {
   const images = Collection.make(client, specs.images)
   const aliases = Collection.make(client, specs.aliases)
   const byFingerprint = <A>(fingerprint: string, effect: Effect.Effect<A, LxdError>) =>
@@ -135,13 +135,6 @@ export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service 
     aliases,
     getByAlias: (alias) =>
       aliases.get(alias).pipe(Effect.flatMap((entry) => images.get(entry.target)), Effect.withSpan(span("getByAlias"))),
-    refresh: (fingerprint) =>
-      Collection.objectPath(client, specs.images, [], fingerprint, "/refresh").pipe(
-        Effect.flatMap((path) => client.write({ method: "POST", path })),
-        Effect.mapError(ambiguity(fingerprint)),
-        Effect.asVoid,
-        Effect.withSpan(span("refresh"))
-      ),
     export: exportImage,
     upload
   }

@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Events from "../Events.js"
+import type { Images } from "../Images.js"
 import type * as I from "../Instances.js"
 import {
   backupsSpec,
@@ -42,6 +43,8 @@ export interface Flavour {
   readonly type: "container" | "virtual-machine" | undefined
   /** Span prefix (`Instances`, `Containers`, `VirtualMachines`). */
   readonly span: string
+  /** The images service (`Images.make`), for the `Image` a publish returns. */
+  readonly images: Effect.Effect<Pick<Images.Service, "get">, never, LxdClient>
 }
 
 /**
@@ -123,6 +126,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
   Effect.gen(function*() {
     const client = yield* LxdClient
     const events = yield* Events.make
+    const images = yield* flavour.images
     const span = (method: string) => `${flavour.span}.${method}`
     const type = flavour.type
 
@@ -482,7 +486,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
             "the publish operation did not return a fingerprint"
           )
         }
-        return decoded.value.fingerprint
+        return yield* images.get(decoded.value.fingerprint)
       })
 
     const publish: I.Instances.Service["publish"] = (name, options) =>

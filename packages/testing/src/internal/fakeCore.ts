@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import type { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -282,6 +283,10 @@ export interface FakeOptions {
   readonly operationRetention?: number | undefined
   /** The members of a clustered fake (`fakeCluster.ts`); none: a standalone server. */
   readonly clusterMembers?: ReadonlyArray<string> | undefined
+  /** `host:port` the fake says it listens on (`environment.addresses`), for copies from it. */
+  readonly address?: string | undefined
+  /** Other servers an image copy may pull from, by URL (`https://host:port`): their transports. */
+  readonly remotes?: Readonly<Record<string, LxdTransport.Service>> | undefined
 }
 
 /**

@@ -9,11 +9,12 @@
  * @internal
  */
 import * as Images from "@effect-lxd/core/Images"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry, putEntry, removeEntry, type Target } from "./fakeCollection.js"
-import { type FakeEntry, type FakeState, NEVER, now, OpFailure, sha256, startOperation } from "./fakeCore.js"
-import { fail, projectOf, type Route } from "./fakeHttp.js"
+import { type FakeEntry, type FakeState, key, NEVER, now, OpFailure, sha256, startOperation, uuid } from "./fakeCore.js"
+import { body, fail, isObject, projectOf, type Route, strMap } from "./fakeHttp.js"
 import { featureProject } from "./fakeProfiles.js"
 
 /** The project whose images a request in `project` reaches. @internal */
@@ -83,9 +84,122 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
       description: a.value.description ?? ""
     }))
 
+  /** Stores a new image and its aliases, as the work of an operation: LXD refuses a fingerprint it has. */
+  const store = (
+    project: string,
+    bytes: Uint8Array,
+    fields: Record<string, unknown>,
+    aliases: ReadonlyArray<{ readonly name: string; readonly description: string }>
+  ) =>
+    Effect.suspend(() => {
+      const fingerprint = sha256(bytes)
+      if (findEntry(state, Images.spec, project, [], fingerprint) !== undefined) {
+        return Effect.fail(new OpFailure("Image with same fingerprint already exists"))
+      }
+      blobs.set(blobKey(project, fingerprint), bytes.slice())
+      putEntry(state, Images.spec, {
+        project,
+        parents: [],
+        name: fingerprint,
+        value: imageJson(fingerprint, { size: bytes.length, ...fields })
+      })
+      for (const alias of aliases) {
+        if (findEntry(state, Images.aliasesSpec, project, [], alias.name) !== undefined) {
+          return Effect.fail(new OpFailure(`Alias "${alias.name}" already exists`))
+        }
+        putEntry(state, Images.aliasesSpec, {
+          project,
+          parents: [],
+          name: alias.name,
+          value: { ...alias, target: fingerprint, type: "container" }
+        })
+      }
+      return Effect.succeed({ fingerprint, size: String(bytes.length) })
+    })
+
+  /**
+   * `POST /images` with a JSON body: a publish (`source.type` `instance` or `snapshot`: new bytes of its own,
+   * refused for a running instance) or a pull from another server (`type: image`, protocol `lxd`, from one of
+   * `options.remotes`: its image and export read through its transport, `secret` passed on).
+   */
+  const create = (r: M.MockRequest) =>
+    Effect.suspend(() => {
+      const b = body(r)
+      const src = isObject(b.source) ? b.source : {}
+      const project = imagesProject(state, projectOf(r))
+      const aliases = (Array.isArray(b.aliases) ? b.aliases : []).filter(isObject).map((a) => ({
+        name: String(a.name),
+        description: typeof a.description === "string" ? a.description : ""
+      }))
+      const fields = {
+        public: b.public === true,
+        auto_update: b.auto_update === true,
+        properties: strMap(b.properties)
+      }
+      const started = (description: string, work: Effect.Effect<unknown, OpFailure>) =>
+        startOperation(state, project, { description }, work)
+      if (src.type === "instance" || src.type === "snapshot") {
+        const [name = "", snapshot] = String(src.name ?? "").split("/")
+        const instance = state.instances.get(key(projectOf(r), name))
+        if (instance === undefined || (snapshot !== undefined && !instance.snapshots.has(snapshot))) {
+          return fail(404, src.type === "snapshot" ? "Instance snapshot not found" : "Instance not found")
+        }
+        if (snapshot === undefined && instance.status !== "Stopped") {
+          return started("Creating image", Effect.fail(new OpFailure("Cannot export a running instance as an image")))
+        }
+        const bytes = new TextEncoder().encode(`published ${projectOf(r)}/${String(src.name)} ${uuid(state)}\n`)
+        return started("Creating image", store(project, bytes, fields, aliases))
+      }
+      if (src.type === "image" && (src.mode ?? "pull") === "pull" && (src.protocol ?? "lxd") === "lxd") {
+        const server = String(src.server ?? "")
+        const remote = state.options.remotes?.[server]
+        if (remote === undefined) {
+          return started("Downloading image", Effect.fail(new OpFailure(`Unable to connect to: ${server}`)))
+        }
+        const query = typeof src.secret === "string" ? { secret: src.secret } : {}
+        const get = (path: string) =>
+          remote.http.execute(HttpClientRequest.get(`/1.0${path}`, { urlParams: query })).pipe(
+            Effect.mapError((e) => new OpFailure(String(e)))
+          )
+        const json = (path: string) =>
+          Effect.flatMap(get(path), (response) => response.json).pipe(
+            Effect.mapError((e) => e instanceof OpFailure ? e : new OpFailure(String(e))),
+            Effect.flatMap((u) =>
+              isObject(u) && u.type === "sync" && isObject(u.metadata)
+                ? Effect.succeed(u.metadata)
+                : Effect.fail(new OpFailure(isObject(u) ? String(u.error) : "Bad answer"))
+            )
+          )
+        const work = Effect.gen(function*() {
+          const fingerprint = typeof src.alias === "string"
+            ? String((yield* json(`/images/aliases/${encodeURIComponent(src.alias)}`)).target)
+            : String(src.fingerprint ?? "")
+          const info = yield* json(`/images/${encodeURIComponent(fingerprint)}`)
+          const response = yield* get(`/images/${encodeURIComponent(String(info.fingerprint))}/export`)
+          const bytes = new Uint8Array(
+            yield* Effect.mapError(response.arrayBuffer, (e) => new OpFailure(String(e)))
+          )
+          return yield* store(project, bytes, {
+            ...fields,
+            properties: { ...strMap(info.properties), ...fields.properties },
+            filename: typeof info.filename === "string" ? info.filename : "",
+            update_source: {
+              alias: typeof src.alias === "string" ? src.alias : "",
+              certificate: "",
+              protocol: "lxd",
+              server
+            }
+          }, aliases)
+        })
+        return started("Downloading image", work)
+      }
+      return fail(400, `The fake does not implement image source ${JSON.stringify(src.type)} (mode, protocol)`)
+    })
+
   const upload = (r: M.MockRequest) =>
     Effect.suspend(() => {
       const type = header(r, "content-type") ?? ""
+      if (type.startsWith("application/json")) return create(r)
       if (!type.startsWith("application/octet-stream")) {
         return fail(400, "the fake takes unified image uploads (application/octet-stream) only")
       }
@@ -131,8 +245,23 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
         }))
     })
 
+  // a one-time secret for an image (a token operation, running until cancelled)
+  const secret = (r: M.MockRequest) =>
+    Effect.suspend(() => {
+      const project = imagesProject(state, projectOf(r))
+      const found = matching(state, project, r.params.fingerprint ?? "")
+      if (found.length !== 1) return fail(404, "Image not found")
+      return startOperation(state, project, {
+        description: "Downloading image",
+        class: "token",
+        mayCancel: true,
+        metadata: { secret: uuid(state) }
+      }, Effect.never)
+    })
+
   return [
     M.route("POST", "/images", upload),
+    M.route("POST", "/images/:fingerprint/secret", secret),
     M.route("GET", "/images/:fingerprint/export", exportImage),
     ...fakeCollection(state, Images.aliasesSpec, {
       label: "Image alias",

@@ -58,9 +58,9 @@ const serverInfo = (state: FakeState) => ({
   auth_methods: ["tls"],
   config: { ...state.config, ...(state.config["core.trust_password"] ? { "core.trust_password": true } : {}) },
   environment: {
-    addresses: [],
+    addresses: state.options.address === undefined ? [] : [state.options.address],
     architectures: ["x86_64", "i686"],
-    certificate: "",
+    certificate: state.options.address === undefined ? "" : `fake certificate of ${state.options.address}`,
     certificate_fingerprint: "",
     driver: "lxc",
     driver_version: "5.0.2",
