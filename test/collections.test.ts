@@ -1,8 +1,9 @@
 /**
  * Collections against the lab's real LXD 5.0.2, for what only LXD can show: the project PATCH quirk the client
- * works around, warnings as the daemon raises them, metrics as `lxc query` sees them, certificate replacement.
+ * works around, names 5.0.2 encodes twice in list URLs, warnings as the daemon raises them, metrics as `lxc query`
+ * sees them, certificate replacement.
  */
-import { Certificates, Lxd, LxdClient, Metrics, Projects, Warnings } from "@effect-lxd/core"
+import { Certificates, Lxd, LxdClient, Metrics, Profiles, Projects, Warnings } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -45,6 +46,21 @@ describe("projects on 5.0.2", () => {
         }),
         Effect.ignore(projects.delete("patch-quirk"))
       )
+    }).pipe(Effect.provide(unix)))
+})
+
+describe("names that need encoding", () => {
+  it.live("5.0.2 encodes them twice in list URLs; listNames still gives the names", () =>
+    Effect.gen(function*() {
+      const profiles = yield* Profiles.Profiles
+      const name = "café-ü"
+      yield* profiles.create({ name })
+      yield* Effect.gen(function*() {
+        const urls = JSON.parse(lxcQuery("/1.0/profiles")) as ReadonlyArray<string>
+        expect(urls).toContain("/1.0/profiles/caf%25C3%25A9-%25C3%25BC")
+        expect(yield* profiles.listNames()).toContain(name)
+        expect((yield* profiles.get(name)).name).toBe(name)
+      }).pipe(Effect.ensuring(Effect.orDie(profiles.delete(name))))
     }).pipe(Effect.provide(unix)))
 })
 

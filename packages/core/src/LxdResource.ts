@@ -109,7 +109,11 @@ export type Verb =
  * @category models
  */
 export interface Collection<Parents extends ReadonlyArray<string>, A, Post, Put> {
-  /** The names (`GET {path}`, `recursion=0`; the URLs LXD answers are turned into names). */
+  /**
+   * The names (`GET {path}`, `recursion=0`; the URLs LXD answers are turned into names). When a name still holds
+   * a percent escape (LXD before 5.19 encodes names in these URLs twice), they are read from the objects instead
+   * (a second `GET`, `recursion=1`).
+   */
   readonly listNames: (...args: [...Parents, options?: Pick<ListOptions, "filter">]) => Effect.Effect<
     ReadonlyArray<string>,
     LxdError

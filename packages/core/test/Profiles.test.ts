@@ -55,3 +55,37 @@ describe("Profiles against the mock", () => {
       ]
     }))))
 })
+
+describe("names that need encoding in list URLs", () => {
+  const urls = (encode: (name: string) => string) =>
+    route("GET", "/profiles", (req) =>
+      Effect.succeed(
+        req.query["recursion"] === "1"
+          ? sync(["default", "café", "a%41"].map((name) => ({ name, used_by: [] })))
+          : sync(["default", "café", "a%41"].map((name) => `/1.0/profiles/${encode(name)}`))
+      ))
+
+  it.effect("5.0.2 encodes them twice (caf%25C3%25A9): the names come from the objects", () =>
+    Effect.gen(function*() {
+      expect(yield* (yield* profiles).listNames()).toEqual(["default", "café", "a%41"])
+    }).pipe(Effect.provide(mockLayer({
+      routes: [urls((name) => encodeURIComponent(encodeURIComponent(name)))]
+    }))))
+
+  it.effect("a server that encodes once gives the same names", () =>
+    Effect.gen(function*() {
+      expect(yield* (yield* profiles).listNames()).toEqual(["default", "café", "a%41"])
+    }).pipe(Effect.provide(mockLayer({ routes: [urls(encodeURIComponent)] }))))
+
+  it.effect("names without escapes cost one request", () =>
+    Effect.gen(function*() {
+      expect(yield* (yield* profiles).listNames()).toEqual(["default", "p1"])
+    }).pipe(Effect.provide(mockLayer({
+      routes: [
+        route("GET", "/profiles", (req) =>
+          req.query["recursion"] === "1"
+            ? Effect.dieMessage("a second request")
+            : Effect.succeed(sync(["/1.0/profiles/default", "/1.0/profiles/p1"])))
+      ]
+    }))))
+})

@@ -343,6 +343,9 @@ export const ownItems = <A>(spec: AnySpec, items: ReadonlyArray<A>): ReadonlyArr
   })
 }
 
+/** Whether a decoded name still holds a percent escape (`%C3`): see `listNames`. */
+const hasEscape = (name: string): boolean => /%[0-9A-Fa-f]{2}/.test(name)
+
 /**
  * The collection service a spec describes, over an engine.
  *
@@ -439,7 +442,15 @@ export const make = <S extends AnySpec>(client: LxdClient.Service, spec: S): Lxd
       return Effect.gen(function*() {
         const { path, query } = yield* listRequest(parents, options as LxdResource.ListOptions | undefined, undefined)
         const r = yield* client.sync(NameList, { method: "GET", path, query })
-        return yield* namesFromUrls({ method: "GET", path }, ownUrls(spec, path, r.metadata ?? []))
+        const names = yield* namesFromUrls({ method: "GET", path }, ownUrls(spec, path, r.metadata ?? []))
+        if (!names.some(hasEscape)) return names
+        // LXD before 5.19 (5.0.2 among them) encodes a name in these URLs twice (`café` is `caf%25C3%25A9`),
+        // later ones once: a name that still holds an escape is ambiguous, so the names come from the objects
+        const again = yield* listRequest(parents, options as LxdResource.ListOptions | undefined, "1")
+        const items = yield* client.sync(ItemList, { method: "GET", path: again.path, query: again.query })
+        return ownItems(spec, items.metadata ?? []).map((item) =>
+          String((item as Record<string, unknown>)[spec.nameField])
+        )
       }).pipe(Effect.withSpan(span("listNames")))
     },
     list: (...args) => {
