@@ -29,6 +29,7 @@ import {
   type JsonResponse,
   LxdTransport
 } from "../LxdTransport.js"
+import { Sha256 } from "../Sha256.js"
 import { excerpt, formatParseError } from "./bounded.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
@@ -127,6 +128,7 @@ export const statusError = (
 /** @internal */
 export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effect.gen(function*() {
   const transport = yield* LxdTransport
+  const sha256 = yield* Sha256
   const http = transport.http
 
   /** The query string of a request in the fiber's project and target (`CurrentProject`, `CurrentTarget`). */
@@ -351,6 +353,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
   return {
     transport,
     endpoint: transport.endpoint,
+    sha256,
     connectionFailed: (req) => connectionFailed(transport.endpoint, req),
     request,
     requestRaw,

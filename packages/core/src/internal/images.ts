@@ -17,7 +17,6 @@ import { discard, withStreamBody } from "./body.js"
 import { protocolError } from "./client.js"
 import * as Collection from "./collection.js"
 import * as Path from "./path.js"
-import * as Sha256 from "./sha256.js"
 
 /** What the public module hands over. @internal */
 export interface Specs {
@@ -67,7 +66,7 @@ export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service 
           reason: "a split image (metadata and rootfs) cannot be exported as one stream yet"
         })
       }
-      const hash = Sha256.make()
+      const hash = client.sha256.make()
       const verify = Effect.suspend(() => {
         const actual = hash.digest()
         return actual === image.fingerprint
@@ -95,7 +94,7 @@ export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service 
       if (options?.properties !== undefined && Object.keys(options.properties).length > 0) {
         headers["X-LXD-properties"] = new URLSearchParams(options.properties).toString()
       }
-      const hash = Sha256.make()
+      const hash = client.sha256.make()
       const body = Stream.mapChunks(tarball, (chunks) => {
         for (const chunk of chunks) hash.update(chunk)
         return chunks
