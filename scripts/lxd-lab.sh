@@ -582,6 +582,31 @@ EOF
   rm -rf "$build"
 }
 
+# Builds a tiny split container image (lab-notes §7): $1 = metadata.yaml alone (tar.gz), $2 = a plain rootfs
+# tarball (tar.gz; a few files, enough for LXD to store and export it, not to boot it).
+build_split_image() {
+  local meta=$1 rootfs=$2 name=$3 build arch
+  build=$(mktemp -d "$DIR/split-build.XXXXXX")
+  arch=$(uname -m)
+  cat >"$build/metadata.yaml" <<EOF
+architecture: $arch
+creation_date: $(date +%s)
+properties:
+  architecture: $arch
+  os: busybox
+  release: split
+  description: "split lab image ($name, $DIR)"
+EOF
+  mkdir -p "$build/rootfs/etc" "$build/rootfs/bin"
+  printf 'split\n' >"$build/rootfs/etc/hostname"
+  head -c 65536 /dev/urandom >"$build/rootfs/bin/blob"
+  tar --numeric-owner --owner=0 --group=0 -C "$build" -cf - metadata.yaml | gzip -1 >"$meta.tmp"
+  tar --numeric-owner --owner=0 --group=0 -C "$build/rootfs" -cf - . | gzip -1 >"$rootfs.tmp"
+  mv -f "$meta.tmp" "$meta"
+  mv -f "$rootfs.tmp" "$rootfs"
+  rm -rf "$build"
+}
+
 up_failed() {
   local rc=$?
   trap - EXIT
@@ -755,6 +780,10 @@ EOF
   lab_lxc image import -q "$tarball" --alias busybox >&2
   lab_lxc image info "$fingerprint" >/dev/null || die "imported image $fingerprint not found"
   log "image $fingerprint imported at +$(($(now_ms) - t0)) ms"
+  # a tiny split image (lab-notes §7), built on the spot, not imported: tests upload it
+  build_split_image "$DIR/split-meta.tar.gz" "$DIR/split-rootfs.tar.gz" "$name"
+  local split_fingerprint
+  split_fingerprint=$(cat "$DIR/split-meta.tar.gz" "$DIR/split-rootfs.tar.gz" | sha256sum | cut -d' ' -f1)
 
   if [[ $verify == 1 ]]; then
     local out
@@ -768,10 +797,11 @@ EOF
   trap - EXIT
 
   log "up in $(($(now_ms) - t0)) ms"
-  printf '{"dir":%s,"lxdDir":%s,"socket":%s,"https":%s,"serverCert":%s,"trustPassword":%s,"pid":%d,"image":"busybox","fingerprint":%s}\n' \
+  printf '{"dir":%s,"lxdDir":%s,"socket":%s,"https":%s,"serverCert":%s,"trustPassword":%s,"pid":%d,"image":"busybox","fingerprint":%s,"split":{"metadata":%s,"rootfs":%s,"fingerprint":%s}}\n' \
     "$(json_str "$DIR")" "$(json_str "$LXD_DIR_PATH")" "$(json_str "$LXD_DIR_PATH/unix.socket")" \
     "$(json_str "127.0.0.1:$port")" "$(json_str "$LXD_DIR_PATH/server.crt")" "$(json_str "$password")" \
-    "$pid" "$(json_str "$fingerprint")" >"$DIR/lab.json"
+    "$pid" "$(json_str "$fingerprint")" "$(json_str "$DIR/split-meta.tar.gz")" \
+    "$(json_str "$DIR/split-rootfs.tar.gz")" "$(json_str "$split_fingerprint")" >"$DIR/lab.json"
   cat "$DIR/lab.json" >&3
 }
 
