@@ -342,6 +342,19 @@ export declare namespace Images {
       options?: UploadOptions
     ) => Effect.Effect<string, LxdError | E>
     /**
+     * {@link Images.Service.upload} of a tarball of `size` bytes whose content `fill` provides: `fill` writes
+     * into the buffer it is given, from its start, and returns how many bytes it wrote. Where the transport has
+     * an upload path (the node unix socket) the buffers are reused, with no allocation per chunk (a buffer is
+     * filled again only once the connection took the bytes before); otherwise fresh chunks go as `upload` sends
+     * a stream. A `fill` that returns 0 before `size` bytes fails the upload. The same check and errors, plus
+     * `InvalidArgument` for a `size` that is not a byte count and `fill`'s own.
+     */
+    readonly uploadFrom: <E>(
+      size: number,
+      fill: (buffer: Uint8Array) => Effect.Effect<number, E>,
+      options?: Omit<UploadOptions, "size">
+    ) => Effect.Effect<string, LxdError | E>
+    /**
      * Uploads a split image (`POST /1.0/images`, `multipart/form-data` with the part `metadata` first, then
      * `rootfs`, or `rootfs.img` for a VM, as LXD requires; **async**), both parts streamed as they are read,
      * never held whole, and returns its fingerprint, checked against sha256(metadata ‖ rootfs) computed while

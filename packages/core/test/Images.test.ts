@@ -423,3 +423,51 @@ describe("Images: split images (metadata + rootfs)", () => {
       }
     }))
 })
+
+describe("Images.uploadFrom (a fill callback)", () => {
+  const bytes = tarball(2_500_000)
+  const fingerprint = sha256(bytes)
+  const done = { status: "Success", status_code: 200, metadata: { fingerprint } }
+  const fillFrom = (source: Uint8Array) => {
+    let at = 0
+    return (buffer: Uint8Array) =>
+      Effect.sync(() => {
+        const n = Math.min(buffer.length, source.length - at)
+        buffer.set(source.subarray(at, at + n))
+        at += n
+        return n
+      })
+  }
+  const layer = mock([
+    route("POST", "/images", () => Effect.succeed(asyncAnswer(operation("up", done)))),
+    route("GET", "/operations/up/wait", () => Effect.succeed(sync(operation("up", done))))
+  ])
+
+  it.effect("without an upload path: the filled bytes go as chunks, hashed, with the size as Content-Length", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      expect(yield* images.uploadFrom(bytes.length, fillFrom(bytes), { filename: "f.tar" })).toBe(fingerprint)
+      const r = (yield* Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)).find((r) =>
+        r.method === "POST"
+      )!
+      expect(sha256(r.bytes!)).toBe(fingerprint)
+      expect(r.headers["content-type"]).toBe("application/octet-stream")
+      expect(r.headers["x-lxd-filename"]).toBe("f.tar")
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("a fill that ends early, or bytes LXD fingerprints otherwise, fail typed", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const short = yield* Effect.flip(images.uploadFrom(bytes.length + 10, fillFrom(bytes)))
+      expect(short._tag).toBe("InvalidArgument")
+      const other = bytes.slice()
+      other[0] = other[0]! ^ 1
+      const e = yield* Effect.flip(images.uploadFrom(other.length, fillFrom(other)))
+      expect(e).toMatchObject({ _tag: "ImageFingerprintMismatch", actual: fingerprint, direction: "upload" })
+      expect((yield* Effect.flip(images.uploadFrom(-1, fillFrom(bytes))))._tag).toBe("InvalidArgument")
+    }).pipe(Effect.provide(mock([
+      route("POST", "/images", () => Effect.succeed(asyncAnswer(operation("up", done)))),
+      route("GET", "/operations/up/wait", () => Effect.succeed(sync(operation("up", done)))),
+      route("DELETE", `/images/${fingerprint}`, () => Effect.succeed(sync({})))
+    ]))))
+})

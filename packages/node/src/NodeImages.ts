@@ -161,8 +161,8 @@ export const exportToDirectory = (
   }).pipe(Effect.scoped, Effect.withSpan("NodeImages.exportToDirectory"))
 
 /**
- * Uploads a unified image tarball from a local file (`POST /1.0/images`, **async**), read in 1 MiB chunks as it
- * is sent, with its size as `Content-Length`, and returns the fingerprint LXD gave it, checked against the
+ * Uploads a unified image tarball from a local file (`POST /1.0/images`, **async**), read straight into the
+ * transport's reused buffers as it is sent (`Images.uploadFrom`), with its size as `Content-Length`, and returns the fingerprint LXD gave it, checked against the
  * sha256 computed while sending. Options and errors as `Images.upload`, plus `SystemError` (local).
  *
  * @since 0.2.0
@@ -176,7 +176,7 @@ export const uploadFile = (
     yield* Tree.checkLocalPath("localPath", localPath)
     const images = yield* Images.Images
     const size = (yield* Tree.fs("stat", localPath, () => FsP.stat(localPath))).size
-    return yield* images.upload(Tree.readFile(localPath, CHUNK_BYTES), { ...options, size })
+    return yield* Tree.withFileReader(localPath, (read) => images.uploadFrom(size, read, options))
   }).pipe(Effect.withSpan("NodeImages.uploadFile"))
 
 /**

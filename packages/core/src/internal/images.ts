@@ -22,8 +22,9 @@ import {
   type LxdError,
   type ProtocolError
 } from "../LxdError.js"
+import type { Operation } from "../LxdSchema.js"
 import type * as Sha256 from "../Sha256.js"
-import { withStreamBody } from "./body.js"
+import { fillChunks, withStreamBody } from "./body.js"
 import { protocolError } from "./client.js"
 import * as Collection from "./collection.js"
 import * as Path from "./path.js"
@@ -50,6 +51,9 @@ const ambiguity = (fingerprint: string) => (error: LxdError): LxdError =>
 const UploadResult = Schema.Struct({ fingerprint: Schema.String })
 
 const encoder = new TextEncoder()
+
+/** Chunk size of `uploadFrom` when the transport has no upload path. */
+const UPLOAD_CHUNK_BYTES = 1024 * 1024
 
 /** How many chunks an export stream reads ahead of its consumer. */
 const READ_AHEAD = 2
@@ -205,13 +209,8 @@ export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service 
    * Sends an upload body whose image bytes went through `hash`, then checks the fingerprint LXD answers against
    * it (the image LXD stored goes when they differ) and creates the aliases.
    */
-  const sendUpload = <E>(
-    body: Stream.Stream<Uint8Array, E>,
-    contentType: string,
-    length: number | undefined,
-    hash: Sha256.Hash,
-    options: I.UploadOptions | undefined
-  ) =>
+  /** The upload request with the headers LXD reads (`InvalidArgument` for a bad filename or alias). */
+  const uploadRequest = (options: I.UploadOptions | undefined) =>
     Effect.gen(function*() {
       const filename = options?.filename
       if (filename !== undefined && !printable.test(filename)) {
@@ -224,13 +223,36 @@ export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service 
         headers["X-LXD-properties"] = new URLSearchParams(options.properties).toString()
       }
       const request: Request = { method: "POST", path: "/images", headers }
+      return request
+    })
+
+  const sendUpload = <E>(
+    body: Stream.Stream<Uint8Array, E>,
+    contentType: string,
+    length: number | undefined,
+    hash: Sha256.Hash,
+    options: I.UploadOptions | undefined
+  ) =>
+    Effect.gen(function*() {
+      const request = yield* uploadRequest(options)
       const result = yield* withStreamBody(
         body,
         contentType,
         length,
         (rawBody) => client.write({ ...request, rawBody })
       )
-      const answered = Schema.decodeUnknownOption(UploadResult)(result.operation?.metadata)
+      return yield* uploaded(request, result.operation, hash, options)
+    })
+
+  /** Checks the fingerprint the finished upload operation names against `hash`, then creates the aliases. */
+  const uploaded = (
+    request: Request,
+    operation: Operation | undefined,
+    hash: Sha256.Hash,
+    options: I.UploadOptions | undefined
+  ) =>
+    Effect.gen(function*() {
+      const answered = Schema.decodeUnknownOption(UploadResult)(operation?.metadata)
       if (Option.isNone(answered)) {
         return yield* protocolError(request, "the upload's operation does not name the image's fingerprint")
       }
@@ -251,6 +273,39 @@ export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service 
       for (const chunk of chunks) hash.update(chunk)
       return chunks
     })
+
+  const uploadFrom = <E>(
+    size: number,
+    fill: (buffer: Uint8Array) => Effect.Effect<number, E>,
+    options?: Omit<I.UploadOptions, "size">
+  ): Effect.Effect<string, LxdError | E> =>
+    Effect.gen(function*() {
+      if (!Number.isSafeInteger(size) || size < 0) {
+        return yield* new InvalidArgument({ argument: "size", value: size, reason: "must be a byte count" })
+      }
+      const request = yield* uploadRequest(options)
+      const hash = client.sha256.make()
+      const hashed = (buffer: Uint8Array) =>
+        Effect.map(fill(buffer), (n) => {
+          if (n > 0) hash.update(buffer.subarray(0, n))
+          return n
+        })
+      const raw = yield* client.upload(
+        { ...request, headers: { ...request.headers, "Content-Type": OCTET } },
+        size,
+        hashed
+      )
+      if (Option.isNone(raw)) {
+        // no upload path in the transport: the same bytes as a stream of fresh chunks
+        const chunks = fillChunks(size, UPLOAD_CHUNK_BYTES, fill)
+        return yield* sendUpload(hashing(chunks, hash), OCTET, size, hash, options)
+      }
+      const answer = raw.value
+      const operation = answer.type === "async" && answer.operation !== undefined
+        ? yield* client.waitFor(answer.operation)
+        : undefined
+      return yield* uploaded(request, operation, hash, options)
+    }).pipe(Effect.withSpan(span("uploadFrom")))
 
   const uploadSplit: I.Images.Service["uploadSplit"] = (parts, options) =>
     Effect.suspend(() => {
@@ -307,6 +362,7 @@ export const make = (client: LxdClient.Service, specs: Specs): I.Images.Service 
     exportParts: (fingerprint) => Stream.withSpan(exportStream(fingerprint), span("exportParts")),
     exportTo: (fingerprint, write) => Effect.withSpan(exportTo(fingerprint, write), span("exportTo")),
     upload,
+    uploadFrom,
     uploadSplit
   }
 }
