@@ -26,7 +26,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { startLab } from "./lab.js"
-import { entry, run } from "./process.js"
+import { entry, measureInChild, run } from "./process.js"
 import { median } from "./stats.js"
 
 const SELF = fileURLToPath(import.meta.url)
@@ -53,37 +53,27 @@ const fileStream = (file: string) =>
 // child: one transfer, measured
 
 const child = async ([mode, socket, arg]: ReadonlyArray<string>) => {
-  const runtime = ManagedRuntime.make(layerFor(socket!))
-  await runtime.runPromise(Effect.flatMap(LxdClient.LxdClient, (c) => c.server))
-  const gc = (globalThis as { gc?: () => void }).gc
-  gc?.()
-  gc?.()
-  const baseline = process.memoryUsage.rss()
-  let peak = baseline
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10)
-  const t0 = performance.now()
-  const bytes = await runtime.runPromise(Effect.gen(function*() {
-    const images = yield* Images.Images
-    if (mode === "export") {
-      let n = 0
-      yield* Stream.runForEach(images.export(arg!), (chunk) => Effect.sync(() => (n += chunk.length)))
-      return n
-    }
-    if (mode === "exportTo") {
-      let n = 0
-      yield* images.exportTo(arg!, (chunk) => Effect.sync(() => (n += chunk.bytes.length)))
-      return n
-    }
-    const size = fs.statSync(arg!).size
-    if (mode === "uploadFile") yield* NodeImages.uploadFile(arg!)
-    else yield* images.upload(fileStream(arg!), { size })
-    return size
-  }))
-  const ms = performance.now() - t0
-  clearInterval(timer)
-  peak = Math.max(peak, process.memoryUsage.rss())
-  await runtime.dispose()
-  process.stdout.write(JSON.stringify({ ms, rssMiB: (peak - baseline) / MiB, bytes }) + "\n")
+  await measureInChild(
+    layerFor(socket!),
+    Effect.flatMap(LxdClient.LxdClient, (c) => c.server),
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      if (mode === "export") {
+        let n = 0
+        yield* Stream.runForEach(images.export(arg!), (chunk) => Effect.sync(() => (n += chunk.length)))
+        return n
+      }
+      if (mode === "exportTo") {
+        let n = 0
+        yield* images.exportTo(arg!, (chunk) => Effect.sync(() => (n += chunk.bytes.length)))
+        return n
+      }
+      const size = fs.statSync(arg!).size
+      if (mode === "uploadFile") yield* NodeImages.uploadFile(arg!)
+      else yield* images.upload(fileStream(arg!), { size })
+      return size
+    })
+  )
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -538,20 +538,27 @@ cmd_install() {
   log "packages present: ${LAB_PACKAGES[*]}"
 }
 
-# Builds the busybox image tarball into $1 (unified format: metadata.yaml + rootfs/).
-build_image() {
-  local out=$1 name=$2 build arch
-  build=$(mktemp -d "$DIR/image-build.XXXXXX")
+# Writes an image's metadata.yaml to $1: this machine's architecture, release $2, description $3.
+write_metadata() {
+  local arch
   arch=$(uname -m)
-  cat >"$build/metadata.yaml" <<EOF
+  cat >"$1" <<EOF
 architecture: $arch
 creation_date: $(date +%s)
 properties:
   architecture: $arch
   os: busybox
-  release: "$(/bin/busybox | head -1 | awk '{print $2}' | tr -d v)"
-  description: "busybox lab image ($name, $DIR)"
+  release: "$2"
+  description: "$3"
 EOF
+}
+
+# Builds the busybox image tarball into $1 (unified format: metadata.yaml + rootfs/).
+build_image() {
+  local out=$1 name=$2 build
+  build=$(mktemp -d "$DIR/image-build.XXXXXX")
+  write_metadata "$build/metadata.yaml" "$(/bin/busybox | head -1 | awk '{print $2}' | tr -d v)" \
+    "busybox lab image ($name, $DIR)"
   local r="$build/rootfs"
   mkdir -p "$r"/{bin,sbin,dev,proc,sys,tmp,etc,root,var,run,usr/bin,usr/sbin}
   chmod 1777 "$r/tmp"
@@ -585,18 +592,9 @@ EOF
 # Builds a tiny split container image (lab-notes §7): $1 = metadata.yaml alone (tar.gz), $2 = a plain rootfs
 # tarball (tar.gz; a few files, enough for LXD to store and export it, not to boot it).
 build_split_image() {
-  local meta=$1 rootfs=$2 name=$3 build arch
+  local meta=$1 rootfs=$2 name=$3 build
   build=$(mktemp -d "$DIR/split-build.XXXXXX")
-  arch=$(uname -m)
-  cat >"$build/metadata.yaml" <<EOF
-architecture: $arch
-creation_date: $(date +%s)
-properties:
-  architecture: $arch
-  os: busybox
-  release: split
-  description: "split lab image ($name, $DIR)"
-EOF
+  write_metadata "$build/metadata.yaml" split "split lab image ($name, $DIR)"
   mkdir -p "$build/rootfs/etc" "$build/rootfs/bin"
   printf 'split\n' >"$build/rootfs/etc/hostname"
   head -c 65536 /dev/urandom >"$build/rootfs/bin/blob"

@@ -28,17 +28,17 @@ const chunked = (bytes: Uint8Array, size = 1000) => {
   for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size))
   return Stream.fromIterable(chunks)
 }
+const concat = (all: ReadonlyArray<Uint8Array>) => {
+  const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
+  let at = 0
+  for (const c of all) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
 const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
-  Effect.map(Stream.runCollect(stream), (chunks) => {
-    const all = Chunk.toReadonlyArray(chunks)
-    const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
-    let at = 0
-    for (const c of all) {
-      out.set(c, at)
-      at += c.length
-    }
-    return out
-  })
+  Effect.map(Stream.runCollect(stream), (chunks) => concat(Chunk.toReadonlyArray(chunks)))
 
 const image = (fingerprint: string) => ({
   fingerprint,
@@ -301,13 +301,7 @@ const multipart = (boundary: string, parts: ReadonlyArray<readonly [string, stri
     )
   }
   pieces.push(enc.encode(`--${boundary}--\r\n--${boundary}--\r\n`))
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of pieces) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  return concat(pieces)
 }
 
 describe("Images: split images (metadata + rootfs)", () => {
