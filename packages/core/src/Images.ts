@@ -2,8 +2,10 @@
  * Images (`/1.0/images`) and their aliases (`/1.0/images/aliases`): a collection on the shared shape
  * ({@link LxdResource.Collection}) without `create`/`rename` (an image is made by an upload, a publish or an
  * import, and is named by its content), plus what is its own: `getByAlias`, `refresh`, an `export` streamed and
- * checked against the fingerprint as the bytes flow, and an `upload` streamed from the caller and checked the
- * same way. Every call honours `LxdClient.withProject`.
+ * checked against the fingerprint as the bytes flow (`exportParts` / `exportTo` for split images too), and an
+ * `upload` streamed from the caller and checked the same way (`uploadFrom` from a fill callback, `uploadSplit`
+ * for a metadata and a rootfs tarball). Hashes go through the engine's `Sha256` (native under Node). Every call
+ * honours `LxdClient.withProject`.
  *
  * A fingerprint may be a unique prefix, as LXD accepts it; one that matches several images fails with
  * `AmbiguousFingerprint`.
