@@ -2,6 +2,7 @@
  * What the benchmarks that measure in child processes share: running a command to its end, and the entry point
  * that runs either the parent or (with `--child`) one measured child.
  */
+import { type Effect, type Layer, ManagedRuntime } from "effect"
 import { spawn } from "node:child_process"
 
 /** Runs `cmd` to its end, collecting its output. */
@@ -34,4 +35,31 @@ export const entry = (
       process.exitCode = 1
     })
   }
+}
+
+/**
+ * One measured transfer in a child process (`node --expose-gc`): builds the runtime, runs `warmUp`, collects
+ * garbage, takes the RSS baseline, samples `process.memoryUsage.rss()` every 10 ms while `work` runs (it returns
+ * the bytes moved), then prints `{ ms, rssMiB, bytes }` as one JSON line.
+ */
+export const measureInChild = async <R, E>(
+  layer: Layer.Layer<R, E>,
+  warmUp: Effect.Effect<unknown, unknown, R>,
+  work: Effect.Effect<number, unknown, R>
+): Promise<void> => {
+  const runtime = ManagedRuntime.make(layer)
+  await runtime.runPromise(warmUp)
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  gc?.()
+  const baseline = process.memoryUsage.rss()
+  let peak = baseline
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10)
+  const t0 = performance.now()
+  const bytes = await runtime.runPromise(work)
+  const ms = performance.now() - t0
+  clearInterval(timer)
+  peak = Math.max(peak, process.memoryUsage.rss())
+  await runtime.dispose()
+  process.stdout.write(JSON.stringify({ ms, rssMiB: (peak - baseline) / (1024 * 1024), bytes }) + "\n")
 }

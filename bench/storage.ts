@@ -19,7 +19,7 @@ import { Chunk, Effect, Layer, ManagedRuntime, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { startLab } from "./lab.js"
-import { entry, run } from "./process.js"
+import { entry, measureInChild, run } from "./process.js"
 import { median } from "./stats.js"
 
 const SELF = fileURLToPath(import.meta.url)
@@ -41,53 +41,43 @@ interface Measure {
 // child: one export, measured
 
 const child = async ([mode, socket]: ReadonlyArray<string>) => {
-  const runtime = ManagedRuntime.make(layerFor(socket!))
-  await runtime.runPromise(Effect.flatMap(LxdClient.LxdClient, (c) => c.server))
-  const gc = (globalThis as { gc?: () => void }).gc
-  gc?.()
-  gc?.()
-  const baseline = process.memoryUsage.rss()
-  let peak = baseline
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10)
-  const t0 = performance.now()
-  const bytes = await runtime.runPromise(Effect.gen(function*() {
-    const v = yield* StorageVolumes.StorageVolumes
-    const stream = v.backups.export("default", "custom", VOLUME, BACKUP)
-    if (mode === "whole") {
-      const chunks = yield* Stream.runCollect(stream)
-      const all = new Uint8Array(Chunk.reduce(chunks, 0, (n, c) => n + c.length))
-      let offset = 0
-      for (const c of chunks) {
-        all.set(c, offset)
-        offset += c.length
+  await measureInChild(
+    layerFor(socket!),
+    Effect.flatMap(LxdClient.LxdClient, (c) => c.server),
+    Effect.gen(function*() {
+      const v = yield* StorageVolumes.StorageVolumes
+      const stream = v.backups.export("default", "custom", VOLUME, BACKUP)
+      if (mode === "whole") {
+        const chunks = yield* Stream.runCollect(stream)
+        const all = new Uint8Array(Chunk.reduce(chunks, 0, (n, c) => n + c.length))
+        let offset = 0
+        for (const c of chunks) {
+          all.set(c, offset)
+          offset += c.length
+        }
+        createHash("sha256").update(all).digest("hex")
+        return all.length
       }
-      createHash("sha256").update(all).digest("hex")
-      return all.length
-    }
-    const hash = createHash("sha256")
-    let n = 0
-    if (mode === "exportTo") {
-      yield* v.backups.exportTo("default", "custom", VOLUME, BACKUP, (chunk) =>
+      const hash = createHash("sha256")
+      let n = 0
+      if (mode === "exportTo") {
+        yield* v.backups.exportTo("default", "custom", VOLUME, BACKUP, (chunk) =>
+          Effect.sync(() => {
+            hash.update(chunk)
+            n += chunk.length
+          }))
+        hash.digest("hex")
+        return n
+      }
+      yield* Stream.runForEach(stream, (chunk) =>
         Effect.sync(() => {
           hash.update(chunk)
           n += chunk.length
         }))
       hash.digest("hex")
       return n
-    }
-    yield* Stream.runForEach(stream, (chunk) =>
-      Effect.sync(() => {
-        hash.update(chunk)
-        n += chunk.length
-      }))
-    hash.digest("hex")
-    return n
-  }))
-  const ms = performance.now() - t0
-  clearInterval(timer)
-  peak = Math.max(peak, process.memoryUsage.rss())
-  await runtime.dispose()
-  process.stdout.write(JSON.stringify({ ms, rssMiB: (peak - baseline) / MiB, bytes }) + "\n")
+    })
+  )
 }
 
 // ---------------------------------------------------------------------------------------------------------------

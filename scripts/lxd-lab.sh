@@ -538,20 +538,27 @@ cmd_install() {
   log "packages present: ${LAB_PACKAGES[*]}"
 }
 
-# Builds the busybox image tarball into $1 (unified format: metadata.yaml + rootfs/).
-build_image() {
-  local out=$1 name=$2 build arch
-  build=$(mktemp -d "$DIR/image-build.XXXXXX")
+# Writes an image's metadata.yaml to $1: this machine's architecture, release $2, description $3.
+write_metadata() {
+  local arch
   arch=$(uname -m)
-  cat >"$build/metadata.yaml" <<EOF
+  cat >"$1" <<EOF
 architecture: $arch
 creation_date: $(date +%s)
 properties:
   architecture: $arch
   os: busybox
-  release: "$(/bin/busybox | head -1 | awk '{print $2}' | tr -d v)"
-  description: "busybox lab image ($name, $DIR)"
+  release: "$2"
+  description: "$3"
 EOF
+}
+
+# Builds the busybox image tarball into $1 (unified format: metadata.yaml + rootfs/).
+build_image() {
+  local out=$1 name=$2 build
+  build=$(mktemp -d "$DIR/image-build.XXXXXX")
+  write_metadata "$build/metadata.yaml" "$(/bin/busybox | head -1 | awk '{print $2}' | tr -d v)" \
+    "busybox lab image ($name, $DIR)"
   local r="$build/rootfs"
   mkdir -p "$r"/{bin,sbin,dev,proc,sys,tmp,etc,root,var,run,usr/bin,usr/sbin}
   chmod 1777 "$r/tmp"
@@ -579,6 +586,22 @@ EOF
 EOF
   tar --numeric-owner --owner=0 --group=0 -C "$build" -cf - metadata.yaml rootfs | gzip -1 >"$out.tmp"
   mv -f "$out.tmp" "$out"
+  rm -rf "$build"
+}
+
+# Builds a tiny split container image (lab-notes §7): $1 = metadata.yaml alone (tar.gz), $2 = a plain rootfs
+# tarball (tar.gz; a few files, enough for LXD to store and export it, not to boot it).
+build_split_image() {
+  local meta=$1 rootfs=$2 name=$3 build
+  build=$(mktemp -d "$DIR/split-build.XXXXXX")
+  write_metadata "$build/metadata.yaml" split "split lab image ($name, $DIR)"
+  mkdir -p "$build/rootfs/etc" "$build/rootfs/bin"
+  printf 'split\n' >"$build/rootfs/etc/hostname"
+  head -c 65536 /dev/urandom >"$build/rootfs/bin/blob"
+  tar --numeric-owner --owner=0 --group=0 -C "$build" -cf - metadata.yaml | gzip -1 >"$meta.tmp"
+  tar --numeric-owner --owner=0 --group=0 -C "$build/rootfs" -cf - . | gzip -1 >"$rootfs.tmp"
+  mv -f "$meta.tmp" "$meta"
+  mv -f "$rootfs.tmp" "$rootfs"
   rm -rf "$build"
 }
 
@@ -755,6 +778,10 @@ EOF
   lab_lxc image import -q "$tarball" --alias busybox >&2
   lab_lxc image info "$fingerprint" >/dev/null || die "imported image $fingerprint not found"
   log "image $fingerprint imported at +$(($(now_ms) - t0)) ms"
+  # a tiny split image (lab-notes §7), built on the spot, not imported: tests upload it
+  build_split_image "$DIR/split-meta.tar.gz" "$DIR/split-rootfs.tar.gz" "$name"
+  local split_fingerprint
+  split_fingerprint=$(cat "$DIR/split-meta.tar.gz" "$DIR/split-rootfs.tar.gz" | sha256sum | cut -d' ' -f1)
 
   if [[ $verify == 1 ]]; then
     local out
@@ -768,10 +795,11 @@ EOF
   trap - EXIT
 
   log "up in $(($(now_ms) - t0)) ms"
-  printf '{"dir":%s,"lxdDir":%s,"socket":%s,"https":%s,"serverCert":%s,"trustPassword":%s,"pid":%d,"image":"busybox","fingerprint":%s}\n' \
+  printf '{"dir":%s,"lxdDir":%s,"socket":%s,"https":%s,"serverCert":%s,"trustPassword":%s,"pid":%d,"image":"busybox","fingerprint":%s,"split":{"metadata":%s,"rootfs":%s,"fingerprint":%s}}\n' \
     "$(json_str "$DIR")" "$(json_str "$LXD_DIR_PATH")" "$(json_str "$LXD_DIR_PATH/unix.socket")" \
     "$(json_str "127.0.0.1:$port")" "$(json_str "$LXD_DIR_PATH/server.crt")" "$(json_str "$password")" \
-    "$pid" "$(json_str "$fingerprint")" >"$DIR/lab.json"
+    "$pid" "$(json_str "$fingerprint")" "$(json_str "$DIR/split-meta.tar.gz")" \
+    "$(json_str "$DIR/split-rootfs.tar.gz")" "$(json_str "$split_fingerprint")" >"$DIR/lab.json"
   cat "$DIR/lab.json" >&3
 }
 

@@ -2,15 +2,70 @@
  * Images for the contract suite, on both backends (the fake serves them from the same specs as the client): the
  * image the backend starts with found by alias and by a prefix of its fingerprint, its export hashing to its
  * fingerprint, its properties changed and put back with the ETag, aliases created, renamed, updated (`PUT`) and
- * deleted.
+ * deleted; a split image (a metadata tarball and a rootfs tarball made here) uploaded from two streams, its
+ * fingerprint sha256(metadata ‖ rootfs), exported as two parts named as LXD names them; an instance published
+ * as an image.
  */
 import { Files, Images, Instances } from "@effect-lxd/core"
-import { Effect, Stream } from "effect"
-import { createHash } from "node:crypto"
+import { Chunk, Effect, Stream } from "effect"
+import { execFileSync } from "node:child_process"
+import { createHash, randomBytes } from "node:crypto"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { expect } from "vitest"
 import type { Scenario } from "./scenarios.js"
 
+/** A tiny split image: `metadata.yaml` alone, and a rootfs of two files (one random: a fingerprint of its own). */
+const splitImage = () => {
+  const dir = mkdtempSync(join(tmpdir(), "contract-split-"))
+  try {
+    writeFileSync(
+      join(dir, "metadata.yaml"),
+      `architecture: x86_64\ncreation_date: ${Math.floor(Date.now() / 1000)}\nproperties:\n  os: contract\n`
+    )
+    mkdirSync(join(dir, "rootfs", "etc"), { recursive: true })
+    writeFileSync(join(dir, "rootfs", "etc", "hostname"), "split\n")
+    writeFileSync(join(dir, "rootfs", "random"), randomBytes(20_000))
+    execFileSync("tar", ["-czf", join(dir, "meta.tar.gz"), "-C", dir, "metadata.yaml"])
+    execFileSync("tar", ["-czf", join(dir, "rootfs.tar.gz"), "-C", join(dir, "rootfs"), "."])
+    return { metadata: readFileSync(join(dir, "meta.tar.gz")), rootfs: readFileSync(join(dir, "rootfs.tar.gz")) }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 export const imageScenarios: ReadonlyArray<Scenario> = [
+  {
+    name: "images: a split image up from two streams (fingerprint over both), exported as metadata then rootfs",
+    run: () =>
+      Effect.gen(function*() {
+        const images = yield* Images.Images
+        const { metadata, rootfs } = splitImage()
+        const expected = createHash("sha256").update(metadata).update(rootfs).digest("hex")
+        const fingerprint = yield* images.uploadSplit({
+          metadata: Stream.make(metadata.subarray(0, 100), metadata.subarray(100)),
+          rootfs: Stream.make(rootfs),
+          metadataSize: metadata.length,
+          rootfsSize: rootfs.length
+        })
+        yield* Effect.ensuring(
+          Effect.gen(function*() {
+            expect(fingerprint).toBe(expected)
+            expect((yield* images.get(fingerprint)).size).toBe(metadata.length + rootfs.length)
+            const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect(images.exportParts(fingerprint)))
+            expect([...new Set(chunks.map((c) => `${c.part}:${c.filename}`))]).toEqual([
+              `metadata:meta-${fingerprint}.tar.gz`,
+              `rootfs:${fingerprint}.tar.gz`
+            ])
+            const part = (name: string) => Buffer.concat(chunks.filter((c) => c.part === name).map((c) => c.bytes))
+            expect(part("metadata").equals(metadata)).toBe(true)
+            expect(part("rootfs").equals(rootfs)).toBe(true)
+          }),
+          Effect.ignore(images.delete(fingerprint))
+        )
+      })
+  },
   {
     name: "images: get by alias and prefix, export = fingerprint, properties with ETag, aliases rename/update/delete",
     run: ({ image }) =>

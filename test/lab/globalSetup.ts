@@ -16,6 +16,7 @@
  * after the teardown.
  */
 import { type ChildProcess, execFile, execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fsSync from "node:fs"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
@@ -272,8 +273,20 @@ const externalLab = async (socket: string): Promise<LabInfo> => {
   const pid = field(server, "metadata", "environment", "server_pid")
   const alias = await getJson(socket, `/1.0/images/aliases/${encodeURIComponent(image)}`)
   const fingerprint = field(alias, "metadata", "target")
+  const dir = process.env["LXD_LAB_DIR"] ?? path.dirname(lxdDir)
+  const splitMeta = path.join(dir, "split-meta.tar.gz")
+  const splitRootfs = path.join(dir, "split-rootfs.tar.gz")
+  const split = fsSync.existsSync(splitMeta) && fsSync.existsSync(splitRootfs)
+    ? {
+      metadata: splitMeta,
+      rootfs: splitRootfs,
+      fingerprint: createHash("sha256").update(fsSync.readFileSync(splitMeta)).update(fsSync.readFileSync(splitRootfs))
+        .digest("hex")
+    }
+    : undefined
   return {
-    dir: process.env["LXD_LAB_DIR"] ?? path.dirname(lxdDir),
+    ...(split === undefined ? {} : { split }),
+    dir,
     lxdDir,
     socket,
     https: typeof https === "string" ? https : "",

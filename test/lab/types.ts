@@ -20,6 +20,12 @@ export interface LabInfo {
   readonly image: string
   /** Fingerprint (sha256 of the tarball) of that image. */
   readonly fingerprint: string
+  /**
+   * A tiny split image the lab built beside the busybox tarball (not imported): its metadata tarball, its rootfs
+   * tarball and its fingerprint, sha256(metadata ‖ rootfs). Absent for cluster members and external labs
+   * without `split-meta.tar.gz` / `split-rootfs.tar.gz` in `LXD_LAB_DIR`.
+   */
+  readonly split?: { readonly metadata: string; readonly rootfs: string; readonly fingerprint: string } | undefined
 }
 
 const stringKeys = [

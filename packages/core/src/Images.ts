@@ -2,10 +2,12 @@
  * Images (`/1.0/images`) and their aliases (`/1.0/images/aliases`): a collection on the shared shape
  * ({@link LxdResource.Collection}) without `create`/`rename` (an image is made by an upload, a publish or an
  * import, and is named by its content), plus what is its own: `getByAlias`, `refresh`, an `export` streamed and
- * checked against the fingerprint as the bytes flow, and an `upload` streamed from the caller and checked the
- * same way; and images brought in from elsewhere ({@link ImportService}): `copyFrom` another LXD (pull, push or
- * relay) and `importFrom` a URL or an image server (LXD or simplestreams), each with an `…Operation` variant for
- * progress. Every call honours `LxdClient.withProject`.
+ * checked against the fingerprint as the bytes flow (`exportParts` / `exportTo` for split images too), and an
+ * `upload` streamed from the caller and checked the same way (`uploadFrom` from a fill callback, `uploadSplit`
+ * for a metadata and a rootfs tarball; hashes go through the engine's `Sha256`, native under Node); and images
+ * brought in from elsewhere ({@link ImportService}): `copyFrom` another LXD (pull, push or relay) and
+ * `importFrom` a URL or an image server (LXD or simplestreams), each with an `…Operation` variant for progress.
+ * Every call honours `LxdClient.withProject`.
  *
  * A fingerprint may be a unique prefix, as LXD accepts it; one that matches several images fails with
  * `AmbiguousFingerprint`.
@@ -324,6 +326,38 @@ export interface ImportService {
 }
 
 /**
+ * One piece of an export read with {@link Images.Service.exportParts}: the bytes of part `part` (`unified` for a
+ * one-file image; `metadata`, then `rootfs` or `rootfs.img` for a split one), in order, with the file name LXD
+ * gives that part (`Content-Disposition`). Each chunk is the caller's to keep.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ImageExportChunk {
+  readonly part: "unified" | "metadata" | "rootfs" | "rootfs.img"
+  readonly filename: string
+  readonly bytes: Uint8Array
+}
+
+/**
+ * The two tarballs of a split image for {@link Images.Service.uploadSplit}, read as they are sent, metadata
+ * first; with both sizes the body has a `Content-Length`, else it goes chunked.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SplitUpload<E> {
+  /** The metadata tarball (`metadata.yaml`, `templates/`). */
+  readonly metadata: Stream.Stream<Uint8Array, E>
+  /** The rootfs: a tarball (container) or a disk image (`virtual-machine`, sent as `rootfs.img`). */
+  readonly rootfs: Stream.Stream<Uint8Array, E>
+  /** `container` (default) or `virtual-machine`. */
+  readonly type?: "container" | "virtual-machine" | undefined
+  readonly metadataSize?: number | undefined
+  readonly rootfsSize?: number | undefined
+}
+
+/**
  * @since 0.2.0
  * @category tags
  */
@@ -368,11 +402,37 @@ export declare namespace Images {
     /**
      * The image's bytes as they arrive (`GET /1.0/images/{fingerprint}/export`, after a `GET` of the image for
      * its full fingerprint), hashed as they flow: when their sha256 is not the fingerprint, the stream fails
-     * with `ImageFingerprintMismatch` instead of ending. A unified image only for now: a split one (LXD answers
-     * `multipart/form-data`) fails with `InvalidArgument` before any byte. Errors also: `NotFound`,
+     * with `ImageFingerprintMismatch` instead of ending. A unified image only: a split one (LXD answers
+     * `multipart/form-data`) fails with `InvalidArgument` before any byte (read it with `exportParts`). Errors also: `NotFound`,
      * `AmbiguousFingerprint`, `ClientConnectionFailed` (the body cut short).
      */
     readonly export: (fingerprint: string) => Stream.Stream<Uint8Array, LxdError>
+    /**
+     * Any image's bytes as they arrive, each chunk tagged with its part (`GET /1.0/images/{fingerprint}/export`,
+     * after a `GET` of the image): a unified image is one part (`unified`); a split one, which LXD answers as
+     * `multipart/form-data`, is `metadata` then `rootfs` (`rootfs.img` for a VM), parsed as the body flows.
+     * sha256 over every part's bytes in order is checked against the fingerprint: on a difference the stream
+     * fails with `ImageFingerprintMismatch` after the last byte instead of ending.
+     *
+     * One stream of tagged chunks rather than a stream per part: the parts come one after the other on one
+     * connection, so a stream per part could only be read in order anyway (or be buffered), while here each
+     * part's bytes are pulled by the consumer as they come, memory stays bounded by a chunk, the fingerprint
+     * check covers both parts in one place, and unified and split images are read the same way (route by `part`:
+     * `Stream.groupAdjacentBy`, or a writer per part as {@link Images.Service.exportTo} allows). Errors also:
+     * `NotFound`, `AmbiguousFingerprint`, `ProtocolError` (a body that is not two parts named as LXD names them),
+     * `ClientConnectionFailed` (the body cut short).
+     */
+    readonly exportParts: (fingerprint: string) => Stream.Stream<ImageExportChunk, LxdError>
+    /**
+     * {@link Images.Service.exportParts} into a callback, for writing to files: a unified image goes through the
+     * transport's reused-buffer download when it has one, with no allocation per chunk, so each chunk's `bytes`
+     * are lent, valid only until `write` returns (copy what you keep). The same check (`ImageFingerprintMismatch`
+     * once every byte went through `write`) and errors, plus `write`'s own.
+     */
+    readonly exportTo: <E>(
+      fingerprint: string,
+      write: (chunk: ImageExportChunk) => Effect.Effect<void, E>
+    ) => Effect.Effect<void, LxdError | E>
     /**
      * Uploads a unified image tarball as it is read from `tarball` (`POST /1.0/images`,
      * `application/octet-stream`, **async**), never holding it whole, and returns its fingerprint: the one LXD
@@ -383,6 +443,30 @@ export declare namespace Images {
      */
     readonly upload: <E>(
       tarball: Stream.Stream<Uint8Array, E>,
+      options?: UploadOptions
+    ) => Effect.Effect<string, LxdError | E>
+    /**
+     * {@link Images.Service.upload} of a tarball of `size` bytes whose content `fill` provides: `fill` writes
+     * into the buffer it is given, from its start, and returns how many bytes it wrote. Where the transport has
+     * an upload path (the node unix socket) the buffers are reused, with no allocation per chunk (a buffer is
+     * filled again only once the connection took the bytes before); otherwise fresh chunks go as `upload` sends
+     * a stream. A `fill` that returns 0 before `size` bytes fails the upload. The same check and errors, plus
+     * `InvalidArgument` for a `size` that is not a byte count and `fill`'s own.
+     */
+    readonly uploadFrom: <E>(
+      size: number,
+      fill: (buffer: Uint8Array) => Effect.Effect<number, E>,
+      options?: Omit<UploadOptions, "size">
+    ) => Effect.Effect<string, LxdError | E>
+    /**
+     * Uploads a split image (`POST /1.0/images`, `multipart/form-data` with the part `metadata` first, then
+     * `rootfs`, or `rootfs.img` for a VM, as LXD requires; **async**), both parts streamed as they are read,
+     * never held whole, and returns its fingerprint, checked against sha256(metadata ‖ rootfs) computed while
+     * sending (`ImageFingerprintMismatch`, and the image LXD stored is deleted). Options and errors as
+     * {@link Images.Service.upload}.
+     */
+    readonly uploadSplit: <E>(
+      parts: SplitUpload<E>,
       options?: UploadOptions
     ) => Effect.Effect<string, LxdError | E>
   }

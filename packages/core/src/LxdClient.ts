@@ -22,6 +22,7 @@ import type { APIExtensionNotAvailable, ClientConnectionFailed, LxdError, Protoc
 import type { Operation, ServerInfo } from "./LxdSchema.js"
 import type { LxdWebSocket } from "./LxdTransport.js"
 import type { LxdTransport } from "./LxdTransport.js"
+import type * as Sha256 from "./Sha256.js"
 
 /**
  * One request to the API, relative to `/1.0`. Names inside `path` must already be validated and encoded
@@ -152,6 +153,12 @@ export declare namespace LxdClient {
     readonly transport: LxdTransport.Service
     /** Where requests go (`unix:/var/lib/lxd/unix.socket`, `https://host:8443`), for messages. */
     readonly endpoint: string
+    /**
+     * The SHA-256 every hash the services compute goes through (image exports and uploads): the
+     * `Sha256.Sha256` reference as it was when the engine was built (Node's transport layers provide the native
+     * one).
+     */
+    readonly sha256: Sha256.Sha256.Service
     /** A transport failure of `request` (a refused connection, a body cut short) as `ClientConnectionFailed`. */
     readonly connectionFailed: (request: Pick<Request, "method" | "path">) => (cause: unknown) => ClientConnectionFailed
     /**

@@ -211,6 +211,13 @@ export * as Profiles from "./Profiles.js"
 export * as Projects from "./Projects.js"
 
 /**
+ * The SHA-256 that image exports and uploads are checked with (a reference; Node provides its native one).
+ *
+ * @since 0.2.0
+ */
+export * as Sha256 from "./Sha256.js"
+
+/**
  * Server information and configuration.
  *
  * @since 0.1.0

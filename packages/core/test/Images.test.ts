@@ -28,17 +28,17 @@ const chunked = (bytes: Uint8Array, size = 1000) => {
   for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size))
   return Stream.fromIterable(chunks)
 }
+const concat = (all: ReadonlyArray<Uint8Array>) => {
+  const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
+  let at = 0
+  for (const c of all) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
 const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
-  Effect.map(Stream.runCollect(stream), (chunks) => {
-    const all = Chunk.toReadonlyArray(chunks)
-    const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
-    let at = 0
-    for (const c of all) {
-      out.set(c, at)
-      at += c.length
-    }
-    return out
-  })
+  Effect.map(Stream.runCollect(stream), (chunks) => concat(Chunk.toReadonlyArray(chunks)))
 
 const image = (fingerprint: string) => ({
   fingerprint,
@@ -149,12 +149,12 @@ describe("Images: the bytes are checked against the fingerprint", () => {
       })
     ]))))
 
-  it.effect("an intact export ends; a split image (multipart) is refused before any byte", () =>
+  it.effect("an intact export ends; a multipart answer that is not two parts is ProtocolError", () =>
     Effect.gen(function*() {
       const images = yield* Images.Images
       expect(yield* collect(images.export(fingerprint))).toEqual(bytes)
-      const e = yield* Effect.flip(Stream.runDrain(images.export("ab".repeat(32))))
-      expect(e._tag).toBe("InvalidArgument")
+      const e = yield* Effect.flip(Stream.runDrain(images.exportParts("ab".repeat(32))))
+      expect(e._tag).toBe("ProtocolError")
     }).pipe(Effect.provide(mock([
       route("GET", `/images/${fingerprint}`, () => Effect.succeed(sync(image(fingerprint)))),
       route("GET", `/images/${fingerprint}/export`, () => Effect.succeed(raw(bytes))),
@@ -283,5 +283,185 @@ describe("Images: fingerprints and aliases as LXD 5.0.2 has them", () => {
           }))
       ),
       route("PUT", "/images/aliases/a1", () => Effect.succeed(sync({})))
+    ]))))
+})
+
+/** A multipart body as LXD 5.0.2 exports a split image (the closing delimiter written twice, as LXD does). */
+const multipart = (boundary: string, parts: ReadonlyArray<readonly [string, string, Uint8Array]>) => {
+  const enc = new TextEncoder()
+  const pieces: Array<Uint8Array> = []
+  for (const [name, filename, bytes] of parts) {
+    pieces.push(
+      enc.encode(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${filename}"\r\n` +
+          "Content-Type: application/octet-stream\r\n\r\n"
+      ),
+      bytes,
+      enc.encode("\r\n")
+    )
+  }
+  pieces.push(enc.encode(`--${boundary}--\r\n--${boundary}--\r\n`))
+  return concat(pieces)
+}
+
+describe("Images: split images (metadata + rootfs)", () => {
+  const meta = tarball(3_001)
+  const rootfs = tarball(50_000).map((b) => b ^ 0x5a)
+  const both = new Uint8Array([...meta, ...rootfs])
+  const fingerprint = sha256(both)
+  const byPart = (chunks: ReadonlyArray<Images.ImageExportChunk>) => {
+    const out: Record<string, { filename: string; bytes: Array<number> }> = {}
+    for (const c of chunks) (out[c.part] ??= { filename: c.filename, bytes: [] }).bytes.push(...c.bytes)
+    return out
+  }
+
+  it.effect("on the fake: uploaded from two streams, exported as two parts (metadata first), sha256 over both", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const got = yield* images.uploadSplit(
+        { metadata: chunked(meta, 500), rootfs: chunked(rootfs, 4096), metadataSize: meta.length },
+        { filename: "split.tar.gz", aliases: ["split1"] }
+      )
+      expect(got).toBe(fingerprint)
+      expect((yield* images.getByAlias("split1")).size).toBe(both.length)
+      const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect(images.exportParts(fingerprint.slice(0, 10))))
+      expect([...new Set(chunks.map((c) => c.part))]).toEqual(["metadata", "rootfs"])
+      const parts = byPart(chunks)
+      expect(parts["metadata"]).toEqual({ filename: `meta-${fingerprint}.tar.gz`, bytes: [...meta] })
+      expect(parts["rootfs"]).toEqual({ filename: `${fingerprint}.tar.gz`, bytes: [...rootfs] })
+      // the callback form sees the same, and the unified export refuses a split image
+      const seen: Array<string> = []
+      yield* images.exportTo(fingerprint, (c) => Effect.sync(() => seen.push(c.part)))
+      expect(seen[0]).toBe("metadata")
+      expect(seen.at(-1)).toBe("rootfs")
+      expect((yield* Effect.flip(Stream.runDrain(images.export(fingerprint))))._tag).toBe("InvalidArgument")
+      // a unified image through exportParts is one part
+      const unified = yield* images.upload(chunked(tarball(2000)))
+      const one = Chunk.toReadonlyArray(yield* Stream.runCollect(images.exportParts(unified)))
+      expect(new Set(one.map((c) => c.part))).toEqual(new Set(["unified"]))
+      expect(one[0]!.filename).toBe(`${unified}.tar.gz`)
+    }).pipe(Effect.provide(Fake)))
+
+  it.effect("upload: multipart, metadata part first, rootfs.img for a VM, Content-Length from both sizes", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const got = yield* images.uploadSplit({
+        metadata: chunked(meta),
+        rootfs: chunked(rootfs),
+        type: "virtual-machine",
+        metadataSize: meta.length,
+        rootfsSize: rootfs.length
+      })
+      expect(got).toBe(fingerprint)
+      const r = (yield* Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)).find((r) =>
+        r.method === "POST"
+      )!
+      const type = r.headers["content-type"]!
+      expect(type).toMatch(/^multipart\/form-data; boundary=/)
+      expect(Number(r.headers["content-length"])).toBe(r.bytes!.length)
+      const text = new TextDecoder("latin1").decode(r.bytes)
+      expect(text.indexOf("name=\"metadata\"")).toBeLessThan(text.indexOf("name=\"rootfs.img\""))
+      expect(text).not.toContain("name=\"rootfs\"")
+    }).pipe(Effect.provide(mock([
+      route(
+        "POST",
+        "/images",
+        () =>
+          Effect.succeed(
+            asyncAnswer(operation("up", { status: "Success", status_code: 200, metadata: { fingerprint } }))
+          )
+      ),
+      route(
+        "GET",
+        "/operations/up/wait",
+        () => Effect.succeed(sync(operation("up", { status: "Success", status_code: 200, metadata: { fingerprint } })))
+      )
+    ]))))
+
+  const exportOf = (body: Uint8Array) =>
+    mock([
+      route("GET", `/images/${fingerprint}`, () => Effect.succeed(sync(image(fingerprint)))),
+      route("GET", `/images/${fingerprint}/export`, () =>
+        Effect.succeed(raw(body, { headers: { "content-type": "multipart/form-data; boundary=b0" } })))
+    ])
+
+  it.effect("export: LXD's body (closing delimiter twice) is read; one byte flipped fails ImageFingerprintMismatch", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const ok = byPart(Chunk.toReadonlyArray(yield* Stream.runCollect(images.exportParts(fingerprint))))
+      expect(ok["rootfs"]!.bytes).toEqual([...rootfs])
+      const flipped = rootfs.slice()
+      flipped[777] = flipped[777]! ^ 1
+      const e = yield* Effect.flip(
+        Effect.flatMap(Images.Images, (i) => Stream.runDrain(i.exportParts(fingerprint))).pipe(
+          Effect.provide(exportOf(multipart("b0", [["metadata", "m", meta], ["rootfs", "r", flipped]])))
+        )
+      )
+      expect(e).toMatchObject({ _tag: "ImageFingerprintMismatch", expected: fingerprint, direction: "export" })
+    }).pipe(Effect.provide(exportOf(multipart("b0", [["metadata", "m", meta], ["rootfs", "r", rootfs]])))))
+
+  it.effect("export: parts out of order, a third part, or one missing is ProtocolError", () =>
+    Effect.gen(function*() {
+      const cases = [
+        multipart("b0", [["rootfs", "r", rootfs], ["metadata", "m", meta]]),
+        multipart("b0", [["metadata", "m", meta], ["rootfs", "r", rootfs], ["extra", "x", meta]]),
+        multipart("b0", [["metadata", "m", both]])
+      ]
+      for (const body of cases) {
+        const e = yield* Effect.flip(
+          Effect.flatMap(Images.Images, (i) => Stream.runDrain(i.exportParts(fingerprint))).pipe(
+            Effect.provide(exportOf(body))
+          )
+        )
+        expect(e._tag).toBe("ProtocolError")
+      }
+    }))
+})
+
+describe("Images.uploadFrom (a fill callback)", () => {
+  const bytes = tarball(2_500_000)
+  const fingerprint = sha256(bytes)
+  const done = { status: "Success", status_code: 200, metadata: { fingerprint } }
+  const fillFrom = (source: Uint8Array) => {
+    let at = 0
+    return (buffer: Uint8Array) =>
+      Effect.sync(() => {
+        const n = Math.min(buffer.length, source.length - at)
+        buffer.set(source.subarray(at, at + n))
+        at += n
+        return n
+      })
+  }
+  const layer = mock([
+    route("POST", "/images", () => Effect.succeed(asyncAnswer(operation("up", done)))),
+    route("GET", "/operations/up/wait", () => Effect.succeed(sync(operation("up", done))))
+  ])
+
+  it.effect("without an upload path: the filled bytes go as chunks, hashed, with the size as Content-Length", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      expect(yield* images.uploadFrom(bytes.length, fillFrom(bytes), { filename: "f.tar" })).toBe(fingerprint)
+      const r = (yield* Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)).find((r) =>
+        r.method === "POST"
+      )!
+      expect(sha256(r.bytes!)).toBe(fingerprint)
+      expect(r.headers["content-type"]).toBe("application/octet-stream")
+      expect(r.headers["x-lxd-filename"]).toBe("f.tar")
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("a fill that ends early, or bytes LXD fingerprints otherwise, fail typed", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      const short = yield* Effect.flip(images.uploadFrom(bytes.length + 10, fillFrom(bytes)))
+      expect(short._tag).toBe("InvalidArgument")
+      const other = bytes.slice()
+      other[0] = other[0]! ^ 1
+      const e = yield* Effect.flip(images.uploadFrom(other.length, fillFrom(other)))
+      expect(e).toMatchObject({ _tag: "ImageFingerprintMismatch", actual: fingerprint, direction: "upload" })
+      expect((yield* Effect.flip(images.uploadFrom(-1, fillFrom(bytes))))._tag).toBe("InvalidArgument")
+    }).pipe(Effect.provide(mock([
+      route("POST", "/images", () => Effect.succeed(asyncAnswer(operation("up", done)))),
+      route("GET", "/operations/up/wait", () => Effect.succeed(sync(operation("up", done)))),
+      route("DELETE", `/images/${fingerprint}`, () => Effect.succeed(sync({})))
     ]))))
 })

@@ -13,6 +13,13 @@
 export * as NodeFiles from "./NodeFiles.js"
 
 /**
+ * Image files: an export written to a file or a directory (split images as two files), uploads from files.
+ *
+ * @since 0.2.0
+ */
+export * as NodeImages from "./NodeImages.js"
+
+/**
  * lxc's client configuration: remotes in `config.yml`, the client certificate, pinned server certificates.
  *
  * @since 0.2.0

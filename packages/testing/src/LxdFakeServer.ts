@@ -1,7 +1,8 @@
 /**
  * An in-memory fake LXD for tests: server info and extensions, operations (running, success, failure, cancel,
  * the ~5 s expiry), events as LXD emits them, profiles, projects, warnings, images and
- * aliases (a unified upload fingerprinted by its sha256, an export streaming its bytes), instances with their
+ * aliases (a unified or split upload fingerprinted by its sha256, an export of its bytes, a split image as
+ * `multipart/form-data`), instances with their
  * state transitions, snapshots, backups (export and import), logs, image metadata, templates and console log.
  * It answers at the REST level, so every effect-lxd service runs on it
  * unchanged; its collections are served from the same specs the client is made from. An endpoint it does not

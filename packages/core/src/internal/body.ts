@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
+import { InvalidArgument } from "../LxdError.js"
 
 /**
  * Sends `stream` as the body of the request `send` makes. The stream runs inside the transport, which reports
@@ -53,3 +54,30 @@ export const withStreamBody = <A, E, R, E2, R2>(
  */
 export const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
   Stream.runDrain(Stream.take(response.stream, 1)).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+
+/**
+ * A body of `size` bytes that `fill` writes into fresh buffers of at most `chunkBytes`, for a transport without
+ * a reused-buffer upload path; a `fill` that returns 0 before `size` bytes fails with `InvalidArgument`.
+ *
+ * @internal
+ */
+export const fillChunks = <E>(
+  size: number,
+  chunkBytes: number,
+  fill: (buffer: Uint8Array) => Effect.Effect<number, E>
+): Stream.Stream<Uint8Array, E | InvalidArgument> => {
+  let left = size
+  return Stream.repeatEffectOption(Effect.suspend(() => {
+    if (left === 0) return Effect.fail(Option.none())
+    const buffer = new Uint8Array(Math.min(chunkBytes, left))
+    return Effect.flatMap(Effect.mapError(fill(buffer), Option.some), (n) => {
+      if (n <= 0) {
+        return Effect.fail(Option.some<E | InvalidArgument>(
+          new InvalidArgument({ argument: "fill", value: size, reason: `the body ended after ${size - left} bytes` })
+        ))
+      }
+      left -= n
+      return Effect.succeed(buffer.subarray(0, n))
+    })
+  }))
+}

@@ -30,6 +30,7 @@ import {
   type JsonResponse,
   LxdTransport
 } from "../LxdTransport.js"
+import { Sha256 } from "../Sha256.js"
 import { excerpt, formatParseError, preview } from "./bounded.js"
 import * as Envelope from "./envelope.js"
 import * as Events from "./events.js"
@@ -145,6 +146,7 @@ const jsonBody = (request: Request): string | undefined | InvalidArgument => {
 /** @internal */
 export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effect.gen(function*() {
   const transport = yield* LxdTransport
+  const sha256 = yield* Sha256
   const http = transport.http
 
   /** The query string of a request in the fiber's project and target (`CurrentProject`, `CurrentTarget`). */
@@ -369,6 +371,7 @@ export const make: Effect.Effect<LxdClient.Service, never, LxdTransport> = Effec
   return {
     transport,
     endpoint: transport.endpoint,
+    sha256,
     connectionFailed: (req) => connectionFailed(transport.endpoint, req),
     request,
     requestRaw,

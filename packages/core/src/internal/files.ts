@@ -14,7 +14,7 @@ import * as Stream from "effect/Stream"
 import type * as F from "../Files.js"
 import type { LxdClient, Request } from "../LxdClient.js"
 import { InvalidArgument, type LxdError } from "../LxdError.js"
-import { discard, withStreamBody } from "./body.js"
+import { discard, fillChunks, withStreamBody } from "./body.js"
 import { excerpt, PATH_MAX } from "./bounded.js"
 import * as Bytes from "./bytes.js"
 import { protocolError } from "./client.js"
@@ -373,24 +373,7 @@ export const make = (client: LxdClient.Service): F.Files.Service => {
       const request = yield* putRequest(instance, path, options)
       if (Option.isSome(yield* client.upload(request, size, fill))) return
       // no upload path in the transport: the same bytes as a stream of fresh chunks
-      let left = size
-      const chunks = Stream.repeatEffectOption(Effect.suspend(() => {
-        if (left === 0) return Effect.fail(Option.none())
-        const buffer = new Uint8Array(Math.min(UPLOAD_CHUNK_BYTES, left))
-        return Effect.flatMap(Effect.mapError(fill(buffer), Option.some), (n) => {
-          if (n <= 0) {
-            return Effect.fail(Option.some<LxdError | E>(
-              new InvalidArgument({
-                argument: "fill",
-                value: size,
-                reason: `the body ended after ${size - left} bytes`
-              })
-            ))
-          }
-          left -= n
-          return Effect.succeed(buffer.subarray(0, n))
-        })
-      }))
+      const chunks = fillChunks(size, UPLOAD_CHUNK_BYTES, fill)
       yield* put(instance, path, chunks, { ...options, size })
     })
 

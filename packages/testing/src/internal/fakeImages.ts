@@ -3,14 +3,18 @@
  * is an image's own, as LXD 5.0.2 has it: a fingerprint prefix accepted when it is unique (500 `More than one
  * image matches` when it is not), `aliases` computed from the alias collection (and deleted with the image), an
  * alias refused for an image that is not there (404), an upload (`POST /images`, `application/octet-stream`:
- * the fingerprint is the sha256 of the bytes, a duplicate fails the operation) and an export streaming the bytes
- * uploaded. A project without `features.images` uses the images of `default`.
+ * the fingerprint is the sha256 of the bytes; or `multipart/form-data` with `metadata` then `rootfs` /
+ * `rootfs.img`: sha256(metadata ‖ rootfs); a duplicate fails the operation) and an export of the bytes uploaded,
+ * a split image as `multipart/form-data` with LXD's part names and file names. A project without `features.images` uses the images of `default`.
  *
  * @internal
  */
 import * as Images from "@effect-lxd/core/Images"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Multipart from "@effect/platform/Multipart"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry, putEntry, removeEntry, type Target } from "./fakeCollection.js"
 import { type FakeEntry, type FakeState, key, NEVER, now, OpFailure, sha256, startOperation, uuid } from "./fakeCore.js"
@@ -68,10 +72,67 @@ export const imagesOf = (state: FakeState, project: string): ReadonlyArray<FakeE
 
 const header = (r: M.MockRequest, name: string): string | undefined => r.headers[name.toLowerCase()]
 
+/** What an image upload holds: one tarball, or a split image's two parts in order. */
+type Blob = Uint8Array | { readonly metadata: Uint8Array; readonly rootfs: Uint8Array; readonly rootfsName: string }
+
+const concat = (parts: ReadonlyArray<Uint8Array>) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** A split upload's parts, as LXD reads them: `metadata` first, then `rootfs` or `rootfs.img`, nothing else. */
+const splitUpload = (
+  contentType: string,
+  bytes: Uint8Array
+): Effect.Effect<Exclude<Blob, Uint8Array> | undefined> =>
+  Stream.make(bytes).pipe(
+    Stream.pipeThroughChannel(Multipart.makeChannel<never>({ "content-type": contentType })),
+    Stream.mapEffect((part): Effect.Effect<readonly [string, Uint8Array], unknown> =>
+      Multipart.isFile(part)
+        ? Effect.map(part.contentEffect, (b): readonly [string, Uint8Array] => [part.key, b])
+        : Effect.fail(part.key)
+    ),
+    Stream.runCollect,
+    Effect.map((chunk): ReadonlyArray<readonly [string, Uint8Array]> => Chunk.toReadonlyArray(chunk)),
+    Effect.orElseSucceed((): ReadonlyArray<readonly [string, Uint8Array]> => []),
+    Effect.map((parts) => {
+      const [meta, rootfs] = parts
+      return parts.length === 2 && meta !== undefined && rootfs !== undefined && meta[0] === "metadata" &&
+          (rootfs[0] === "rootfs" || rootfs[0] === "rootfs.img")
+        ? { metadata: meta[1], rootfs: rootfs[1], rootfsName: rootfs[0] }
+        : undefined
+    })
+  )
+
+/** A split image's export as LXD 5.0.2 writes it (file names `meta-<fp>.tar.gz`, `<fp>.tar.gz`). */
+const splitExport = (fingerprint: string, blob: Exclude<Blob, Uint8Array>): M.MockResponse => {
+  const boundary = `fake${fingerprint.slice(0, 24)}`
+  const encoder = new TextEncoder()
+  const head = (name: string, filename: string) =>
+    encoder.encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${filename}"\r\n` +
+        `Content-Type: application/octet-stream\r\n\r\n`
+    )
+  const body = concat([
+    head("metadata", `meta-${fingerprint}.tar.gz`),
+    blob.metadata,
+    encoder.encode("\r\n"),
+    head(blob.rootfsName, `${fingerprint}.tar.gz`),
+    blob.rootfs,
+    encoder.encode(`\r\n--${boundary}--\r\n`)
+  ])
+  return M.raw(body, { headers: { "content-type": `multipart/form-data; boundary=${boundary}` } })
+}
+
 /** @internal */
 export const imageRoutes = (state: FakeState): Array<Route> => {
   // the bytes of each uploaded image (per fake), by project and fingerprint
-  const blobs = new Map<string, Uint8Array>()
+  const blobs = new Map<string, Blob>()
   const blobKey = (project: string, fingerprint: string) => `${project}/${fingerprint}`
   // the image the fake starts with: some bytes (not a real tarball), fingerprinted as LXD does, exportable
   const busyboxBytes = new TextEncoder().encode("busybox fake image: not a real tarball\n")
@@ -197,35 +258,44 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
     })
 
   const upload = (r: M.MockRequest) =>
-    Effect.suspend(() => {
+    Effect.gen(function*() {
       const type = header(r, "content-type") ?? ""
-      if (type.startsWith("application/json")) return create(r)
-      if (!type.startsWith("application/octet-stream")) {
-        return fail(400, "the fake takes unified image uploads (application/octet-stream) only")
-      }
+      if (type.startsWith("application/json")) return yield* create(r)
       const bytes = r.bytes ?? new Uint8Array(0)
+      let blob: Blob
+      if (type.startsWith("multipart/form-data")) {
+        const split = yield* splitUpload(type, bytes)
+        if (split === undefined) return yield* fail(400, "Invalid multipart image")
+        blob = split
+      } else if (type.startsWith("application/octet-stream")) {
+        blob = bytes.slice()
+      } else {
+        return yield* fail(400, "the fake takes image uploads (octet-stream or multipart) only")
+      }
+      const all = blob instanceof Uint8Array ? blob : concat([blob.metadata, blob.rootfs])
       const project = imagesProject(state, projectOf(r))
-      const fingerprint = sha256(bytes)
+      const fingerprint = sha256(all)
       const properties = Object.fromEntries(new URLSearchParams(header(r, "X-LXD-properties") ?? ""))
       const isPublic = ["1", "true"].includes(header(r, "X-LXD-public") ?? "")
       const work = Effect.suspend(() => {
         if (findEntry(state, Images.spec, project, [], fingerprint) !== undefined) {
           return Effect.fail(new OpFailure("Image with same fingerprint already exists"))
         }
-        blobs.set(blobKey(project, fingerprint), bytes.slice())
+        blobs.set(blobKey(project, fingerprint), blob)
         const value = imageJson(fingerprint, {
           filename: header(r, "X-LXD-filename") ?? "",
-          size: bytes.length,
+          size: all.length,
           properties,
-          public: isPublic
+          public: isPublic,
+          type: blob instanceof Uint8Array || blob.rootfsName === "rootfs" ? "container" : "virtual-machine"
         })
         putEntry(state, Images.spec, { project, parents: [], name: fingerprint, value })
-        return Effect.succeed({ fingerprint, size: String(bytes.length) })
+        return Effect.succeed({ fingerprint, size: String(all.length) })
       })
-      return startOperation(state, project, {
+      return yield* startOperation(state, project, {
         description: "Downloading image",
         resources: { images: [`/1.0/images/${fingerprint}`] },
-        metadata: { fingerprint, size: String(bytes.length) }
+        metadata: { fingerprint, size: String(all.length) }
       }, work)
     })
 
@@ -234,6 +304,9 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
       const project = imagesProject(state, projectOf(r))
       const found = matching(state, project, r.params.fingerprint ?? "")
       const bytes = found.length === 1 ? blobs.get(blobKey(project, found[0]!.name)) : undefined
+      if (bytes !== undefined && !(bytes instanceof Uint8Array)) {
+        return Effect.succeed(splitExport(found[0]!.name, bytes))
+      }
       return bytes === undefined
         ? fail(404, "Image not found")
         : Effect.succeed(M.raw(bytes.slice(), {
