@@ -41,7 +41,7 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
       if (entry === undefined) return Effect.fail(new OpFailure("Cluster member not found"))
       const evacuated = entry.value.status === "Evacuated"
       if (action === "evacuate" && evacuated) return Effect.fail(new OpFailure("Cluster member is already evacuated"))
-      if (action === "restore" && !evacuated) return Effect.fail(new OpFailure("Cluster member is not evacuated"))
+      if (action === "restore" && !evacuated) return Effect.fail(new OpFailure("Cluster member is already restored"))
       entry.value = {
         ...entry.value,
         status: action === "evacuate" ? "Evacuated" : "Online",
