@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Certificates from "./Certificates.js"
 import * as Cluster from "./Cluster.js"
 import * as ClusterMembers from "./ClusterMembers.js"
+import * as ClusterServices from "./ClusterServices.js"
 import * as Containers from "./Containers.js"
 import * as Events from "./Events.js"
 import * as Exec from "./Exec.js"
@@ -46,6 +47,7 @@ export type Services =
   | Certificates.Certificates
   | Cluster.Cluster
   | ClusterMembers.ClusterMembers
+  | ClusterServices.ClusterServices
   | Instances.Instances
   | Containers.Containers
   | Files.Files
@@ -80,6 +82,7 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     Certificates.layer,
     Cluster.layer,
     ClusterMembers.layer,
+    ClusterServices.layer,
     Instances.layer,
     Containers.layer,
     Files.layer,
