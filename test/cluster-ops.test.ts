@@ -4,12 +4,15 @@
  * (`Cluster.join`) and shows `Online`; a member is renamed (and read by its new name), refused removal while
  * it has an instance (typed), removed, rejoined, and force-removed; an evacuation interrupted mid-way (its scope
  * closed) leaves no operation running on any member and the member `Evacuated` (LXD cannot cancel it), and
- * restores. The shared lab daemons are not used.
+ * restores. First, the cluster contract (`test/contract/cluster.ts`: members, evacuate/restore, the Cinder view)
+ * runs against the fake and against this cluster. The shared lab daemons are not used.
  */
 import { Certificates, Cluster, ClusterMembers, Instances, Lxd, LxdClient, Operations, Server } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
+import { LxdFakeServer } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schedule } from "effect"
+import { clusterScenarios } from "./contract/cluster.js"
 import { useClusterLab } from "./lab/cluster.js"
 import { freePorts } from "./lab/globalSetup.js"
 import { usePrivateLab } from "./lab/private.js"
@@ -75,6 +78,22 @@ const joinSpare = (name: string) =>
       })).pipe(Effect.provide(onSpare()), Effect.exit)
     return { joined, ms: Date.now() - started, token }
   })
+
+const contractBackends = [
+  {
+    name: "fake",
+    layer: () => Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer({ clusterMembers: ["m1", "m2", "m3"] })))
+  },
+  { name: "lxd", layer: () => member(0) }
+] as const
+
+for (const backend of contractBackends) {
+  describe(`cluster contract against ${backend.name}`, () => {
+    for (const scenario of clusterScenarios) {
+      it.live(scenario.name, () => scenario.run({ image: "busybox" }).pipe(Effect.provide(backend.layer())), 120_000)
+    }
+  })
+}
 
 describe("cluster operations (join, rename, remove)", () => {
   it.live(

@@ -89,7 +89,9 @@ export const usePrivateLab = (name: string, options: { readonly bare?: boolean }
     if (dir === undefined) return
     const d = dir
     dir = undefined
+    const t0 = Date.now()
     await execFileP("bash", [script, "down", d], { env: env(), timeout: 120_000 })
+    if (options.bare === true) process.stdout.write(`bare lab ${name}: down ${Date.now() - t0} ms\n`)
   }, 180_000)
   const info = () => {
     if (current === undefined) throw new Error(`private lab ${name} is not up (did beforeAll fail?)`)
