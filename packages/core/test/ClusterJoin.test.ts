@@ -48,24 +48,27 @@ const layer = (extensions: ReadonlyArray<string>) =>
 
 const puts = requests.pipe(Effect.map((rs) => rs.filter((r) => r.method === "PUT").map((r) => r.body)))
 
+/** Joins with the token and the PEM (plus `options`) and answers the one `PUT /1.0/cluster` body sent. */
+const joinSent = (options: Partial<Cluster.ClusterJoin>) =>
+  Effect.gen(function*() {
+    const t = token()
+    yield* Effect.flatMap(Cluster.Cluster, (c) =>
+      c.join({ token: t, clusterCertificate: PEM, serverAddress: "10.0.0.4:8443", ...options }))
+    return { sent: yield* puts, token: t }
+  })
+
+const base = { enabled: true, server_address: "10.0.0.4:8443", cluster_certificate: PEM }
+
 describe("Cluster.join on the mock", () => {
   it.effect("sends what lxd init sends (token as cluster_password on 5.0.2) and waits for the operation", () =>
     Effect.gen(function*() {
-      const cluster = yield* Cluster.Cluster
-      const t = token()
-      yield* cluster.join({
-        token: t,
-        clusterCertificate: PEM,
-        serverAddress: "10.0.0.4:8443",
-        memberConfig: [{ entity: "storage-pool", name: "default", key: "source", value: "" }]
-      })
-      expect(yield* puts).toEqual([{
+      const memberConfig = [{ entity: "storage-pool", name: "default", key: "source", value: "" }]
+      const { sent, token: t } = yield* joinSent({ memberConfig })
+      expect(sent).toEqual([{
+        ...base,
         server_name: "m4",
-        enabled: true,
-        server_address: "10.0.0.4:8443",
         cluster_address: "10.0.0.1:8443",
-        cluster_certificate: PEM,
-        member_config: [{ entity: "storage-pool", name: "default", key: "source", value: "" }],
+        member_config: memberConfig,
         cluster_password: t
       }])
       expect((yield* requests).some((r) => r.path === "/operations/join1/wait")).toBe(true)
@@ -73,21 +76,11 @@ describe("Cluster.join on the mock", () => {
 
   it.effect("with explicit_trust_token the token goes in cluster_token; serverName and clusterAddress override", () =>
     Effect.gen(function*() {
-      const cluster = yield* Cluster.Cluster
-      const t = token()
-      yield* cluster.join({
-        token: t,
-        clusterCertificate: PEM,
-        serverAddress: "10.0.0.4:8443",
-        serverName: "other",
-        clusterAddress: "10.0.0.2:8443"
-      })
-      expect(yield* puts).toEqual([{
+      const { sent, token: t } = yield* joinSent({ serverName: "other", clusterAddress: "10.0.0.2:8443" })
+      expect(sent).toEqual([{
+        ...base,
         server_name: "other",
-        enabled: true,
-        server_address: "10.0.0.4:8443",
         cluster_address: "10.0.0.2:8443",
-        cluster_certificate: PEM,
         member_config: [],
         cluster_token: t
       }])
