@@ -150,7 +150,7 @@ export declare namespace ClusterMembers {
    * `listNames`, `list`, `get`, `getWithEtag`, `exists`, `replace`, `update`, `modify`, `rename`, `delete` on
    * `/1.0/cluster/members`, plus evacuate/restore and join tokens. Errors as for every collection; LXD refuses
    * to drop a voter's `database` role and to remove the last member with `BadRequest`; a rename onto a member's
-   * name is `Conflict`; a standalone server answers `BadRequest` ("Server isn't part of a cluster").
+   * name is `Conflict`; a standalone server answers `LxdApiError` (5.0.2: 500, "Server is not clustered").
    *
    * @since 0.2.0
    * @category models

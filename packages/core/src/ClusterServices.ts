@@ -98,8 +98,8 @@ export class ClusterServices
 export declare namespace ClusterServices {
   /**
    * Cinder's clusters API over the cluster's members. Every method reads `GET
-   * /1.0/cluster/members?recursion=1` (extension `clustering`); a standalone server has no members (`list` is
-   * empty, `show` fails with `BadRequest` "Server isn't part of a cluster").
+   * /1.0/cluster/members?recursion=1` (extension `clustering`); on a standalone server every method fails
+   * with `LxdApiError` (5.0.2: status 500, "Server is not clustered").
    *
    * @since 0.2.0
    * @category models

@@ -35,10 +35,11 @@ describe("ClusterServices on the fake", () => {
       expect(yield* services.show("m2")).toEqual(detail[1])
       expect(tagOf(yield* Effect.exit(services.show("m9")))).toBe("NotFound")
       expect(tagOf(yield* Effect.exit(services.show("a/b")))).toBe("InvalidArgument")
-      // a standalone server has no services
-      expect(
-        yield* Effect.flatMap(ClusterServices.ClusterServices, (s) => s.list()).pipe(Effect.provide(fake()))
-      ).toEqual([])
+      // a standalone server answers 500 "Server is not clustered", as 5.0.2 does
+      const alone = yield* Effect.flatMap(ClusterServices.ClusterServices, (s) => Effect.exit(s.list())).pipe(
+        Effect.provide(fake())
+      )
+      expect(tagOf(alone)).toBe("LxdApiError")
     }).pipe(Effect.provide(fake(["m1", "m2", "m3"]))))
 
   it.effect("disable with a reason: Evacuated, reason in user.disabled_reason, description kept; enable undoes it", () =>
