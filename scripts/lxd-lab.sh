@@ -5,6 +5,7 @@
 #   bash scripts/lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
 #   bash scripts/lxd-lab.sh restart DIR [--debug]
 #   bash scripts/lxd-lab.sh down DIR
+#   bash scripts/lxd-lab.sh bare-up DIR [--name NAME]
 #   bash scripts/lxd-lab.sh cluster-up DIR --https-ports P1,P2,P3 [--name NAME]
 #   bash scripts/lxd-lab.sh cluster-down DIR
 #
@@ -805,6 +806,50 @@ EOF
 
 # --- cluster ---------------------------------------------------------------------------------------------
 
+# A bare daemon in DIR (set_dirs first): its own LXD_DIR (folder mode 0755), nothing initialised (no pool, no
+# network, no HTTPS listener), as a server about to join a cluster must be. Sets DAEMON_PID.
+start_bare() {
+  mkdir -p "$DIR"
+  chmod 0755 "$DIR"
+  touch "$DIR/$LAB_MARKER"
+  mkdir -m 0711 "$LXD_DIR_PATH"
+  mkdir -p "$DIR/lxc-client"
+  printf 'default-remote: local\n' >"$DIR/lxc-client/config.yml"
+  start_daemon "$1"
+}
+
+# `bare-up DIR [--name NAME]`: a bare daemon (start_bare), e.g. to join a cluster through the API. Prints one
+# JSON line like `up`'s, with `https`, `trustPassword`, `image` and `fingerprint` empty. `down DIR` removes it.
+cmd_bare_up() {
+  set_dirs "${1:-}"
+  shift || true
+  local name=""
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --name) name=${2:-}; shift 2 || usage ;;
+      --name=*) name=${1#*=}; shift ;;
+      *) usage ;;
+    esac
+  done
+  [[ -n "$name" ]] || name=$(basename -- "$DIR")
+  PROG="lxd-lab[$name]"
+  [[ "$(id -u)" == 0 ]] || die "must run as root (LXD needs it)"
+  ((${#LXD_DIR_PATH} + 12 < 108)) || die "LXD_DIR path too long for a unix socket: $LXD_DIR_PATH"
+  exec 3>&1 1>&2 </dev/null
+  local t0
+  t0=$(now_ms)
+  ensure_packages
+  [[ ! -e "$LXD_DIR_PATH" ]] || die "$LXD_DIR_PATH exists already"
+  trap up_failed EXIT
+  start_bare "$t0"
+  trap - EXIT
+  log "bare daemon $DAEMON_PID up in $(($(now_ms) - t0)) ms"
+  printf '{"dir":%s,"lxdDir":%s,"socket":%s,"https":"","serverCert":%s,"trustPassword":"","pid":%d,"image":"","fingerprint":""}\n' \
+    "$(json_str "$DIR")" "$(json_str "$LXD_DIR_PATH")" "$(json_str "$LXD_DIR_PATH/unix.socket")" \
+    "$(json_str "$LXD_DIR_PATH/server.crt")" "$DAEMON_PID" >"$DIR/lab.json"
+  cat "$DIR/lab.json" >&3
+}
+
 # `cluster-up DIR --https-ports P1,P2,P3 [--name NAME]`: a three-member cluster on loopback (lab-notes §5).
 # Member 1 is a normal lab (`up DIR/m1`) on which clustering is enabled; members 2 and 3 are bare daemons
 # (DIR/m2, DIR/m3) joined with a token from member 1 through `lxd init --preseed`. Prints one JSON line:
@@ -857,13 +902,7 @@ cmd_cluster_up() {
     set_dirs "$root/m1"
     token=$(lab_lxc cluster add "$member" -q)
     set_dirs "$root/$member"
-    mkdir -p "$DIR"
-    chmod 0755 "$DIR"
-    touch "$DIR/$LAB_MARKER"
-    mkdir -m 0711 "$LXD_DIR_PATH"
-    mkdir -p "$DIR/lxc-client"
-    printf 'default-remote: local\n' >"$DIR/lxc-client/config.yml"
-    start_daemon "$t0"
+    start_bare "$t0"
     pid=$DAEMON_PID
     lab_lxd init --preseed >&2 <<EOF
 cluster:
@@ -943,6 +982,7 @@ main() {
     up) cmd_up "$@" ;;
     restart) cmd_restart "$@" ;;
     down) cmd_down "$@" ;;
+    bare-up) cmd_bare_up "$@" ;;
     cluster-up) cmd_cluster_up "$@" ;;
     cluster-down) cmd_cluster_down "$@" ;;
     -h | --help | help) usage ;;

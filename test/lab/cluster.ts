@@ -84,7 +84,9 @@ export const useClusterLab = (name: string): ClusterLab => {
     if (dir === undefined) return
     const d = dir
     dir = undefined
+    const t0 = Date.now()
     await execFileP("bash", [script, "cluster-down", d], { env: env(), timeout: 180_000 })
+    process.stdout.write(`cluster lab ${name}: cluster-up ${took} ms, cluster-down ${Date.now() - t0} ms\n`)
   }, 200_000)
   return {
     members: () => {

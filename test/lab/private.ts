@@ -6,6 +6,9 @@
  *
  *   const lab = usePrivateLab("resume")
  *   it("...", async () => { await lab.kill(); await lab.restart(); lab.info().socket })
+ *
+ * With `{ bare: true }` the daemon is bare (`lxd-lab.sh bare-up`: nothing initialised, no HTTPS listener, no
+ * image; its `https` is empty), as a server about to join a cluster must be.
  */
 import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -50,7 +53,7 @@ const gone = (pid: number): boolean => {
 }
 
 /** Starts a private daemon for this file (in `beforeAll`) and tears it down whatever happens. */
-export const usePrivateLab = (name: string): PrivateLab => {
+export const usePrivateLab = (name: string, options: { readonly bare?: boolean } = {}): PrivateLab => {
   let current: LabInfo | undefined
   let dir: string | undefined
   const downSync = () => {
@@ -74,6 +77,10 @@ export const usePrivateLab = (name: string): PrivateLab => {
       : os.tmpdir()
     dir = fs.mkdtempSync(path.join(base, `effect-lxd-${name}-`))
     process.prependListener("exit", onExit)
+    if (options.bare === true) {
+      current = await lab(["bare-up", dir, "--name", `private-${name}`])
+      return
+    }
     const [port] = await freePorts(1)
     current = await lab(["up", dir, "--https-port", String(port), "--name", `private-${name}`])
   }, 180_000)
@@ -82,7 +89,9 @@ export const usePrivateLab = (name: string): PrivateLab => {
     if (dir === undefined) return
     const d = dir
     dir = undefined
+    const t0 = Date.now()
     await execFileP("bash", [script, "down", d], { env: env(), timeout: 120_000 })
+    if (options.bare === true) process.stdout.write(`bare lab ${name}: down ${Date.now() - t0} ms\n`)
   }, 180_000)
   const info = () => {
     if (current === undefined) throw new Error(`private lab ${name} is not up (did beforeAll fail?)`)

@@ -149,8 +149,8 @@ export declare namespace ClusterMembers {
   /**
    * `listNames`, `list`, `get`, `getWithEtag`, `exists`, `replace`, `update`, `modify`, `rename`, `delete` on
    * `/1.0/cluster/members`, plus evacuate/restore and join tokens. Errors as for every collection; LXD refuses
-   * to drop a voter's `database` role, and to remove the last member or a member with instances (without
-   * `force`), with `BadRequest`; a standalone server answers `BadRequest` ("Server isn't part of a cluster").
+   * to drop a voter's `database` role and to remove the last member with `BadRequest`; a rename onto a member's
+   * name is `Conflict`; a standalone server answers `LxdApiError` (5.0.2: 500, "Server is not clustered").
    *
    * @since 0.2.0
    * @category models
@@ -162,8 +162,12 @@ export declare namespace ClusterMembers {
     >
   {
     /**
-     * Removes a member (`DELETE /1.0/cluster/members/{name}`, `?force=1` with `force`: even an unreachable one,
-     * without cleaning it up). Errors: `NotFound`, `BadRequest`, `InvalidArgument`.
+     * Removes a member (`DELETE /1.0/cluster/members/{name}`). Without `force` LXD refuses a member that still
+     * has instances (5.0.2: `LxdApiError` status 500, "Node still has the following containers: …"), and
+     * resets the removed server to a standalone one (it re-execs itself: same PID); its certificate stays in the
+     * trust store under the name it first joined with. With `force` (`?force=1`) the member goes at once, even
+     * unreachable or with instances (their records go with it), and the server is not told (it still believes
+     * it is a member). Errors: `NotFound`, `BadRequest` (the last member), `LxdApiError`, `InvalidArgument`.
      */
     readonly delete: (name: string, options?: { readonly force?: boolean | undefined }) => Effect.Effect<
       void,

@@ -9,6 +9,7 @@ import * as Certificates from "./Certificates.js"
 import * as Cluster from "./Cluster.js"
 import * as ClusterGroups from "./ClusterGroups.js"
 import * as ClusterMembers from "./ClusterMembers.js"
+import * as ClusterServices from "./ClusterServices.js"
 import * as Containers from "./Containers.js"
 import * as Events from "./Events.js"
 import * as Exec from "./Exec.js"
@@ -48,6 +49,7 @@ export type Services =
   | Cluster.Cluster
   | ClusterGroups.ClusterGroups
   | ClusterMembers.ClusterMembers
+  | ClusterServices.ClusterServices
   | Instances.Instances
   | Containers.Containers
   | Files.Files
@@ -83,6 +85,7 @@ export const layerWithoutClient: Layer.Layer<Exclude<Services, LxdClient.LxdClie
     Cluster.layer,
     ClusterGroups.layer,
     ClusterMembers.layer,
+    ClusterServices.layer,
     Instances.layer,
     Containers.layer,
     Files.layer,

@@ -35,6 +35,14 @@ export * as ClusterGroups from "./ClusterGroups.js"
 export * as ClusterMembers from "./ClusterMembers.js"
 
 /**
+ * The cluster's members as OpenStack Cinder's clusters API shows services: up/down, enabled/disabled with a
+ * reason (disable = evacuate, enable = restore).
+ *
+ * @since 0.2.0
+ */
+export * as ClusterServices from "./ClusterServices.js"
+
+/**
  * LXD containers: the instances service restricted to containers.
  *
  * @since 0.1.0

@@ -27,8 +27,10 @@ describe("Cluster on the fake", () => {
       expect(clustered).toEqual({ server_name: "m1", enabled: true, member_config: [] })
       const alone = yield* Effect.flatMap(Cluster.Cluster, (c) => c.get()).pipe(Effect.provide(fake()))
       expect(alone.enabled).toBe(false)
-      const none = yield* Effect.flatMap(ClusterMembers.ClusterMembers, (m) => m.list()).pipe(Effect.provide(fake()))
-      expect(none).toEqual([])
+      const none = yield* Effect.flatMap(ClusterMembers.ClusterMembers, (m) => Effect.exit(m.list())).pipe(
+        Effect.provide(fake())
+      )
+      expect(tagOf(none)).toBe("LxdApiError")
     }))
 
   it.effect("members: three Online with URLs, get(name).url matches the list", () =>

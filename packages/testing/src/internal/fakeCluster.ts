@@ -5,7 +5,8 @@
  * role; `POST …/members/{name}/state` evacuate → `Evacuated` / "Unavailable due to maintenance", restore →
  * `Online` (as operations; a second evacuate is 400); join tokens as `token` operations that run until
  * cancelled, with `"resources": {"cluster": null}` as LXD sends them. A fake is clustered when
- * `Options.clusterMembers` names its members; otherwise it is a standalone server (`enabled: false`, no members).
+ * `Options.clusterMembers` names its members; otherwise it is a standalone server (`enabled: false`; its
+ * members' list and members answer 500 "Server is not clustered", as 5.0.2's do).
  *
  * Groups (`ClusterGroups.spec`) as 5.0.2 keeps them: every member starts in `default` ("Default cluster group"),
  * which cannot be renamed or deleted (403); a group's `members` and a member's `groups` are one relation (a
@@ -118,7 +119,7 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
       if (entry === undefined) return Effect.fail(new OpFailure("Cluster member not found"))
       const evacuated = entry.value.status === "Evacuated"
       if (action === "evacuate" && evacuated) return Effect.fail(new OpFailure("Cluster member is already evacuated"))
-      if (action === "restore" && !evacuated) return Effect.fail(new OpFailure("Cluster member is not evacuated"))
+      if (action === "restore" && !evacuated) return Effect.fail(new OpFailure("Cluster member is already restored"))
       entry.value = {
         ...entry.value,
         status: action === "evacuate" ? "Evacuated" : "Online",
@@ -134,6 +135,11 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
       if (b.enabled === true && names.length > 0) return fail(400, "This LXD instance is already clustered")
       return fail(400, "The fake cannot change its cluster: start it with `clusterMembers`")
     }),
+    // a standalone LXD 5.0.2 answers its members' routes with 500 "Server is not clustered"
+    ...(names.length > 0 ? [] : [
+      M.route("GET", "/cluster/members", () => fail(500, "Server is not clustered")),
+      M.route("*", "/cluster/members/:name", () => fail(500, "Server is not clustered"))
+    ]),
     ...fakeCollection(state, ClusterMembers.spec, {
       label: "Cluster member",
       global: true,

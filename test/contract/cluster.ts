@@ -1,0 +1,101 @@
+/**
+ * The cluster contract: scenarios for a three-member cluster (`m1`, `m2`, `m3`), run against the fake
+ * (`LxdFakeServer.layer({ clusterMembers })`) and against a real loopback cluster (`test/cluster-ops.test.ts`,
+ * through member m1). Each scenario leaves the members as it found them.
+ */
+import { ClusterMembers, ClusterServices } from "@effect-lxd/core"
+import { Effect, Exit } from "effect"
+import { expect } from "vitest"
+import type { Scenario } from "./scenarios.js"
+
+const tagOf = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
+  Exit.isFailure(exit) && exit.cause._tag === "Fail" ? (exit.cause.error as { _tag: string })._tag : undefined
+
+/** Restores m2 whatever happened (a failed scenario must not leave it evacuated for the next). */
+const restoringM2 = <A, E, R>(use: Effect.Effect<A, E, R>) =>
+  Effect.ensuring(
+    use,
+    Effect.flatMap(ClusterMembers.ClusterMembers, (members) =>
+      Effect.flatMap(members.get("m2"), (m) =>
+        Effect.zipRight(
+          m.status === "Evacuated" ? members.restore("m2") : Effect.void,
+          members.modify("m2", (p) => {
+            const { [ClusterServices.disabledReasonKey]: _, ...config } = p.config ?? {}
+            return { ...p, config }
+          })
+        ))).pipe(Effect.ignore)
+  )
+
+export const clusterScenarios: ReadonlyArray<Scenario> = [
+  {
+    name: "members: list and get agree; three Online voters; an unknown member is NotFound",
+    run: () =>
+      Effect.gen(function*() {
+        const members = yield* ClusterMembers.ClusterMembers
+        const all = yield* members.list()
+        expect(all.map((m) => [m.server_name, m.status, m.message, m.database])).toEqual([
+          ["m1", "Online", "Fully operational", true],
+          ["m2", "Online", "Fully operational", true],
+          ["m3", "Online", "Fully operational", true]
+        ])
+        expect(yield* members.listNames()).toEqual(["m1", "m2", "m3"])
+        for (const m of all) {
+          const one = yield* members.get(m.server_name)
+          expect([one.url, one.failure_domain, one.roles]).toEqual([m.url, m.failure_domain, m.roles])
+          expect(one.url).toMatch(/^https:\/\//)
+        }
+        expect(tagOf(yield* Effect.exit(members.get("m9")))).toBe("NotFound")
+      })
+  },
+  {
+    name: "evacuate m2 → Evacuated (again: OperationFailed); restore → Online (again: OperationFailed)",
+    run: () =>
+      restoringM2(Effect.gen(function*() {
+        const members = yield* ClusterMembers.ClusterMembers
+        yield* members.evacuate("m2")
+        const evacuated = yield* members.get("m2")
+        expect([evacuated.status, evacuated.message]).toEqual(["Evacuated", "Unavailable due to maintenance"])
+        expect((yield* members.get("m1")).status).toBe("Online")
+        const again = yield* Effect.exit(members.evacuate("m2"))
+        expect(tagOf(again)).toBe("OperationFailed")
+        yield* members.restore("m2")
+        const restored = yield* members.get("m2")
+        expect([restored.status, restored.message]).toEqual(["Online", "Fully operational"])
+        const twice = yield* Effect.exit(members.restore("m2"))
+        expect(tagOf(twice)).toBe("OperationFailed")
+        expect(String((twice as Exit.Failure<unknown, { message: string }>).cause)).toContain("already restored")
+      }))
+  },
+  {
+    name: "Cinder view: all up/enabled; disable m2 with a reason → disabled with it; enable → enabled, reason gone",
+    run: () =>
+      restoringM2(Effect.gen(function*() {
+        const services = yield* ClusterServices.ClusterServices
+        const members = yield* ClusterMembers.ClusterMembers
+        const up = (name: string) => ({ name, state: "up", status: "enabled" })
+        expect(yield* services.list()).toEqual([up("m1"), up("m2"), up("m3")])
+        const detail = yield* services.listDetail()
+        expect(detail.map((s) => [s.name, s.disabled_reason, s.num_hosts, s.num_down_hosts])).toEqual([
+          ["m1", undefined, 3, 0],
+          ["m2", undefined, 3, 0],
+          ["m3", undefined, 3, 0]
+        ])
+        const disabled = yield* services.disable("m2", "kernel upgrade")
+        expect(disabled).toMatchObject({
+          name: "m2",
+          state: "up",
+          status: "disabled",
+          disabled_reason: "kernel upgrade"
+        })
+        expect(yield* services.show("m2")).toEqual(disabled)
+        expect(yield* services.list({ disabled: true })).toEqual([{ name: "m2", state: "up", status: "disabled" }])
+        const m2 = yield* members.get("m2")
+        expect([m2.status, m2.config[ClusterServices.disabledReasonKey]]).toEqual(["Evacuated", "kernel upgrade"])
+        const enabled = yield* services.enable("m2")
+        expect(enabled).toMatchObject({ ...up("m2"), disabled_reason: undefined })
+        expect(yield* services.list({ disabled: true })).toEqual([])
+        const back = yield* members.get("m2")
+        expect([back.status, ClusterServices.disabledReasonKey in back.config]).toEqual(["Online", false])
+      }))
+  }
+]
