@@ -26,7 +26,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { startLab } from "./lab.js"
-import { entry, measureInChild, run } from "./process.js"
+import { curlDownload, entry, type Measure, measureInChild, run } from "./process.js"
 import { median } from "./stats.js"
 
 const SELF = fileURLToPath(import.meta.url)
@@ -35,12 +35,6 @@ const SIZE_MIB = Number(process.env.IMAGES_BENCH_MIB ?? 200)
 const RUNS = Number(process.env.IMAGES_BENCH_RUNS ?? 3)
 
 const layerFor = (socketPath: string) => Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath })))
-
-interface Measure {
-  readonly ms: number
-  readonly rssMiB: number
-  readonly bytes: number
-}
 
 /** A file as a stream of 1 MiB chunks, read as it is consumed. */
 const fileStream = (file: string) =>
@@ -83,23 +77,6 @@ const runChild = async (mode: string, socket: string, arg: string): Promise<Meas
   const r = await run(process.execPath, ["--expose-gc", ...process.execArgv, SELF, "--child", mode, socket, arg])
   if (r.code !== 0) throw new Error(`${mode} failed (exit ${r.code}):\n${r.stderr}`)
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Measure
-}
-
-const curlExport = async (socket: string, fingerprint: string): Promise<Measure> => {
-  const t0 = performance.now()
-  const r = await run("curl", [
-    "-sS",
-    "--fail",
-    "--unix-socket",
-    socket,
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{size_download}",
-    `http://lxd/1.0/images/${fingerprint}/export`
-  ])
-  if (r.code !== 0) throw new Error(`curl failed: ${r.stderr}`)
-  return { ms: performance.now() - t0, rssMiB: Number.NaN, bytes: Number(r.stdout) }
 }
 
 /** `curl --data-binary @file` to `POST /1.0/images`, then `GET` the operation's `/wait` (as the client waits). */
@@ -189,7 +166,7 @@ const main = async () => {
       const exports = [
         ["effect-lxd exportTo (reused buffers, sha256 checked)", () => runChild("exportTo", lab.socket, fingerprint)],
         ["effect-lxd export (stream, sha256 checked)", () => runChild("export", lab.socket, fingerprint)],
-        ["curl export -o /dev/null", () => curlExport(lab.socket, fingerprint)]
+        ["curl export -o /dev/null", () => curlDownload(lab.socket, `/images/${fingerprint}/export`)]
       ] as const
       for (let k = 0; k < exports.length; k++) {
         const [name, f] = exports[(k + i) % exports.length]!

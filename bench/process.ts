@@ -1,6 +1,6 @@
 /**
- * What the benchmarks that measure in child processes share: running a command to its end, and the entry point
- * that runs either the parent or (with `--child`) one measured child.
+ * What the benchmarks that measure in child processes share: running a command to its end, curl's download as the
+ * baseline, and the entry point that runs either the parent or (with `--child`) one measured child.
  */
 import { type Effect, type Layer, ManagedRuntime } from "effect"
 import { spawn } from "node:child_process"
@@ -16,6 +16,31 @@ export const run = (cmd: string, args: ReadonlyArray<string>, env: NodeJS.Proces
     p.on("error", reject)
     p.on("close", (code) => resolve({ code, stdout, stderr }))
   })
+
+/** One transfer's figures: wall time, peak RSS growth (`NaN` where not measured), bytes moved. */
+export interface Measure {
+  readonly ms: number
+  readonly rssMiB: number
+  readonly bytes: number
+}
+
+/** `curl --unix-socket S http://lxd/1.0{path} -o /dev/null`: the baseline download, its time and size. */
+export const curlDownload = async (socket: string, path: string): Promise<Measure> => {
+  const t0 = performance.now()
+  const r = await run("curl", [
+    "-sS",
+    "--fail",
+    "--unix-socket",
+    socket,
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{size_download}",
+    `http://lxd/1.0${path}`
+  ])
+  if (r.code !== 0) throw new Error(`curl failed: ${r.stderr}`)
+  return { ms: performance.now() - t0, rssMiB: Number.NaN, bytes: Number(r.stdout) }
+}
 
 const report = (e: unknown) => process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
 

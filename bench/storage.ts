@@ -19,7 +19,7 @@ import { Chunk, Effect, Layer, ManagedRuntime, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { startLab } from "./lab.js"
-import { entry, measureInChild, run } from "./process.js"
+import { curlDownload, entry, type Measure, measureInChild, run } from "./process.js"
 import { median } from "./stats.js"
 
 const SELF = fileURLToPath(import.meta.url)
@@ -30,12 +30,6 @@ const VOLUME = "bench-stvol"
 const BACKUP = "bench-backup"
 
 const layerFor = (socketPath: string) => Lxd.layer.pipe(Layer.provide(NodeLxdTransport.layerUnixSocket({ socketPath })))
-
-interface Measure {
-  readonly ms: number
-  readonly rssMiB: number
-  readonly bytes: number
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // child: one export, measured
@@ -89,23 +83,6 @@ const runChild = async (mode: string, socket: string): Promise<Measure> => {
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Measure
 }
 
-const curl = async (socket: string): Promise<Measure> => {
-  const t0 = performance.now()
-  const r = await run("curl", [
-    "-sS",
-    "--fail",
-    "--unix-socket",
-    socket,
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{size_download}",
-    `http://lxd/1.0/storage-pools/default/volumes/custom/${VOLUME}/backups/${BACKUP}/export`
-  ])
-  if (r.code !== 0) throw new Error(`curl failed: ${r.stderr}`)
-  return { ms: performance.now() - t0, rssMiB: Number.NaN, bytes: Number(r.stdout) }
-}
-
 /** The volume with SIZE_MIB of random bytes, and its backup (no compression). */
 const prepare = Effect.gen(function*() {
   const client = yield* LxdClient.LxdClient
@@ -148,7 +125,10 @@ const main = async () => {
         ["effect-lxd exportTo (reused buffers)", () => runChild("exportTo", lab.socket)],
         ["effect-lxd export (stream)", () => runChild("stream", lab.socket)],
         ["export read whole", () => runChild("whole", lab.socket)],
-        ["curl", () => curl(lab.socket)]
+        [
+          "curl",
+          () => curlDownload(lab.socket, `/storage-pools/default/volumes/custom/${VOLUME}/backups/${BACKUP}/export`)
+        ]
       ] as const
       for (let k = 0; k < order.length; k++) {
         const [name, f] = order[(k + i) % order.length]!
