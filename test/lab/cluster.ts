@@ -6,18 +6,16 @@
  *   const cluster = useClusterLab("cluster")
  *   it("...", () => { cluster.members()[1].socket })
  */
-import { execFile, execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, beforeAll } from "vitest"
-import { freePorts } from "./globalSetup.js"
+import { cleanEnv, freePorts, labCommandSync, script } from "./globalSetup.js"
 import { isLabInfo, type LabInfo } from "./types.js"
 
 const execFileP = promisify(execFile)
-const script = fileURLToPath(new URL("../../scripts/lxd-lab.sh", import.meta.url))
 
 /** One member: its lab line (socket, `https`, the cluster certificate as `serverCert`) and its name. */
 export interface ClusterMemberLab extends LabInfo {
@@ -32,9 +30,6 @@ export interface ClusterLab {
   readonly upMs: () => number
 }
 
-const env = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("LXD_")))
-
 const isMember = (u: unknown): u is ClusterMemberLab =>
   isLabInfo(u) && typeof (u as unknown as Record<string, unknown>)["name"] === "string"
 
@@ -47,15 +42,7 @@ export const useClusterLab = (name: string): ClusterLab => {
     if (dir === undefined) return
     const d = dir
     dir = undefined
-    try {
-      execFileSync("bash", [script, "cluster-down", d], {
-        env: env(),
-        timeout: 120_000,
-        stdio: ["ignore", "ignore", "inherit"]
-      })
-    } catch (e) {
-      process.stderr.write(`lxd-lab.sh cluster-down ${d} failed: ${String(e)}\n`)
-    }
+    labCommandSync("cluster-down", d)
   }
   beforeAll(async () => {
     const base = path.join(os.tmpdir(), "effect-lxd-cluster-XXXXXX", "m1", "lxd", "unix.socket").length > 100
@@ -68,7 +55,7 @@ export const useClusterLab = (name: string): ClusterLab => {
     const { stdout } = await execFileP(
       "bash",
       [script, "cluster-up", dir, "--https-ports", ports.join(","), "--name", `cluster-${name}`],
-      { env: env(), timeout: 240_000, killSignal: "SIGKILL" }
+      { env: cleanEnv(), timeout: 240_000, killSignal: "SIGKILL" }
     )
     took = Date.now() - t0
     const line = stdout.trim().split("\n").at(-1) ?? ""
@@ -85,7 +72,7 @@ export const useClusterLab = (name: string): ClusterLab => {
     const d = dir
     dir = undefined
     const t0 = Date.now()
-    await execFileP("bash", [script, "cluster-down", d], { env: env(), timeout: 180_000 })
+    await execFileP("bash", [script, "cluster-down", d], { env: cleanEnv(), timeout: 180_000 })
     process.stdout.write(`cluster lab ${name}: cluster-up ${took} ms, cluster-down ${Date.now() - t0} ms\n`)
   }, 200_000)
   return {

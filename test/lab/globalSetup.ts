@@ -31,7 +31,8 @@ import { isLabInfo, type LabInfo } from "./types.js"
 
 const execFileP = promisify(execFile)
 
-const script = fileURLToPath(new URL("../../scripts/lxd-lab.sh", import.meta.url))
+/** The lab script (`scripts/lxd-lab.sh`). */
+export const script = fileURLToPath(new URL("../../scripts/lxd-lab.sh", import.meta.url))
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 
 /** `up` takes ~1.5 s once the packages are there (`install` has none: see there). */
@@ -46,7 +47,8 @@ const warn = (message: string): void => {
 }
 
 /** The caller's environment without LXD_* variables (LXD_SOCKET would redirect the daemon and lxc). */
-const cleanEnv = (): NodeJS.ProcessEnv => {
+/** This process's environment without `LXD_*` (the script picks its own `LXD_DIR`). */
+export const cleanEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith("LXD_") && v !== undefined) env[k] = v
@@ -145,18 +147,24 @@ const downAll = async (dirs: ReadonlyArray<string>): Promise<Array<string>> => {
   return results.flatMap((r) => r.status === "rejected" ? [errorText(r.reason)] : [])
 }
 
-const downSync = (dir: string): void => {
+/**
+ * `lxd-lab.sh COMMAND DIR` run to its end, synchronously (for exit handlers, where nothing async runs any more);
+ * a failure is reported on stderr, not thrown.
+ */
+export const labCommandSync = (command: "down" | "cluster-down", dir: string): void => {
   try {
-    execFileSync("bash", [script, "down", dir], {
+    execFileSync("bash", [script, command, dir], {
       cwd: repoRoot,
       env: cleanEnv(),
       timeout: DOWN_TIMEOUT_MS,
       stdio: ["ignore", "ignore", "inherit"]
     })
   } catch (e) {
-    process.stderr.write(`lxd-lab.sh down ${dir} failed: ${errorText(e)}\n`)
+    process.stderr.write(`lxd-lab.sh ${command} ${dir} failed: ${errorText(e)}\n`)
   }
 }
+
+const downSync = (dir: string): void => labCommandSync("down", dir)
 
 const logFile = (dir: string) => path.join(dir, "lxd.log")
 const logSize = (dir: string): number => {

@@ -10,18 +10,16 @@
  * With `{ bare: true }` the daemon is bare (`lxd-lab.sh bare-up`: nothing initialised, no HTTPS listener, no
  * image; its `https` is empty), as a server about to join a cluster must be.
  */
-import { execFile, execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, beforeAll } from "vitest"
-import { freePorts } from "./globalSetup.js"
+import { cleanEnv, freePorts, labCommandSync, script } from "./globalSetup.js"
 import { isLabInfo, type LabInfo } from "./types.js"
 
 const execFileP = promisify(execFile)
-const script = fileURLToPath(new URL("../../scripts/lxd-lab.sh", import.meta.url))
 
 /** What a destructive test does with its daemon. */
 export interface PrivateLab {
@@ -33,11 +31,12 @@ export interface PrivateLab {
   readonly restart: () => Promise<LabInfo>
 }
 
-const env = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("LXD_")))
-
 const lab = async (args: ReadonlyArray<string>): Promise<LabInfo> => {
-  const { stdout } = await execFileP("bash", [script, ...args], { env: env(), timeout: 120_000, killSignal: "SIGKILL" })
+  const { stdout } = await execFileP("bash", [script, ...args], {
+    env: cleanEnv(),
+    timeout: 120_000,
+    killSignal: "SIGKILL"
+  })
   const line = stdout.trim().split("\n").at(-1) ?? ""
   const parsed: unknown = JSON.parse(line)
   if (!isLabInfo(parsed)) throw new Error(`lxd-lab.sh ${args[0]} printed an unexpected line: ${line}`)
@@ -60,15 +59,7 @@ export const usePrivateLab = (name: string, options: { readonly bare?: boolean }
     if (dir === undefined) return
     const d = dir
     dir = undefined
-    try {
-      execFileSync("bash", [script, "down", d], {
-        env: env(),
-        timeout: 120_000,
-        stdio: ["ignore", "ignore", "inherit"]
-      })
-    } catch (e) {
-      process.stderr.write(`lxd-lab.sh down ${d} failed: ${String(e)}\n`)
-    }
+    labCommandSync("down", d)
   }
   const onExit = () => downSync()
   beforeAll(async () => {
@@ -90,7 +81,7 @@ export const usePrivateLab = (name: string, options: { readonly bare?: boolean }
     const d = dir
     dir = undefined
     const t0 = Date.now()
-    await execFileP("bash", [script, "down", d], { env: env(), timeout: 120_000 })
+    await execFileP("bash", [script, "down", d], { env: cleanEnv(), timeout: 120_000 })
     if (options.bare === true) process.stdout.write(`bare lab ${name}: down ${Date.now() - t0} ms\n`)
   }, 180_000)
   const info = () => {
