@@ -9,7 +9,7 @@ import type { ClientConnectionFailed } from "@effect-lxd/core/LxdError"
 import { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import type { HttpClient } from "@effect/platform"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Duration, Effect, Exit, Layer, Option, Redacted, Stream } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -19,7 +19,16 @@ import * as path from "node:path"
 import { WebSocketServer } from "ws"
 import { makeCertificate } from "../../../test/support/certs.js"
 
-const socketIn = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-bounds-")), "unix.socket")
+/** The folders this file made for its sockets, removed when it ends. */
+const socketDirs: Array<string> = []
+afterAll(() => {
+  for (const dir of socketDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+const socketIn = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-bounds-"))
+  socketDirs.push(dir)
+  return path.join(dir, "unix.socket")
+}
 
 /** An HTTP server on a unix socket for the test's scope; `handle` may never answer. */
 const server = (handle: http.RequestListener, setup: (s: http.Server) => void = () => {}) =>

@@ -4,7 +4,7 @@
  */
 import { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import { NodeLxdTransport } from "@effect-lxd/node"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { type Chunk, Effect, Either, Option } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -14,7 +14,16 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { type WebSocket, WebSocketServer } from "ws"
 
-const tempSocket = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-ws-")), "unix.socket")
+/** The folders this file made for its sockets, removed when it ends. */
+const socketDirs: Array<string> = []
+afterAll(() => {
+  for (const dir of socketDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+const tempSocket = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-lxd-ws-"))
+  socketDirs.push(dir)
+  return path.join(dir, "unix.socket")
+}
 
 /** `ws`'s server on a unix socket; `onConnection` gets each upgraded socket. */
 const wsServer = (onConnection: (ws: WebSocket) => void) =>
