@@ -166,6 +166,26 @@ describe("Images: the bytes are checked against the fingerprint", () => {
       )
     ]))))
 
+  it.effect("a whole fingerprint is exported with one request; a prefix is resolved first; a missing one is NotFound", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      expect(yield* collect(images.export(fingerprint))).toEqual(bytes)
+      expect(yield* requests).toEqual([`GET /images/${fingerprint}/export`])
+      expect(yield* collect(images.export(fingerprint.slice(0, 12)))).toEqual(bytes)
+      const missing = "cd".repeat(32)
+      const e = yield* Effect.flip(images.exportTo(missing, () => Effect.void))
+      expect(e._tag).toBe("NotFound")
+      expect((yield* requests).slice(1)).toEqual([
+        `GET /images/${fingerprint.slice(0, 12)}`,
+        `GET /images/${fingerprint}/export`,
+        `GET /images/${missing}/export`
+      ])
+    }).pipe(Effect.provide(mock([
+      route("GET", `/images/${fingerprint.slice(0, 12)}`, () => Effect.succeed(sync(image(fingerprint)))),
+      route("GET", `/images/${fingerprint}/export`, () => Effect.succeed(raw(bytes))),
+      route("GET", `/images/${"cd".repeat(32)}/export`, () => Effect.succeed(error(404, "not found")))
+    ]))))
+
   it.effect("an upload LXD fingerprints differently fails ImageFingerprintMismatch, and that image is deleted", () =>
     Effect.gen(function*() {
       const images = yield* Images.Images
