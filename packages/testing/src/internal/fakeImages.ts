@@ -109,7 +109,25 @@ const splitUpload = (
     })
   )
 
-/** A split image's export as LXD 5.0.2 writes it (file names `meta-<fp>.tar.gz`, `<fp>.tar.gz`). */
+/**
+ * The extension LXD gives an exported file, from its first bytes (LXD's `DetectCompressionFile`): `.tar.gz`,
+ * `.tar.xz`, `.tar.zst`, `.squashfs`, `.qcow2`, …; none for bytes it does not recognise (a raw VM disk).
+ */
+const extensionOf = (bytes: Uint8Array): string => {
+  const at = (offset: number, ...magic: ReadonlyArray<number>) => magic.every((b, i) => bytes[offset + i] === b)
+  const ascii = (text: string) => Array.from(text, (c) => c.charCodeAt(0))
+  if (at(0, ...ascii("BZ"))) return ".tar.bz2"
+  if (at(0, 0x1f, 0x8b)) return ".tar.gz"
+  if (at(1, ...ascii("7zXZ"))) return bytes[0] === 0xfd ? ".tar.xz" : ".tar.lzma"
+  if (at(0, 0x5d, 0x00, 0x00)) return ".tar.lzma"
+  if (at(257, ...ascii("ustar"))) return ".tar"
+  if (at(0, ...ascii("hsqs"))) return ".squashfs"
+  if (at(0, ...ascii("QFI"))) return ".qcow2"
+  if (at(0, 0x28, 0xb5, 0x2f, 0xfd)) return ".tar.zst"
+  return ""
+}
+
+/** A split image's export as LXD 5.0.2 writes it (file names `meta-<fp><ext>`, `<fp><ext>`: {@link extensionOf}). */
 const splitExport = (fingerprint: string, blob: Exclude<Blob, Uint8Array>): M.MockResponse => {
   const boundary = `fake${fingerprint.slice(0, 24)}`
   const encoder = new TextEncoder()
@@ -119,10 +137,10 @@ const splitExport = (fingerprint: string, blob: Exclude<Blob, Uint8Array>): M.Mo
         `Content-Type: application/octet-stream\r\n\r\n`
     )
   const body = concat([
-    head("metadata", `meta-${fingerprint}.tar.gz`),
+    head("metadata", `meta-${fingerprint}${extensionOf(blob.metadata)}`),
     blob.metadata,
     encoder.encode("\r\n"),
-    head(blob.rootfsName, `${fingerprint}.tar.gz`),
+    head(blob.rootfsName, `${fingerprint}${extensionOf(blob.rootfs)}`),
     blob.rootfs,
     encoder.encode(`\r\n--${boundary}--\r\n`)
   ])
@@ -313,7 +331,7 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
           headers: {
             "content-type": "application/octet-stream",
             "content-length": String(bytes.length),
-            "content-disposition": `inline;filename=${found[0]!.name}.tar.gz`
+            "content-disposition": `inline;filename=${found[0]!.name}${extensionOf(bytes)}`
           }
         }))
     })
