@@ -112,6 +112,34 @@ describe("HTTPS trust", () => {
     }).pipe(Effect.provide(https({ keys })))
   })
 
+  it.live("an untrusted client trusts another certificate with the password (pylxd's Certificate.create); it stays untrusted", () => {
+    const other = makeCertificate("effect-lxd-other")
+    return Effect.gen(function*() {
+      const certificates = yield* Certificates.Certificates
+      const server = yield* Server.Server
+      const bad = yield* Effect.flip(certificates.authenticate({ password: info.trustPassword }, { certificate: "x" }))
+      expect(bad._tag).toBe("InvalidArgument")
+      yield* certificates.authenticate({ password: info.trustPassword }, { name: "other-one", certificate: other.cert })
+      expect(yield* server.isTrusted).toBe(false)
+      // the other certificate is trusted now: an admin sees it, and a client holding it is trusted
+      const listed = yield* Effect.provide(
+        Effect.flatMap(Certificates.Certificates, (c) => c.list()),
+        unix
+      )
+      const added = listed.find((c) => c.name === "other-one")
+      expect(added?.type).toBe("client")
+      yield* Effect.ensuring(
+        Effect.provide(Effect.flatMap(Server.Server, (s) => s.isTrusted), https({ keys: other })).pipe(
+          Effect.map((trusted) => expect(trusted).toBe(true))
+        ),
+        Effect.provide(
+          Effect.flatMap(Certificates.Certificates, (c) => Effect.orDie(c.delete(added!.fingerprint))),
+          unix
+        )
+      )
+    }).pipe(Effect.provide(https({ keys: makeCertificate("effect-lxd-untrusted") })))
+  })
+
   it.live("an admin trusts a certificate by PEM (restricted), changes and removes it", () => {
     const keys = makeCertificate("effect-lxd-restricted")
     return Effect.gen(function*() {

@@ -150,12 +150,14 @@ export declare namespace Certificates {
     }) => Effect.Effect<TrustToken, LxdError>
     /**
      * Makes this connection's client certificate trusted with a trust password (5.0.2) or a trust token
-     * (`POST /1.0/certificates {type: "client", password}` over HTTPS). Errors: `Forbidden` (wrong password or
-     * token), `BadRequest` ("No client certificate provided").
+     * (`POST /1.0/certificates {type: "client", password}` over HTTPS). With `certificate` (PEM), that
+     * certificate is the one trusted instead, as pylxd's `Certificate.create(client, password, cert_data)` does;
+     * the connection stays as it was. Errors: `InvalidArgument` (not a PEM certificate, nothing sent),
+     * `Forbidden` (wrong password or token), `BadRequest` ("No client certificate provided").
      */
     readonly authenticate: (
       secret: { readonly password: string } | { readonly token: string },
-      options?: { readonly name?: string | undefined }
+      options?: { readonly name?: string | undefined; readonly certificate?: string | undefined }
     ) => Effect.Effect<void, LxdError>
   }
 }
@@ -169,7 +171,8 @@ export declare namespace Certificates {
 export const pemToBase64Der = (pem: string): Effect.Effect<string, InvalidArgument> => {
   const match = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)
   const body = (match?.[1] ?? pem).replace(/\s+/g, "")
-  if (body.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
+  // base64 in whole quads (what LXD decodes; it checks the DER itself)
+  if (body.length === 0 || body.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
     return Effect.fail(
       new InvalidArgument({ argument: "certificate", value: pem.slice(0, 64), reason: "not a PEM certificate" })
     )
@@ -252,18 +255,23 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
         } satisfies TrustToken
       }).pipe(Effect.withSpan("Certificates.createToken")),
     authenticate: (secret, options) =>
-      client.request({
-        method: "POST",
-        path: "/certificates",
-        body: {
-          type: "client",
-          password: "password" in secret ? secret.password : secret.token,
-          ...(options?.name === undefined ? {} : { name: options.name })
-        }
-      }).pipe(
-        Effect.zipRight(client.refreshServer),
-        Effect.withSpan("Certificates.authenticate")
-      )
+      Effect.gen(function*() {
+        const certificate = options?.certificate === undefined
+          ? undefined
+          : yield* pemToBase64Der(options.certificate)
+        yield* client.request({
+          method: "POST",
+          path: "/certificates",
+          body: {
+            type: "client",
+            password: "password" in secret ? secret.password : secret.token,
+            ...(options?.name === undefined ? {} : { name: options.name }),
+            ...(certificate === undefined ? {} : { certificate })
+          }
+        })
+        // this connection's trust changed only when its own certificate was the one added
+        if (certificate === undefined) yield* client.refreshServer
+      }).pipe(Effect.withSpan("Certificates.authenticate"))
   })
 })
 

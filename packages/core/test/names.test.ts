@@ -86,6 +86,10 @@ describe("certificates", () => {
   it.effect("PEM becomes base64 DER without headers or newlines", () =>
     Effect.gen(function*() {
       expect(yield* Certificates.pemToBase64Der(pem)).toBe("QUJDREVG")
+      // not base64 in whole quads: refused (LXD would answer 400)
+      for (const bad of ["x", "QUJDREV", "-----BEGIN CERTIFICATE-----\n\n-----END CERTIFICATE-----"]) {
+        expect((yield* Effect.flip(Certificates.pemToBase64Der(bad)))._tag).toBe("InvalidArgument")
+      }
     }))
 
   it.effect("create sends base64 DER and returns the fingerprint from Location", () =>
