@@ -3,7 +3,7 @@
  * (`LxdFakeServer.layer({ clusterMembers })`) and against a real loopback cluster (`test/cluster-ops.test.ts`,
  * through member m1). Each scenario leaves the members as it found them.
  */
-import { ClusterMembers, ClusterServices } from "@effect-lxd/core"
+import { ClusterMembers, ClusterServices, Instances, LxdClient } from "@effect-lxd/core"
 import { Effect, Exit } from "effect"
 import { expect } from "vitest"
 import type { Scenario } from "./scenarios.js"
@@ -64,6 +64,32 @@ export const clusterScenarios: ReadonlyArray<Scenario> = [
         const twice = yield* Effect.exit(members.restore("m2"))
         expect(tagOf(twice)).toBe("OperationFailed")
         expect(String((twice as Exit.Failure<unknown, { message: string }>).cause)).toContain("already restored")
+      }))
+  },
+  {
+    name: "evacuate m2 moves its running instance off m2, restore back; with cluster.evacuate=stop it is only stopped",
+    run: ({ image }) =>
+      restoringM2(Effect.gen(function*() {
+        const members = yield* ClusterMembers.ClusterMembers
+        const instances = yield* Instances.Instances
+        const where = Effect.map(instances.get("ct-ev"), (i) => [i.location === "m2" ? "m2" : "elsewhere", i.status])
+        yield* LxdClient.withTarget(instances.create({ name: "ct-ev", source: { type: "image", alias: image } }), "m2")
+        yield* Effect.ensuring(
+          Effect.gen(function*() {
+            yield* instances.start("ct-ev")
+            expect(yield* where).toEqual(["m2", "Running"])
+            yield* members.evacuate("m2")
+            expect(yield* where).toEqual(["elsewhere", "Running"])
+            yield* members.restore("m2")
+            expect(yield* where).toEqual(["m2", "Running"])
+            yield* instances.modify("ct-ev", (p) => ({ ...p, config: { ...p.config, "cluster.evacuate": "stop" } }))
+            yield* members.evacuate("m2")
+            expect(yield* where).toEqual(["m2", "Stopped"])
+            yield* members.restore("m2")
+            expect(yield* where).toEqual(["m2", "Running"])
+          }),
+          Effect.ignore(Effect.zipRight(instances.stop("ct-ev", { force: true }), instances.delete("ct-ev")))
+        )
       }))
   },
   {

@@ -3,7 +3,10 @@
  * `GET`/`PUT /1.0/cluster`; the generated routes of `ClusterMembers.spec` (no create: a member joins with a
  * token; a rename's body is `{"server_name"}`), every member `Online`, "Fully operational", with the `database`
  * role; `POST …/members/{name}/state` evacuate → `Evacuated` / "Unavailable due to maintenance", restore →
- * `Online` (as operations; a second evacuate is 400); join tokens as `token` operations that run until
+ * `Online` (as operations; a second evacuate is 400). An evacuation moves each of the member's instances to the
+ * least-loaded member that is `Online`, running as before (`auto`/`migrate`, LXD's way on local storage), or only
+ * stops it (`stop`: the request's `mode`, else the instance's `cluster.evacuate`, or when no member can take it);
+ * the restore moves them back and starts what was running. Join tokens as `token` operations that run until
  * cancelled, with `"resources": {"cluster": null}` as LXD sends them. A fake is clustered when
  * `Options.clusterMembers` names its members; otherwise it is a standalone server (`enabled: false`; its
  * members' list and members answer 500 "Server is not clustered", as 5.0.2's do).
@@ -28,8 +31,8 @@ import * as ClusterMembers from "@effect-lxd/core/ClusterMembers"
 import * as Effect from "effect/Effect"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry } from "./fakeCollection.js"
-import type { Json } from "./fakeCore.js"
-import { type FakeState, hash, lifecycle, now, OpFailure, startOperation } from "./fakeCore.js"
+import type { FakeInstance, Json } from "./fakeCore.js"
+import { type FakeState, hash, key, lifecycle, now, OpFailure, startOperation } from "./fakeCore.js"
 import { body, fail, ok, type Route } from "./fakeHttp.js"
 
 const membersOf = (state: FakeState): ReadonlyArray<string> => state.options.clusterMembers ?? []
@@ -113,13 +116,43 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
     groups: ["default"],
     roles: i === 0 ? ["database-leader", "database"] : ["database"]
   })
-  const setState = (name: string, action: "evacuate" | "restore") =>
+  // what an evacuation did to each instance, so that the restore undoes it
+  const evacuations = new Map<
+    FakeInstance,
+    { readonly from: string; readonly moved: boolean; readonly running: boolean }
+  >()
+  const setState = (name: string, action: "evacuate" | "restore", mode: string | undefined) =>
     Effect.suspend(() => {
       const entry = findEntry(state, ClusterMembers.spec, "default", [], name)
       if (entry === undefined) return Effect.fail(new OpFailure("Cluster member not found"))
       const evacuated = entry.value.status === "Evacuated"
       if (action === "evacuate" && evacuated) return Effect.fail(new OpFailure("Cluster member is already evacuated"))
       if (action === "restore" && !evacuated) return Effect.fail(new OpFailure("Cluster member is already restored"))
+      if (action === "evacuate") {
+        // each instance stopped, moved to the least-loaded member that is up and started there again (`auto`
+        // and `migrate`, as 5.0.2 does on local storage), or only stopped (`stop`, or no member to take it)
+        const others = entriesOf(state, ClusterMembers.spec).filter((m) =>
+          m.name !== name && m.value.status === "Online"
+        ).map((m) => m.name)
+        const load = (member: string) => [...state.instances.values()].filter((i) => i.location === member).length
+        for (const instance of [...state.instances.values()].filter((i) => i.location === name)) {
+          const how = mode ?? instance.config["cluster.evacuate"] ?? "auto"
+          const to = how === "stop" ? undefined : others.reduce<string | undefined>(
+            (best, m) => (best === undefined || load(m) < load(best) ? m : best),
+            undefined
+          )
+          evacuations.set(instance, { from: name, moved: to !== undefined, running: instance.status === "Running" })
+          if (to === undefined) instance.status = "Stopped"
+          else instance.location = to
+        }
+      } else {
+        for (const [instance, done] of [...evacuations].filter(([, e]) => e.from === name)) {
+          evacuations.delete(instance)
+          if (state.instances.get(key(instance.project, instance.name)) !== instance) continue // deleted meanwhile
+          if (done.moved) instance.location = name
+          if (done.running) instance.status = "Running"
+        }
+      }
       entry.value = {
         ...entry.value,
         status: action === "evacuate" ? "Evacuated" : "Online",
@@ -241,7 +274,7 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
       return startOperation(state, "default", {
         description: action === "evacuate" ? "Evacuating cluster member" : "Restoring cluster member",
         mayCancel: false
-      }, setState(r.params.name ?? "", action))
+      }, setState(r.params.name ?? "", action, typeof body(r).mode === "string" ? body(r).mode as string : undefined))
     })
   ]
 }
