@@ -229,6 +229,8 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "instance_bulk_state_change",
   "certificate_token",
   "image_create_aliases",
+  "images_push_relay",
+  "image_source_project",
   "resources",
   "operation_description",
   "snapshot_expiry",
@@ -285,9 +287,14 @@ export interface FakeOptions {
   readonly clusterMembers?: ReadonlyArray<string> | undefined
   /** `host:port` the fake says it listens on (`environment.addresses`), for copies from it. */
   readonly address?: string | undefined
-  /** Other servers an image copy may pull from, by URL (`https://host:port`): their transports. */
+  /** Other servers an image copy may pull from or push to, by URL (`https://host:port`): their transports. */
   readonly remotes?: Readonly<Record<string, LxdTransport.Service>> | undefined
+  /** How an import from a URL downloads (default: the web's `fetch`). */
+  readonly fetch?: Fetch | undefined
 }
+
+/** A fetch-like function: the web's `fetch`, or what a test gives the fake. @internal */
+export type Fetch = (input: string, init?: RequestInit) => Promise<Response>
 
 /**
  * The fake's state and its two engines: operations (run in fibers of the layer's scope) and events (a PubSub

@@ -1,0 +1,124 @@
+/**
+ * The bytes of an image in the fake: one tarball, or a split image's metadata and rootfs; read from an upload
+ * (`multipart/form-data` with LXD's part names) and written back as LXD 5.0.2 exports them.
+ *
+ * @internal
+ */
+import * as Multipart from "@effect/platform/Multipart"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as M from "../LxdMockTransport.js"
+import { sha256 } from "./fakeCore.js"
+
+/** What an image holds: one tarball, or a split image's two parts in order. @internal */
+export type Blob = Uint8Array | {
+  readonly metadata: Uint8Array
+  readonly rootfs: Uint8Array
+  readonly rootfsName: string
+}
+
+/** @internal */
+export const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** The bytes an image's fingerprint is the sha256 of (metadata ‖ rootfs for a split image). */
+const bytesOf = (blob: Blob): Uint8Array => blob instanceof Uint8Array ? blob : concat([blob.metadata, blob.rootfs])
+
+/** An image's fingerprint and size, as LXD computes them. @internal */
+export const fingerprintOf = (blob: Blob): { readonly fingerprint: string; readonly size: number } => {
+  const all = bytesOf(blob)
+  return { fingerprint: sha256(all), size: all.length }
+}
+
+/**
+ * A split upload's parts, as LXD reads them: `metadata` first, then `rootfs` or `rootfs.img`, nothing else.
+ *
+ * @internal
+ */
+export const splitUpload = (
+  contentType: string,
+  bytes: Uint8Array
+): Effect.Effect<Exclude<Blob, Uint8Array> | undefined> =>
+  Stream.make(bytes).pipe(
+    Stream.pipeThroughChannel(Multipart.makeChannel<never>({ "content-type": contentType })),
+    Stream.mapEffect((part): Effect.Effect<readonly [string, Uint8Array], unknown> =>
+      Multipart.isFile(part)
+        ? Effect.map(part.contentEffect, (b): readonly [string, Uint8Array] => [part.key, b])
+        : Effect.fail(part.key)
+    ),
+    Stream.runCollect,
+    Effect.map((chunk): ReadonlyArray<readonly [string, Uint8Array]> => Chunk.toReadonlyArray(chunk)),
+    Effect.orElseSucceed((): ReadonlyArray<readonly [string, Uint8Array]> => []),
+    Effect.map((parts) => {
+      const [meta, rootfs] = parts
+      return parts.length === 2 && meta !== undefined && rootfs !== undefined && meta[0] === "metadata" &&
+          (rootfs[0] === "rootfs" || rootfs[0] === "rootfs.img")
+        ? { metadata: meta[1], rootfs: rootfs[1], rootfsName: rootfs[0] }
+        : undefined
+    })
+  )
+
+/**
+ * A split image as `multipart/form-data`, with LXD 5.0.2's part names and file names (`meta-<fp>.tar.gz`,
+ * `<fp>.tar.gz`): its content type and body.
+ *
+ * @internal
+ */
+export const splitBody = (
+  fingerprint: string,
+  blob: Exclude<Blob, Uint8Array>
+): { readonly contentType: string; readonly body: Uint8Array } => {
+  const boundary = `fake${fingerprint.slice(0, 24)}`
+  const encoder = new TextEncoder()
+  const head = (name: string, filename: string) =>
+    encoder.encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${filename}"\r\n` +
+        `Content-Type: application/octet-stream\r\n\r\n`
+    )
+  const body = concat([
+    head("metadata", `meta-${fingerprint}.tar.gz`),
+    blob.metadata,
+    encoder.encode("\r\n"),
+    head(blob.rootfsName, `${fingerprint}.tar.gz`),
+    blob.rootfs,
+    encoder.encode(`\r\n--${boundary}--\r\n`)
+  ])
+  return { contentType: `multipart/form-data; boundary=${boundary}`, body }
+}
+
+/** An image's export as LXD 5.0.2 answers it. @internal */
+export const exportResponse = (fingerprint: string, blob: Blob): M.MockResponse => {
+  if (!(blob instanceof Uint8Array)) {
+    const { body, contentType } = splitBody(fingerprint, blob)
+    return M.raw(body, { headers: { "content-type": contentType } })
+  }
+  return M.raw(blob.slice(), {
+    headers: {
+      "content-type": "application/octet-stream",
+      "content-length": String(blob.length),
+      "content-disposition": `inline;filename=${fingerprint}.tar.gz`
+    }
+  })
+}
+
+/**
+ * Whether some bytes start as an archive LXD can unpack (`shared.DetectCompression`: gzip, bzip2, lzma, xz,
+ * zstd, squashfs, or a plain tar); LXD refuses anything else with `Unsupported compression`.
+ *
+ * @internal
+ */
+export const isArchive = (bytes: Uint8Array): boolean => {
+  const starts = (...magic: ReadonlyArray<number>) => magic.every((b, i) => bytes[i] === b)
+  const ustar = new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar"
+  return starts(0x1f, 0x8b) || starts(0x42, 0x5a, 0x68) || starts(0x5d, 0x00, 0x00) ||
+    starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00) || starts(0x28, 0xb5, 0x2f, 0xfd) ||
+    starts(0x68, 0x73, 0x71, 0x73) || ustar
+}
