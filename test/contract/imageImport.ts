@@ -19,23 +19,33 @@ import { join } from "node:path"
 import { expect } from "vitest"
 import type { Scenario } from "./scenarios.js"
 
-/** A unified image tarball LXD takes (`metadata.yaml` and a rootfs with a random file): bytes and fingerprint. */
-export const uniqueTarball = (): { readonly bytes: Uint8Array; readonly fingerprint: string } => {
-  const dir = mkdtempSync(join(tmpdir(), "contract-import-"))
+/**
+ * An image tree in a scratch folder (`metadata.yaml`; `rootfs/etc/hostname` and `rootfs/random`, `randomSize`
+ * random bytes: a fingerprint of its own), handed to `pack` to make tarballs of; the folder goes afterwards.
+ */
+export const imageTree = <A>(randomSize: number, pack: (dir: string) => A): A => {
+  const dir = mkdtempSync(join(tmpdir(), "contract-image-"))
   try {
     writeFileSync(
       join(dir, "metadata.yaml"),
       `architecture: x86_64\ncreation_date: ${Math.floor(Date.now() / 1000)}\nproperties:\n  os: contract\n`
     )
     mkdirSync(join(dir, "rootfs", "etc"), { recursive: true })
-    writeFileSync(join(dir, "rootfs", "random"), randomBytes(4096))
-    execFileSync("tar", ["-czf", join(dir, "image.tar.gz"), "-C", dir, "metadata.yaml", "rootfs"])
-    const bytes = new Uint8Array(readFileSync(join(dir, "image.tar.gz")))
-    return { bytes, fingerprint: createHash("sha256").update(bytes).digest("hex") }
+    writeFileSync(join(dir, "rootfs", "etc", "hostname"), "contract\n")
+    writeFileSync(join(dir, "rootfs", "random"), randomBytes(randomSize))
+    return pack(dir)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+/** A unified image tarball LXD takes: its bytes and fingerprint. */
+const uniqueTarball = (): { readonly bytes: Uint8Array; readonly fingerprint: string } =>
+  imageTree(4096, (dir) => {
+    execFileSync("tar", ["-czf", join(dir, "image.tar.gz"), "-C", dir, "metadata.yaml", "rootfs"])
+    const bytes = new Uint8Array(readFileSync(join(dir, "image.tar.gz")))
+    return { bytes, fingerprint: createHash("sha256").update(bytes).digest("hex") }
+  })
 
 /** An HTTP server on 127.0.0.1 answering `HEAD`s from `heads` and `GET`s from `files`, for the scope. */
 const serve = (

@@ -94,6 +94,15 @@ export interface Settings {
   readonly aliases: Aliases
 }
 
+/** The work of a download operation: what `source` brings into `project`, as `settings` ask. @internal */
+export type Work = (
+  state: FakeState,
+  store: ImageStore,
+  project: string,
+  src: Json,
+  settings: Settings
+) => Effect.Effect<unknown, OpFailure>
+
 const TOKEN = "Image download token"
 
 /**
@@ -215,13 +224,7 @@ const blobOf = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<
  *
  * @internal
  */
-export const pull = (
-  state: FakeState,
-  store: ImageStore,
-  project: string,
-  src: Json,
-  settings: Settings
-): Effect.Effect<unknown, OpFailure> =>
+export const pull: Work = (state, store, project, src, settings) =>
   Effect.gen(function*() {
     const server = String(src.server ?? "")
     const client = peer(state, server)
@@ -388,13 +391,7 @@ export const pushTo = (
  *
  * @internal
  */
-export const fromUrl = (
-  state: FakeState,
-  store: ImageStore,
-  project: string,
-  src: Json,
-  settings: Settings
-): Effect.Effect<unknown, OpFailure> =>
+export const fromUrl: Work = (state, store, project, src, settings) =>
   Effect.gen(function*() {
     const url = typeof src.url === "string" ? src.url : ""
     if (url === "") return yield* Effect.fail(new OpFailure("Missing URL"))
