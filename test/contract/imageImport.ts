@@ -84,6 +84,56 @@ const imagesPost = (body: unknown) =>
 
 const dropImage = (fingerprint: string) => Effect.flatMap(Images.Images, (i) => Effect.ignore(i.delete(fingerprint)))
 
+/** A simplestreams tree (`streams/v1/index.json`, `images.json`) of one product with one unified image. */
+const simplestreams = (files: Map<string, Uint8Array>, bytes: Uint8Array, fingerprint: string) => {
+  const product = "contract:1.0:amd64:default"
+  const json = (u: unknown) => new TextEncoder().encode(JSON.stringify(u))
+  files.set("/20261202_0000.tar.gz", bytes)
+  files.set(
+    "/streams/v1/index.json",
+    json({
+      format: "index:1.0",
+      index: {
+        images: {
+          datatype: "image-downloads",
+          path: "streams/v1/images.json",
+          format: "products:1.0",
+          products: [product]
+        }
+      }
+    })
+  )
+  files.set(
+    "/streams/v1/images.json",
+    json({
+      content_id: "images",
+      datatype: "image-downloads",
+      format: "products:1.0",
+      products: {
+        [product]: {
+          aliases: "ct-stream,ct-stream/1.0",
+          arch: "amd64",
+          os: "contract",
+          release: "1.0",
+          release_title: "1.0",
+          versions: {
+            "20261202_0000": {
+              items: {
+                "lxd.tar.gz": {
+                  ftype: "lxd_combined.tar.gz",
+                  path: "20261202_0000.tar.gz",
+                  sha256: fingerprint,
+                  size: bytes.length
+                }
+              }
+            }
+          }
+        }
+      }
+    })
+  )
+}
+
 export const urlImportScenarios: ReadonlyArray<Scenario> = [
   {
     name: "images: import from a URL (HEAD names the image and its hash); LXD's failures; again when it is there",
@@ -124,6 +174,43 @@ export const urlImportScenarios: ReadonlyArray<Scenario> = [
             expect(yield* from("/ok")).toBe("Success")
             // and through the client
             expect((yield* images.importFrom({ type: "url", url: `${url}/ok` })).fingerprint).toBe(fingerprint)
+          }),
+          dropImage(fingerprint)
+        )
+      }))
+  },
+  {
+    name: "images: import from a simplestreams server (by alias, auto_update, update_source); an unknown alias",
+    run: () =>
+      Effect.scoped(Effect.gen(function*() {
+        const images = yield* Images.Images
+        const { bytes, fingerprint } = uniqueTarball()
+        const files = new Map<string, Uint8Array>()
+        simplestreams(files, bytes, fingerprint)
+        const url = yield* serve(new Map(), files)
+        const source = { type: "image", protocol: "simplestreams", server: url } as const
+        yield* Effect.ensuring(
+          Effect.gen(function*() {
+            const unknown = yield* Effect.flip(images.importFrom({ ...source, alias: "ct-no-such" }))
+            expect(unknown.message).toBe(
+              "Failed getting remote image info: Failed getting image: The requested image couldn't be found"
+            )
+            const image = yield* images.importFrom({ ...source, alias: "ct-stream" }, {
+              aliases: ["ct-ss"],
+              autoUpdate: true
+            })
+            expect(image).toMatchObject({
+              fingerprint,
+              auto_update: true,
+              public: false,
+              architecture: "x86_64",
+              properties: { os: "contract", release: "1.0", serial: "20261202_0000", architecture: "amd64" },
+              update_source: { protocol: "simplestreams", server: url, alias: "ct-stream" }
+            })
+            expect(image.aliases.map((a) => a.name)).toEqual(["ct-ss"])
+            // there already: nothing is downloaded, the import succeeds
+            files.delete("/20261202_0000.tar.gz")
+            expect((yield* images.importFrom({ ...source, alias: "ct-stream" })).fingerprint).toBe(fingerprint)
           }),
           dropImage(fingerprint)
         )

@@ -2,7 +2,8 @@
  * An in-memory fake LXD for tests: server info and extensions, operations (running, success, failure, cancel,
  * the ~5 s expiry), events as LXD emits them, profiles, projects, warnings, images and
  * aliases (a unified or split upload fingerprinted by its sha256, an export of its bytes, a split image as
- * `multipart/form-data`; image secrets, a pull from or a push to another fake, an import from a URL), instances with their
+ * `multipart/form-data`; image secrets, a pull from or a push to another fake, an import from a URL or a
+ * simplestreams server), instances with their
  * state transitions, snapshots, backups (export and import), logs, image metadata, templates and console log.
  * It answers at the REST level, so every effect-lxd service runs on it
  * unchanged; its collections are served from the same specs the client is made from. An endpoint it does not
@@ -60,8 +61,9 @@ export interface Options {
    */
   readonly remotes?: Readonly<Record<string, LxdTransport.Service>> | undefined
   /**
-   * How an import from a URL (`source.type: "url"`) downloads: a `HEAD` of the URL, whose `LXD-Image-Hash` and
-   * `LXD-Image-URL` headers name the image, then a `GET` of the image. Default: the web's `fetch`.
+   * How an import from a URL (`source.type: "url"`: a `HEAD` of the URL, whose `LXD-Image-Hash` and
+   * `LXD-Image-URL` headers name the image, then a `GET` of the image) or from a simplestreams server
+   * (`streams/v1/index.json`, its products file, the image's files) downloads. Default: the web's `fetch`.
    */
   readonly fetch?: ((input: string, init?: RequestInit) => Promise<Response>) | undefined
 }

@@ -21,7 +21,12 @@
  * - URL (`source.type: "url"`): `HEAD` through the fake's `fetch`, `LXD-Image-Hash` and `LXD-Image-URL` required
  *   (whatever the status, as LXD), the image fetched (`Unable to fetch "<url>": <status>`), its sha256 checked
  *   (`Hash mismatch for "<url>": <got> != <want>`) and its compression (`Unsupported compression`). The fake does
- *   not read `metadata.yaml`: the properties are the request's.
+ *   not read `metadata.yaml`: the properties are the request's;
+ * - simplestreams (`source.type: "image"`, protocol `simplestreams`), through the same `fetch`:
+ *   `streams/v1/index.json`, the products files of its `image-downloads` entries, the newest version of the product
+ *   an alias names (or the image a fingerprint prefix names), a unified (`lxd_combined.tar.gz`) or split
+ *   (`lxd.tar.xz` with `squashfs` or `root.tar.xz`) image, each file checked against its sha256, the product's
+ *   `os`, `release`, `architecture`, `serial`, … as properties.
  *
  * @internal
  */
@@ -267,7 +272,6 @@ export const pull: Work = (state, store, project, src, settings) =>
     const recorded = alias !== fingerprint
     return yield* store.put(project, blob, {
       ...settings.fields,
-      auto_update: recorded && settings.fields.auto_update,
       properties: { ...strMap(info.properties), ...settings.fields.properties },
       filename: typeof info.filename === "string" ? info.filename : "",
       ...(typeof info.architecture === "string" ? { architecture: info.architecture } : {}),
@@ -386,6 +390,30 @@ export const pushTo = (
     return yield* startOperation(state, project, { description: "Downloading image" }, work)
   })
 
+/** A `HEAD` or `GET` through the fake's `fetch`, its rejection as Go's words. */
+const fetching = (state: FakeState) => {
+  const fetch: Fetch = state.options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  return (verb: "Head" | "Get", target: string, headers: Record<string, string>) =>
+    Effect.tryPromise({
+      try: (signal) => {
+        if (!/^https?:\/\//.test(target)) throw new Error("not an http URL")
+        return fetch(target, {
+          method: verb.toUpperCase(),
+          headers: { "User-Agent": "LXD 5.0.2", ...headers },
+          signal
+        })
+      },
+      catch: (e) => new OpFailure(unreachable(verb, target, e))
+    })
+}
+
+/** The body of an answer, or the failure to read it. */
+const bodyOf = (response: Response): Effect.Effect<Uint8Array, OpFailure> =>
+  Effect.map(
+    Effect.tryPromise({ try: () => response.arrayBuffer(), catch: (e) => new OpFailure(causeOf(e)) }),
+    (buffer) => new Uint8Array(buffer)
+  )
+
 /**
  * Import from a URL (`source.type: "url"`): the work of the download operation.
  *
@@ -395,19 +423,7 @@ export const fromUrl: Work = (state, store, project, src, settings) =>
   Effect.gen(function*() {
     const url = typeof src.url === "string" ? src.url : ""
     if (url === "") return yield* Effect.fail(new OpFailure("Missing URL"))
-    const fetch: Fetch = state.options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    const call = (verb: "Head" | "Get", target: string, headers: Record<string, string>) =>
-      Effect.tryPromise({
-        try: (signal) => {
-          if (!/^https?:\/\//.test(target)) throw new Error("not an http URL")
-          return fetch(target, {
-            method: verb.toUpperCase(),
-            headers: { "User-Agent": "LXD 5.0.2", ...headers },
-            signal
-          })
-        },
-        catch: (e) => new OpFailure(unreachable(verb, target, e))
-      })
+    const call = fetching(state)
     const head = yield* call("Head", url, {
       "LXD-Server-Architectures": "x86_64, i686",
       "LXD-Server-Version": "5.0.2"
@@ -422,13 +438,152 @@ export const fromUrl: Work = (state, store, project, src, settings) =>
     if (got.status !== 200) {
       return yield* Effect.fail(new OpFailure(`Unable to fetch "${location}": ${got.status} ${got.statusText}`.trim()))
     }
-    const bytes = new Uint8Array(
-      yield* Effect.tryPromise({ try: () => got.arrayBuffer(), catch: (e) => new OpFailure(causeOf(e)) })
-    )
+    const bytes = yield* bodyOf(got)
     const actual = sha256(bytes)
     if (actual !== hash) {
       return yield* Effect.fail(new OpFailure(`Hash mismatch for "${location}": ${actual} != ${hash}`))
     }
     if (!isArchive(bytes)) return yield* Effect.fail(new OpFailure("Unsupported compression"))
     return yield* store.put(project, bytes, { ...settings.fields, filename: "", update_source: null }, settings.aliases)
+  })
+
+/** One image a simplestreams server describes: a product's version, its files and what LXD makes of it. */
+interface StreamImage {
+  readonly fingerprint: string
+  readonly aliases: ReadonlyArray<string>
+  readonly serial: string
+  readonly files: ReadonlyArray<{ readonly path: string; readonly sha256: string }>
+  readonly properties: Record<string, string>
+  readonly architecture: string
+}
+
+const ARCHITECTURES: Readonly<Record<string, string>> = { amd64: "x86_64", i386: "i686", arm64: "aarch64" }
+
+/** The images of a products file (`products:1.0`), each version that has a unified or split LXD image. */
+const streamImages = (products: unknown): ReadonlyArray<StreamImage> => {
+  const out: Array<StreamImage> = []
+  for (const product of Object.values(isObject(products) ? products : {})) {
+    if (!isObject(product) || !isObject(product.versions)) continue
+    const arch = String(product.arch ?? "")
+    const serials = Object.keys(product.versions).sort()
+    for (const serial of serials) {
+      const version = product.versions[serial]
+      const items = isObject(version) && isObject(version.items) ? Object.values(version.items).filter(isObject) : []
+      const file = (ftype: string) => items.find((i) => i.ftype === ftype)
+      const unified = file("lxd_combined.tar.gz")
+      const meta = file("lxd.tar.xz")
+      const rootfs = file("squashfs") ?? file("root.tar.xz")
+      const parts = unified !== undefined ? [unified] : meta !== undefined && rootfs !== undefined ? [meta, rootfs] : []
+      if (parts.length === 0) continue
+      const files = parts.map((p) => ({ path: String(p.path ?? ""), sha256: String(p.sha256 ?? "") }))
+      const combined = rootfs === undefined ? undefined : rootfs.ftype === "squashfs"
+        ? meta?.combined_squashfs_sha256
+        : meta?.combined_rootxz_sha256
+      const properties: Record<string, string> = {}
+      const set = (k: string, v: unknown) => {
+        if (typeof v === "string" && v !== "") properties[k] = v
+      }
+      set("os", product.os)
+      set("release", product.release)
+      set("version", product.version)
+      set("architecture", arch)
+      set("variant", product.variant)
+      set("serial", serial)
+      set("description", `${String(product.os ?? "")} ${String(product.release_title ?? "")} ${arch} (${serial})`)
+      out.push({
+        fingerprint: typeof combined === "string" ? combined : files[0]!.sha256,
+        // the aliases name the newest version
+        aliases: serial === serials[serials.length - 1]
+          ? String(product.aliases ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "")
+          : [],
+        serial,
+        files,
+        properties,
+        architecture: ARCHITECTURES[arch] ?? arch
+      })
+    }
+  }
+  return out
+}
+
+/**
+ * Import from a simplestreams server (`source.type: "image"`, protocol `simplestreams`): `streams/v1/index.json`,
+ * the products files of its `image-downloads` entries, the image an alias or a fingerprint prefix names, its
+ * files checked against their sha256. The work of the download operation.
+ *
+ * @internal
+ */
+export const fromSimplestreams: Work = (state, store, project, src, settings) =>
+  Effect.gen(function*() {
+    const server = String(src.server ?? "").replace(/\/+$/, "")
+    const call = fetching(state)
+    const json = (path: string) =>
+      Effect.gen(function*() {
+        const response = yield* call("Get", `${server}/${path}`, {})
+        if (response.status !== 200) {
+          return yield* Effect.fail(
+            new OpFailure(`Unable to fetch "${server}/${path}": ${response.status} ${response.statusText}`.trim())
+          )
+        }
+        const text = new TextDecoder().decode(yield* bodyOf(response))
+        return yield* Effect.try({ try: (): unknown => JSON.parse(text), catch: (e) => new OpFailure(causeOf(e)) })
+      }).pipe(
+        Effect.mapError((e) => new OpFailure(`Failed to connect to simple streams server "${server}": ${e.message}`))
+      )
+    const index = yield* json("streams/v1/index.json")
+    const entries = isObject(index) && isObject(index.index) ? Object.values(index.index).filter(isObject) : []
+    const all: Array<StreamImage> = []
+    for (const entry of entries) {
+      if (entry.datatype !== "image-downloads" || typeof entry.path !== "string") continue
+      const products = yield* json(entry.path)
+      all.push(...streamImages(isObject(products) ? products.products : undefined))
+    }
+    const named = String(src.fingerprint || src.alias || "")
+    const image = all.filter((i) => i.aliases.includes(named)).at(-1) ??
+      (() => {
+        const found = all.filter((i) => named !== "" && i.fingerprint.startsWith(named))
+        return found.length === 1 ? found[0] : undefined
+      })()
+    if (image === undefined) {
+      return yield* Effect.fail(
+        new OpFailure("Failed getting remote image info: Failed getting image: The requested image couldn't be found")
+      )
+    }
+    const adopted = yield* store.adopt(project, image.fingerprint, settings.fields, settings.aliases)
+    if (adopted !== undefined) return adopted
+    const parts: Array<Uint8Array> = []
+    for (const file of image.files) {
+      const got = yield* call("Get", `${server}/${file.path}`, {})
+      if (got.status !== 200) {
+        return yield* Effect.fail(
+          new OpFailure(`Unable to fetch "${server}/${file.path}": ${got.status} ${got.statusText}`.trim())
+        )
+      }
+      const bytes = yield* bodyOf(got)
+      if (sha256(bytes) !== file.sha256) {
+        return yield* Effect.fail(
+          new OpFailure(`Image fingerprint doesn't match. Got ${sha256(bytes)} expected ${file.sha256}`)
+        )
+      }
+      parts.push(bytes)
+    }
+    const [first, second] = parts
+    const blob: Blob = second === undefined
+      ? first!
+      : { metadata: first!, rootfs: second, rootfsName: "rootfs" }
+    const recorded = named !== image.fingerprint
+    return yield* store.put(project, blob, {
+      ...settings.fields,
+      architecture: image.architecture,
+      properties: { ...image.properties, ...settings.fields.properties },
+      update_source: recorded
+        ? {
+          alias: named,
+          certificate: typeof src.certificate === "string" ? src.certificate : "",
+          protocol: "simplestreams",
+          server: String(src.server ?? ""),
+          image_type: ""
+        }
+        : null
+    }, settings.aliases)
   })

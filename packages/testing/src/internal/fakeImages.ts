@@ -20,6 +20,7 @@ import {
   type Aliases,
   aliasesOf,
   fromPeer,
+  fromSimplestreams,
   fromUrl,
   type ImageStore,
   imageToken,
@@ -201,6 +202,9 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
       }
       if (src.type === "image" && (src.protocol ?? "lxd") === "lxd") {
         return started(pull(state, store, project, src, settings))
+      }
+      if (src.type === "image" && src.protocol === "simplestreams") {
+        return started(fromSimplestreams(state, store, project, src, settings))
       }
       if (src.type === "url") return started(fromUrl(state, store, project, src, settings))
       return fail(400, `The fake does not implement image source ${JSON.stringify(src.type)} (mode, protocol)`)
