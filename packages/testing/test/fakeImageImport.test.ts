@@ -324,3 +324,149 @@ describe("LxdFakeServer: import from a URL through the fetch option", () => {
       )
     }))
 })
+
+describe("LxdFakeServer: import from a simplestreams server through the fetch option", () => {
+  const server = "http://streams.test"
+  const json = (u: unknown) => ({ body: new TextEncoder().encode(JSON.stringify(u)) })
+  const index = json({
+    format: "index:1.0",
+    index: { images: { datatype: "image-downloads", path: "streams/v1/images.json", format: "products:1.0" } }
+  })
+  /** A products file: one product with two unified versions and one split one (a squashfs rootfs). */
+  const tree = Effect.gen(function*() {
+    const old = new Uint8Array([0x1f, 0x8b, 1])
+    const fresh = new Uint8Array([0x1f, 0x8b, 2])
+    const meta = new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 3])
+    const squash = new Uint8Array([0x68, 0x73, 0x71, 0x73, 4])
+    const digest = (b: Uint8Array) => Effect.promise(() => sha256(b))
+    const split = yield* digest(new Uint8Array([...meta, ...squash]))
+    const item = (ftype: string, path: string, hash: string, extra: Record<string, string> = {}) => ({
+      ftype,
+      path,
+      sha256: hash,
+      ...extra
+    })
+    const files = {
+      [`${server}/streams/v1/index.json`]: index,
+      [`${server}/streams/v1/images.json`]: json({
+        format: "products:1.0",
+        products: {
+          "ct:1:amd64:default": {
+            aliases: "ct, ct/1",
+            arch: "amd64",
+            os: "ct",
+            release: "1",
+            release_title: "One",
+            versions: {
+              "20260101": { items: { a: item("lxd_combined.tar.gz", "old.tar.gz", yield* digest(old)) } },
+              "20260102": { items: { a: item("lxd_combined.tar.gz", "fresh.tar.gz", yield* digest(fresh)) } }
+            }
+          },
+          "vm:1:arm64:default": {
+            aliases: "vm",
+            arch: "arm64",
+            os: "vm",
+            release: "1",
+            versions: {
+              "20260103": {
+                items: {
+                  m: item("lxd.tar.xz", "meta.tar.xz", yield* digest(meta), { combined_squashfs_sha256: split }),
+                  r: item("squashfs", "root.squashfs", yield* digest(squash))
+                }
+              }
+            }
+          }
+        }
+      }),
+      [`${server}/old.tar.gz`]: { body: old },
+      [`${server}/fresh.tar.gz`]: { body: fresh },
+      [`${server}/meta.tar.xz`]: { body: meta },
+      [`${server}/root.squashfs`]: { body: squash }
+    }
+    return { files, fresh: yield* digest(fresh), old: yield* digest(old), split }
+  })
+
+  it.live("the newest version an alias names; a fingerprint; a split image; LXD's failures", () =>
+    Effect.gen(function*() {
+      const { files, fresh, old, split } = yield* tree
+      const seen: Array<string> = []
+      yield* Effect.gen(function*() {
+        const images = yield* Images.Images
+        const source = { type: "image", protocol: "simplestreams", server } as const
+        const image = yield* images.importFrom({ ...source, alias: "ct" }, { autoUpdate: true, aliases: ["mine"] })
+        expect(image).toMatchObject({
+          fingerprint: fresh,
+          auto_update: true,
+          architecture: "x86_64",
+          properties: { os: "ct", release: "1", serial: "20260102", architecture: "amd64" },
+          update_source: { alias: "ct", protocol: "simplestreams", server }
+        })
+        // by its full fingerprint: no update source
+        expect((yield* images.importFrom({ ...source, fingerprint: old })).update_source ?? null).toBe(null)
+        const vm = yield* images.importFrom({ ...source, alias: "vm" })
+        expect(vm).toMatchObject({ fingerprint: split, architecture: "aarch64", size: 12 })
+        expect((yield* Stream.runCollect(images.exportParts(split))).length).toBeGreaterThan(0)
+        const unknown = yield* Effect.flip(images.importFrom({ ...source, alias: "nope" }))
+        expect(unknown.message).toBe(
+          "Failed getting remote image info: Failed getting image: The requested image couldn't be found"
+        )
+        expect(seen.filter((s) => s.endsWith(".tar.gz"))).toEqual([
+          `GET ${server}/fresh.tar.gz`,
+          `GET ${server}/old.tar.gz`
+        ])
+      }).pipe(Effect.provide(withFetch(tableFetch({}, files, seen))))
+
+      // hostile servers: an index that is no JSON, a file whose bytes are not what the index says
+      const broken = yield* Effect.flip(
+        Effect.flatMap(
+          Images.Images,
+          (i) => i.importFrom({ type: "image", protocol: "simplestreams", server, alias: "ct" })
+        )
+          .pipe(
+            Effect.provide(
+              withFetch(
+                tableFetch({}, { ...files, [`${server}/streams/v1/index.json`]: { body: new Uint8Array([1]) } })
+              )
+            )
+          )
+      )
+      expect(broken.message).toContain(`Failed to connect to simple streams server "${server}": `)
+      const lying = yield* Effect.flip(
+        Effect.flatMap(
+          Images.Images,
+          (i) => i.importFrom({ type: "image", protocol: "simplestreams", server, alias: "ct" })
+        )
+          .pipe(
+            Effect.provide(
+              withFetch(tableFetch({}, { ...files, [`${server}/fresh.tar.gz`]: { body: new Uint8Array([9]) } }))
+            )
+          )
+      )
+      expect(lying.message).toBe(
+        `Image fingerprint doesn't match. Got ${yield* Effect.promise(() =>
+          sha256(new Uint8Array([9]))
+        )} expected ${fresh}`
+      )
+    }))
+
+  it.live("property: whatever JSON the index and the products file hold, the import ends typed", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(fc.jsonValue(), fc.jsonValue(), fc.boolean(), async (indexJson, products, real) => {
+          const files = {
+            [`${server}/streams/v1/index.json`]: real ? index : json(indexJson),
+            [`${server}/streams/v1/images.json`]: json(products)
+          }
+          const result = await Effect.runPromise(
+            Effect.flatMap(LxdClient.LxdClient, (client) =>
+              create(client, { source: { type: "image", protocol: "simplestreams", server, alias: "ct" } })).pipe(
+                Effect.provide(withFetch(tableFetch({}, files)))
+              )
+          )
+          expect(result.status).toBe("Failure")
+          expect(result.err).not.toBe("")
+        }),
+        { numRuns: 80 }
+      )
+    ))
+})
