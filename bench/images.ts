@@ -22,6 +22,7 @@ import { Effect, Layer, ManagedRuntime, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -46,7 +47,54 @@ const fileStream = (file: string) =>
 // ---------------------------------------------------------------------------------------------------------------
 // child: one transfer, measured
 
+/**
+ * The floor in Node: `net.connect` with `onread` into one reused 1 MiB buffer, the head skipped, every body byte
+ * hashed inline with `node:crypto`, the digest checked. No Effect, no HTTP parsing beyond the blank line.
+ */
+const rawExport = (socket: string, fingerprint: string) =>
+  new Promise<Measure>((resolve, reject) => {
+    const buffer = Buffer.allocUnsafe(MiB)
+    const hash = createHash("sha256")
+    let head = true
+    let bytes = 0
+    const t0 = performance.now()
+    const s = net.connect({
+      path: socket,
+      onread: {
+        buffer,
+        callback: (n) => {
+          let body = buffer.subarray(0, n)
+          if (head) {
+            const end = body.indexOf("\r\n\r\n")
+            if (end < 0) {
+              reject(new Error("the head did not come in one read"))
+              return false
+            }
+            head = false
+            body = body.subarray(end + 4)
+          }
+          bytes += body.length
+          hash.update(body)
+          return true
+        }
+      }
+    })
+    s.on("connect", () =>
+      s.write(`GET /1.0/images/${fingerprint}/export HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n\r\n`))
+    s.on("error", reject)
+    s.on("close", () => {
+      const ms = performance.now() - t0
+      if (hash.digest("hex") !== fingerprint) {
+        reject(new Error("raw export: sha256 mismatch"))
+      } else resolve({ ms, rssMiB: Number.NaN, bytes })
+    })
+  })
+
 const child = async ([mode, socket, arg]: ReadonlyArray<string>) => {
+  if (mode === "raw") {
+    process.stdout.write(JSON.stringify(await rawExport(socket!, arg!)) + "\n")
+    return
+  }
   await measureInChild(
     layerFor(socket!),
     Effect.flatMap(LxdClient.LxdClient, (c) => c.server),
@@ -76,7 +124,8 @@ const child = async ([mode, socket, arg]: ReadonlyArray<string>) => {
 const runChild = async (mode: string, socket: string, arg: string): Promise<Measure> => {
   const r = await run(process.execPath, ["--expose-gc", ...process.execArgv, SELF, "--child", mode, socket, arg])
   if (r.code !== 0) throw new Error(`${mode} failed (exit ${r.code}):\n${r.stderr}`)
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Measure
+  const m = JSON.parse(r.stdout.trim().split("\n").pop()!) as { ms: number; rssMiB: number | null; bytes: number }
+  return { ...m, rssMiB: m.rssMiB ?? Number.NaN } // JSON writes NaN as null
 }
 
 /** `curl --data-binary @file` to `POST /1.0/images`, then `GET` the operation's `/wait` (as the client waits). */
@@ -100,6 +149,21 @@ const curlUpload = async (socket: string, file: string): Promise<Measure> => {
   const status = (JSON.parse(w.stdout) as { metadata?: { status?: string } }).metadata?.status
   if (status !== "Success") throw new Error(`curl upload's operation: ${w.stdout}`)
   return { ms: performance.now() - t0, rssMiB: Number.NaN, bytes: fs.statSync(file).size }
+}
+
+/** `curl … | openssl dgst -sha256`: curl's export with a check, the hash in a second process (on the other core). */
+const curlChecked = async (socket: string, fingerprint: string, size: number): Promise<Measure> => {
+  const t0 = performance.now()
+  const r = await run("sh", [
+    "-c",
+    `curl -sS --fail --unix-socket "$1" "http://lxd/1.0/images/$2/export" | openssl dgst -sha256 -r`,
+    "sh",
+    socket,
+    fingerprint
+  ])
+  const ms = performance.now() - t0
+  if (r.code !== 0 || !r.stdout.startsWith(fingerprint)) throw new Error(`curl | openssl: ${r.stdout} ${r.stderr}`)
+  return { ms, rssMiB: Number.NaN, bytes: size }
 }
 
 /** The image: `metadata.yaml` and SIZE_MIB of random bytes in `rootfs/random`, as a plain tar. */
@@ -138,6 +202,8 @@ const main = async () => {
       "effect-lxd exportTo (reused buffers, sha256 checked)": [],
       "effect-lxd export (stream, sha256 checked)": [],
       "curl export -o /dev/null": [],
+      "(diag) raw node: socket + inline node:crypto sha256, checked": [],
+      "(diag) curl | openssl dgst -sha256, checked": [],
       "effect-lxd NodeImages.uploadFile (reused buffers, sha256 checked)": [],
       "effect-lxd upload (stream from the file, sha256 checked)": [],
       "curl --data-binary @file": []
@@ -166,7 +232,15 @@ const main = async () => {
       const exports = [
         ["effect-lxd exportTo (reused buffers, sha256 checked)", () => runChild("exportTo", lab.socket, fingerprint)],
         ["effect-lxd export (stream, sha256 checked)", () => runChild("export", lab.socket, fingerprint)],
-        ["curl export -o /dev/null", () => curlDownload(lab.socket, `/images/${fingerprint}/export`)]
+        ["curl export -o /dev/null", () => curlDownload(lab.socket, `/images/${fingerprint}/export`)],
+        [
+          "(diag) raw node: socket + inline node:crypto sha256, checked",
+          () => runChild("raw", lab.socket, fingerprint)
+        ],
+        [
+          "(diag) curl | openssl dgst -sha256, checked",
+          () => curlChecked(lab.socket, fingerprint, fs.statSync(file).size)
+        ]
       ] as const
       for (let k = 0; k < exports.length; k++) {
         const [name, f] = exports[(k + i) % exports.length]!
@@ -185,6 +259,8 @@ const main = async () => {
     const pairs: Record<string, string> = {
       "effect-lxd exportTo (reused buffers, sha256 checked)": "curl export -o /dev/null",
       "effect-lxd export (stream, sha256 checked)": "curl export -o /dev/null",
+      "(diag) raw node: socket + inline node:crypto sha256, checked": "curl export -o /dev/null",
+      "(diag) curl | openssl dgst -sha256, checked": "curl export -o /dev/null",
       "effect-lxd NodeImages.uploadFile (reused buffers, sha256 checked)": "curl --data-binary @file",
       "effect-lxd upload (stream from the file, sha256 checked)": "curl --data-binary @file"
     }
@@ -195,7 +271,7 @@ const main = async () => {
       const peak = rss.length === 0 ? undefined : Math.max(...rss)
       const base = pairs[name]
       const ratio = base === undefined ? undefined : median(rows[base]!.map((m) => m.ms)) / t
-      const verdict = ratio === undefined
+      const verdict = ratio === undefined || name.startsWith("(diag)")
         ? ""
         : ratio >= 0.9 && (peak ?? Infinity) <= 32
         ? "PASS (≥ 0.90×, ≤ 32 MiB)"

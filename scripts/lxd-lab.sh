@@ -5,8 +5,8 @@
 #   bash scripts/lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
 #   bash scripts/lxd-lab.sh restart DIR [--debug]
 #   bash scripts/lxd-lab.sh down DIR
-#   bash scripts/lxd-lab.sh bare-up DIR [--name NAME]
-#   bash scripts/lxd-lab.sh cluster-up DIR --https-ports P1,P2,P3 [--name NAME]
+#   bash scripts/lxd-lab.sh bare-up DIR [--name NAME] [--debug]
+#   bash scripts/lxd-lab.sh cluster-up DIR --https-ports P1,P2,P3 [--name NAME] [--debug]
 #   bash scripts/lxd-lab.sh cluster-down DIR
 #
 # `restart` starts the daemon again on the existing LXD_DIR of a lab whose daemon died (a test SIGKILLs it by
@@ -57,7 +57,8 @@ usage:
   lxd-lab.sh up DIR [--https-port PORT] [--name NAME] [--trust-password PW] [--verify] [--debug]
   lxd-lab.sh restart DIR [--debug]
   lxd-lab.sh down DIR
-  lxd-lab.sh cluster-up DIR --https-ports P1,P2,P3 [--name NAME]
+  lxd-lab.sh bare-up DIR [--name NAME] [--debug]
+  lxd-lab.sh cluster-up DIR --https-ports P1,P2,P3 [--name NAME] [--debug]
   lxd-lab.sh cluster-down DIR
 EOF
   exit 2
@@ -828,6 +829,7 @@ cmd_bare_up() {
     case "$1" in
       --name) name=${2:-}; shift 2 || usage ;;
       --name=*) name=${1#*=}; shift ;;
+      --debug) DEBUG_ARGS=(--debug); shift ;;
       *) usage ;;
     esac
   done
@@ -865,6 +867,7 @@ cmd_cluster_up() {
       --https-ports=*) ports=${1#*=}; shift ;;
       --name) name=${2:-}; shift 2 || usage ;;
       --name=*) name=${1#*=}; shift ;;
+      --debug) DEBUG_ARGS=(--debug); shift ;;
       *) usage ;;
     esac
   done
@@ -888,7 +891,7 @@ cmd_cluster_up() {
   trap 'cluster_up_failed "$root"' EXIT
 
   local m1
-  m1=$(bash "$0" up "$root/m1" --https-port "${p[0]}" --name "$name-m1" 3>&-)
+  m1=$(bash "$0" up "$root/m1" --https-port "${p[0]}" --name "$name-m1" "${DEBUG_ARGS[@]}" 3>&-)
   set_dirs "$root/m1"
   lab_lxc config set cluster.https_address "127.0.0.1:${p[0]}" >&2
   lab_lxc cluster enable m1 >&2

@@ -84,11 +84,27 @@ const imagesPost = (body: unknown) =>
 
 const dropImage = (fingerprint: string) => Effect.flatMap(Images.Images, (i) => Effect.ignore(i.delete(fingerprint)))
 
-/** A simplestreams tree (`streams/v1/index.json`, `images.json`) of one product with one unified image. */
-const simplestreams = (files: Map<string, Uint8Array>, bytes: Uint8Array, fingerprint: string) => {
-  const product = "contract:1.0:amd64:default"
+/**
+ * A simplestreams tree in `files` (`streams/v1/index.json`, `streams/v1/images.json`): one amd64 product with a
+ * unified image (`lxd_combined.tar.gz`, at `/<serial>.tar.gz`) for each of `versions`.
+ */
+export const simplestreams = (
+  files: Map<string, Uint8Array>,
+  product: { readonly os: string; readonly release: string; readonly aliases: string },
+  versions: ReadonlyArray<readonly [serial: string, bytes: Uint8Array]>
+): void => {
+  const name = `${product.os}:${product.release}:amd64:default`
   const json = (u: unknown) => new TextEncoder().encode(JSON.stringify(u))
-  files.set("/20261202_0000.tar.gz", bytes)
+  const items = Object.fromEntries(versions.map(([serial, bytes]) => {
+    files.set(`/${serial}.tar.gz`, bytes)
+    const item = {
+      ftype: "lxd_combined.tar.gz",
+      path: `${serial}.tar.gz`,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      size: bytes.length
+    }
+    return [serial, { items: { "lxd.tar.gz": item } }]
+  }))
   files.set(
     "/streams/v1/index.json",
     json({
@@ -98,7 +114,7 @@ const simplestreams = (files: Map<string, Uint8Array>, bytes: Uint8Array, finger
           datatype: "image-downloads",
           path: "streams/v1/images.json",
           format: "products:1.0",
-          products: [product]
+          products: [name]
         }
       }
     })
@@ -110,25 +126,7 @@ const simplestreams = (files: Map<string, Uint8Array>, bytes: Uint8Array, finger
       datatype: "image-downloads",
       format: "products:1.0",
       products: {
-        [product]: {
-          aliases: "ct-stream,ct-stream/1.0",
-          arch: "amd64",
-          os: "contract",
-          release: "1.0",
-          release_title: "1.0",
-          versions: {
-            "20261202_0000": {
-              items: {
-                "lxd.tar.gz": {
-                  ftype: "lxd_combined.tar.gz",
-                  path: "20261202_0000.tar.gz",
-                  sha256: fingerprint,
-                  size: bytes.length
-                }
-              }
-            }
-          }
-        }
+        [name]: { ...product, arch: "amd64", release_title: product.release, versions: items }
       }
     })
   )
@@ -186,7 +184,10 @@ export const urlImportScenarios: ReadonlyArray<Scenario> = [
         const images = yield* Images.Images
         const { bytes, fingerprint } = uniqueTarball()
         const files = new Map<string, Uint8Array>()
-        simplestreams(files, bytes, fingerprint)
+        simplestreams(files, { os: "contract", release: "1.0", aliases: "ct-stream,ct-stream/1.0" }, [[
+          "20261202_0000",
+          bytes
+        ]])
         const url = yield* serve(new Map(), files)
         const source = { type: "image", protocol: "simplestreams", server: url } as const
         yield* Effect.ensuring(

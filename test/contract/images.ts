@@ -3,14 +3,16 @@
  * image the backend starts with found by alias and by a prefix of its fingerprint, its export hashing to its
  * fingerprint, its properties changed and put back with the ETag, aliases created, renamed, updated (`PUT`) and
  * deleted; a split image (a metadata tarball and a rootfs tarball made here) uploaded from two streams, its
- * fingerprint sha256(metadata ‖ rootfs), exported as two parts named as LXD names them; an instance published
+ * fingerprint sha256(metadata ‖ rootfs), exported as two parts named as LXD names them (by their first bytes: a VM's
+ * raw disk has no extension); an instance published
  * as an image.
  */
 import { Files, Images, Instances } from "@effect-lxd/core"
 import { Chunk, Effect, Stream } from "effect"
 import { execFileSync } from "node:child_process"
-import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { createHash, randomBytes } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { expect } from "vitest"
 import { imageTree } from "./imageImport.js"
@@ -23,6 +25,18 @@ const splitImage = () =>
     execFileSync("tar", ["-czf", join(dir, "rootfs.tar.gz"), "-C", join(dir, "rootfs"), "."])
     return { metadata: readFileSync(join(dir, "meta.tar.gz")), rootfs: readFileSync(join(dir, "rootfs.tar.gz")) }
   })
+
+/** A plain (uncompressed) tarball of one file, made by `tar` (LXD names such a file `.tar`). */
+const plainTar = (name: string, content: string) => {
+  const dir = mkdtempSync(join(tmpdir(), "contract-tar-"))
+  try {
+    writeFileSync(join(dir, name), content)
+    execFileSync("tar", ["-cf", join(dir, "out.tar"), "-C", dir, name])
+    return readFileSync(join(dir, "out.tar"))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 export const imageScenarios: ReadonlyArray<Scenario> = [
   {
@@ -50,6 +64,37 @@ export const imageScenarios: ReadonlyArray<Scenario> = [
             const part = (name: string) => Buffer.concat(chunks.filter((c) => c.part === name).map((c) => c.bytes))
             expect(part("metadata").equals(metadata)).toBe(true)
             expect(part("rootfs").equals(rootfs)).toBe(true)
+          }),
+          Effect.ignore(images.delete(fingerprint))
+        )
+      })
+  },
+  {
+    name: "images: a VM image (plain tar metadata + raw rootfs.img) is stored as such; its parts named by their bytes",
+    run: () =>
+      Effect.gen(function*() {
+        const images = yield* Images.Images
+        const metadata = plainTar(
+          "metadata.yaml",
+          `architecture: x86_64\ncreation_date: ${Math.floor(Date.now() / 1000)}\nproperties:\n  os: contract-vm\n`
+        )
+        const disk = randomBytes(40_000) // nothing LXD recognises: no extension
+        const fingerprint = yield* images.uploadSplit({
+          metadata: Stream.make(metadata),
+          rootfs: Stream.make(disk),
+          type: "virtual-machine"
+        })
+        yield* Effect.ensuring(
+          Effect.gen(function*() {
+            expect(fingerprint).toBe(createHash("sha256").update(metadata).update(disk).digest("hex"))
+            expect((yield* images.get(fingerprint)).type).toBe("virtual-machine")
+            const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect(images.exportParts(fingerprint)))
+            expect([...new Set(chunks.map((c) => `${c.part}:${c.filename}`))]).toEqual([
+              `metadata:meta-${fingerprint}.tar`,
+              `rootfs.img:${fingerprint}`
+            ])
+            const part = (name: string) => Buffer.concat(chunks.filter((c) => c.part === name).map((c) => c.bytes))
+            expect(part("rootfs.img").equals(disk)).toBe(true)
           }),
           Effect.ignore(images.delete(fingerprint))
         )

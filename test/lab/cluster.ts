@@ -12,7 +12,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll } from "vitest"
-import { cleanEnv, freePorts, labCommandSync, script } from "./globalSetup.js"
+import { keepRequests, requestLines, sizeOf } from "./coverage.js"
+import { cleanEnv, freePorts, keptRequestsDir, labCommandSync, logFile, script } from "./globalSetup.js"
 import { isLabInfo, type LabInfo } from "./types.js"
 
 const execFileP = promisify(execFile)
@@ -38,10 +39,15 @@ export const useClusterLab = (name: string): ClusterLab => {
   let current: ReadonlyArray<ClusterMemberLab> | undefined
   let dir: string | undefined
   let took = 0
+  // where each member's log stood when `cluster-up` ended (for the run's spec-coverage figure)
+  let logStarts: ReadonlyArray<readonly [string, number]> = []
+  const keep = () =>
+    keepRequests(keptRequestsDir, `cluster-${name}`, logStarts.map(([file, start]) => requestLines(file, start)))
   const onExit = () => {
     if (dir === undefined) return
     const d = dir
     dir = undefined
+    keep()
     labCommandSync("cluster-down", d)
   }
   beforeAll(async () => {
@@ -54,7 +60,7 @@ export const useClusterLab = (name: string): ClusterLab => {
     const t0 = Date.now()
     const { stdout } = await execFileP(
       "bash",
-      [script, "cluster-up", dir, "--https-ports", ports.join(","), "--name", `cluster-${name}`],
+      [script, "cluster-up", dir, "--https-ports", ports.join(","), "--name", `cluster-${name}`, "--debug"],
       { env: cleanEnv(), timeout: 240_000, killSignal: "SIGKILL" }
     )
     took = Date.now() - t0
@@ -65,12 +71,14 @@ export const useClusterLab = (name: string): ClusterLab => {
       throw new Error(`lxd-lab.sh cluster-up printed an unexpected line: ${line}`)
     }
     current = members
+    logStarts = members.map((m) => [logFile(m.dir), sizeOf(logFile(m.dir))] as const)
   }, 300_000)
   afterAll(async () => {
     process.off("exit", onExit)
     if (dir === undefined) return
     const d = dir
     dir = undefined
+    keep()
     const t0 = Date.now()
     await execFileP("bash", [script, "cluster-down", d], { env: cleanEnv(), timeout: 180_000 })
     process.stdout.write(`cluster lab ${name}: cluster-up ${took} ms, cluster-down ${Date.now() - t0} ms\n`)

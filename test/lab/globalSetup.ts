@@ -166,21 +166,18 @@ export const labCommandSync = (command: "down" | "cluster-down", dir: string): v
 
 const downSync = (dir: string): void => labCommandSync("down", dir)
 
-const logFile = (dir: string) => path.join(dir, "lxd.log")
-const logSize = (dir: string): number => {
-  try {
-    return fsSync.statSync(logFile(dir)).size
-  } catch {
-    return 0
-  }
-}
+export const logFile = (dir: string) => path.join(dir, "lxd.log")
+
+/** Where the test files' own labs leave the requests they handled ({@link Coverage.keepRequests}). */
+export const keptRequestsDir = path.join(repoRoot, "node_modules", ".cache", "spec-coverage-requests")
 
 /** The spec-coverage line of this run, from the labs' debug logs (read before `down` removes them). */
 const specCoverage = (logStarts: ReadonlyMap<string, number>): string => {
   try {
-    const logs = [...logStarts].map(([dir, start]) =>
-      fsSync.readFileSync(logFile(dir)).subarray(start).toString("utf8")
-    )
+    const logs = [
+      ...[...logStarts].map(([dir, start]) => Coverage.requestLines(logFile(dir), start)),
+      ...Coverage.keptRequests(keptRequestsDir)
+    ]
     return Coverage.report(
       path.join(repoRoot, "..", "shared", "lxd-api", "rest-api-5.0.2.yaml"),
       logs,
@@ -382,13 +379,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     warn(failures.join("\n"))
   }
 
+  fsSync.rmSync(keptRequestsDir, { recursive: true, force: true })
   try {
     const names = ["lab", "lab2"]
     const ports = await labPorts(daemons)
     const infos = await startLabs(ports.map((port, i) => ({ name: names[i] ?? `lab${i + 1}`, port })), (dir) => {
       dirs.push(dir)
     })
-    for (const info of infos) logStarts.set(info.dir, logSize(info.dir))
+    for (const info of infos) logStarts.set(info.dir, Coverage.sizeOf(logFile(info.dir)))
     project.provide("lab", infos[0] ?? null)
     project.provide("lab2", infos[1] ?? null)
   } catch (e) {

@@ -16,7 +16,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll } from "vitest"
-import { cleanEnv, freePorts, labCommandSync, script } from "./globalSetup.js"
+import { keepRequests, requestLines, sizeOf } from "./coverage.js"
+import { cleanEnv, freePorts, keptRequestsDir, labCommandSync, logFile, script } from "./globalSetup.js"
 import { isLabInfo, type LabInfo } from "./types.js"
 
 const execFileP = promisify(execFile)
@@ -55,10 +56,18 @@ const gone = (pid: number): boolean => {
 export const usePrivateLab = (name: string, options: { readonly bare?: boolean } = {}): PrivateLab => {
   let current: LabInfo | undefined
   let dir: string | undefined
+  // the requests the tests sent (for the run's spec-coverage figure): the log from where `up` or `restart` ended
+  let logStart = 0
+  const requests: Array<string> = []
+  const keep = (d: string) => {
+    requests.push(requestLines(logFile(d), logStart))
+    keepRequests(keptRequestsDir, `private-${name}`, requests.splice(0))
+  }
   const downSync = () => {
     if (dir === undefined) return
     const d = dir
     dir = undefined
+    keep(d)
     labCommandSync("down", d)
   }
   const onExit = () => downSync()
@@ -69,17 +78,19 @@ export const usePrivateLab = (name: string, options: { readonly bare?: boolean }
     dir = fs.mkdtempSync(path.join(base, `effect-lxd-${name}-`))
     process.prependListener("exit", onExit)
     if (options.bare === true) {
-      current = await lab(["bare-up", dir, "--name", `private-${name}`])
-      return
+      current = await lab(["bare-up", dir, "--name", `private-${name}`, "--debug"])
+    } else {
+      const [port] = await freePorts(1)
+      current = await lab(["up", dir, "--https-port", String(port), "--name", `private-${name}`, "--debug"])
     }
-    const [port] = await freePorts(1)
-    current = await lab(["up", dir, "--https-port", String(port), "--name", `private-${name}`])
+    logStart = sizeOf(logFile(dir))
   }, 180_000)
   afterAll(async () => {
     process.off("exit", onExit)
     if (dir === undefined) return
     const d = dir
     dir = undefined
+    keep(d)
     const t0 = Date.now()
     await execFileP("bash", [script, "down", d], { env: cleanEnv(), timeout: 120_000 })
     if (options.bare === true) process.stdout.write(`bare lab ${name}: down ${Date.now() - t0} ms\n`)
@@ -97,7 +108,10 @@ export const usePrivateLab = (name: string, options: { readonly bare?: boolean }
       if (!gone(pid)) throw new Error(`lxd ${pid} still alive 10 s after SIGKILL`)
     },
     restart: async () => {
-      current = await lab(["restart", info().dir])
+      const d = info().dir
+      requests.push(requestLines(logFile(d), logStart))
+      current = await lab(["restart", d, "--debug"])
+      logStart = sizeOf(logFile(d))
       return current
     }
   }

@@ -158,6 +158,26 @@ describe("Images: the bytes are checked against the fingerprint", () => {
       )
     ]))))
 
+  it.effect("a whole fingerprint is exported with one request; a prefix is resolved first; a missing one is NotFound", () =>
+    Effect.gen(function*() {
+      const images = yield* Images.Images
+      expect(yield* collect(images.export(fingerprint))).toEqual(bytes)
+      expect(yield* requests).toEqual([`GET /images/${fingerprint}/export`])
+      expect(yield* collect(images.export(fingerprint.slice(0, 12)))).toEqual(bytes)
+      const missing = "cd".repeat(32)
+      const e = yield* Effect.flip(images.exportTo(missing, () => Effect.void))
+      expect(e._tag).toBe("NotFound")
+      expect((yield* requests).slice(1)).toEqual([
+        `GET /images/${fingerprint.slice(0, 12)}`,
+        `GET /images/${fingerprint}/export`,
+        `GET /images/${missing}/export`
+      ])
+    }).pipe(Effect.provide(mock([
+      route("GET", `/images/${fingerprint.slice(0, 12)}`, () => Effect.succeed(sync(image(fingerprint)))),
+      route("GET", `/images/${fingerprint}/export`, () => Effect.succeed(raw(bytes))),
+      route("GET", `/images/${"cd".repeat(32)}/export`, () => Effect.succeed(error(404, "not found")))
+    ]))))
+
   it.effect("an upload LXD fingerprints differently fails ImageFingerprintMismatch, and that image is deleted", () =>
     Effect.gen(function*() {
       const images = yield* Images.Images
@@ -297,7 +317,8 @@ const multipart = (boundary: string, parts: ReadonlyArray<readonly [string, stri
 }
 
 describe("Images: split images (metadata + rootfs)", () => {
-  const meta = tarball(3_001)
+  // the metadata starts as gzip does (LXD names it `.tar.gz`), the rootfs as nothing LXD knows (no extension)
+  const meta = new Uint8Array([0x1f, 0x8b, ...tarball(3_001)])
   const rootfs = tarball(50_000).map((b) => b ^ 0x5a)
   const both = new Uint8Array([...meta, ...rootfs])
   const fingerprint = sha256(both)
@@ -320,7 +341,7 @@ describe("Images: split images (metadata + rootfs)", () => {
       expect([...new Set(chunks.map((c) => c.part))]).toEqual(["metadata", "rootfs"])
       const parts = byPart(chunks)
       expect(parts["metadata"]).toEqual({ filename: `meta-${fingerprint}.tar.gz`, bytes: [...meta] })
-      expect(parts["rootfs"]).toEqual({ filename: `${fingerprint}.tar.gz`, bytes: [...rootfs] })
+      expect(parts["rootfs"]).toEqual({ filename: fingerprint, bytes: [...rootfs] })
       // the callback form sees the same, and the unified export refuses a split image
       const seen: Array<string> = []
       yield* images.exportTo(fingerprint, (c) => Effect.sync(() => seen.push(c.part)))
@@ -328,7 +349,7 @@ describe("Images: split images (metadata + rootfs)", () => {
       expect(seen.at(-1)).toBe("rootfs")
       expect((yield* Effect.flip(Stream.runDrain(images.export(fingerprint))))._tag).toBe("InvalidArgument")
       // a unified image through exportParts is one part
-      const unified = yield* images.upload(chunked(tarball(2000)))
+      const unified = yield* images.upload(chunked(new Uint8Array([0x1f, 0x8b, ...tarball(2000)])))
       const one = Chunk.toReadonlyArray(yield* Stream.runCollect(images.exportParts(unified)))
       expect(new Set(one.map((c) => c.part))).toEqual(new Set(["unified"]))
       expect(one[0]!.filename).toBe(`${unified}.tar.gz`)

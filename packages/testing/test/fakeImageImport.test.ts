@@ -417,31 +417,15 @@ describe("LxdFakeServer: import from a simplestreams server through the fetch op
       }).pipe(Effect.provide(withFetch(tableFetch({}, files, seen))))
 
       // hostile servers: an index that is no JSON, a file whose bytes are not what the index says
-      const broken = yield* Effect.flip(
-        Effect.flatMap(
-          Images.Images,
-          (i) => i.importFrom({ type: "image", protocol: "simplestreams", server, alias: "ct" })
+      const refused = (changed: Record<string, { readonly body: Uint8Array }>) =>
+        Effect.flip(
+          Effect.flatMap(Images.Images, (i) =>
+            i.importFrom({ type: "image", protocol: "simplestreams", server, alias: "ct" }))
+            .pipe(Effect.provide(withFetch(tableFetch({}, { ...files, ...changed }))))
         )
-          .pipe(
-            Effect.provide(
-              withFetch(
-                tableFetch({}, { ...files, [`${server}/streams/v1/index.json`]: { body: new Uint8Array([1]) } })
-              )
-            )
-          )
-      )
+      const broken = yield* refused({ [`${server}/streams/v1/index.json`]: { body: new Uint8Array([1]) } })
       expect(broken.message).toContain(`Failed to connect to simple streams server "${server}": `)
-      const lying = yield* Effect.flip(
-        Effect.flatMap(
-          Images.Images,
-          (i) => i.importFrom({ type: "image", protocol: "simplestreams", server, alias: "ct" })
-        )
-          .pipe(
-            Effect.provide(
-              withFetch(tableFetch({}, { ...files, [`${server}/fresh.tar.gz`]: { body: new Uint8Array([9]) } }))
-            )
-          )
-      )
+      const lying = yield* refused({ [`${server}/fresh.tar.gz`]: { body: new Uint8Array([9]) } })
       expect(lying.message).toBe(
         `Image fingerprint doesn't match. Got ${yield* Effect.promise(() =>
           sha256(new Uint8Array([9]))

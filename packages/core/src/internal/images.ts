@@ -43,6 +43,9 @@ const OCTET = "application/octet-stream"
 const AMBIGUOUS = /more than one image/i
 
 /** The error of a read by fingerprint, with LXD's answer to an ambiguous prefix as `AmbiguousFingerprint`. */
+/** A whole image fingerprint: 64 lowercase hex digits (a SHA-256). */
+const FINGERPRINT = /^[0-9a-f]{64}$/
+
 const ambiguity = (fingerprint: string) => (error: LxdError): LxdError =>
   (error._tag === "LxdApiError" || error._tag === "BadRequest") && AMBIGUOUS.test(error.message)
     ? new AmbiguousFingerprint({ prefix: fingerprint, message: error.message })
@@ -135,7 +138,8 @@ export const make = (client: LxdClient.Service, specs: Specs): Omit<I.Images.Ser
     write: (chunk: I.ImageExportChunk) => Effect.Effect<void, E>
   ): Effect.Effect<void, LxdError | E> =>
     Effect.gen(function*() {
-      const image = yield* get(fingerprint)
+      // a whole fingerprint is the one to check against: no `GET` first (a prefix is resolved, as LXD does)
+      const image = FINGERPRINT.test(fingerprint) ? { fingerprint } : yield* get(fingerprint)
       const path = yield* Collection.objectPath(client, specs.images, [], image.fingerprint, "/export")
       const request: Request = { method: "GET", path }
       const hash = client.sha256.make()

@@ -67,8 +67,28 @@ export const splitUpload = (
   )
 
 /**
- * A split image as `multipart/form-data`, with LXD 5.0.2's part names and file names (`meta-<fp>.tar.gz`,
- * `<fp>.tar.gz`): its content type and body.
+ * The extension LXD gives an exported file, from its first bytes (LXD's `DetectCompressionFile`): `.tar.gz`,
+ * `.tar.xz`, `.tar.zst`, `.squashfs`, `.qcow2`, …; none for bytes it does not recognise (a raw VM disk).
+ *
+ * @internal
+ */
+export const extensionOf = (bytes: Uint8Array): string => {
+  const at = (offset: number, ...magic: ReadonlyArray<number>) => magic.every((b, i) => bytes[offset + i] === b)
+  const ascii = (text: string) => Array.from(text, (c) => c.charCodeAt(0))
+  if (at(0, ...ascii("BZ"))) return ".tar.bz2"
+  if (at(0, 0x1f, 0x8b)) return ".tar.gz"
+  if (at(1, ...ascii("7zXZ"))) return bytes[0] === 0xfd ? ".tar.xz" : ".tar.lzma"
+  if (at(0, 0x5d, 0x00, 0x00)) return ".tar.lzma"
+  if (at(257, ...ascii("ustar"))) return ".tar"
+  if (at(0, ...ascii("hsqs"))) return ".squashfs"
+  if (at(0, ...ascii("QFI"))) return ".qcow2"
+  if (at(0, 0x28, 0xb5, 0x2f, 0xfd)) return ".tar.zst"
+  return ""
+}
+
+/**
+ * A split image as `multipart/form-data`, with LXD 5.0.2's part names and file names (`meta-<fp><ext>`,
+ * `<fp><ext>`: {@link extensionOf}): its content type and body.
  *
  * @internal
  */
@@ -84,10 +104,10 @@ export const splitBody = (
         `Content-Type: application/octet-stream\r\n\r\n`
     )
   const body = concat([
-    head("metadata", `meta-${fingerprint}.tar.gz`),
+    head("metadata", `meta-${fingerprint}${extensionOf(blob.metadata)}`),
     blob.metadata,
     encoder.encode("\r\n"),
-    head(blob.rootfsName, `${fingerprint}.tar.gz`),
+    head(blob.rootfsName, `${fingerprint}${extensionOf(blob.rootfs)}`),
     blob.rootfs,
     encoder.encode(`\r\n--${boundary}--\r\n`)
   ])
@@ -104,21 +124,15 @@ export const exportResponse = (fingerprint: string, blob: Blob): M.MockResponse 
     headers: {
       "content-type": "application/octet-stream",
       "content-length": String(blob.length),
-      "content-disposition": `inline;filename=${fingerprint}.tar.gz`
+      "content-disposition": `inline;filename=${fingerprint}${extensionOf(blob)}`
     }
   })
 }
 
 /**
- * Whether some bytes start as an archive LXD can unpack (`shared.DetectCompression`: gzip, bzip2, lzma, xz,
- * zstd, squashfs, or a plain tar); LXD refuses anything else with `Unsupported compression`.
+ * Whether some bytes start as an archive LXD can unpack (gzip, bzip2, lzma, xz, zstd, squashfs, or a plain tar);
+ * LXD refuses anything else in an image with `Unsupported compression`.
  *
  * @internal
  */
-export const isArchive = (bytes: Uint8Array): boolean => {
-  const starts = (...magic: ReadonlyArray<number>) => magic.every((b, i) => bytes[i] === b)
-  const ustar = new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar"
-  return starts(0x1f, 0x8b) || starts(0x42, 0x5a, 0x68) || starts(0x5d, 0x00, 0x00) ||
-    starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00) || starts(0x28, 0xb5, 0x2f, 0xfd) ||
-    starts(0x68, 0x73, 0x71, 0x73) || ustar
-}
+export const isArchive = (bytes: Uint8Array): boolean => !["", ".qcow2"].includes(extensionOf(bytes))
