@@ -286,6 +286,40 @@ describe("LxdFakeServer: import from a URL through the fetch option", () => {
       }).pipe(Effect.provide(withFetch(fetch)))
     }))
 
+  it.live("progress: a download reports download_progress, and keeps it when the hash then fails", () =>
+    Effect.gen(function*() {
+      const hash = yield* Effect.promise(() => sha256(tarball))
+      const img = "http://files.test/img.tar.gz"
+      const fetch = tableFetch({
+        "http://files.test/ok": { "LXD-Image-URL": img, "LXD-Image-Hash": hash },
+        "http://files.test/bad": { "LXD-Image-URL": img, "LXD-Image-Hash": "0".repeat(64) }
+      }, { [img]: { body: tarball } })
+      yield* Effect.gen(function*() {
+        const client = yield* LxdClient.LxdClient
+        const updates = yield* Effect.scoped(Effect.gen(function*() {
+          const handle = yield* (yield* Images.Images).importFromOperation({ type: "url", url: "http://files.test/ok" })
+          const [updates] = yield* Effect.all([Stream.runCollect(handle.progress), handle.wait()], { concurrency: 2 })
+          return [...updates]
+        }))
+        const progress = updates.map((u) => (u.metadata as { download_progress?: string } | null)?.download_progress)
+        expect(progress.some((p) => p !== undefined && /^100% \(\d+(\.\d\d)?[kMG]?B\/s\)$/.test(p))).toBe(true)
+        expect(updates.at(-1)?.metadata).toEqual({ fingerprint: hash, size: String(tarball.length) })
+        const failed = yield* Effect.scoped(Effect.gen(function*() {
+          const handle = yield* client.operation({
+            method: "POST",
+            path: "/images",
+            body: { source: { type: "url", url: "http://files.test/bad" } }
+          })
+          yield* Effect.ignore(handle.wait())
+          return (yield* client.request({ method: "GET", path: `/operations/${handle.id}` })).metadata
+        }))
+        expect(failed).toMatchObject({
+          status: "Failure",
+          metadata: { download_progress: expect.stringMatching(/^100% /) }
+        })
+      }).pipe(Effect.provide(withFetch(fetch)))
+    }))
+
   it.live("property: whatever a server answers (headers, status, body, a rejection), the import ends typed", () =>
     Effect.gen(function*() {
       const answer = fc.record({

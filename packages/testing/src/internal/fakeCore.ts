@@ -370,7 +370,8 @@ export class OpFailure {
 /**
  * Starts an operation: answers `202` at once, runs `work` in a fiber, moves the operation to Success (with the
  * work's metadata) or Failure (`OpFailure`), emits operation events on each change, and forgets it
- * `operationRetention` ms after it ends.
+ * `operationRetention` ms after it ends. A `work` function is given an `update` that sets the running
+ * operation's metadata (progress, as LXD reports it), with its event.
  *
  * @internal
  */
@@ -384,7 +385,9 @@ export const startOperation = (
     readonly mayCancel?: boolean
     readonly metadata?: unknown
   },
-  work: Effect.Effect<unknown, OpFailure>
+  work:
+    | Effect.Effect<unknown, OpFailure>
+    | ((update: (metadata: Json) => Effect.Effect<void>) => Effect.Effect<unknown, OpFailure>)
 ): Effect.Effect<M.MockResponse> =>
   Effect.gen(function*() {
     const id = uuid(state)
@@ -421,7 +424,17 @@ export const startOperation = (
         )
       })
     entry.fiber = yield* Effect.yieldNow().pipe(
-      Effect.zipRight(work),
+      Effect.zipRight(
+        typeof work === "function"
+          ? work((metadata) =>
+            Effect.suspend(() => {
+              if ((op.status_code as number) >= 200) return Effect.void
+              Object.assign(op, { metadata, updated_at: now() })
+              return emit(state, "operation", project, { ...op })
+            })
+          )
+          : work
+      ),
       Effect.matchEffect({
         onSuccess: (metadata) =>
           finish("Success", 200, metadata === undefined ? {} : { metadata: metadata ?? op.metadata }),

@@ -99,14 +99,35 @@ export interface Settings {
   readonly aliases: Aliases
 }
 
-/** The work of a download operation: what `source` brings into `project`, as `settings` ask. @internal */
+/**
+ * The work of a download operation: what `source` brings into `project`, as `settings` ask; `update` sets the
+ * operation's metadata (`download_progress`).
+ *
+ * @internal
+ */
 export type Work = (
   state: FakeState,
   store: ImageStore,
   project: string,
   src: Json,
-  settings: Settings
+  settings: Settings,
+  update: (metadata: Json) => Effect.Effect<void>
 ) => Effect.Effect<unknown, OpFailure>
+
+/** LXD's `units.GetByteSizeString(n, 2)`: `512B`, `1.50kB`, `108.89MB`. */
+const byteSize = (n: number): string => {
+  const units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
+  let i = 0
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000
+    i++
+  }
+  return i === 0 ? `${Math.round(n)}B` : `${n.toFixed(2)}${units[i]}`
+}
+
+/** The progress LXD reports once a download of `bytes` that began at `started` (ms) is in: `100% (<speed>/s)`. */
+const downloaded = (update: (metadata: Json) => Effect.Effect<void>, bytes: number, started: number) =>
+  update({ download_progress: `100% (${byteSize(bytes / Math.max((Date.now() - started) / 1000, 0.001))}/s)` })
 
 const TOKEN = "Image download token"
 
@@ -229,7 +250,7 @@ const blobOf = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<
  *
  * @internal
  */
-export const pull: Work = (state, store, project, src, settings) =>
+export const pull: Work = (state, store, project, src, settings, update) =>
   Effect.gen(function*() {
     const server = String(src.server ?? "")
     const client = peer(state, server)
@@ -264,7 +285,9 @@ export const pull: Work = (state, store, project, src, settings) =>
       fingerprint = String(info.fingerprint)
       alias = fingerprint
     }
+    const started = Date.now()
     const blob = yield* Effect.flatMap(get(`/images/${encodeURIComponent(fingerprint)}/export`), blobOf)
+    yield* downloaded(update, fingerprintOf(blob).size, started)
     const got = fingerprintOf(blob).fingerprint
     if (got !== fingerprint) {
       return yield* Effect.fail(new OpFailure(`Image fingerprint doesn't match. Got ${got} expected ${fingerprint}`))
@@ -419,7 +442,7 @@ const bodyOf = (response: Response): Effect.Effect<Uint8Array, OpFailure> =>
  *
  * @internal
  */
-export const fromUrl: Work = (state, store, project, src, settings) =>
+export const fromUrl: Work = (state, store, project, src, settings, update) =>
   Effect.gen(function*() {
     const url = typeof src.url === "string" ? src.url : ""
     if (url === "") return yield* Effect.fail(new OpFailure("Missing URL"))
@@ -434,11 +457,13 @@ export const fromUrl: Work = (state, store, project, src, settings) =>
     if (location === "") return yield* Effect.fail(new OpFailure("Missing LXD-Image-URL header"))
     const adopted = yield* store.adopt(project, hash, settings.fields, settings.aliases)
     if (adopted !== undefined) return adopted
+    const started = Date.now()
     const got = yield* call("Get", location, {})
     if (got.status !== 200) {
       return yield* Effect.fail(new OpFailure(`Unable to fetch "${location}": ${got.status} ${got.statusText}`.trim()))
     }
     const bytes = yield* bodyOf(got)
+    yield* downloaded(update, bytes.length, started)
     const actual = sha256(bytes)
     if (actual !== hash) {
       return yield* Effect.fail(new OpFailure(`Hash mismatch for "${location}": ${actual} != ${hash}`))
@@ -513,7 +538,7 @@ const streamImages = (products: unknown): ReadonlyArray<StreamImage> => {
  *
  * @internal
  */
-export const fromSimplestreams: Work = (state, store, project, src, settings) =>
+export const fromSimplestreams: Work = (state, store, project, src, settings, update) =>
   Effect.gen(function*() {
     const server = String(src.server ?? "").replace(/\/+$/, "")
     const call = fetching(state)
@@ -552,6 +577,7 @@ export const fromSimplestreams: Work = (state, store, project, src, settings) =>
     const adopted = yield* store.adopt(project, image.fingerprint, settings.fields, settings.aliases)
     if (adopted !== undefined) return adopted
     const parts: Array<Uint8Array> = []
+    const started = Date.now()
     for (const file of image.files) {
       const got = yield* call("Get", `${server}/${file.path}`, {})
       if (got.status !== 200) {
@@ -567,6 +593,7 @@ export const fromSimplestreams: Work = (state, store, project, src, settings) =>
       }
       parts.push(bytes)
     }
+    yield* downloaded(update, parts.reduce((n, p) => n + p.length, 0), started)
     const [first, second] = parts
     const blob: Blob = second === undefined
       ? first!

@@ -28,7 +28,8 @@ import {
   pushTo,
   receive,
   uploadSecret,
-  validSecret
+  validSecret,
+  type Work
 } from "./fakeImageImport.js"
 import { featureProject } from "./fakeProfiles.js"
 
@@ -181,8 +182,13 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
         fields: { public: b.public === true, auto_update: b.auto_update === true, properties: strMap(b.properties) },
         aliases: aliasesOf(b.aliases)
       }
-      const started = (work: Effect.Effect<unknown, OpFailure>) =>
-        startOperation(state, project, { description: "Downloading image" }, work)
+      const started = (work: Work) =>
+        startOperation(
+          state,
+          project,
+          { description: "Downloading image" },
+          (update) => work(state, store, project, src, settings, update)
+        )
       if (src.mode === "push") return receive(state, project, src, b)
       if (src.type === "instance" || src.type === "snapshot") {
         const [name = "", snapshot] = String(src.name ?? "").split("/")
@@ -201,12 +207,12 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
         )
       }
       if (src.type === "image" && (src.protocol ?? "lxd") === "lxd") {
-        return started(pull(state, store, project, src, settings))
+        return started(pull)
       }
       if (src.type === "image" && src.protocol === "simplestreams") {
-        return started(fromSimplestreams(state, store, project, src, settings))
+        return started(fromSimplestreams)
       }
-      if (src.type === "url") return started(fromUrl(state, store, project, src, settings))
+      if (src.type === "url") return started(fromUrl)
       return fail(400, `The fake does not implement image source ${JSON.stringify(src.type)} (mode, protocol)`)
     })
 
