@@ -165,7 +165,14 @@ export const urlImportScenarios: ReadonlyArray<Scenario> = [
             expect(yield* images.exists(fingerprint)).toBe(false)
             expect(yield* from("/ok", { aliases: [{ name: "ct-url" }], public: true })).toBe("Success")
             const got = yield* images.getByAlias("ct-url")
-            expect(got).toMatchObject({ fingerprint, public: true, size: bytes.length })
+            // metadata.yaml names the architecture and the properties
+            expect(got).toMatchObject({
+              fingerprint,
+              public: true,
+              size: bytes.length,
+              architecture: "x86_64",
+              properties: { os: "contract" }
+            })
             // a URL names no update source
             expect(got.update_source ?? null).toBe(null)
             // there already: nothing is downloaded, the import succeeds

@@ -11,6 +11,7 @@ import { LxdFakeServer } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc, Layer, Stream } from "effect"
 import type * as Scope from "effect/Scope"
+import { gzipSync } from "node:zlib"
 
 const A = "127.0.0.1:18443"
 const B = "127.0.0.1:18444"
@@ -221,6 +222,27 @@ const tableFetch = (
   )
 }
 
+/** A gzip tarball of `files` (ustar headers, as `tar` writes them). */
+const targz = (files: Record<string, string>): Uint8Array => {
+  const blocks: Array<Uint8Array> = []
+  for (const [name, content] of Object.entries(files)) {
+    const body = new TextEncoder().encode(content)
+    const header = new Uint8Array(512)
+    const put = (at: number, text: string) => header.set(new TextEncoder().encode(text), at)
+    put(0, name)
+    put(100, "0000644\0")
+    put(124, `${body.length.toString(8).padStart(11, "0")}\0`)
+    put(136, `${Math.floor(Date.now() / 1000).toString(8).padStart(11, "0")}\0`)
+    put(148, "        ")
+    put(156, "0")
+    put(257, "ustar\u000000")
+    put(148, `${header.reduce((n, b) => n + b, 0).toString(8).padStart(6, "0")}\0 `)
+    blocks.push(header, body, new Uint8Array((512 - (body.length % 512)) % 512))
+  }
+  blocks.push(new Uint8Array(1024))
+  return new Uint8Array(gzipSync(Buffer.concat(blocks)))
+}
+
 const withFetch = (fetch: NonNullable<LxdFakeServer.Options["fetch"]>) =>
   Lxd.layer.pipe(Layer.provide(LxdFakeServer.layer({ fetch })))
 
@@ -232,13 +254,25 @@ const sha256 = async (bytes: Uint8Array) =>
     .join("")
 
 describe("LxdFakeServer: import from a URL through the fetch option", () => {
-  const tarball = new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5])
+  const metadata = "architecture: x86_64\ncreation_date: 1700000000\nproperties:\n  os: ct\n  release: \"1\"\n"
+  const tarball = targz({ "metadata.yaml": metadata, "rootfs/etc/hostname": "ct\n" })
   const garbage = new TextEncoder().encode("garbage bytes\n")
 
   it.live("HEAD, then the image LXD-Image-URL names, checked against LXD-Image-Hash; LXD's failures", () =>
     Effect.gen(function*() {
       const hash = yield* Effect.promise(() => sha256(tarball))
       const junk = yield* Effect.promise(() => sha256(garbage))
+      // archives LXD cannot read an image from
+      const broken = Object.fromEntries(
+        yield* Effect.forEach(
+          Object.entries({
+            nometa: targz({ "rootfs/x": "x" }),
+            nodate: targz({ "metadata.yaml": "architecture: x86_64\n" }),
+            cut: tarball.subarray(0, 30)
+          }),
+          ([name, bytes]) => Effect.map(Effect.promise(() => sha256(bytes)), (hash) => [name, { bytes, hash }] as const)
+        )
+      )
       const seen: Array<string> = []
       const img = "http://files.test/img.tar.gz"
       const fetch = tableFetch({
@@ -248,8 +282,17 @@ describe("LxdFakeServer: import from a URL through the fetch option", () => {
         "http://files.test/bad": { "LXD-Image-URL": img, "LXD-Image-Hash": "0".repeat(64) },
         "http://files.test/gone": { "LXD-Image-URL": "http://files.test/404", "LXD-Image-Hash": hash },
         "http://files.test/junk": { "LXD-Image-URL": "http://files.test/junk.bin", "LXD-Image-Hash": junk },
-        "http://files.test/rel": { "LXD-Image-URL": "img.tar.gz", "LXD-Image-Hash": "1".repeat(64) }
+        "http://files.test/rel": { "LXD-Image-URL": "img.tar.gz", "LXD-Image-Hash": "1".repeat(64) },
+        ...Object.fromEntries(
+          Object.entries(broken).map(([name, b]) => [
+            `http://files.test/${name}`,
+            { "LXD-Image-URL": `http://files.test/${name}.bin`, "LXD-Image-Hash": b.hash }
+          ])
+        )
       }, {
+        ...Object.fromEntries(
+          Object.entries(broken).map(([name, b]) => [`http://files.test/${name}.bin`, { body: b.bytes }])
+        ),
         [img]: { body: tarball },
         "http://files.test/404": { status: 404, body: new Uint8Array() },
         "http://files.test/junk.bin": { body: garbage }
@@ -263,6 +306,9 @@ describe("LxdFakeServer: import from a URL through the fetch option", () => {
         expect((yield* url("bad")).err).toBe(`Hash mismatch for "${img}": ${hash} != ${"0".repeat(64)}`)
         expect((yield* url("gone")).err).toBe(`Unable to fetch "http://files.test/404": 404 Not Found`)
         expect((yield* url("junk")).err).toBe("Unsupported compression")
+        expect((yield* url("nometa")).err).toBe("Metadata tarball is missing metadata.yaml")
+        expect((yield* url("nodate")).err).toBe("Missing creation date")
+        expect((yield* url("cut")).err).toMatch(/^gzip: /)
         expect((yield* url("rel")).err).toBe(`Get "img.tar.gz": unsupported protocol scheme ""`)
         expect((yield* url("dead")).err).toBe(
           `Head "http://files.test/dead": Unable to connect to: files.test:80 ([connect ECONNREFUSED])`
@@ -270,12 +316,16 @@ describe("LxdFakeServer: import from a URL through the fetch option", () => {
         const ok = yield* url("ok", { aliases: [{ name: "from-url" }], properties: { "user.u": "1" }, public: true })
         expect(ok).toMatchObject({ status: "Success", metadata: { fingerprint: hash, size: String(tarball.length) } })
         const image = yield* (yield* Images.Images).getByAlias("from-url")
+        // metadata.yaml's properties, the request's on top; its architecture and creation date
         expect(image).toMatchObject({
           fingerprint: hash,
           public: true,
-          properties: { "user.u": "1" },
+          architecture: "x86_64",
+          properties: { os: "ct", release: "1", "user.u": "1" },
           update_source: null
         })
+        const raw = yield* client.request({ method: "GET", path: `/images/${hash}` })
+        expect(raw.metadata).toMatchObject({ created_at: "2023-11-14T22:13:20Z" })
         expect(seen).toContain("HEAD http://files.test/ok")
         expect(seen).toContain(`GET ${img}`)
         // again: the image is there, nothing is fetched, the import succeeds

@@ -136,3 +136,82 @@ export const exportResponse = (fingerprint: string, blob: Blob): M.MockResponse 
  * @internal
  */
 export const isArchive = (bytes: Uint8Array): boolean => !["", ".qcow2"].includes(extensionOf(bytes))
+
+/** What LXD reads of an image's `metadata.yaml`. @internal */
+export interface ImageMetadata {
+  readonly architecture: string
+  readonly creationDate: number
+  readonly properties: Record<string, string>
+}
+
+const unquote = (v: string): string => {
+  const t = v.trim()
+  return /^(["']).*\1$/.test(t) ? t.slice(1, -1) : t
+}
+
+/** The parts of `metadata.yaml` LXD needs: `architecture`, `creation_date` and the `properties` map. */
+const parseMetadata = (text: string): ImageMetadata => {
+  let architecture = ""
+  let creationDate = 0
+  const properties: Record<string, string> = {}
+  let inProperties = false
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === "" || line.trim().startsWith("#")) continue
+    const top = /^([A-Za-z_][\w.-]*):\s*(.*)$/.exec(line)
+    if (top !== null) {
+      inProperties = top[1] === "properties" && top[2]!.trim() === ""
+      if (top[1] === "architecture") architecture = unquote(top[2]!)
+      if (top[1] === "creation_date") creationDate = Number(unquote(top[2]!)) || 0
+      continue
+    }
+    const nested = /^\s+([^:#]+):\s*(.*)$/.exec(line)
+    if (inProperties && nested !== null) properties[unquote(nested[1]!)] = unquote(nested[2]!)
+  }
+  return { architecture, creationDate, properties }
+}
+
+/** The `metadata.yaml` in a tar archive, or `undefined` when it has none; a broken archive fails. */
+const metadataInTar = (tar: Uint8Array): Effect.Effect<string | undefined, string> => {
+  const text = (from: number, to: number) => {
+    const raw = tar.subarray(from, to)
+    const end = raw.indexOf(0)
+    return new TextDecoder().decode(end < 0 ? raw : raw.subarray(0, end))
+  }
+  for (let at = 0; at + 512 <= tar.length;) {
+    if (tar.subarray(at, at + 512).every((b) => b === 0)) return Effect.succeed(undefined)
+    const size = parseInt(text(at + 124, at + 136).trim() || "0", 8)
+    if (!Number.isSafeInteger(size) || size < 0) return Effect.fail("archive/tar: invalid tar header")
+    const prefix = text(at + 257, at + 262) === "ustar" ? text(at + 345, at + 500) : ""
+    const name = (prefix === "" ? "" : `${prefix}/`) + text(at, at + 100)
+    const start = at + 512
+    if (start + size > tar.length) return Effect.fail("unexpected EOF")
+    if (name === "metadata.yaml" || name === "./metadata.yaml") {
+      return Effect.succeed(new TextDecoder().decode(tar.subarray(start, start + size)))
+    }
+    at = start + Math.ceil(size / 512) * 512
+  }
+  return tar.length === 0 ? Effect.succeed(undefined) : Effect.fail("unexpected EOF")
+}
+
+/**
+ * `metadata.yaml` of an image tarball, gzip-compressed or plain, read as LXD reads it (`getImageMetadata`):
+ * `Metadata tarball is missing metadata.yaml`, `Missing creation date`, or the archive's own error. Other
+ * compressions (xz, zstd, …) are not read here: `undefined`.
+ *
+ * @internal
+ */
+export const imageMetadata = (bytes: Uint8Array): Effect.Effect<ImageMetadata | undefined, string> =>
+  Effect.gen(function*() {
+    const ext = extensionOf(bytes)
+    if (ext !== ".tar.gz" && ext !== ".tar") return undefined
+    const tar = ext === ".tar" ? bytes : yield* Effect.tryPromise({
+      try: () =>
+        new Response(new Response(bytes.slice()).body!.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer(),
+      catch: (e) => `gzip: ${e instanceof Error ? e.message : String(e)}`
+    }).pipe(Effect.map((buffer) => new Uint8Array(buffer)))
+    const text = yield* metadataInTar(tar)
+    if (text === undefined) return yield* Effect.fail("Metadata tarball is missing metadata.yaml")
+    const metadata = parseMetadata(text)
+    if (metadata.creationDate === 0) return yield* Effect.fail("Missing creation date")
+    return metadata
+  })

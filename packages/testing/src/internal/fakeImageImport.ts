@@ -20,8 +20,9 @@
  *   "Failure": "…"`); a target it cannot reach is LXD's 500, a fingerprint prefix LXD 5.0.2's failure to open it;
  * - URL (`source.type: "url"`): `HEAD` through the fake's `fetch`, `LXD-Image-Hash` and `LXD-Image-URL` required
  *   (whatever the status, as LXD), the image fetched (`Unable to fetch "<url>": <status>`), its sha256 checked
- *   (`Hash mismatch for "<url>": <got> != <want>`) and its compression (`Unsupported compression`). The fake does
- *   not read `metadata.yaml`: the properties are the request's;
+ *   (`Hash mismatch for "<url>": <got> != <want>`) and its compression (`Unsupported compression`); the
+ *   `metadata.yaml` of a gzip or plain tarball gives the architecture, creation date and properties (the
+ *   request's on top), other compressions are not read;
  * - simplestreams (`source.type: "image"`, protocol `simplestreams`), through the same `fetch`:
  *   `streams/v1/index.json`, the products files of its `image-downloads` entries, the newest version of the product
  *   an alias names (or the image a fingerprint prefix names), a unified (`lxd_combined.tar.gz`) or split
@@ -49,7 +50,7 @@ import {
   uuid
 } from "./fakeCore.js"
 import { fail, isObject, strMap } from "./fakeHttp.js"
-import { type Blob, fingerprintOf, isArchive, splitBody, splitUpload } from "./fakeImageFiles.js"
+import { type Blob, fingerprintOf, imageMetadata, isArchive, splitBody, splitUpload } from "./fakeImageFiles.js"
 
 /** The header marking a request one fake sends another (an untrusted server). */
 const PEER = "x-fake-lxd-peer"
@@ -469,7 +470,17 @@ export const fromUrl: Work = (state, store, project, src, settings, update) =>
       return yield* Effect.fail(new OpFailure(`Hash mismatch for "${location}": ${actual} != ${hash}`))
     }
     if (!isArchive(bytes)) return yield* Effect.fail(new OpFailure("Unsupported compression"))
-    return yield* store.put(project, bytes, { ...settings.fields, filename: "", update_source: null }, settings.aliases)
+    const metadata = yield* Effect.mapError(imageMetadata(bytes), (message) => new OpFailure(message))
+    return yield* store.put(project, bytes, {
+      ...settings.fields,
+      ...(metadata === undefined ? {} : {
+        architecture: metadata.architecture,
+        created_at: new Date(metadata.creationDate * 1000).toISOString().replace(/\.\d+Z$/, "Z")
+      }),
+      properties: { ...metadata?.properties, ...settings.fields.properties },
+      filename: "",
+      update_source: null
+    }, settings.aliases)
   })
 
 /** One image a simplestreams server describes: a product's version, its files and what LXD makes of it. */
