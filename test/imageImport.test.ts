@@ -16,6 +16,7 @@ import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
+import { simplestreams } from "./contract/imageImport.js"
 import { lab, lab2 } from "./lab/lab.js"
 import { makeCertificate } from "./support/certs.js"
 
@@ -92,56 +93,9 @@ const serve = (
       })
   )
 
-/** A simplestreams tree (`streams/v1/index.json`, `images.json`) describing versions of one busybox product. */
-const simplestreams = (files: Map<string, Uint8Array>, versions: ReadonlyArray<readonly [string, Uint8Array]>) => {
-  const product = "busybox:1.35:amd64:default"
-  const items = Object.fromEntries(versions.map(([serial, bytes]) => {
-    files.set(`/${serial}.tar.gz`, bytes)
-    return [serial, {
-      items: {
-        "lxd.tar.gz": {
-          ftype: "lxd_combined.tar.gz",
-          path: `${serial}.tar.gz`,
-          sha256: sha256(bytes),
-          size: bytes.length
-        }
-      }
-    }]
-  }))
-  const json = (u: unknown) => new TextEncoder().encode(JSON.stringify(u))
-  files.set(
-    "/streams/v1/index.json",
-    json({
-      format: "index:1.0",
-      index: {
-        images: {
-          datatype: "image-downloads",
-          path: "streams/v1/images.json",
-          format: "products:1.0",
-          products: [product]
-        }
-      }
-    })
-  )
-  files.set(
-    "/streams/v1/images.json",
-    json({
-      content_id: "images",
-      datatype: "image-downloads",
-      format: "products:1.0",
-      products: {
-        [product]: {
-          aliases: "lab-busybox",
-          arch: "amd64",
-          os: "busybox",
-          release: "1.35",
-          release_title: "1.35",
-          versions: items
-        }
-      }
-    })
-  )
-}
+/** A simplestreams tree describing versions of one busybox product (`lab-busybox`). */
+const busyboxStreams = (files: Map<string, Uint8Array>, versions: ReadonlyArray<readonly [string, Uint8Array]>) =>
+  simplestreams(files, { os: "busybox", release: "1.35", aliases: "lab-busybox" }, versions)
 
 describe("Images.copyFrom between two daemons", () => {
   /** Copies the first daemon's image to the second with `options`, checks what landed, and drops it. */
@@ -254,7 +208,7 @@ describe("Images.importFrom (a local HTTP server on 127.0.0.1)", () => {
       Effect.gen(function*() {
         const images = yield* Images.Images
         const files = new Map<string, Uint8Array>()
-        simplestreams(files, [["20261201_0000", new Uint8Array(tarball)]])
+        busyboxStreams(files, [["20261201_0000", new Uint8Array(tarball)]])
         const server = yield* serve(files, new Map())
         const image = yield* images.importFrom(
           { type: "image", protocol: "simplestreams", server: server.url, alias: "lab-busybox" },
@@ -274,7 +228,7 @@ describe("Images.importFrom (a local HTTP server on 127.0.0.1)", () => {
         expect(yield* images.refresh(a.fingerprint)).toBe(a.fingerprint)
         // the server now describes a newer version; LXD 5.0.2 keeps the index an hour in LXD_DIR/cache/<hash>/,
         // so the cached copies are aged past that
-        simplestreams(files, [["20261201_0000", new Uint8Array(tarball)], ["20261202_0000", newer]])
+        busyboxStreams(files, [["20261201_0000", new Uint8Array(tarball)], ["20261202_0000", newer]])
         for (const entry of readdirSync(join(b.lxdDir, "cache"), { withFileTypes: true })) {
           if (!entry.isDirectory()) continue
           for (const name of ["index.json", "images.json"]) {
@@ -323,7 +277,7 @@ describe("Images.importFrom (a local HTTP server on 127.0.0.1)", () => {
         const images = yield* Images.Images
         const { cert, key } = makeCertificate("imgimport", { subjectAltName: "IP:127.0.0.1" })
         const files = new Map<string, Uint8Array>()
-        simplestreams(files, [["20261201_0000", new Uint8Array(tarball)]])
+        busyboxStreams(files, [["20261201_0000", new Uint8Array(tarball)]])
         const server = yield* serve(files, new Map(), { key, cert })
         const source = { type: "image", protocol: "simplestreams", server: server.url, alias: "lab-busybox" } as const
         const refused = yield* Effect.flip(images.importFrom(source))

@@ -11,30 +11,20 @@ import { Files, Images, Instances } from "@effect-lxd/core"
 import { Chunk, Effect, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { expect } from "vitest"
+import { imageTree } from "./imageImport.js"
 import type { Scenario } from "./scenarios.js"
 
 /** A tiny split image: `metadata.yaml` alone, and a rootfs of two files (one random: a fingerprint of its own). */
-const splitImage = () => {
-  const dir = mkdtempSync(join(tmpdir(), "contract-split-"))
-  try {
-    writeFileSync(
-      join(dir, "metadata.yaml"),
-      `architecture: x86_64\ncreation_date: ${Math.floor(Date.now() / 1000)}\nproperties:\n  os: contract\n`
-    )
-    mkdirSync(join(dir, "rootfs", "etc"), { recursive: true })
-    writeFileSync(join(dir, "rootfs", "etc", "hostname"), "split\n")
-    writeFileSync(join(dir, "rootfs", "random"), randomBytes(20_000))
+const splitImage = () =>
+  imageTree(20_000, (dir) => {
     execFileSync("tar", ["-czf", join(dir, "meta.tar.gz"), "-C", dir, "metadata.yaml"])
     execFileSync("tar", ["-czf", join(dir, "rootfs.tar.gz"), "-C", join(dir, "rootfs"), "."])
     return { metadata: readFileSync(join(dir, "meta.tar.gz")), rootfs: readFileSync(join(dir, "rootfs.tar.gz")) }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
+  })
 
 /** A plain (uncompressed) tarball of one file, made by `tar` (LXD names such a file `.tar`). */
 const plainTar = (name: string, content: string) => {

@@ -28,15 +28,7 @@ const chunked = (bytes: Uint8Array, size = 1000) => {
   for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size))
   return Stream.fromIterable(chunks)
 }
-const concat = (all: ReadonlyArray<Uint8Array>) => {
-  const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of all) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}
+const concat = (all: ReadonlyArray<Uint8Array>) => new Uint8Array(Buffer.concat(all))
 const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
   Effect.map(Stream.runCollect(stream), (chunks) => concat(Chunk.toReadonlyArray(chunks)))
 

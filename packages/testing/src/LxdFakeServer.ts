@@ -2,7 +2,8 @@
  * An in-memory fake LXD for tests: server info and extensions, operations (running, success, failure, cancel,
  * the ~5 s expiry), events as LXD emits them, profiles, projects, warnings, images and
  * aliases (a unified or split upload fingerprinted by its sha256, an export of its bytes, a split image as
- * `multipart/form-data`), instances with their
+ * `multipart/form-data`; image secrets, a pull from or a push to another fake, an import from a URL or a
+ * simplestreams server), instances with their
  * state transitions, snapshots, backups (export and import), logs, image metadata, templates and console log.
  * It answers at the REST level, so every effect-lxd service runs on it
  * unchanged; its collections are served from the same specs the client is made from. An endpoint it does not
@@ -52,10 +53,19 @@ export interface Options {
   readonly address?: string | undefined
   /**
    * Other servers this fake can pull images from (`POST /1.0/images` with `source.type: "image"`, protocol
-   * `lxd`), by URL (`https://host:port`, the other fake's `address`): their transports, e.g. the `transport`
-   * of `LxdClient.connect(LxdFakeServer.layer({ address }))`.
+   * `lxd`) or push images to (`POST /1.0/images/{fingerprint}/export`), by URL (`https://host:port`, the other
+   * fake's `address`): their transports, e.g. the `transport` of `LxdClient.connect(LxdFakeServer.layer({ address
+   * }))`. The record is read at each request, so two fakes that reach each other can share one record filled in
+   * once both are built. What a fake asks of another is untrusted there, as between two LXD daemons: private
+   * images need their secret (`POST /1.0/images/{fingerprint}/secret`, single use), uploads a push secret.
    */
   readonly remotes?: Readonly<Record<string, LxdTransport.Service>> | undefined
+  /**
+   * How an import from a URL (`source.type: "url"`: a `HEAD` of the URL, whose `LXD-Image-Hash` and
+   * `LXD-Image-URL` headers name the image, then a `GET` of the image) or from a simplestreams server
+   * (`streams/v1/index.json`, its products file, the image's files) downloads. Default: the web's `fetch`.
+   */
+  readonly fetch?: ((input: string, init?: RequestInit) => Promise<Response>) | undefined
 }
 
 /**

@@ -229,6 +229,8 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "instance_bulk_state_change",
   "certificate_token",
   "image_create_aliases",
+  "images_push_relay",
+  "image_source_project",
   "resources",
   "operation_description",
   "snapshot_expiry",
@@ -285,9 +287,14 @@ export interface FakeOptions {
   readonly clusterMembers?: ReadonlyArray<string> | undefined
   /** `host:port` the fake says it listens on (`environment.addresses`), for copies from it. */
   readonly address?: string | undefined
-  /** Other servers an image copy may pull from, by URL (`https://host:port`): their transports. */
+  /** Other servers an image copy may pull from or push to, by URL (`https://host:port`): their transports. */
   readonly remotes?: Readonly<Record<string, LxdTransport.Service>> | undefined
+  /** How an import from a URL downloads (default: the web's `fetch`). */
+  readonly fetch?: Fetch | undefined
 }
+
+/** A fetch-like function: the web's `fetch`, or what a test gives the fake. @internal */
+export type Fetch = (input: string, init?: RequestInit) => Promise<Response>
 
 /**
  * The fake's state and its two engines: operations (run in fibers of the layer's scope) and events (a PubSub
@@ -363,7 +370,8 @@ export class OpFailure {
 /**
  * Starts an operation: answers `202` at once, runs `work` in a fiber, moves the operation to Success (with the
  * work's metadata) or Failure (`OpFailure`), emits operation events on each change, and forgets it
- * `operationRetention` ms after it ends.
+ * `operationRetention` ms after it ends. A `work` function is given an `update` that sets the running
+ * operation's metadata (progress, as LXD reports it), with its event.
  *
  * @internal
  */
@@ -377,7 +385,9 @@ export const startOperation = (
     readonly mayCancel?: boolean
     readonly metadata?: unknown
   },
-  work: Effect.Effect<unknown, OpFailure>
+  work:
+    | Effect.Effect<unknown, OpFailure>
+    | ((update: (metadata: Json) => Effect.Effect<void>) => Effect.Effect<unknown, OpFailure>)
 ): Effect.Effect<M.MockResponse> =>
   Effect.gen(function*() {
     const id = uuid(state)
@@ -414,7 +424,17 @@ export const startOperation = (
         )
       })
     entry.fiber = yield* Effect.yieldNow().pipe(
-      Effect.zipRight(work),
+      Effect.zipRight(
+        typeof work === "function"
+          ? work((metadata) =>
+            Effect.suspend(() => {
+              if ((op.status_code as number) >= 200) return Effect.void
+              Object.assign(op, { metadata, updated_at: now() })
+              return emit(state, "operation", project, { ...op })
+            })
+          )
+          : work
+      ),
       Effect.matchEffect({
         onSuccess: (metadata) =>
           finish("Success", 200, metadata === undefined ? {} : { metadata: metadata ?? op.metadata }),

@@ -10,15 +10,27 @@
  * @internal
  */
 import * as Images from "@effect-lxd/core/Images"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Multipart from "@effect/platform/Multipart"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry, putEntry, removeEntry, type Target } from "./fakeCollection.js"
 import { type FakeEntry, type FakeState, key, NEVER, now, OpFailure, sha256, startOperation, uuid } from "./fakeCore.js"
 import { body, fail, isObject, projectOf, type Route, strMap } from "./fakeHttp.js"
+import { type Blob, exportResponse, fingerprintOf, splitUpload } from "./fakeImageFiles.js"
+import {
+  type Aliases,
+  aliasesOf,
+  fromPeer,
+  fromSimplestreams,
+  fromUrl,
+  type ImageStore,
+  imageToken,
+  pull,
+  pushTo,
+  receive,
+  uploadSecret,
+  validSecret,
+  type Work
+} from "./fakeImageImport.js"
 import { featureProject } from "./fakeProfiles.js"
 
 /** The project whose images a request in `project` reaches. @internal */
@@ -72,84 +84,9 @@ export const imagesOf = (state: FakeState, project: string): ReadonlyArray<FakeE
 
 const header = (r: M.MockRequest, name: string): string | undefined => r.headers[name.toLowerCase()]
 
-/** What an image upload holds: one tarball, or a split image's two parts in order. */
-type Blob = Uint8Array | { readonly metadata: Uint8Array; readonly rootfs: Uint8Array; readonly rootfsName: string }
-
-const concat = (parts: ReadonlyArray<Uint8Array>) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
-/** A split upload's parts, as LXD reads them: `metadata` first, then `rootfs` or `rootfs.img`, nothing else. */
-const splitUpload = (
-  contentType: string,
-  bytes: Uint8Array
-): Effect.Effect<Exclude<Blob, Uint8Array> | undefined> =>
-  Stream.make(bytes).pipe(
-    Stream.pipeThroughChannel(Multipart.makeChannel<never>({ "content-type": contentType })),
-    Stream.mapEffect((part): Effect.Effect<readonly [string, Uint8Array], unknown> =>
-      Multipart.isFile(part)
-        ? Effect.map(part.contentEffect, (b): readonly [string, Uint8Array] => [part.key, b])
-        : Effect.fail(part.key)
-    ),
-    Stream.runCollect,
-    Effect.map((chunk): ReadonlyArray<readonly [string, Uint8Array]> => Chunk.toReadonlyArray(chunk)),
-    Effect.orElseSucceed((): ReadonlyArray<readonly [string, Uint8Array]> => []),
-    Effect.map((parts) => {
-      const [meta, rootfs] = parts
-      return parts.length === 2 && meta !== undefined && rootfs !== undefined && meta[0] === "metadata" &&
-          (rootfs[0] === "rootfs" || rootfs[0] === "rootfs.img")
-        ? { metadata: meta[1], rootfs: rootfs[1], rootfsName: rootfs[0] }
-        : undefined
-    })
-  )
-
-/**
- * The extension LXD gives an exported file, from its first bytes (LXD's `DetectCompressionFile`): `.tar.gz`,
- * `.tar.xz`, `.tar.zst`, `.squashfs`, `.qcow2`, …; none for bytes it does not recognise (a raw VM disk).
- */
-const extensionOf = (bytes: Uint8Array): string => {
-  const at = (offset: number, ...magic: ReadonlyArray<number>) => magic.every((b, i) => bytes[offset + i] === b)
-  const ascii = (text: string) => Array.from(text, (c) => c.charCodeAt(0))
-  if (at(0, ...ascii("BZ"))) return ".tar.bz2"
-  if (at(0, 0x1f, 0x8b)) return ".tar.gz"
-  if (at(1, ...ascii("7zXZ"))) return bytes[0] === 0xfd ? ".tar.xz" : ".tar.lzma"
-  if (at(0, 0x5d, 0x00, 0x00)) return ".tar.lzma"
-  if (at(257, ...ascii("ustar"))) return ".tar"
-  if (at(0, ...ascii("hsqs"))) return ".squashfs"
-  if (at(0, ...ascii("QFI"))) return ".qcow2"
-  if (at(0, 0x28, 0xb5, 0x2f, 0xfd)) return ".tar.zst"
-  return ""
-}
-
-/** A split image's export as LXD 5.0.2 writes it (file names `meta-<fp><ext>`, `<fp><ext>`: {@link extensionOf}). */
-const splitExport = (fingerprint: string, blob: Exclude<Blob, Uint8Array>): M.MockResponse => {
-  const boundary = `fake${fingerprint.slice(0, 24)}`
-  const encoder = new TextEncoder()
-  const head = (name: string, filename: string) =>
-    encoder.encode(
-      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${filename}"\r\n` +
-        `Content-Type: application/octet-stream\r\n\r\n`
-    )
-  const body = concat([
-    head("metadata", `meta-${fingerprint}${extensionOf(blob.metadata)}`),
-    blob.metadata,
-    encoder.encode("\r\n"),
-    head(blob.rootfsName, `${fingerprint}${extensionOf(blob.rootfs)}`),
-    blob.rootfs,
-    encoder.encode(`\r\n--${boundary}--\r\n`)
-  ])
-  return M.raw(body, { headers: { "content-type": `multipart/form-data; boundary=${boundary}` } })
-}
-
 /** @internal */
 export const imageRoutes = (state: FakeState): Array<Route> => {
-  // the bytes of each uploaded image (per fake), by project and fingerprint
+  // the bytes of each image (per fake), by project and fingerprint
   const blobs = new Map<string, Blob>()
   const blobKey = (project: string, fingerprint: string) => `${project}/${fingerprint}`
   // the image the fake starts with: some bytes (not a real tarball), fingerprinted as LXD does, exportable
@@ -157,31 +94,14 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
   const busybox = sha256(busyboxBytes)
   blobs.set(blobKey("default", busybox), busyboxBytes)
 
-  const aliasesOf = (entry: FakeEntry) =>
+  const aliasesOf_ = (entry: FakeEntry) =>
     entriesOf(state, Images.aliasesSpec, entry.project).filter((a) => a.value.target === entry.name).map((a) => ({
       name: a.name,
       description: a.value.description ?? ""
     }))
 
-  /** Stores a new image and its aliases, as the work of an operation: LXD refuses a fingerprint it has. */
-  const store = (
-    project: string,
-    bytes: Uint8Array,
-    fields: Record<string, unknown>,
-    aliases: ReadonlyArray<{ readonly name: string; readonly description: string }>
-  ) =>
+  const addAliases = (project: string, fingerprint: string, aliases: Aliases) =>
     Effect.suspend(() => {
-      const fingerprint = sha256(bytes)
-      if (findEntry(state, Images.spec, project, [], fingerprint) !== undefined) {
-        return Effect.fail(new OpFailure("Image with same fingerprint already exists"))
-      }
-      blobs.set(blobKey(project, fingerprint), bytes.slice())
-      putEntry(state, Images.spec, {
-        project,
-        parents: [],
-        name: fingerprint,
-        value: imageJson(fingerprint, { size: bytes.length, ...fields })
-      })
       for (const alias of aliases) {
         if (findEntry(state, Images.aliasesSpec, project, [], alias.name) !== undefined) {
           return Effect.fail(new OpFailure(`Alias "${alias.name}" already exists`))
@@ -193,85 +113,106 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
           value: { ...alias, target: fingerprint, type: "container" }
         })
       }
-      return Effect.succeed({ fingerprint, size: String(bytes.length) })
+      return Effect.void
     })
+
+  const store: ImageStore = {
+    find: (project, prefix) => {
+      const found = matching(state, project, prefix)
+      return found.length === 1 ? found[0] : undefined
+    },
+    blob: (project, fingerprint) => blobs.get(blobKey(project, fingerprint)),
+    put: (project, blob, fields, aliases) =>
+      Effect.suspend(() => {
+        const { fingerprint, size } = fingerprintOf(blob)
+        if (findEntry(state, Images.spec, project, [], fingerprint) !== undefined) {
+          return Effect.fail(new OpFailure("Image with same fingerprint already exists"))
+        }
+        blobs.set(blobKey(project, fingerprint), blob instanceof Uint8Array ? blob.slice() : blob)
+        const type = blob instanceof Uint8Array || blob.rootfsName === "rootfs" ? "container" : "virtual-machine"
+        putEntry(state, Images.spec, {
+          project,
+          parents: [],
+          name: fingerprint,
+          value: imageJson(fingerprint, { size, type, ...fields })
+        })
+        return Effect.as(addAliases(project, fingerprint, aliases), { fingerprint, size: String(size) })
+      }),
+    adopt: (project, fingerprint, fields, aliases) =>
+      Effect.suspend(() => {
+        const own = findEntry(state, Images.spec, project, [], fingerprint)
+        const other = own ?? entriesOf(state, Images.spec).find((e) => e.name === fingerprint)
+        if (other === undefined) return Effect.succeed(undefined)
+        let entry = other
+        if (own === undefined) {
+          // another project's image: LXD adds it to this one without downloading it
+          entry = { project, parents: [], name: fingerprint, value: { ...other.value, public: fields.public } }
+          putEntry(state, Images.spec, entry)
+          const blob = blobs.get(blobKey(other.project, fingerprint))
+          if (blob !== undefined) blobs.set(blobKey(project, fingerprint), blob)
+        }
+        const props = strMap(fields.properties)
+        if (fields.public || fields.auto_update || Object.keys(props).length > 0) {
+          entry.value = {
+            ...entry.value,
+            public: fields.public,
+            auto_update: fields.auto_update,
+            properties: { ...strMap(entry.value.properties), ...props }
+          }
+        }
+        return Effect.as(addAliases(project, fingerprint, aliases), {
+          fingerprint,
+          size: String(entry.value.size ?? 0)
+        })
+      })
+  }
 
   /**
    * `POST /images` with a JSON body: a publish (`source.type` `instance` or `snapshot`: new bytes of its own,
-   * refused for a running instance) or a pull from another server (`type: image`, protocol `lxd`, from one of
-   * `options.remotes`: its image and export read through its transport, `secret` passed on).
+   * refused for a running instance), a pull from another server (`type: image`, protocol `lxd`, one of
+   * `options.remotes`), the target's side of a push (`mode: push`) or an import from a URL (`fakeImageImport.ts`).
    */
   const create = (r: M.MockRequest) =>
     Effect.suspend(() => {
       const b = body(r)
       const src = isObject(b.source) ? b.source : {}
       const project = imagesProject(state, projectOf(r))
-      const aliases = (Array.isArray(b.aliases) ? b.aliases : []).filter(isObject).map((a) => ({
-        name: String(a.name),
-        description: typeof a.description === "string" ? a.description : ""
-      }))
-      const fields = {
-        public: b.public === true,
-        auto_update: b.auto_update === true,
-        properties: strMap(b.properties)
+      if (fromPeer(r)) return fail(403, "not authorized")
+      const settings = {
+        fields: { public: b.public === true, auto_update: b.auto_update === true, properties: strMap(b.properties) },
+        aliases: aliasesOf(b.aliases)
       }
-      const started = (description: string, work: Effect.Effect<unknown, OpFailure>) =>
-        startOperation(state, project, { description }, work)
+      const started = (work: Work) =>
+        startOperation(
+          state,
+          project,
+          { description: "Downloading image" },
+          (update) => work(state, store, project, src, settings, update)
+        )
+      if (src.mode === "push") return receive(state, project, src, b)
       if (src.type === "instance" || src.type === "snapshot") {
         const [name = "", snapshot] = String(src.name ?? "").split("/")
         const instance = state.instances.get(key(projectOf(r), name))
         if (instance === undefined || (snapshot !== undefined && !instance.snapshots.has(snapshot))) {
           return fail(404, src.type === "snapshot" ? "Instance snapshot not found" : "Instance not found")
         }
-        if (snapshot === undefined && instance.status !== "Stopped") {
-          return started("Creating image", Effect.fail(new OpFailure("Cannot export a running instance as an image")))
-        }
         const bytes = new TextEncoder().encode(`published ${projectOf(r)}/${String(src.name)} ${uuid(state)}\n`)
-        return started("Creating image", store(project, bytes, fields, aliases))
+        return startOperation(
+          state,
+          project,
+          { description: "Creating image" },
+          snapshot === undefined && instance.status !== "Stopped"
+            ? Effect.fail(new OpFailure("Cannot export a running instance as an image"))
+            : store.put(project, bytes, settings.fields, settings.aliases)
+        )
       }
-      if (src.type === "image" && (src.mode ?? "pull") === "pull" && (src.protocol ?? "lxd") === "lxd") {
-        const server = String(src.server ?? "")
-        const remote = state.options.remotes?.[server]
-        if (remote === undefined) {
-          return started("Downloading image", Effect.fail(new OpFailure(`Unable to connect to: ${server}`)))
-        }
-        const query = typeof src.secret === "string" ? { secret: src.secret } : {}
-        const get = (path: string) =>
-          remote.http.execute(HttpClientRequest.get(`/1.0${path}`, { urlParams: query })).pipe(
-            Effect.mapError((e) => new OpFailure(String(e)))
-          )
-        const json = (path: string) =>
-          Effect.flatMap(get(path), (response) => response.json).pipe(
-            Effect.mapError((e) => e instanceof OpFailure ? e : new OpFailure(String(e))),
-            Effect.flatMap((u) =>
-              isObject(u) && u.type === "sync" && isObject(u.metadata)
-                ? Effect.succeed(u.metadata)
-                : Effect.fail(new OpFailure(isObject(u) ? String(u.error) : "Bad answer"))
-            )
-          )
-        const work = Effect.gen(function*() {
-          const fingerprint = typeof src.alias === "string"
-            ? String((yield* json(`/images/aliases/${encodeURIComponent(src.alias)}`)).target)
-            : String(src.fingerprint ?? "")
-          const info = yield* json(`/images/${encodeURIComponent(fingerprint)}`)
-          const response = yield* get(`/images/${encodeURIComponent(String(info.fingerprint))}/export`)
-          const bytes = new Uint8Array(
-            yield* Effect.mapError(response.arrayBuffer, (e) => new OpFailure(String(e)))
-          )
-          return yield* store(project, bytes, {
-            ...fields,
-            properties: { ...strMap(info.properties), ...fields.properties },
-            filename: typeof info.filename === "string" ? info.filename : "",
-            update_source: {
-              alias: typeof src.alias === "string" ? src.alias : "",
-              certificate: "",
-              protocol: "lxd",
-              server
-            }
-          }, aliases)
-        })
-        return started("Downloading image", work)
+      if (src.type === "image" && (src.protocol ?? "lxd") === "lxd") {
+        return started(pull)
       }
+      if (src.type === "image" && src.protocol === "simplestreams") {
+        return started(fromSimplestreams)
+      }
+      if (src.type === "url") return started(fromUrl)
       return fail(400, `The fake does not implement image source ${JSON.stringify(src.type)} (mode, protocol)`)
     })
 
@@ -279,6 +220,9 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
     Effect.gen(function*() {
       const type = header(r, "content-type") ?? ""
       if (type.startsWith("application/json")) return yield* create(r)
+      const project = imagesProject(state, projectOf(r))
+      const secret = yield* uploadSecret(state, project, r)
+      if ("refused" in secret) return secret.refused
       const bytes = r.bytes ?? new Uint8Array(0)
       let blob: Blob
       if (type.startsWith("multipart/form-data")) {
@@ -290,70 +234,98 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
       } else {
         return yield* fail(400, "the fake takes image uploads (octet-stream or multipart) only")
       }
-      const all = blob instanceof Uint8Array ? blob : concat([blob.metadata, blob.rootfs])
-      const project = imagesProject(state, projectOf(r))
-      const fingerprint = sha256(all)
-      const properties = Object.fromEntries(new URLSearchParams(header(r, "X-LXD-properties") ?? ""))
-      const isPublic = ["1", "true"].includes(header(r, "X-LXD-public") ?? "")
-      const work = Effect.suspend(() => {
-        if (findEntry(state, Images.spec, project, [], fingerprint) !== undefined) {
-          return Effect.fail(new OpFailure("Image with same fingerprint already exists"))
-        }
-        blobs.set(blobKey(project, fingerprint), blob)
-        const value = imageJson(fingerprint, {
-          filename: header(r, "X-LXD-filename") ?? "",
-          size: all.length,
-          properties,
-          public: isPublic,
-          type: blob instanceof Uint8Array || blob.rootfsName === "rootfs" ? "container" : "virtual-machine"
-        })
-        putEntry(state, Images.spec, { project, parents: [], name: fingerprint, value })
-        return Effect.succeed({ fingerprint, size: String(all.length) })
-      })
+      const { fingerprint, size } = fingerprintOf(blob)
+      const token = secret.metadata
+      const expected = header(r, "X-LXD-fingerprint") ?? ""
+      const fields = {
+        filename: header(r, "X-LXD-filename") ?? "",
+        // a push's token says what the image is (its properties replace the image's, as in LXD)
+        properties: token === undefined
+          ? Object.fromEntries(new URLSearchParams(header(r, "X-LXD-properties") ?? ""))
+          : strMap(token.properties),
+        public: token === undefined ? ["1", "true"].includes(header(r, "X-LXD-public") ?? "") : token.public === true
+      }
+      const work = expected !== "" && expected !== fingerprint
+        ? Effect.fail(new OpFailure(`fingerprints don't match, got ${fingerprint} expected ${expected}`))
+        : store.put(project, blob, fields, token === undefined ? [] : aliasesOf(token.aliases))
       return yield* startOperation(state, project, {
         description: "Downloading image",
         resources: { images: [`/1.0/images/${fingerprint}`] },
-        metadata: { fingerprint, size: String(all.length) }
+        metadata: {
+          fingerprint,
+          size: String(size),
+          ...(token === undefined ? {} : { secret: sha256(new TextEncoder().encode(uuid(state))) })
+        }
       }, work)
     })
 
   const exportImage = (r: M.MockRequest) =>
-    Effect.suspend(() => {
+    Effect.gen(function*() {
       const project = imagesProject(state, projectOf(r))
-      const found = matching(state, project, r.params.fingerprint ?? "")
-      const bytes = found.length === 1 ? blobs.get(blobKey(project, found[0]!.name)) : undefined
-      if (bytes !== undefined && !(bytes instanceof Uint8Array)) {
-        return Effect.succeed(splitExport(found[0]!.name, bytes))
-      }
-      return bytes === undefined
-        ? fail(404, "Image not found")
-        : Effect.succeed(M.raw(bytes.slice(), {
-          headers: {
-            "content-type": "application/octet-stream",
-            "content-length": String(bytes.length),
-            "content-disposition": `inline;filename=${found[0]!.name}${extensionOf(bytes)}`
-          }
-        }))
+      const found = store.find(project, r.params.fingerprint ?? "")
+      const blob = found === undefined ? undefined : blobs.get(blobKey(project, found.name))
+      if (found === undefined || blob === undefined) return M.error(404, "Image not found")
+      const refused = yield* untrustedRefusal(r, project, found)
+      return refused ?? exportResponse(found.name, blob)
     })
 
-  // a one-time secret for an image (a token operation, running until cancelled)
-  const secret = (r: M.MockRequest) =>
-    Effect.suspend(() => {
-      const project = imagesProject(state, projectOf(r))
-      const found = matching(state, project, r.params.fingerprint ?? "")
-      if (found.length !== 1) return fail(404, "Image not found")
-      return startOperation(state, project, {
-        description: "Downloading image",
-        class: "token",
-        mayCancel: true,
-        metadata: { secret: uuid(state) }
-      }, Effect.never)
-    })
+  /** What LXD answers a server it does not trust for a private image without its secret (`undefined`: go on). */
+  const untrustedRefusal = (r: M.MockRequest, project: string, image: FakeEntry) =>
+    Effect.map(
+      validSecret(state, project, image.name, r.query.secret),
+      (token) =>
+        fromPeer(r) && image.value.public !== true && token === undefined
+          ? M.error(404, `Image "${image.name}" not found`)
+          : undefined
+    )
+
+  /** A `GET` route of a collection for `pattern`, with `refusal` asked first (`undefined`: the route answers). */
+  const guarded = (
+    pattern: RegExp,
+    refusal: (r: M.MockRequest, project: string, name: string) => Effect.Effect<M.MockResponse | undefined>
+  ) =>
+  (route: Route): Route =>
+    route.method === "GET" && pattern.test(route.pattern)
+      ? M.route(route.method, route.pattern, (r) =>
+        Effect.flatMap(
+          refusal(r, imagesProject(state, projectOf(r)), decodeURIComponent(r.path.split("/").pop() ?? "")),
+          (refused) => refused === undefined ? route.handler(r) : Effect.succeed(refused)
+        ))
+      : route
+
+  // `GET /images/{fingerprint}`: the secret is checked (and used) first
+  const imageGuard = guarded(/^\/images\/:[^/]+$/, (r, project, name) => {
+    const found = store.find(project, name)
+    return found === undefined ? Effect.succeed(undefined) : untrustedRefusal(r, project, found)
+  })
+
+  // `GET /images/aliases/{name}`: another server sees the aliases of public images only
+  const aliasGuard = guarded(/^\/images\/aliases\/:[^/]+$/, (r, project, name) => {
+    const alias = findEntry(state, Images.aliasesSpec, project, [], name)
+    const image = alias && findEntry(state, Images.spec, project, [], String(alias.value.target))
+    return Effect.succeed(
+      alias !== undefined && fromPeer(r) && image?.value.public !== true
+        ? M.error(404, "Image alias not found")
+        : undefined
+    )
+  })
 
   return [
     M.route("POST", "/images", upload),
-    M.route("POST", "/images/:fingerprint/secret", secret),
+    // a one-time secret for an image (a token operation, running until used or cancelled)
+    M.route("POST", "/images/:fingerprint/secret", (r) =>
+      Effect.suspend(() => {
+        const found = store.find(imagesProject(state, projectOf(r)), r.params.fingerprint ?? "")
+        return found === undefined
+          ? fail(404, "Image not found")
+          : imageToken(state, imagesProject(state, projectOf(r)), found.name)
+      })),
     M.route("GET", "/images/:fingerprint/export", exportImage),
+    M.route(
+      "POST",
+      "/images/:fingerprint/export",
+      (r) => pushTo(state, store, imagesProject(state, projectOf(r)), r.params.fingerprint ?? "", body(r))
+    ),
     ...fakeCollection(state, Images.aliasesSpec, {
       label: "Image alias",
       initial: [{ value: { name: "busybox", description: "", target: busybox, type: "container" } }],
@@ -363,7 +335,7 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
         findEntry(state, Images.spec, t.project, [], String(value.target)) === undefined
           ? M.error(404, "Image not found")
           : undefined
-    }),
+    }).map(aliasGuard),
     ...fakeCollection(state, Images.spec, {
       label: "Image",
       initial: [{
@@ -374,7 +346,8 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
         })
       }],
       project: imagesProject,
-      computed: (_, entry) => ({ aliases: aliasesOf(entry) }),
+      computed: (_, entry) => ({ aliases: aliasesOf_(entry) }),
+      visible: (t, entry) => !fromPeer(t.request) || entry.value.public === true,
       resolve: (t: Target, name: string) => {
         const found = matching(state, t.project, name)
         return found.length > 1 ? M.error(500, "More than one image matches") : found[0]
@@ -383,12 +356,12 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
         deleted: (entry) =>
           Effect.sync(() => {
             blobs.delete(blobKey(entry.project, entry.name))
-            for (const alias of aliasesOf(entry)) {
+            for (const alias of aliasesOf_(entry)) {
               const stored = findEntry(state, Images.aliasesSpec, entry.project, [], alias.name)
               if (stored !== undefined) removeEntry(state, Images.aliasesSpec, stored)
             }
           })
       }
-    })
+    }).map(imageGuard)
   ]
 }
