@@ -790,9 +790,12 @@ export declare namespace Instances {
     /**
      * Attaches to the console in the caller's scope (`POST /1.0/instances/{name}/console`, **async**: a
      * websocket operation with fds `0` and `control`; extension `console`, or `console_vga_type` for `vga`).
-     * Needs a running instance. Detaching (closing the scope) ends the operation. The text console is what
-     * the instance's init gives `/dev/console`: a busybox init without a console entry prints nothing, but the
-     * terminal still echoes input, and what passed through is in `consoleLog` once the instance stopped.
+     * Needs a running instance. Detaching (closing the scope) ends the operation (LXD 5.0.2 sometimes reports
+     * it as Failure "write /dev/pts/ptmx: file already closed": `done` takes that as the end). The text console
+     * is what the instance's init gives `/dev/console`: a busybox init without a console entry prints nothing,
+     * but the terminal still echoes input, and what passed through is in `consoleLog` once the instance stopped.
+     * LXD 5.0.2 relays input only once its console relay runs, ~250-300 ms after the attach: what is written
+     * earlier is lost (write until the terminal echoes).
      * Errors: `InvalidArgument` (name, type, size; nothing sent), `BadRequest` ("Instance is not running",
      * "VGA console is only supported by virtual machines"), `NotFound`, `APIExtensionNotAvailable`,
      * `ProtocolError` (no websocket secrets), `ClientConnectionFailed`.
