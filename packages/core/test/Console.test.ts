@@ -2,7 +2,7 @@
  * `Instances.console` (`POST /1.0/instances/{name}/console`): request shape, socket order and detach order
  * against the mock; the fake's echoing console and its console log; typed errors before any request.
  */
-import { Exec, Instances, Lxd, LxdClient, Operations } from "@effect-lxd/core"
+import { Exec, Instances, Lxd, LxdClient, type LxdError, Operations } from "@effect-lxd/core"
 import type { Frame } from "@effect-lxd/core/LxdTransport"
 import { LxdFakeServer, LxdMockTransport } from "@effect-lxd/testing"
 import { describe, expect, it } from "@effect/vitest"
@@ -22,8 +22,8 @@ const consoleMock = (options: {
   /** `"detach"` (default): the operation ends once control closed; `"now"`: it has ended already. */
   readonly ends?: "detach" | "now"
   readonly events: Array<string>
-  /** What fd 0 sends; a 1006 drop after "hello" by default. */
-  readonly data?: (url: string) => Stream.Stream<Frame, LxdClient.LxdError>
+  /** What fd 0 sends (nothing, open, by default). */
+  readonly data?: (url: string) => Stream.Stream<Frame, LxdError.ClientConnectionFailed>
 }) => {
   let controlClosed: (() => void) | undefined
   const closed = new Promise<void>((resolve) => (controlClosed = resolve))
@@ -74,7 +74,7 @@ const running = (name: string) =>
     (i) => Effect.zipRight(i.create({ name, source: { type: "image", alias: "busybox" } }), i.start(name))
   )
 
-const text = (stream: Stream.Stream<Uint8Array, LxdClient.LxdError>, until: string) =>
+const text = (stream: Stream.Stream<Uint8Array, LxdError.LxdError>, until: string) =>
   stream.pipe(
     Stream.map((chunk) => Exec.decode(chunk)),
     Stream.scan("", (a, s) => a + s),
