@@ -105,8 +105,7 @@ const REASONS: ReadonlyArray<readonly [RegExp, string]> = [
   [/load-balancers/, "network load balancers are not in LXD 5.0.2"],
   [/^\/1\.0\/storage-pools/, "storage is not in the client yet (storage issue)"],
   [/^\/1\.0\/images/, "images are not in the client yet (images issue)"],
-  [/\?public/, "an untrusted caller's view; not every one is exercised"],
-  [/^\/1\.0\/instances\/\{name\}\/console/, "the VGA console needs a VM; these machines have no KVM"]
+  [/\?public/, "an untrusted caller's view; not every one is exercised"]
 ]
 
 export const reasonFor = (op: Operation): string | undefined => REASONS.find(([re]) => re.test(op.path))?.[1]
