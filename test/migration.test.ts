@@ -1,7 +1,7 @@
 /**
  * Copy and move between two real daemons (the lab starts two: LXD_LAB_DAEMONS=2).
  */
-import { LxdClient, Migration, Operations } from "@effect-lxd/core"
+import { Files, LxdClient, Migration, Operations } from "@effect-lxd/core"
 import { NodeLxdTransport } from "@effect-lxd/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
@@ -48,6 +48,10 @@ const running = (client: LxdClient.LxdClient.Service) =>
     Effect.provide(Operations.layer.pipe(Layer.provide(Layer.succeed(LxdClient.LxdClient, client)))),
     Effect.map((ops) => ops.filter((op) => op.status_code < 200))
   )
+
+/** The files service on `client`. */
+const filesOn = (client: LxdClient.LxdClient.Service) =>
+  Effect.provide(Files.Files, Files.layer.pipe(Layer.provide(Layer.succeed(LxdClient.LxdClient, client))))
 
 const cleanup = (client: LxdClient.LxdClient.Service, name: string) =>
   Effect.ignore(client.run({ method: "PUT", path: `/instances/${name}/state`, body: { action: "stop", force: true } }))
@@ -166,6 +170,56 @@ describe("between two servers", () => {
           // both daemons still answer
           expect(yield* instance(source, "mig-int")).toBe("Stopped")
         })),
+    90_000
+  )
+
+  it.live(
+    "a snapshot copied as a new instance on the second daemon (pull, push, relay): the snapshot's file is there",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { source, target } = yield* both
+        const modes = ["pull", "push", "relay"] as const
+        yield* Effect.addFinalizer(() =>
+          Effect.all([cleanup(source, "mig-snap"), ...modes.map((mode) => cleanup(target, `mig-snap-${mode}`))])
+        )
+        yield* source.run({
+          method: "POST",
+          path: "/instances",
+          body: { name: "mig-snap", source: { type: "image", alias: a.image } }
+        })
+        const [from, to] = [yield* filesOn(source), yield* filesOn(target)]
+        yield* from.put("mig-snap", "/root/marker", "in snap0\n")
+        yield* source.run({ method: "POST", path: "/instances/mig-snap/snapshots", body: { name: "snap0" } })
+        // changed after the snapshot: the copy must hold the snapshot's content
+        yield* from.put("mig-snap", "/root/marker", "after snap0\n")
+        const took: Record<string, number> = {}
+        for (const mode of modes) {
+          const name = `mig-snap-${mode}`
+          const started = Date.now()
+          const op = yield* Migration.copySnapshot({
+            source,
+            target,
+            name: "mig-snap",
+            snapshot: "snap0",
+            targetName: name,
+            mode
+          })
+          took[mode] = Date.now() - started
+          expect(op.status).toBe("Success")
+          expect(yield* to.readText(name, "/root/marker")).toBe("in snap0\n")
+          expect((yield* target.request({ method: "GET", path: `/instances/${name}/snapshots` })).metadata).toEqual([])
+          expect(yield* instance(target, name)).toBe("Stopped")
+        }
+        yield* target.run({ method: "PUT", path: "/instances/mig-snap-pull/state", body: { action: "start" } })
+        expect(yield* instance(target, "mig-snap-pull")).toBe("Running")
+        // the source and its snapshot are untouched; nothing is left running on either side
+        expect(yield* from.readText("mig-snap", "/root/marker")).toBe("after snap0\n")
+        const migrating = (client: LxdClient.LxdClient.Service) =>
+          Effect.map(running(client), (ops) => ops.filter((op) => op.class !== "token"))
+        expect(yield* migrating(source)).toEqual([])
+        expect(yield* migrating(target)).toEqual([])
+        yield* Effect.log(`snapshot copy: pull ${took["pull"]} ms, push ${took["push"]} ms, relay ${took["relay"]} ms`)
+      })),
     90_000
   )
 

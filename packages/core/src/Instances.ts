@@ -391,6 +391,48 @@ export interface ImportOptions {
   readonly pool?: string | undefined
 }
 
+/**
+ * Options of {@link Instances.Service.console}: `type` (`"console"`, the default: the text console;
+ * `"vga"`: a virtual machine's SPICE display, extension `console_vga_type`), and the terminal's `width` and
+ * `height` (integers from 1 to 65535, sent only when given).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConsoleOptions {
+  /** `"console"` (default) or `"vga"` (virtual machines only: LXD answers a container with `BadRequest`). */
+  readonly type?: "console" | "vga" | undefined
+  /** Terminal width in columns. */
+  readonly width?: number | undefined
+  /** Terminal height in rows. */
+  readonly height?: number | undefined
+}
+
+/**
+ * An attached console, alive in the caller's scope: `operationId`; `output` (the console's bytes as they come,
+ * for one consumer; for `vga` the SPICE stream); `write(chunk)` (a string as UTF-8); `resize(width, height)`
+ * (`window-resize` on the control socket); `done`, which completes when the console operation ended (the scope
+ * closed, or LXD ended it). Closing the scope detaches: the control socket closes first (LXD then ends the
+ * operation), then the data socket, and the engine waits (bounded) for the operation to end.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Console {
+  /** The id of the console operation. */
+  readonly operationId: string
+  /** The console type asked for. */
+  readonly type: "console" | "vga"
+  /** What the console prints (LXD's terminal echoes what is written). */
+  readonly output: Stream.Stream<Uint8Array, LxdError>
+  /** Sends bytes (a string as UTF-8) to the console. */
+  readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, LxdError>
+  /** Resizes the console's terminal. */
+  readonly resize: (width: number, height: number) => Effect.Effect<void, LxdError>
+  /** Completes when the console operation has ended. */
+  readonly done: Effect.Effect<void, LxdError>
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // service
 
@@ -745,6 +787,20 @@ export declare namespace Instances {
     readonly consoleLog: (name: string) => Effect.Effect<string, LxdError>
     /** Empties the console log (`DELETE /1.0/instances/{name}/console`). */
     readonly clearConsoleLog: (name: string) => Effect.Effect<void, LxdError>
+    /**
+     * Attaches to the console in the caller's scope (`POST /1.0/instances/{name}/console`, **async**: a
+     * websocket operation with fds `0` and `control`; extension `console`, or `console_vga_type` for `vga`).
+     * Needs a running instance. Detaching (closing the scope) ends the operation (LXD 5.0.2 sometimes reports
+     * it as Failure "write /dev/pts/ptmx: file already closed": `done` takes that as the end). The text console
+     * is what the instance's init gives `/dev/console`: a busybox init without a console entry prints nothing,
+     * but the terminal still echoes input, and what passed through is in `consoleLog` once the instance stopped.
+     * LXD 5.0.2 relays input only once its console relay runs, ~250-300 ms after the attach: what is written
+     * earlier is lost (write until the terminal echoes).
+     * Errors: `InvalidArgument` (name, type, size; nothing sent), `BadRequest` ("Instance is not running",
+     * "VGA console is only supported by virtual machines"), `NotFound`, `APIExtensionNotAvailable`,
+     * `ProtocolError` (no websocket secrets), `ClientConnectionFailed`.
+     */
+    readonly console: (name: string, options?: ConsoleOptions) => Effect.Effect<Console, LxdError, Scope.Scope>
 
     // -- sub-resources -------------------------------------------------------------------------------------
     /** Snapshots. */

@@ -80,6 +80,24 @@ export interface CopyInstanceOptions {
 }
 
 /**
+ * `source`, `target` (engines from `LxdClient.connect`), the instance `name` and its `snapshot`, the new
+ * instance's `targetName` (default: `name`), `mode`, and overrides for `profiles`, `config`, `ephemeral` (the
+ * snapshot's otherwise), as {@link CopyInstanceOptions} without what a snapshot cannot do (`move`, `live`,
+ * `instanceOnly`: the copy never has snapshots).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CopySnapshotOptions
+  extends Omit<CopyInstanceOptions, "move" | "live" | "instanceOnly" | "targetName">
+{
+  /** The snapshot of `name` to copy. */
+  readonly snapshot: string
+  /** The new instance's name on `target` (default: `name`). */
+  readonly targetName?: string | undefined
+}
+
+/**
  * `source`, `target` (engines from `LxdClient.connect`), the image's `fingerprint`, `mode` (`pull` by default),
  * and for the copy: `aliases`, `public`, `autoUpdate`.
  *
@@ -139,7 +157,8 @@ export interface CopyVolumeOptions {
 
 /**
  * Copies or moves an instance to another server and waits for it (`POST /1.0/instances/{name}` with
- * `migration: true` on the source, `POST /1.0/instances` with `source.type: migration` on the target).
+ * `migration: true` on the source, `POST /1.0/instances` with `source.type: migration` on the target). A
+ * snapshot (`lxc copy c1/snap0 other:`) is {@link copySnapshot}'s.
  * Errors: `InvalidArgument` (names; a server that does not listen on the network), `NotFound`, `OperationFailed`
  * (e.g. the name exists on the target, CRIU missing for `live`), `APIExtensionNotAvailable`.
  *
@@ -158,6 +177,31 @@ export const copyInstance: (options: CopyInstanceOptions) => Effect.Effect<Opera
 export const copyInstanceOperation: (
   options: CopyInstanceOptions
 ) => Effect.Effect<OperationHandle, LxdError, Scope.Scope> = internal.copyInstanceOperation
+
+/**
+ * Copies a snapshot to another server as a new instance and waits for both sides (`lxc copy c1/snap0 other:c2`:
+ * `POST /1.0/instances/{name}/snapshots/{snapshot}` with `migration: true` on the source, `POST /1.0/instances`
+ * with `source.type: migration` on the target), in the same pull, push and relay modes as {@link copyInstance},
+ * with the same machinery. The new instance has the snapshot's filesystem, config (without `volatile.*`),
+ * devices and profiles, and no snapshots. Errors: `InvalidArgument` (names, nothing sent; a server that does not
+ * listen on the network), `NotFound` (instance or snapshot), `OperationFailed` (e.g. the name exists on the
+ * target), `APIExtensionNotAvailable` (`container_push_target` for push, `container_push` for relay).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const copySnapshot: (options: CopySnapshotOptions) => Effect.Effect<Operation, LxdError> = internal.copySnapshot
+
+/**
+ * Starts a snapshot copy in the caller's scope and returns the operation to follow (`progress` is subscribed).
+ * Closing the scope early ends the copy on both servers.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const copySnapshotOperation: (
+  options: CopySnapshotOptions
+) => Effect.Effect<OperationHandle, LxdError, Scope.Scope> = internal.copySnapshotOperation
 
 /**
  * Copies or moves a custom volume to another server and waits for both sides (`POST

@@ -217,6 +217,11 @@ const calls: ReadonlyArray<Case> = [
   { name: "Instances.start", call: Effect.flatMap(I, (i) => i.start("c1")), schemas: [] },
   { name: "Instances.delete", call: Effect.flatMap(I, (i) => i.delete("c1")), schemas: [] },
   { name: "Instances.consoleLog", call: Effect.flatMap(I, (i) => i.consoleLog("c1")), schemas: [] },
+  {
+    name: "Instances.console",
+    call: Effect.scoped(Effect.flatMap(I, (i) => Effect.asVoid(i.console("c1")))),
+    schemas: []
+  },
   { name: "Instances.snapshots.create", call: Effect.flatMap(I, (i) => i.snapshots.create("c1")), schemas: [] },
   { name: "Instances.snapshots.list", call: Effect.flatMap(I, (i) => i.snapshots.list("c1")), schemas: [] },
   { name: "Instances.backups.list", call: Effect.flatMap(I, (i) => i.backups.list("c1")), schemas: [] },

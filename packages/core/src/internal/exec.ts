@@ -5,7 +5,6 @@
  * @internal
  */
 import * as Chunk from "effect/Chunk"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -29,15 +28,13 @@ import { concat } from "./bytes.js"
 import * as FastDecode from "./fastDecode.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
+import * as WsOp from "./websocketOperation.js"
 
-const Fds = Schema.Struct({ fds: Schema.Record({ key: Schema.String, value: Schema.String }) })
+const { controlMessage, toBytes } = WsOp
+
 const Return = Schema.Struct({ return: Schema.Number })
-const decodeFds = FastDecode.decodeUnknownEither(Fds)
 const decodeReturnEither = FastDecode.decodeUnknownEither(Return)
 const decodeReturn = (u: unknown) => Either.getRight(decodeReturnEither(u))
-
-const encoder = new TextEncoder()
-const toBytes = (chunk: Uint8Array | string) => typeof chunk === "string" ? encoder.encode(chunk) : chunk
 
 const validateCommand = (command: ReadonlyArray<string>) =>
   command.length === 0 || command.some((arg) => typeof arg !== "string")
@@ -145,8 +142,6 @@ const forEachChunk = (pull: Pull, f: (chunk: Chunk.Chunk<Uint8Array>) => Effect.
   return loop
 }
 
-const controlMessage = (control: LxdWebSocket, message: unknown) => control.send(JSON.stringify(message))
-
 /** Submits the exec and decodes its websocket secrets; `open(fd)` connects one. @internal */
 export const prepare = (
   client: LxdClient.Service,
@@ -163,27 +158,7 @@ export const prepare = (
     }
     // an exec operation cannot be cancelled; when the scope closes early the sockets are closed first (which
     // kills the command), then the engine waits for the operation to end
-    const handle = yield* client.operation(
-      { method: "POST", path, body: body(command, options, extra) },
-      { uncancellableGrace: "15 seconds" }
-    )
-    const fds = decodeFds(handle.initial.metadata)
-    if (fds._tag === "Left") {
-      return yield* new ProtocolError({
-        method: "POST",
-        path: `/1.0${path}`,
-        description: "exec operation without websocket secrets"
-      })
-    }
-    const open = (fd: string) => {
-      const secret = fds.right.fds[fd]
-      return secret === undefined
-        ? Effect.fail(
-          new ProtocolError({ method: "POST", path: `/1.0${path}`, description: `no websocket secret for fd ${fd}` })
-        )
-        : Op.openWebsocket(client.websocket, handle.url, secret)
-    }
-    return { handle, open, fds: fds.right.fds }
+    return yield* WsOp.submit(client, { method: "POST", path, body: body(command, options, extra) }, "exec")
   })
 
 /**
@@ -196,23 +171,14 @@ const killOnEarlyClose = (
   control: LxdWebSocket,
   others: ReadonlyArray<LxdWebSocket>
 ): Effect.Effect<Effect.Effect<Exit, LxdError>, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const finished = yield* Deferred.make<Exit, LxdError>()
-    let exited = false
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        if (exited) return
-        yield* Effect.ignore(
-          Op.bounded(controlMessage(control, { command: "signal", signal: 15 }), "1 second")
-        )
-        yield* control.close()
-        for (const socket of others) yield* socket.close()
-      })
-    )
-    const wait = Effect.tap(exitOf(handle.wait()), () => Effect.sync(() => (exited = true)))
-    yield* Effect.forkScoped(Deferred.complete(finished, wait))
-    return Deferred.await(finished)
-  })
+  WsOp.untilEnd(
+    exitOf(handle.wait()),
+    Effect.gen(function*() {
+      yield* Effect.ignore(Op.bounded(controlMessage(control, { command: "signal", signal: 15 }), "1 second"))
+      yield* control.close()
+      for (const socket of others) yield* socket.close()
+    })
+  )
 
 /** A started process with its output as pulls (for `run`, which needs no streams). */
 interface Started extends Omit<Process, "stdout" | "stderr"> {
@@ -345,14 +311,8 @@ export const pty = (
     yield* control.frames.pipe(Stream.runDrain, Effect.ignore, Effect.zipRight(terminal.close()), Effect.forkScoped)
     return {
       operationId: handle.id,
-      output: terminal.frames.pipe(
-        // LXD drops the PTY socket after some commands; a dying daemon drops it too: the outcome tells them apart
-        Stream.catchTag("ClientConnectionFailed", () => Stream.drain(Stream.fromEffect(exit))),
-        Stream.filter((frame): frame is Uint8Array => typeof frame !== "string")
-      ),
-      write: (chunk) => terminal.send(toBytes(chunk)),
-      resize: (width, height) =>
-        controlMessage(control, { command: "window-resize", args: { width: String(width), height: String(height) } }),
+      // LXD drops the PTY socket after some commands; a dying daemon drops it too: the outcome tells them apart
+      ...WsOp.terminal(control, terminal, exit),
       signal: (signal) => controlMessage(control, { command: "signal", signal }),
       exit
     } satisfies Pty

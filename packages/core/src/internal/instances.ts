@@ -34,6 +34,7 @@ import { type Operation, StatusCode } from "../LxdSchema.js"
 import { withStreamBody } from "./body.js"
 import { parseFailure, protocolError, statusError } from "./client.js"
 import * as Collection from "./collection.js"
+import * as Console from "./console.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
@@ -530,6 +531,12 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         Effect.withSpan(span("clearConsoleLog"))
       )
 
+    const console: I.Instances.Service["console"] = (name, options = {}) =>
+      instancePath(name, "/console").pipe(
+        Effect.flatMap((path) => Console.attach(client, path, options)),
+        Effect.withSpan(span("console"))
+      )
+
     // -- snapshots -------------------------------------------------------------------------------------------
 
     // the collection shape serves the CRUD; `create` (its naming), `replace` (a `TimeInput`), `restore` and
@@ -757,6 +764,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       publish,
       consoleLog,
       clearConsoleLog,
+      console,
       snapshots,
       backups,
       logs,

@@ -9,11 +9,11 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Instance } from "../InstanceSchema.js"
+import { Instance, InstanceSnapshot } from "../InstanceSchema.js"
 import type { LxdClient, OperationHandle } from "../LxdClient.js"
 import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { Operation } from "../LxdSchema.js"
-import type { CopyInstanceOptions, CopyVolumeOptions, Mode } from "../Migration.js"
+import type { CopyInstanceOptions, CopySnapshotOptions, CopyVolumeOptions, Mode } from "../Migration.js"
 import * as Op from "./operation.js"
 import * as Path from "./path.js"
 
@@ -158,6 +158,30 @@ export const startMigration = (
   })
 
 /**
+ * The source side's `migrate`: `POST {path}` with `body`, `migration: true` and the mode's fields. Never
+ * cancelled: LXD 5.0.2 panics cancelling a migration source mid-transfer; drained instead.
+ */
+const migrationSource =
+  (client: LxdClient.Service, path: string, body: Record<string, unknown>) => (extra: Record<string, unknown>) =>
+    client.operation(
+      { method: "POST", path, body: { ...body, migration: true, ...extra } },
+      { uncancellableGrace: "30 seconds", cancelOnClose: false }
+    )
+
+/** The target side's `create`: `POST {path}` with `body` and a `source` of `fields` plus the mode's fields. */
+const migrationTarget = (
+  client: LxdClient.Service,
+  path: string,
+  body: Record<string, unknown>,
+  fields: Record<string, unknown>
+) =>
+(sourceFields: Record<string, unknown>) =>
+  client.operation(
+    { method: "POST", path, body: { ...body, source: { ...fields, ...sourceFields } } },
+    { progress: true, uncancellableGrace: "30 seconds" }
+  )
+
+/**
  * Starts an instance copy and returns the operation to wait on (the target's in pull and relay modes, the
  * source's in push mode), with `progress` subscribed.
  *
@@ -167,6 +191,25 @@ export const copyInstanceOperation = (
   options: CopyInstanceOptions
 ): Effect.Effect<OperationHandle, LxdError, Scope.Scope> =>
   Effect.flatMap(getSource(options), (source) => Effect.map(startCopy(options, source), ({ primary }) => primary))
+
+/**
+ * Waits for both sides of a started migration: the primary's outcome is the result, the other side's must be
+ * over (bounded) before the scope closes.
+ */
+const waitBoth = <R>(
+  started: Effect.Effect<
+    { readonly primary: OperationHandle; readonly secondary: OperationHandle },
+    LxdError,
+    R | Scope.Scope
+  >
+): Effect.Effect<Operation, LxdError, Exclude<R, Scope.Scope>> =>
+  Effect.scoped(
+    Effect.flatMap(
+      started,
+      ({ primary, secondary }) =>
+        Effect.zipLeft(primary.wait(), Effect.ignore(secondary.wait({ timeout: "30 seconds" })))
+    )
+  )
 
 /** The source instance, read once per copy. */
 const getSource = (options: CopyInstanceOptions) =>
@@ -205,17 +248,8 @@ const startCopy = (
       mode: options.mode ?? "pull",
       sourcePath,
       targetPath: "/instances",
-      migrate: (extra) =>
-        source.operation(
-          { method: "POST", path: sourcePath, body: { migration: true, ...flags, ...extra } },
-          // never cancelled: LXD 5.0.2 panics cancelling a migration source mid-transfer; drained instead
-          { uncancellableGrace: "30 seconds", cancelOnClose: false }
-        ),
-      create: (sourceFields) =>
-        target.operation(
-          { method: "POST", path: "/instances", body: { ...request, source: { ...flags, ...sourceFields } } },
-          { progress: true, uncancellableGrace: "30 seconds" }
-        ),
+      migrate: migrationSource(source, sourcePath, flags),
+      create: migrationTarget(target, "/instances", request, flags),
       requirePush: source.requireExtension("container_push_target"),
       requireRelay: target.requireExtension("container_push")
     })
@@ -237,14 +271,7 @@ export const copyInstance = (options: CopyInstanceOptions): Effect.Effect<Operat
     if (restart) {
       yield* source.run({ method: "PUT", path: `${sourcePath}/state`, body: { action: "stop", force: true } })
     }
-    // wait for both sides: the target's outcome is the result, the source's must be over before the scope closes
-    const op = yield* Effect.scoped(
-      Effect.flatMap(
-        startCopy(options, current),
-        ({ primary, secondary }) =>
-          Effect.zipLeft(primary.wait(), Effect.ignore(secondary.wait({ timeout: "30 seconds" })))
-      )
-    )
+    const op = yield* waitBoth(startCopy(options, current))
     if (options.move === true) {
       yield* source.run({ method: "DELETE", path: sourcePath })
       if (restart) yield* target.run({ method: "PUT", path: `${targetPath}/state`, body: { action: "start" } })
@@ -297,38 +324,19 @@ const startVolumeCopy = (
       mode: options.mode ?? "pull",
       sourcePath,
       targetPath,
-      migrate: (extra) =>
-        source.operation(
-          {
-            method: "POST",
-            path: sourcePath,
-            body: { name: options.name, migration: true, volume_only: volumeOnly, ...extra }
-          },
-          // drained, never cancelled, as an instance's migration source (see `startCopy`)
-          { uncancellableGrace: "30 seconds", cancelOnClose: false }
-        ),
-      create: (sourceFields) =>
-        target.operation(
-          {
-            method: "POST",
-            path: targetPath,
-            body: {
-              name: targetName,
-              type: "custom",
-              description: volume.description,
-              config: volume.config,
-              content_type: volume.content_type,
-              source: {
-                name: options.name,
-                pool: options.pool,
-                volume_only: volumeOnly,
-                ...(options.refresh === true ? { refresh: true } : {}),
-                ...sourceFields
-              }
-            }
-          },
-          { progress: true, uncancellableGrace: "30 seconds" }
-        ),
+      migrate: migrationSource(source, sourcePath, { name: options.name, volume_only: volumeOnly }),
+      create: migrationTarget(target, targetPath, {
+        name: targetName,
+        type: "custom",
+        description: volume.description,
+        config: volume.config,
+        content_type: volume.content_type
+      }, {
+        name: options.name,
+        pool: options.pool,
+        volume_only: volumeOnly,
+        ...(options.refresh === true ? { refresh: true } : {})
+      }),
       requirePush: source.requireExtension("storage_api_remote_volume_handling"),
       requireRelay: Effect.void
     })
@@ -353,13 +361,71 @@ export const copyVolumeOperation = (
 export const copyVolume = (options: CopyVolumeOptions): Effect.Effect<Operation, LxdError> =>
   Effect.gen(function*() {
     const current = yield* getVolume(options)
-    const op = yield* Effect.scoped(
-      Effect.flatMap(
-        startVolumeCopy(options, current),
-        ({ primary, secondary }) =>
-          Effect.zipLeft(primary.wait(), Effect.ignore(secondary.wait({ timeout: "30 seconds" })))
-      )
-    )
+    const op = yield* waitBoth(startVolumeCopy(options, current))
     if (options.move === true) yield* options.source.write({ method: "DELETE", path: current.path })
     return op
   })
+
+/** The snapshot to copy and its instance (for the type), read once per copy, and the snapshot's path. */
+const getSnapshot = (options: CopySnapshotOptions) =>
+  Effect.gen(function*() {
+    const path = yield* Path.build(
+      "/instances/",
+      ["instance", options.name],
+      "/snapshots/",
+      ["snapshot", options.snapshot]
+    )
+    yield* Path.validate("instance", options.targetName ?? options.name)
+    const [parent, snapshot] = yield* Effect.all([
+      getSource(options),
+      options.source.sync(InstanceSnapshot, { method: "GET", path })
+    ], { concurrency: 2 })
+    return { path, type: parent.instance.type, snapshot: snapshot.metadata }
+  })
+
+/** Starts a snapshot copy: the snapshot's migration source, a new instance from it on the target. */
+const startSnapshotCopy = (
+  options: CopySnapshotOptions,
+  { path: sourcePath, snapshot, type }: Effect.Effect.Success<ReturnType<typeof getSnapshot>>
+) => {
+  const targetName = options.targetName ?? options.name
+  const baseImage = snapshot.config["volatile.base_image"]
+  return startMigration({
+    source: options.source,
+    target: options.target,
+    mode: options.mode ?? "pull",
+    sourcePath,
+    targetPath: "/instances",
+    // 5.0.2 refuses a snapshot's migration without a name ("A new name for the container must be provided")
+    migrate: migrationSource(options.source, sourcePath, { name: targetName, live: false }),
+    create: migrationTarget(options.target, "/instances", {
+      name: targetName,
+      type,
+      architecture: snapshot.architecture,
+      ephemeral: options.ephemeral ?? snapshot.ephemeral,
+      profiles: options.profiles ?? snapshot.profiles,
+      config: { ...portableConfig(snapshot.config), ...options.config },
+      devices: snapshot.devices
+    }, { live: false, ...(baseImage === undefined ? {} : { "base-image": baseImage }) }),
+    requirePush: options.source.requireExtension("container_push_target"),
+    requireRelay: options.target.requireExtension("container_push")
+  })
+}
+
+/**
+ * Starts a snapshot copy and returns the target's operation (the source's in push mode), `progress` subscribed.
+ *
+ * @internal
+ */
+export const copySnapshotOperation = (
+  options: CopySnapshotOptions
+): Effect.Effect<OperationHandle, LxdError, Scope.Scope> =>
+  Effect.flatMap(getSnapshot(options), (s) => Effect.map(startSnapshotCopy(options, s), ({ primary }) => primary))
+
+/**
+ * Copies a snapshot to another server as a new instance and waits for both sides.
+ *
+ * @internal
+ */
+export const copySnapshot = (options: CopySnapshotOptions): Effect.Effect<Operation, LxdError> =>
+  Effect.flatMap(getSnapshot(options), (s) => waitBoth(startSnapshotCopy(options, s)))

@@ -212,6 +212,8 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "patch",
   "certificate_update",
   "container_exec_recording",
+  "console",
+  "console_vga_type",
   "file_delete",
   "file_append",
   "file_symlinks",

@@ -206,6 +206,67 @@ const execRoutes = (
     }))
 ]
 
+const decoder = new TextDecoder()
+
+/**
+ * The console (`POST /1.0/instances/{name}/console`) as LXD 5.0.2 runs a busybox container's: fds `0` and
+ * `control`; the terminal echoes what is written, which also lands in the console log (`consoleLog` once
+ * stopped); `window-resize` is accepted; closing `control` ends the operation (Success, after a last `"\n\r"`
+ * on fd 0), closing only fd 0 leaves it running.
+ */
+const consoleRoutes = (state: FakeState, sessions: Sessions): Array<M.Route<M.Handler>> => [
+  M.route("POST", "/instances/:name/console", (r) =>
+    Effect.gen(function*() {
+      const instance: FakeInstance | undefined = state.instances.get(key(r.query.project ?? "default", r.params.name!))
+      if (!instance) return M.error(404, "Instance not found")
+      const b = (r.body ?? {}) as Record<string, unknown>
+      const type = b.type === undefined || b.type === "" ? "console" : b.type
+      if (type !== "console" && type !== "vga") return M.error(400, `Unknown console type "${String(type)}"`)
+      if (type === "vga" && instance.type !== "virtual-machine") {
+        return M.error(400, "VGA console is only supported by virtual machines")
+      }
+      if (instance.status !== "Running") return M.error(400, "Instance is not running")
+      const data = yield* makeChannel(state)
+      const control = yield* makeChannel(state)
+      const channels = new Map([["0", data], ["control", control]])
+      const work = Effect.gen(function*() {
+        yield* Deferred.await(control.connected)
+        yield* Deferred.await(data.connected)
+        const echo = yield* Stream.fromQueue(data.in).pipe(
+          Stream.takeWhile((f): f is Frame => f !== undefined),
+          Stream.filter((f): f is Uint8Array => typeof f !== "string"),
+          Stream.runForEach((chunk) =>
+            Effect.zipRight(
+              Effect.sync(() => (instance.console = `${instance.console ?? ""}${decoder.decode(chunk)}`)),
+              Queue.offer(data.out, chunk)
+            )
+          ),
+          Effect.fork
+        )
+        // window-resize and anything else on control is read and accepted; its close ends the console
+        yield* Stream.fromQueue(control.in).pipe(Stream.takeWhile((f) => f !== undefined), Stream.runDrain)
+        yield* Fiber.interrupt(echo)
+        yield* Queue.offer(data.out, encoder.encode("\n\r"))
+        yield* Queue.offer(data.out, undefined)
+        yield* Queue.offer(control.out, undefined)
+        return {}
+      })
+      const op = yield* startOperation(
+        state,
+        instance.project,
+        {
+          description: "Showing console",
+          class: "websocket",
+          metadata: { fds: { "0": data.secret, control: control.secret } },
+          resources: { instances: [`/1.0/instances/${instance.name}`] }
+        },
+        work
+      )
+      sessions.set(JSON.parse(op.body as string).metadata.id as string, { channels })
+      return op
+    }))
+]
+
 const execSockets = (sessions: Sessions): Array<M.Route<M.SocketHandler>> => [
   M.route("GET", "/operations/:id/websocket", (r) =>
     Effect.gen(function*() {
@@ -231,7 +292,8 @@ const execSockets = (sessions: Sessions): Array<M.Route<M.SocketHandler>> => [
 ]
 
 /**
- * Exec (`POST /1.0/instances/{name}/exec`) and its operations' websockets.
+ * Exec (`POST /1.0/instances/{name}/exec`), the console (`POST /1.0/instances/{name}/console`) and their
+ * operations' websockets.
  *
  * @internal
  */
@@ -240,5 +302,8 @@ export const execEndpoints = (
   handler: ExecHandler | undefined
 ): { readonly routes: Array<M.Route<M.Handler>>; readonly sockets: Array<M.Route<M.SocketHandler>> } => {
   const sessions: Sessions = new Map()
-  return { routes: execRoutes(state, handler, sessions), sockets: execSockets(sessions) }
+  return {
+    routes: [...execRoutes(state, handler, sessions), ...consoleRoutes(state, sessions)],
+    sockets: execSockets(sessions)
+  }
 }
