@@ -29,7 +29,7 @@ import {
   snapshotsSpec
 } from "../InstanceSchema.js"
 import { LxdClient, type OperationOptions, type Request } from "../LxdClient.js"
-import { ClientConnectionFailed, LxdApiError, type LxdError, OperationTimeout } from "../LxdError.js"
+import { ClientConnectionFailed, InvalidArgument, LxdApiError, type LxdError, OperationTimeout } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
 import { withStreamBody } from "./body.js"
 import { parseFailure, protocolError, statusError } from "./client.js"
@@ -447,6 +447,35 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     const rename: I.Instances.Service["rename"] = instanceCollection.rename
 
+    const move: I.Instances.Service["move"] = (name, options) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name)
+        if (options.newName !== undefined) yield* Path.validate("instance", options.newName)
+        const { pool, project } = options
+        if ((pool === undefined) === (project === undefined)) {
+          // 5.0.2 given both moves the pool and silently ignores the project; given neither, starts a migration
+          return yield* new InvalidArgument({
+            argument: "options",
+            value: { pool, project },
+            reason: "a move inside one server takes exactly one of pool and project"
+          })
+        }
+        if (pool !== undefined) yield* Path.validate("storage pool", pool)
+        if (project !== undefined) yield* Path.validate("project", project)
+        yield* client.requireExtension(pool !== undefined ? "instance_pool_move" : "instance_project_move")
+        yield* runVoid({
+          method: "POST",
+          path,
+          body: {
+            migration: true,
+            ...(options.newName === undefined ? {} : { name: options.newName }),
+            ...(pool === undefined ? {} : { pool }),
+            ...(project === undefined ? {} : { project }),
+            ...(options.live === undefined ? {} : { live: options.live })
+          }
+        })
+      }).pipe(Effect.withSpan(span("move"), { attributes: { to: options.pool !== undefined ? "pool" : "project" } }))
+
     const deleteInstance: I.Instances.Service["delete"] = (name, options) =>
       Effect.gen(function*() {
         yield* instancePath(name) // the name is checked before anything is sent
@@ -548,6 +577,23 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         )
       )
 
+    /** A write of a snapshot's expiry: its names checked first (nothing sent), then `snapshot_expiry`. */
+    const expiryWrite = <A>(instance: string, snapshot: string, write: Effect.Effect<A, LxdError>) =>
+      Collection.objectPath(client, snapshotsSpec, [instance], snapshot).pipe(
+        Effect.zipRight(client.requireExtension("snapshot_expiry")),
+        Effect.zipRight(write)
+      )
+
+    /** A snapshot body with its `expires_at` as RFC 3339 (left out when it is), other fields as they are. */
+    const expiryOf = <B extends { readonly expires_at?: I.TimeInput | undefined }>(
+      body: B
+    ): Omit<B, "expires_at"> & { expires_at: string } => {
+      const { expires_at, ...rest } = body
+      return (expires_at === undefined ? rest : { ...rest, expires_at: toTime(expires_at) }) as Omit<B, "expires_at"> & {
+        expires_at: string
+      }
+    }
+
     const snapshots: I.Instances.Snapshots = {
       listNames: snapshotCollection.listNames,
       list: snapshotCollection.list,
@@ -581,10 +627,20 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           return newest.name
         }).pipe(Effect.withSpan(span("snapshots.create"))),
       replace: (instance, snapshot, body, options) =>
-        client.requireExtension("snapshot_expiry").pipe(
-          Effect.zipRight(
-            snapshotCollection.replace(instance, snapshot, { expires_at: toTime(body.expires_at)! }, options)
-          )
+        expiryWrite(instance, snapshot, snapshotCollection.replace(instance, snapshot, expiryOf(body), options)),
+      update: (instance, snapshot, patch, options) =>
+        expiryWrite(instance, snapshot, snapshotCollection.update(instance, snapshot, expiryOf(patch), options)),
+      modify: (instance, snapshot, f) =>
+        expiryWrite(
+          instance,
+          snapshot,
+          Collection.modifyWith(
+            client,
+            snapshotsSpec,
+            [instance],
+            snapshot,
+            (current) => Effect.succeed(expiryOf(f(current)))
+          ).pipe(Effect.withSpan(span("snapshots.modify")))
         ),
       restore: (instance, snapshot, options) =>
         Effect.gen(function*() {
@@ -674,7 +730,13 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
             }
           }
           yield* runVoid({ method: "PUT", path, body, etag })
-        }).pipe(Effect.withSpan(span("metadata.replace")))
+        }).pipe(Effect.withSpan(span("metadata.replace"))),
+      update: (instance, patch, options) =>
+        instancePath(instance, "/metadata").pipe(
+          // 5.0.2 honours If-Match on this PATCH (not on the PUT): no client-side check
+          Effect.flatMap((path) => runVoid({ method: "PATCH", path, body: patch, etag: options?.etag })),
+          Effect.withSpan(span("metadata.update"))
+        )
     }
 
     const templatesPath = (instance: string, template: string) =>
@@ -738,6 +800,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       update,
       modify,
       rename,
+      move,
       delete: deleteInstance,
       setState,
       start: (name, options) => setState(name, { action: "start", stateful: options?.stateful }),
