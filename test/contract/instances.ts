@@ -1,8 +1,8 @@
 /**
  * Instances service scenarios for the contract suite: what users call, on both backends.
  */
-import { Instances, LxdClient, Projects, StoragePools } from "@effect-lxd/core"
-import { DateTime, Effect, Option } from "effect"
+import { Events, Instances, LxdClient, Projects, StoragePools } from "@effect-lxd/core"
+import { Chunk, DateTime, Effect, Fiber, Option, Stream } from "effect"
 import { expect } from "vitest"
 import type { Scenario } from "./scenarios.js"
 
@@ -192,5 +192,50 @@ export const instanceScenarios: ReadonlyArray<Scenario> = [
           cleanupAll
         )
       })
+  },
+  {
+    name: "Instances: a pool move's events name a temporary instance; a project move's the target and the source",
+    run: ({ image }) =>
+      Effect.scoped(Effect.gen(function*() {
+        const instances = yield* Instances.Instances
+        const pools = yield* StoragePools.StoragePools
+        const projects = yield* Projects.Projects
+        const name = "ct-mvev"
+        yield* Effect.addFinalizer(() =>
+          Effect.all([
+            cleanup(name),
+            LxdClient.withProject(cleanup(name), "ct-mvevproj"),
+            Effect.ignore(projects.delete("ct-mvevproj")),
+            Effect.ignore(pools.delete("ct-mvevpool"))
+          ])
+        )
+        yield* pools.create({ name: "ct-mvevpool", driver: "dir" })
+        yield* projects.create({ name: "ct-mvevproj", config: { "features.images": "false" } })
+        yield* instances.create({ name, source: { type: "image", alias: image } })
+        const stream = yield* (yield* Events.Events).subscribe({ types: ["lifecycle"], allProjects: true })
+        const fiber = yield* Effect.fork(Stream.runCollect(
+          Events.lifecycle(stream).pipe(
+            Stream.filter((e) => /^\/1\.0\/instances\/(ct-mvev|lxd-move-of-)/.test(e.metadata.source)),
+            Stream.take(5)
+          )
+        ))
+        yield* instances.move(name, { pool: "ct-mvevpool" })
+        yield* instances.move(name, { project: "ct-mvevproj" })
+        const got = Chunk.toReadonlyArray(yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds")))
+        const temporary = got[0]?.metadata.source.replace("/1.0/instances/", "") ?? ""
+        expect(temporary).toMatch(/^lxd-move-of-[0-9a-f-]{36}$/)
+        expect(got.map((e) => [e.metadata.action, e.metadata.source, e.metadata.context, e.project])).toEqual([
+          ["instance-created", `/1.0/instances/${temporary}`, { "storage-pool": "ct-mvevpool", type: "container" }, "default"],
+          ["instance-deleted", `/1.0/instances/${name}`, {}, "default"],
+          ["instance-renamed", `/1.0/instances/${name}`, { old_name: temporary }, "default"],
+          [
+            "instance-created",
+            `/1.0/instances/${name}?project=ct-mvevproj`,
+            { "storage-pool": "ct-mvevpool", type: "container" },
+            "ct-mvevproj"
+          ],
+          ["instance-deleted", `/1.0/instances/${name}`, {}, "default"]
+        ])
+      }))
   }
 ]
