@@ -369,7 +369,7 @@ export interface CreateOptions extends OperationOptions {
 }
 
 /**
- * Where `move` takes an instance inside one server: exactly one of `pool` and `project`.
+ * Where `move` takes an instance inside one server (or cluster): exactly one of `pool`, `project` and `target`.
  *
  * @since 0.2.0
  * @category models
@@ -379,6 +379,8 @@ export interface MoveOptions {
   readonly pool?: string | undefined
   /** The project to move it to (`instance_project_move`). */
   readonly project?: string | undefined
+  /** The cluster member to move it to (`?target=`, `clustering`; its storage moves with it). */
+  readonly target?: string | undefined
   /** Its name where it lands (the same name when left out). */
   readonly newName?: string | undefined
   /** Sent as `live` when given; LXD refuses a running instance either way (see `move`). */
@@ -734,16 +736,20 @@ export declare namespace Instances {
      */
     readonly rename: (name: string, newName: string) => Effect.Effect<void, LxdError>
     /**
-     * Moves a stopped instance inside this server (`POST /1.0/instances/{name}` with `migration: true`,
-     * **async**): to another storage `pool` (`instance_pool_move`) or to another `project` (the instance is read
-     * in the current one; `instance_project_move`), renamed to `newName` on the way when given. Snapshots go
-     * along; the root disk is pinned in the instance's own devices (its pool: the new one, or the one it was
-     * on). Exactly one of `pool` and `project` (5.0.2 given both moves the pool and ignores the project). LXD
-     * 5.0.2 refuses a running instance: `OperationFailed` "Unable to perform container live migration. CRIU
-     * isn't installed" (with `live: false`: "Instance must be stopped to move between pools statelessly"); a name
-     * taken where it goes (the same project included): `OperationFailed` "… This "instances" entry already
-     * exists"; an unknown pool or project: `OperationFailed` "… Storage pool not found" / "… Project not found".
-     * Errors also: `InvalidArgument` (a bad name, neither or both of `pool` and `project`; nothing sent),
+     * Moves an instance inside this server (`POST /1.0/instances/{name}` with `migration: true`, **async**): to
+     * another storage `pool` (`instance_pool_move`), to another `project` (the instance is read in the current
+     * one; `instance_project_move`) or to another cluster member (`target`, sent as `?target=`; `clustering`),
+     * renamed to `newName` on the way when given. Snapshots go along. A pool or project move pins the root disk
+     * in the instance's own devices (its pool: the new one, or the one it was on). Exactly one of `pool`,
+     * `project` and `target` (5.0.2 given a pool and a project moves the pool and ignores the project).
+     * LXD 5.0.2 refuses to move a running instance: `OperationFailed` "Unable to perform container live
+     * migration. CRIU isn't installed" (a pool move with `live: false`: "Instance must be stopped to move between
+     * pools statelessly"), except to another member with `live: false`, which stops it, moves it and starts it
+     * there. A name taken where it goes (the same project included): `OperationFailed` "… This "instances" entry
+     * already exists"; an unknown pool or project: `OperationFailed` "… Storage pool not found" / "… Project not
+     * found"; an unknown member: `NotFound` "Failed to get target node: Cluster member not found"; the member it
+     * is on: `OperationFailed` "Target must be different than instance's current location". Errors also:
+     * `InvalidArgument` (a bad name, not exactly one of `pool`, `project`, `target`; nothing sent),
      * `APIExtensionNotAvailable`, `NotFound`.
      */
     readonly move: (name: string, options: MoveOptions) => Effect.Effect<void, LxdError>

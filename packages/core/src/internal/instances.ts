@@ -451,21 +451,26 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       Effect.gen(function*() {
         const path = yield* instancePath(name)
         if (options.newName !== undefined) yield* Path.validate("instance", options.newName)
-        const { pool, project } = options
-        if ((pool === undefined) === (project === undefined)) {
-          // 5.0.2 given both moves the pool and silently ignores the project; given neither, starts a migration
+        const { pool, project, target } = options
+        if ([pool, project, target].filter((x) => x !== undefined).length !== 1) {
+          // 5.0.2 given pool and project moves the pool and silently ignores the project; given none of them,
+          // starts a migration for another server
           return yield* new InvalidArgument({
             argument: "options",
-            value: { pool, project },
-            reason: "a move inside one server takes exactly one of pool and project"
+            value: { pool, project, target },
+            reason: "a move inside one server takes exactly one of pool, project and target"
           })
         }
         if (pool !== undefined) yield* Path.validate("storage pool", pool)
         if (project !== undefined) yield* Path.validate("project", project)
-        yield* client.requireExtension(pool !== undefined ? "instance_pool_move" : "instance_project_move")
+        if (target !== undefined) yield* Path.validate("cluster member", target)
+        yield* client.requireExtension(
+          pool !== undefined ? "instance_pool_move" : project !== undefined ? "instance_project_move" : "clustering"
+        )
         yield* runVoid({
           method: "POST",
           path,
+          query: target === undefined ? undefined : { target },
           body: {
             migration: true,
             ...(options.newName === undefined ? {} : { name: options.newName }),
@@ -474,7 +479,9 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
             ...(options.live === undefined ? {} : { live: options.live })
           }
         })
-      }).pipe(Effect.withSpan(span("move"), { attributes: { to: options.pool !== undefined ? "pool" : "project" } }))
+      }).pipe(Effect.withSpan(span("move"), {
+        attributes: { to: options.pool !== undefined ? "pool" : options.project !== undefined ? "project" : "member" }
+      }))
 
     const deleteInstance: I.Instances.Service["delete"] = (name, options) =>
       Effect.gen(function*() {

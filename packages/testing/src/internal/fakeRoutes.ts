@@ -16,7 +16,7 @@ import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
 import { certificateRoutes } from "./fakeCertificates.js"
-import { clusterRoutes, placement } from "./fakeCluster.js"
+import { clusterRoutes, moveToMember, placement } from "./fakeCluster.js"
 import { filterMatches, findEntry } from "./fakeCollection.js"
 import {
   addInstance,
@@ -566,7 +566,12 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       const i = find(r)
       if (!i) return fail(404, "Instance not found")
       const b = body(r)
-      if (b.migration === true) return moveWithin(i, b) ?? fail(501, "LxdFakeServer does not implement migration")
+      if (b.migration === true) {
+        return moveWithin(i, b) ??
+          (r.query.target === undefined
+            ? fail(501, "LxdFakeServer does not implement migration")
+            : moveToMember(state, i, r.query.target, b))
+      }
       const name = String(b.name ?? "")
       if (state.instances.has(key(i.project, name))) return fail(409, `Name "${name}" already in use`)
       return startOperation(
