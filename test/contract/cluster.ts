@@ -125,7 +125,8 @@ export const clusterScenarios: ReadonlyArray<Scenario> = [
       }))
   },
   {
-    name: "instances: moved to another member (?target=, snapshots along); the member it is on, an unknown one, a running one refused; live: false moves a running one",
+    name:
+      "instances: moved to another member (?target=, snapshots along); the member it is on, an unknown one, a running one refused; live: false moves a running one",
     run: ({ image }) =>
       Effect.gen(function*() {
         const instances = yield* Instances.Instances

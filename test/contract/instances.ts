@@ -118,7 +118,9 @@ export const instanceScenarios: ReadonlyArray<Scenario> = [
           expect(merged.properties).toEqual({ ...before.value.properties, extra: "1" }) // merged key by key
           expect(merged.architecture).toBe(before.value.architecture)
           expect(merged.creation_date).toBe(before.value.creation_date)
-          const staleMeta = yield* Effect.flip(instances.metadata.update(name, { expiry_date: 5 }, { etag: before.etag }))
+          const staleMeta = yield* Effect.flip(
+            instances.metadata.update(name, { expiry_date: 5 }, { etag: before.etag })
+          )
           expect(staleMeta._tag).toBe("PreconditionFailed")
           yield* instances.metadata.update(name, { expiry_date: 5, properties: { extra: "" } })
           const after = yield* instances.metadata.get(name)
@@ -225,7 +227,12 @@ export const instanceScenarios: ReadonlyArray<Scenario> = [
         const temporary = got[0]?.metadata.source.replace("/1.0/instances/", "") ?? ""
         expect(temporary).toMatch(/^lxd-move-of-[0-9a-f-]{36}$/)
         expect(got.map((e) => [e.metadata.action, e.metadata.source, e.metadata.context, e.project])).toEqual([
-          ["instance-created", `/1.0/instances/${temporary}`, { "storage-pool": "ct-mvevpool", type: "container" }, "default"],
+          [
+            "instance-created",
+            `/1.0/instances/${temporary}`,
+            { "storage-pool": "ct-mvevpool", type: "container" },
+            "default"
+          ],
           ["instance-deleted", `/1.0/instances/${name}`, {}, "default"],
           ["instance-renamed", `/1.0/instances/${name}`, { old_name: temporary }, "default"],
           [

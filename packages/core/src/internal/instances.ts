@@ -112,6 +112,9 @@ const DescriptionOnly = Schema.Struct({ description: Schema.optionalWith(Schema.
 const TypeOnly = Schema.Struct({ type: Schema.optionalWith(Schema.String, { default: () => "container" }) })
 const Fingerprint = Schema.Struct({ fingerprint: Schema.String })
 
+/** A snapshot body as it is sent: `expires_at` an RFC 3339 string. */
+type OnWire<B> = Omit<B, "expires_at"> & { readonly expires_at: string }
+
 const unquote = (etag: string): string => etag.replace(/^W\//, "").replace(/^"|"$/g, "")
 
 const isAlreadyStopped = (e: LxdError): boolean =>
@@ -591,14 +594,13 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         Effect.zipRight(write)
       )
 
-    /** A snapshot body with its `expires_at` as RFC 3339 (left out when it is), other fields as they are. */
-    const expiryOf = <B extends { readonly expires_at?: I.TimeInput | undefined }>(
-      body: B
-    ): Omit<B, "expires_at"> & { expires_at: string } => {
+    /**
+     * A snapshot body with its `expires_at` as RFC 3339, other fields as they are (the type says `string`: a body
+     * without one stays without, which only `update`'s `Partial` body may be).
+     */
+    const expiryOf = <B extends { readonly expires_at?: I.TimeInput | undefined }>(body: B): OnWire<B> => {
       const { expires_at, ...rest } = body
-      return (expires_at === undefined ? rest : { ...rest, expires_at: toTime(expires_at) }) as Omit<B, "expires_at"> & {
-        expires_at: string
-      }
+      return (expires_at === undefined ? rest : { ...rest, expires_at: toTime(expires_at) }) as OnWire<B>
     }
 
     const snapshots: I.Instances.Snapshots = {

@@ -122,7 +122,10 @@ export const moveToMember = (
   return startOperation(
     state,
     instance.project,
-    { description: "Migrating instance", resources: { instances: [url], containers: [url.replace("instances", "containers")] } },
+    {
+      description: "Migrating instance",
+      resources: { instances: [url], containers: [url.replace("instances", "containers")] }
+    },
     Effect.suspend(() => {
       if (instance.location === member) {
         return Effect.fail(new OpFailure("Target must be different than instance's current location"))

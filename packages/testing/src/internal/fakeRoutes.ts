@@ -655,7 +655,7 @@ const snapshotRoutes = (
       const expiry = body(r).expires_at
       if (expiry !== undefined && expiry !== null && (typeof expiry !== "string" || !RFC3339.test(expiry))) {
         const text = JSON.stringify(JSON.stringify(expiry))
-        return fail(400, `parsing time ${text} as "\"2006-01-02T15:04:05Z07:00\"": cannot parse ${text} as "2006"`)
+        return fail(400, `parsing time ${text} as "\\"2006-01-02T15:04:05Z07:00\\""`)
       }
       return startOperation(
         state,
