@@ -1,6 +1,7 @@
 /**
  * LXD instances (`/1.0/instances`): containers and virtual machines, their whole lifecycle (create, change,
- * state, snapshots, backups, publish as an image, console log, log files, metadata and templates).
+ * move to another pool, project or cluster member, state, snapshots, backups, publish as an image, console log,
+ * log files, metadata and templates).
  *
  * Every long step is an LXD background operation that lives in the caller's scope: interrupting a method (a
  * timeout, a failing sibling, `Fiber.interrupt`) cancels the operation on the server, or waits (bounded) for one

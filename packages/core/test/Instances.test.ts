@@ -1036,6 +1036,31 @@ describe("bad names never reach the server", () => {
 })
 
 describe("cancel on interrupt", () => {
+  it.effect("an interrupted move or snapshot update cancels its operation on the server", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      for (
+        const start of [
+          instances.move("c1", { pool: "p2" }),
+          instances.snapshots.update("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" })
+        ]
+      ) {
+        const fiber = yield* Effect.fork(start)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.interrupt(fiber)
+      }
+      const deletes = (yield* requests).filter((r) => r.startsWith("DELETE"))
+      expect(deletes).toEqual(["DELETE /1.0/operations/mv9", "DELETE /1.0/operations/su9"])
+    }).pipe(Effect.provide(mockLayer({
+      routes: [
+        route("GET", "", () => Effect.succeed(sync(serverInfo(ALL_EXTENSIONS)))),
+        route("POST", "/instances/c1", () => started("mv9", {}, true)),
+        route("PATCH", "/instances/c1/snapshots/s0", () => started("su9", {}, true)),
+        route("GET", "/operations/:id/wait", () => Effect.never),
+        route("DELETE", "/operations/:id", () => Effect.succeed(sync(null)))
+      ]
+    }))))
+
   it.effect("an interrupted snapshot create cancels its operation on the server", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances
