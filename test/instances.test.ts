@@ -658,13 +658,64 @@ describe("console, logs, metadata, templates", () => {
   })
 })
 
+describe("5.0.2 behaviour behind snapshots.update and move (raw requests the client does not send)", () => {
+  it.live("a snapshot PUT or PATCH without expires_at, or with null, keeps the expiry; \"\" is refused", () => {
+    const name = unique("snapx")
+    return Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const client = yield* LxdClient.LxdClient
+      yield* instances.create({ name, source: busybox })
+      yield* instances.snapshots.create(name, { name: "s0", expires_at: "2030-01-01T00:00:00Z" })
+      const path = `/instances/${name}/snapshots/s0`
+      for (const [method, body] of [["PUT", {}], ["PATCH", {}], ["PUT", { expires_at: null }]] as const) {
+        yield* client.run({ method, path, body })
+        const s = yield* instances.snapshots.get(name, "s0")
+        expect(s.expires_at && DateTime.formatIso(s.expires_at), `${method} ${JSON.stringify(body)}`).toBe(
+          "2030-01-01T00:00:00.000Z"
+        )
+      }
+      const empty = yield* Effect.flip(client.run({ method: "PATCH", path, body: { expires_at: "" } }))
+      expect(empty._tag).toBe("BadRequest")
+    }).pipe(Effect.ensuring(cleanup(name)), Effect.provide(unix))
+  })
+
+  it.live("a move given a pool and a project moves the pool and ignores the project (why move takes one)", () => {
+    const name = unique("mvboth")
+    const pool = unique("mvpool")
+    const project = unique("mvproj")
+    return Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const client = yield* LxdClient.LxdClient
+      yield* client.request({ method: "POST", path: "/storage-pools", body: { name: pool, driver: "dir" } })
+      yield* client.request({
+        method: "POST",
+        path: "/projects",
+        body: { name: project, config: { "features.images": "false", "features.profiles": "false" } }
+      })
+      yield* instances.create({ name, source: busybox })
+      yield* client.run({ method: "POST", path: `/instances/${name}`, body: { migration: true, pool, project } })
+      const after = yield* instances.get(name)
+      expect([after.project, after.devices["root"]?.["pool"]]).toEqual(["default", pool])
+      expect(yield* instances.listNames().pipe(LxdClient.withProject(project))).toEqual([])
+    }).pipe(
+      Effect.ensuring(Effect.gen(function*() {
+        yield* cleanup(name)
+        const client = yield* LxdClient.LxdClient
+        yield* Effect.ignore(client.request({ method: "DELETE", path: `/projects/${project}` }))
+        yield* Effect.ignore(client.request({ method: "DELETE", path: `/storage-pools/${pool}` }))
+      })),
+      Effect.provide(unix)
+    )
+  })
+})
+
 describe("nothing left behind", () => {
   it.live("no test instance remains in the default project", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances
       const names = yield* instances.listNames()
       expect(names.filter((n) =>
-        /^(life|force|eph|empty|src|copy|noimg|etag|snap|exp|criu|pub|pubsnap|bk|restored|broken|intcreate|intstart|timeout|console|logs|meta)-/
+        /^(life|force|eph|empty|src|copy|noimg|etag|snap|exp|criu|pub|pubsnap|bk|restored|broken|intcreate|intstart|timeout|console|logs|meta|snapx|mvboth)-/
           .test(n)
       ))
         .toEqual([])

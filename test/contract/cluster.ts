@@ -123,5 +123,44 @@ export const clusterScenarios: ReadonlyArray<Scenario> = [
         const back = yield* members.get("m2")
         expect([back.status, ClusterServices.disabledReasonKey in back.config]).toEqual(["Online", false])
       }))
+  },
+  {
+    name:
+      "instances: moved to another member (?target=, snapshots along); the member it is on, an unknown one, a running one refused; live: false moves a running one",
+    run: ({ image }) =>
+      Effect.gen(function*() {
+        const instances = yield* Instances.Instances
+        const name = "ct-clmove"
+        yield* Effect.ensuring(
+          Effect.gen(function*() {
+            yield* LxdClient.withTarget(instances.create({ name, source: { type: "image", alias: image } }), "m1")
+            yield* instances.snapshots.create(name, { name: "s0" })
+            yield* instances.move(name, { target: "m2" })
+            expect((yield* instances.get(name)).location).toBe("m2")
+            expect(yield* instances.snapshots.listNames(name)).toEqual(["s0"])
+            const same = yield* Effect.flip(instances.move(name, { target: "m2" }))
+            expect([same._tag, same.message]).toEqual([
+              "OperationFailed",
+              "Target must be different than instance's current location"
+            ])
+            const unknown = yield* Effect.flip(instances.move(name, { target: "m9" }))
+            expect([unknown._tag, unknown.message]).toEqual([
+              "NotFound",
+              "Failed to get target node: Cluster member not found"
+            ])
+            yield* instances.start(name)
+            const running = yield* Effect.flip(instances.move(name, { target: "m3" }))
+            expect([running._tag, running.message]).toEqual([
+              "OperationFailed",
+              `Failed stopping instance "${name}": Unable to perform container live migration. CRIU isn't installed`
+            ])
+            // without live migration LXD stops it, moves it and starts it again on the target
+            yield* instances.move(name, { target: "m3", live: false })
+            const after = yield* instances.get(name)
+            expect([after.location, after.status]).toEqual(["m3", "Running"])
+          }),
+          Effect.flatMap(Instances.Instances, (i) => Effect.ignore(i.delete(name, { force: true })))
+        )
+      })
   }
 ]

@@ -452,7 +452,8 @@ export const instanceActions: ReadonlyArray<string> = ["restore", "restore_disk_
 
 /**
  * An instance's snapshots (`/1.0/instances/{instance}/snapshots`), read by the client, the fake and the tests.
- * Every write may be answered with an operation. `replace` (`PUT`, the expiry) needs `snapshot_expiry`.
+ * Every write may be answered with an operation. `replace` (`PUT`), `update` (`PATCH`) and `modify` change the
+ * expiry and need `snapshot_expiry`.
  *
  * @since 0.2.0
  * @category descriptors
@@ -466,8 +467,8 @@ export const snapshotsSpec = LxdResource.spec({
   post: InstanceSnapshotsPost,
   put: InstanceSnapshotPut,
   actions: instanceActions,
-  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "rename", "delete"],
-  async: ["create", "replace", "update", "rename", "delete"]
+  verbs: [...LxdResource.readVerbs, "create", "replace", "update", "modify", "rename", "delete"],
+  async: ["create", "replace", "update", "modify", "rename", "delete"]
 })
 
 /**

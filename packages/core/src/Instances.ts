@@ -1,6 +1,7 @@
 /**
  * LXD instances (`/1.0/instances`): containers and virtual machines, their whole lifecycle (create, change,
- * state, snapshots, backups, publish as an image, console log, log files, metadata and templates).
+ * move to another pool, project or cluster member, state, snapshots, backups, publish as an image, console log,
+ * log files, metadata and templates).
  *
  * Every long step is an LXD background operation that lives in the caller's scope: interrupting a method (a
  * timeout, a failing sibling, `Fiber.interrupt`) cancels the operation on the server, or waits (bounded) for one
@@ -369,6 +370,25 @@ export interface CreateOptions extends OperationOptions {
 }
 
 /**
+ * Where `move` takes an instance inside one server (or cluster): exactly one of `pool`, `project` and `target`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface MoveOptions {
+  /** The storage pool to move it to (`instance_pool_move`). */
+  readonly pool?: string | undefined
+  /** The project to move it to (`instance_project_move`). */
+  readonly project?: string | undefined
+  /** The cluster member to move it to (`?target=`, `clustering`; its storage moves with it). */
+  readonly target?: string | undefined
+  /** Its name where it lands (the same name when left out). */
+  readonly newName?: string | undefined
+  /** Sent as `live` when given; LXD refuses a running instance either way (see `move`). */
+  readonly live?: boolean | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -456,7 +476,8 @@ export declare namespace Instances {
   /**
    * Instance snapshots (`/1.0/instances/{name}/snapshots`): `listNames`, `list`, `get`, `getWithEtag`, `exists`,
    * `rename` (**async**; errors `Conflict`, `NotFound`), `delete` (**async**) on the collection shape
-   * ({@link snapshotsSpec}), and the snapshot's own `create`, `replace`, `restore`, `publish`.
+   * ({@link snapshotsSpec}), and the snapshot's own `create`, `replace`, `update`, `modify` (their `expires_at`
+   * a {@link TimeInput}), `restore`, `publish`.
    *
    * @since 0.1.0
    * @category models
@@ -486,6 +507,28 @@ export declare namespace Instances {
       snapshot: string,
       body: WithTimeInput<InstanceSnapshotPut>,
       options?: LxdResource.EtagOptions
+    ) => Effect.Effect<void, LxdError>
+    /**
+     * Changes what `patch` names (`PATCH …/snapshots/{snapshot}`, **async**, `snapshot_expiry`): LXD 5.0.2 keeps
+     * the expiry when `expires_at` is left out (an empty patch changes nothing), and `"0001-01-01T00:00:00Z"`
+     * removes it (the API cannot clear an expiry otherwise: `null` is ignored, `""` refused). Errors:
+     * `PreconditionFailed` (stale `etag`), `NotFound`, `BadRequest` (a time LXD cannot parse), `InvalidArgument`.
+     */
+    readonly update: (
+      instance: string,
+      snapshot: string,
+      patch: WithTimeInput<Partial<InstanceSnapshotPut>>,
+      options?: LxdResource.EtagOptions
+    ) => Effect.Effect<void, LxdError>
+    /**
+     * Read-modify-write (`snapshot_expiry`): `GET …/snapshots/{snapshot}`, `f` on the writable part (fields this
+     * client does not know kept), then `PUT` (**async**) with the `ETag` of the `GET`, so a concurrent change
+     * fails with `PreconditionFailed` instead of being overwritten. Errors: `NotFound`, `InvalidArgument`.
+     */
+    readonly modify: (
+      instance: string,
+      snapshot: string,
+      f: (current: InstanceSnapshotPut) => WithTimeInput<InstanceSnapshotPut>
     ) => Effect.Effect<void, LxdError>
     /**
      * Restores the instance to the snapshot (`PUT /1.0/instances/{name}` with `restore`, **async**). Errors:
@@ -574,6 +617,17 @@ export declare namespace Instances {
       instance: string,
       metadata: ImageMetadata,
       options?: { readonly etag?: string | undefined }
+    ) => Effect.Effect<void, LxdError>
+    /**
+     * Changes what `patch` names (`PATCH …/metadata`, sync), as LXD 5.0.2 decodes a patch over the current
+     * metadata: fields left out are kept; `properties` and `templates` are merged key by key (a template given is
+     * replaced whole; a `""` property stays `""`: removing a key needs `replace`). 5.0.2 honours `If-Match` here.
+     * Errors: `PreconditionFailed` (stale `etag`), `BadRequest` (a field of the wrong type), `NotFound`.
+     */
+    readonly update: (
+      instance: string,
+      patch: Partial<ImageMetadata>,
+      options?: LxdResource.EtagOptions
     ) => Effect.Effect<void, LxdError>
   }
 
@@ -724,6 +778,24 @@ export declare namespace Instances {
      * "Renaming of running container not allowed". Errors: `Conflict`, `BadRequest`, `InvalidArgument`.
      */
     readonly rename: (name: string, newName: string) => Effect.Effect<void, LxdError>
+    /**
+     * Moves an instance inside this server (`POST /1.0/instances/{name}` with `migration: true`, **async**): to
+     * another storage `pool` (`instance_pool_move`), to another `project` (the instance is read in the current
+     * one; `instance_project_move`) or to another cluster member (`target`, sent as `?target=`; `clustering`),
+     * renamed to `newName` on the way when given. Snapshots go along. A pool or project move pins the root disk
+     * in the instance's own devices (its pool: the new one, or the one it was on). Exactly one of `pool`,
+     * `project` and `target` (5.0.2 given a pool and a project moves the pool and ignores the project).
+     * LXD 5.0.2 refuses to move a running instance: `OperationFailed` "Unable to perform container live
+     * migration. CRIU isn't installed" (a pool move with `live: false`: "Instance must be stopped to move between
+     * pools statelessly"), except to another member with `live: false`, which stops it, moves it and starts it
+     * there. A name taken where it goes (the same project included): `OperationFailed` "… This "instances" entry
+     * already exists"; an unknown pool or project: `OperationFailed` "… Storage pool not found" / "… Project not
+     * found"; an unknown member: `NotFound` "Failed to get target node: Cluster member not found"; the member it
+     * is on: `OperationFailed` "Target must be different than instance's current location". Errors also:
+     * `InvalidArgument` (a bad name, not exactly one of `pool`, `project`, `target`; nothing sent),
+     * `APIExtensionNotAvailable`, `NotFound`.
+     */
+    readonly move: (name: string, options: MoveOptions) => Effect.Effect<void, LxdError>
     /**
      * Deletes (`DELETE /1.0/instances/{name}`, **async**). `force: true` force-stops a running or frozen
      * instance first; without it LXD refuses with `BadRequest` "Instance is running".

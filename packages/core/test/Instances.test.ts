@@ -13,7 +13,10 @@ const ALL_EXTENSIONS = [
   "instance_get_full",
   "instance_bulk_state_change",
   "snapshot_expiry",
-  "image_create_aliases"
+  "image_create_aliases",
+  "instance_pool_move",
+  "instance_project_move",
+  "clustering"
 ]
 
 const recorded = Effect.flatMap(LxdMockTransport.MockTransport, (m) => m.requests)
@@ -282,7 +285,12 @@ describe("extension gating", () => {
         instances.getFull("c1"),
         instances.setStateMany({ action: "stop", force: true }),
         instances.publish("c1", { aliases: ["x"] }),
-        instances.snapshots.replace("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" })
+        instances.snapshots.replace("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" }),
+        instances.snapshots.update("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" }),
+        instances.snapshots.modify("c1", "s0", (s) => s),
+        instances.move("c1", { pool: "p2" }),
+        instances.move("c1", { project: "p2", newName: "c2" }),
+        instances.move("c1", { target: "m2" })
       ]
       const expected = [
         "api_filtering",
@@ -292,7 +300,12 @@ describe("extension gating", () => {
         "instance_get_full",
         "instance_bulk_state_change",
         "image_create_aliases",
-        "snapshot_expiry"
+        "snapshot_expiry",
+        "snapshot_expiry",
+        "snapshot_expiry",
+        "instance_pool_move",
+        "instance_project_move",
+        "clustering"
       ]
       for (const [i, effect] of gated.entries()) {
         const e = yield* Effect.flip(effect)
@@ -686,6 +699,91 @@ describe("request shapes", () => {
       route("POST", "/instances", () => started("imp1", { instances: ["/1.0/instances/restored1"] }))
     ]))))
 
+  it.effect("snapshots.update is a PATCH of what it is given (expires_at as RFC 3339); modify a GET then a PUT", () =>
+    Effect.gen(function*() {
+      const s = (yield* Instances.Instances).snapshots
+      yield* s.update("c1", "s0", { expires_at: new Date("2030-01-01T00:00:00Z") }, { etag: "\"se\"" })
+      yield* s.update("c1", "s0", {})
+      yield* s.modify("c1", "s0", (current) => {
+        expect(current).toEqual({ expires_at: "2031-02-03T04:05:06Z", something_new: "x", a_field_from_the_future: 7 })
+        return { ...current, expires_at: DateTime.unsafeMake("2032-01-01T00:00:00Z") }
+      })
+      const rs = (yield* recorded).filter((r) => r.path.startsWith("/instances/"))
+      expect(rs.map((r) => [r.method, r.url, r.body, r.headers["if-match"]])).toEqual([
+        ["PATCH", "/1.0/instances/c1/snapshots/s0", { expires_at: "2030-01-01T00:00:00.000Z" }, "\"se\""],
+        ["PATCH", "/1.0/instances/c1/snapshots/s0", {}, undefined],
+        ["GET", "/1.0/instances/c1/snapshots/s0", undefined, undefined],
+        [
+          "PUT",
+          "/1.0/instances/c1/snapshots/s0",
+          { expires_at: "2032-01-01T00:00:00.000Z", something_new: "x", a_field_from_the_future: 7 },
+          "\"s9\""
+        ]
+      ])
+    }).pipe(Effect.provide(lxd([
+      route("GET", "/instances/c1/snapshots/s0", () =>
+        Effect.succeed(sync(
+          { ...snapshotJson("s0"), expires_at: "2031-02-03T04:05:06Z", a_field_from_the_future: 7 },
+          { etag: "\"s9\"" }
+        ))),
+      route("*", "/instances/c1/snapshots/s0", () => started("su1"))
+    ]))))
+
+  it.effect("snapshots.update: a stale ETag is PreconditionFailed; a failed operation OperationFailed", () =>
+    Effect.gen(function*() {
+      const s = (yield* Instances.Instances).snapshots
+      const stale = yield* Effect.flip(s.update("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" }, { etag: "x" }))
+      expect(stale._tag).toBe("PreconditionFailed")
+      const failed = yield* Effect.flip(s.update("c1", "s1", { expires_at: "2030-01-01T00:00:00Z" }))
+      expect(failed._tag).toBe("OperationFailed")
+      expect(failed.message).toBe("boom")
+    }).pipe(Effect.provide(lxd([
+      route("PATCH", "/instances/c1/snapshots/s0", () => Effect.succeed(error(412, "ETag doesn't match: a vs x"))),
+      route("PATCH", "/instances/c1/snapshots/s1", () => started("su2"))
+    ], { finals: { su2: { status: "Failure", status_code: 400, err: "boom" } } }))))
+
+  it.effect("move: POST with migration and the pool, the project or ?target= (name, live when given), waited on", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      yield* instances.move("c1", { pool: "p2" })
+      yield* instances.move("c1", { project: "p2", newName: "c2", live: false })
+      yield* instances.move("c1", { pool: "p2" }).pipe(LxdClient.withProject("dev"))
+      yield* instances.move("c1", { target: "m2", live: false })
+      const posts = (yield* recorded).filter((r) => r.method === "POST")
+      expect(posts.map((r) => [r.url, r.body])).toEqual([
+        ["/1.0/instances/c1", { migration: true, pool: "p2" }],
+        ["/1.0/instances/c1", { migration: true, name: "c2", project: "p2", live: false }],
+        ["/1.0/instances/c1?project=dev", { migration: true, pool: "p2" }],
+        ["/1.0/instances/c1?target=m2", { migration: true, live: false }]
+      ])
+      expect((yield* recorded).filter((r) => r.path.endsWith("/wait")).map((r) => r.path)).toEqual([
+        "/operations/mv1/wait",
+        "/operations/mv1/wait",
+        "/operations/mv1/wait",
+        "/operations/mv1/wait"
+      ])
+    }).pipe(Effect.provide(lxd([
+      route("POST", "/instances/c1", () => started("mv1", { instances: ["/1.0/instances/c1"] }))
+    ]))))
+
+  it.effect("move: LXD's refusal of a running instance is OperationFailed with its text", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const e = yield* Effect.flip(instances.move("c1", { pool: "p2" }))
+      expect(e._tag).toBe("OperationFailed")
+      expect(e.message).toBe("Unable to perform container live migration. CRIU isn't installed")
+    }).pipe(Effect.provide(lxd([
+      route("POST", "/instances/c1", () => started("mv2"))
+    ], {
+      finals: {
+        mv2: {
+          status: "Failure",
+          status_code: 400,
+          err: "Unable to perform container live migration. CRIU isn't installed"
+        }
+      }
+    }))))
+
   it.effect("console log, log files, metadata and templates", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances
@@ -748,6 +846,37 @@ describe("request shapes", () => {
         Effect.succeed(r.query["path"] === undefined ? sync(["hostname.tpl"]) : raw("{{ container.name }}"))),
       route("*", "/instances/c1/metadata/templates", () =>
         Effect.succeed(sync({})))
+    ]))))
+
+  it.effect("metadata.update is one PATCH with the caller's If-Match and only the fields given", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      yield* instances.metadata.update("c1", { properties: { os: "x" }, expiry_date: 5 }, { etag: "\"m1\"" })
+      yield* instances.metadata.update("c1", { templates: {} })
+      const patches = (yield* recorded).filter((r) => r.method === "PATCH")
+      expect(patches.map((r) => [r.url, r.body, r.headers["if-match"]])).toEqual([
+        ["/1.0/instances/c1/metadata", { properties: { os: "x" }, expiry_date: 5 }, "\"m1\""],
+        ["/1.0/instances/c1/metadata", { templates: {} }, undefined]
+      ])
+      expect(yield* requests).toEqual(["PATCH /1.0/instances/c1/metadata", "PATCH /1.0/instances/c1/metadata"])
+    }).pipe(Effect.provide(lxd([
+      route("PATCH", "/instances/c1/metadata", () => Effect.succeed(sync({})))
+    ]))))
+
+  it.effect("metadata.update: LXD's 412 is PreconditionFailed, its 400 BadRequest", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const stale = yield* Effect.flip(instances.metadata.update("c1", { expiry_date: 1 }, { etag: "\"old\"" }))
+      expect(stale._tag).toBe("PreconditionFailed")
+      const wrong = yield* Effect.flip(instances.metadata.update("c1", { expiry_date: 1 }))
+      expect(wrong._tag).toBe("BadRequest")
+    }).pipe(Effect.provide(lxd([
+      route("PATCH", "/instances/c1/metadata", (r) =>
+        Effect.succeed(
+          r.headers["if-match"] === undefined
+            ? error(400, "json: cannot unmarshal string into Go struct field ImageMetadata.expiry_date of type int64")
+            : error(412, "ETag doesn't match: m1 vs old")
+        ))
     ]))))
 
   it.effect("metadata.replace with a stale ETag is refused by the client (5.0.2 would accept it)", () =>
@@ -836,6 +965,8 @@ describe("bad names never reach the server", () => {
           instances.update(name, { description: "x" }),
           instances.modify(name, (i) => i),
           instances.publish(name),
+          instances.move(name, { pool: "p2" }),
+          instances.move("ok", { project: "p2", newName: name }),
           instances.consoleLog(name),
           instances.snapshots.delete(name, "s0"),
           Stream.runDrain(instances.backups.download(name, "b")),
@@ -858,6 +989,12 @@ describe("bad names never reach the server", () => {
           instances.snapshots.rename("ok", "s0", bad),
           instances.snapshots.get("ok", bad),
           instances.snapshots.restore("ok", bad),
+          instances.snapshots.update("ok", bad, {}),
+          instances.snapshots.modify("ok", bad, (x) => x),
+          instances.move("ok", { pool: bad }),
+          instances.move("ok", { project: bad }),
+          // a member name may hold a space (LXD's own rule is the path segment's)
+          ...(bad === "a b" ? [] : [instances.move("ok", { target: bad })]),
           instances.copy(`ok/${bad}`, "new"),
           instances.backups.get("ok", bad),
           instances.backups.create("ok", { name: bad }),
@@ -868,6 +1005,22 @@ describe("bad names never reach the server", () => {
           const e = yield* Effect.flip(attempt)
           expect(e._tag, JSON.stringify(bad)).toBe("InvalidArgument")
         }
+      }
+      expect(yield* recorded).toEqual([])
+    }).pipe(Effect.provide(refusing)))
+
+  it.effect("a move takes exactly one of pool, project and target: InvalidArgument, nothing sent", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      for (
+        const options of [{}, { newName: "c2" }, { pool: "p2", project: "p2" }, { project: "p2", target: "m2" }, {
+          pool: "p2",
+          target: "m2"
+        }]
+      ) {
+        const e = yield* Effect.flip(instances.move("ok", options))
+        expect(e._tag).toBe("InvalidArgument")
+        expect(e.message).toContain("exactly one of pool, project and target")
       }
       expect(yield* recorded).toEqual([])
     }).pipe(Effect.provide(refusing)))
@@ -883,6 +1036,31 @@ describe("bad names never reach the server", () => {
 })
 
 describe("cancel on interrupt", () => {
+  it.effect("an interrupted move or snapshot update cancels its operation on the server", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      for (
+        const start of [
+          instances.move("c1", { pool: "p2" }),
+          instances.snapshots.update("c1", "s0", { expires_at: "2030-01-01T00:00:00Z" })
+        ]
+      ) {
+        const fiber = yield* Effect.fork(start)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.interrupt(fiber)
+      }
+      const deletes = (yield* requests).filter((r) => r.startsWith("DELETE"))
+      expect(deletes).toEqual(["DELETE /1.0/operations/mv9", "DELETE /1.0/operations/su9"])
+    }).pipe(Effect.provide(mockLayer({
+      routes: [
+        route("GET", "", () => Effect.succeed(sync(serverInfo(ALL_EXTENSIONS)))),
+        route("POST", "/instances/c1", () => started("mv9", {}, true)),
+        route("PATCH", "/instances/c1/snapshots/s0", () => started("su9", {}, true)),
+        route("GET", "/operations/:id/wait", () => Effect.never),
+        route("DELETE", "/operations/:id", () => Effect.succeed(sync(null)))
+      ]
+    }))))
+
   it.effect("an interrupted snapshot create cancels its operation on the server", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances

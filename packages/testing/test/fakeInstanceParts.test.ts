@@ -93,6 +93,46 @@ describe("LxdFakeServer: an instance's backups, logs, metadata, templates and co
       expect(patched._tag).toBe("PreconditionFailed")
     }).pipe(Effect.provide(fake())))
 
+  it.effect("metadata PATCH as 5.0.2 decodes it: a wrong type is 400 naming the Go field, null empties a map", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const client = yield* LxdClient.LxdClient
+      const patch = (body: unknown) => client.request({ method: "PATCH", path: "/instances/c1/metadata", body })
+      const wrong = yield* Effect.flip(patch({ architecture: 5 }))
+      expect(wrong._tag).toBe("BadRequest")
+      expect(wrong.message).toBe(
+        "json: cannot unmarshal number into Go struct field ImageMetadata.architecture of type string"
+      )
+      expect((yield* Effect.flip(patch({ expiry_date: "soon" })))._tag).toBe("BadRequest")
+      yield* patch({ architecture: null, properties: null })
+      const after = yield* instances.metadata.get("c1")
+      expect(after.architecture).toBe("x86_64") // null leaves a string as it was
+      expect(after.properties).toEqual({})
+    }).pipe(Effect.provide(fake())))
+
+  it.effect("snapshot PUT and PATCH: an operation each, If-Match checked, a time that is not RFC 3339 is 400", () =>
+    Effect.gen(function*() {
+      const instances = yield* Instances.Instances
+      const client = yield* LxdClient.LxdClient
+      yield* instances.snapshots.create("c1", { name: "s0", expires_at: "2030-01-01T02:00:00+02:00" })
+      const { etag, value } = yield* instances.snapshots.getWithEtag("c1", "s0")
+      expect(value.expires_at === undefined ? "" : new Date(value.expires_at.epochMillis).toISOString()).toBe(
+        "2030-01-01T00:00:00.000Z"
+      )
+      const path = "/instances/c1/snapshots/s0"
+      for (const method of ["PUT", "PATCH"] as const) {
+        const answer = yield* client.request({ method, path, body: {} })
+        expect(answer.type).toBe("async")
+      }
+      const stale = yield* Effect.flip(client.request({ method: "PATCH", path, body: {}, etag: "\"x\"" }))
+      expect(stale._tag).toBe("PreconditionFailed")
+      for (const bad of ["", "2030-01-01", 5]) {
+        const e = yield* Effect.flip(client.request({ method: "PATCH", path, body: { expires_at: bad } }))
+        expect(e._tag, JSON.stringify(bad)).toBe("BadRequest")
+      }
+      expect((yield* instances.snapshots.getWithEtag("c1", "s0")).etag).toBe(etag)
+    }).pipe(Effect.provide(fake())))
+
   it.effect("templates: put, list, get, delete", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances

@@ -29,7 +29,7 @@ import {
   snapshotsSpec
 } from "../InstanceSchema.js"
 import { LxdClient, type OperationOptions, type Request } from "../LxdClient.js"
-import { ClientConnectionFailed, LxdApiError, type LxdError, OperationTimeout } from "../LxdError.js"
+import { ClientConnectionFailed, InvalidArgument, LxdApiError, type LxdError, OperationTimeout } from "../LxdError.js"
 import { type Operation, StatusCode } from "../LxdSchema.js"
 import { withStreamBody } from "./body.js"
 import { parseFailure, protocolError, statusError } from "./client.js"
@@ -112,6 +112,9 @@ const NameList = Schema.NullOr(Schema.Array(Schema.String))
 const DescriptionOnly = Schema.Struct({ description: Schema.optionalWith(Schema.String, { default: () => "" }) })
 const TypeOnly = Schema.Struct({ type: Schema.optionalWith(Schema.String, { default: () => "container" }) })
 const Fingerprint = Schema.Struct({ fingerprint: Schema.String })
+
+/** A snapshot body as it is sent: `expires_at` an RFC 3339 string. */
+type OnWire<B> = Omit<B, "expires_at"> & { readonly expires_at: string }
 
 const unquote = (etag: string): string => etag.replace(/^W\//, "").replace(/^"|"$/g, "")
 
@@ -448,6 +451,42 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
 
     const rename: I.Instances.Service["rename"] = instanceCollection.rename
 
+    const move: I.Instances.Service["move"] = (name, options) =>
+      Effect.gen(function*() {
+        const path = yield* instancePath(name)
+        if (options.newName !== undefined) yield* Path.validate("instance", options.newName)
+        const { pool, project, target } = options
+        if ([pool, project, target].filter((x) => x !== undefined).length !== 1) {
+          // 5.0.2 given pool and project moves the pool and silently ignores the project; given none of them,
+          // starts a migration for another server
+          return yield* new InvalidArgument({
+            argument: "options",
+            value: { pool, project, target },
+            reason: "a move inside one server takes exactly one of pool, project and target"
+          })
+        }
+        if (pool !== undefined) yield* Path.validate("storage pool", pool)
+        if (project !== undefined) yield* Path.validate("project", project)
+        if (target !== undefined) yield* Path.validate("cluster member", target)
+        yield* client.requireExtension(
+          pool !== undefined ? "instance_pool_move" : project !== undefined ? "instance_project_move" : "clustering"
+        )
+        yield* runVoid({
+          method: "POST",
+          path,
+          query: target === undefined ? undefined : { target },
+          body: {
+            migration: true,
+            ...(options.newName === undefined ? {} : { name: options.newName }),
+            ...(pool === undefined ? {} : { pool }),
+            ...(project === undefined ? {} : { project }),
+            ...(options.live === undefined ? {} : { live: options.live })
+          }
+        })
+      }).pipe(Effect.withSpan(span("move"), {
+        attributes: { to: options.pool !== undefined ? "pool" : options.project !== undefined ? "project" : "member" }
+      }))
+
     const deleteInstance: I.Instances.Service["delete"] = (name, options) =>
       Effect.gen(function*() {
         yield* instancePath(name) // the name is checked before anything is sent
@@ -555,6 +594,22 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         )
       )
 
+    /** A write of a snapshot's expiry: its names checked first (nothing sent), then `snapshot_expiry`. */
+    const expiryWrite = <A>(instance: string, snapshot: string, write: Effect.Effect<A, LxdError>) =>
+      Collection.objectPath(client, snapshotsSpec, [instance], snapshot).pipe(
+        Effect.zipRight(client.requireExtension("snapshot_expiry")),
+        Effect.zipRight(write)
+      )
+
+    /**
+     * A snapshot body with its `expires_at` as RFC 3339, other fields as they are (the type says `string`: a body
+     * without one stays without, which only `update`'s `Partial` body may be).
+     */
+    const expiryOf = <B extends { readonly expires_at?: I.TimeInput | undefined }>(body: B): OnWire<B> => {
+      const { expires_at, ...rest } = body
+      return (expires_at === undefined ? rest : { ...rest, expires_at: toTime(expires_at) }) as OnWire<B>
+    }
+
     const snapshots: I.Instances.Snapshots = {
       listNames: snapshotCollection.listNames,
       list: snapshotCollection.list,
@@ -588,10 +643,20 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           return newest.name
         }).pipe(Effect.withSpan(span("snapshots.create"))),
       replace: (instance, snapshot, body, options) =>
-        client.requireExtension("snapshot_expiry").pipe(
-          Effect.zipRight(
-            snapshotCollection.replace(instance, snapshot, { expires_at: toTime(body.expires_at)! }, options)
-          )
+        expiryWrite(instance, snapshot, snapshotCollection.replace(instance, snapshot, expiryOf(body), options)),
+      update: (instance, snapshot, patch, options) =>
+        expiryWrite(instance, snapshot, snapshotCollection.update(instance, snapshot, expiryOf(patch), options)),
+      modify: (instance, snapshot, f) =>
+        expiryWrite(
+          instance,
+          snapshot,
+          Collection.modifyWith(
+            client,
+            snapshotsSpec,
+            [instance],
+            snapshot,
+            (current) => Effect.succeed(expiryOf(f(current)))
+          ).pipe(Effect.withSpan(span("snapshots.modify")))
         ),
       restore: (instance, snapshot, options) =>
         Effect.gen(function*() {
@@ -681,7 +746,13 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
             }
           }
           yield* runVoid({ method: "PUT", path, body, etag })
-        }).pipe(Effect.withSpan(span("metadata.replace")))
+        }).pipe(Effect.withSpan(span("metadata.replace"))),
+      update: (instance, patch, options) =>
+        instancePath(instance, "/metadata").pipe(
+          // 5.0.2 honours If-Match on this PATCH (not on the PUT): no client-side check
+          Effect.flatMap((path) => runVoid({ method: "PATCH", path, body: patch, etag: options?.etag })),
+          Effect.withSpan(span("metadata.update"))
+        )
     }
 
     const templatesPath = (instance: string, template: string) =>
@@ -745,6 +816,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
       update,
       modify,
       rename,
+      move,
       delete: deleteInstance,
       setState,
       start: (name, options) => setState(name, { action: "start", stateful: options?.stateful }),

@@ -32,7 +32,7 @@ import * as Effect from "effect/Effect"
 import * as M from "../LxdMockTransport.js"
 import { entriesOf, fakeCollection, findEntry } from "./fakeCollection.js"
 import type { FakeInstance, Json } from "./fakeCore.js"
-import { type FakeState, hash, key, lifecycle, now, OpFailure, startOperation } from "./fakeCore.js"
+import { type FakeState, hash, INSTANCE_EXISTS, key, lifecycle, now, OpFailure, startOperation } from "./fakeCore.js"
 import { body, fail, ok, type Route } from "./fakeHttp.js"
 
 const membersOf = (state: FakeState): ReadonlyArray<string> => state.options.clusterMembers ?? []
@@ -96,6 +96,56 @@ export const placement = (state: FakeState, target: string | undefined): string 
     undefined
   )
   return chosen ?? M.error(400, "No suitable cluster member could be found")
+}
+
+/**
+ * A move to another member (`POST /instances/{name}?target=` with `migration` and neither pool nor project), as
+ * 5.0.2 does it: an unknown member is 404 before any operation; the member it is on, a running instance without
+ * `live: false` (then it is stopped, moved and started again) and a taken name fail the operation.
+ *
+ * @internal
+ */
+export const moveToMember = (
+  state: FakeState,
+  instance: FakeInstance,
+  target: string,
+  b: Json
+): Effect.Effect<M.MockResponse> => {
+  const member = placement(state, target)
+  if (typeof member !== "string") {
+    return member === undefined || member.status !== 404
+      ? Effect.succeed(member ?? M.error(400, "Target only allowed when clustered"))
+      : fail(404, "Failed to get target node: Cluster member not found")
+  }
+  const name = typeof b.name === "string" && b.name !== "" ? b.name : instance.name
+  const url = `/1.0/instances/${instance.name}`
+  return startOperation(
+    state,
+    instance.project,
+    {
+      description: "Migrating instance",
+      resources: { instances: [url], containers: [url.replace("instances", "containers")] }
+    },
+    Effect.suspend(() => {
+      if (instance.location === member) {
+        return Effect.fail(new OpFailure("Target must be different than instance's current location"))
+      }
+      if (instance.status !== "Stopped" && b.live !== false) {
+        return Effect.fail(
+          new OpFailure(
+            `Failed stopping instance "${instance.name}": Unable to perform container live migration. CRIU isn't installed`
+          )
+        )
+      }
+      const taken = state.instances.get(key(instance.project, name))
+      if (taken !== undefined && taken !== instance) return Effect.fail(new OpFailure(INSTANCE_EXISTS))
+      state.instances.delete(key(instance.project, instance.name))
+      instance.name = name
+      instance.location = member
+      state.instances.set(key(instance.project, name), instance)
+      return Effect.void
+    })
+  )
 }
 
 /** @internal */

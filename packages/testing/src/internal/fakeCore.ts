@@ -229,6 +229,8 @@ export const DEFAULT_EXTENSIONS: ReadonlyArray<string> = [
   "instance_get_full",
   "instance_all_projects",
   "instance_bulk_state_change",
+  "instance_pool_move",
+  "instance_project_move",
   "certificate_token",
   "image_create_aliases",
   "images_push_relay",
@@ -463,6 +465,10 @@ export const newInstance = (
   fields: Omit<FakeInstance, "status" | "created_at" | "last_used_at" | "snapshots">
 ): FakeInstance => ({ ...fields, status: "Stopped", created_at: now(), last_used_at: NEVER, snapshots: new Map() })
 
+/** LXD 5.0.2's failure when an instance lands on a name that is taken (a create, an import, a move). @internal */
+export const INSTANCE_EXISTS =
+  "Failed creating instance record: Add instance info to the database: This \"instances\" entry already exists"
+
 /**
  * The operation that adds a new instance (a create, a backup import): it fails as LXD's database does when the
  * name was taken meanwhile, or with what `check` fails with. @internal
@@ -480,13 +486,7 @@ export const addInstance = (
     instance.project,
     { description, resources: { instances: [url], containers: [url.replace("instances", "containers")] } },
     Effect.gen(function*() {
-      if (state.instances.has(k)) {
-        return yield* Effect.fail(
-          new OpFailure(
-            "Failed creating instance record: Add instance info to the database: This \"instances\" entry already exists"
-          )
-        )
-      }
+      if (state.instances.has(k)) return yield* Effect.fail(new OpFailure(INSTANCE_EXISTS))
       yield* check
       state.instances.set(k, instance)
       yield* lifecycle(state, instance.project, "instance-created", url)

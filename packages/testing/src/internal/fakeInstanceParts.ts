@@ -116,6 +116,46 @@ export const importBackup = (state: FakeState, r: M.MockRequest): Effect.Effect<
   )
 }
 
+const metadataTypes: Record<string, "string" | "number" | "object"> = {
+  architecture: "string",
+  creation_date: "number",
+  expiry_date: "number",
+  properties: "object",
+  templates: "object"
+}
+
+/** Go's refusal of a metadata field of the wrong JSON type (`null` is no value: always accepted). */
+const wrongMetadataField = (b: Json): string | undefined => {
+  for (const [k, want] of Object.entries(metadataTypes)) {
+    const v = b[k]
+    if (v === undefined || v === null) continue
+    const got = Array.isArray(v) ? "array" : typeof v
+    if (got !== want) {
+      const goType = { string: "string", number: "int64", object: "map[string]string" }[want]
+      return `json: cannot unmarshal ${got} into Go struct field ImageMetadata.${k} of type ${goType}`
+    }
+  }
+  return undefined
+}
+
+/**
+ * A `PATCH` of the metadata as 5.0.2 decodes it over the current one (Go's `json.Unmarshal` into the struct):
+ * maps merged key by key (a template given replaces that template; `""` is a value, not a removal), other fields
+ * replaced; `null` empties a map and leaves any other field as it was.
+ */
+const patchMetadata = (current: Json, patch: Json): Json => {
+  const out: Json = { ...current }
+  for (const [k, v] of Object.entries(patch)) {
+    const before = out[k]
+    if (v === null) {
+      if (isObject(before) || before === null || before === undefined) out[k] = {}
+    } else if (isObject(v) && (isObject(before) || before === null || before === undefined)) {
+      out[k] = { ...(isObject(before) ? before : {}), ...v }
+    } else out[k] = v
+  }
+  return out
+}
+
 /** The default image metadata of an instance: what its image gave it (`image.*` config keys). */
 const metadataOf = (i: FakeInstance): Json =>
   i.metadata ?? {
@@ -162,7 +202,10 @@ export const instancePartRoutes = (
       // 5.0.2 ignores If-Match on the PUT, honours it on the PATCH
       const stale = merge ? staleEtag(r, metadataOf(i)) : undefined
       if (stale) return stale
-      i.metadata = merge ? { ...metadataOf(i), ...body(r) } : { ...metadataOf(i), templates: {}, ...body(r) }
+      const b = body(r)
+      const wrong = wrongMetadataField(b)
+      if (wrong !== undefined) return fail(400, wrong)
+      i.metadata = merge ? patchMetadata(metadataOf(i), b) : { ...metadataOf(i), templates: {}, ...b }
       return Effect.zipRight(lifecycle(state, i.project, "instance-metadata-updated", src(i)), ok({}))
     })
   const writeTemplate = (r: M.MockRequest) =>

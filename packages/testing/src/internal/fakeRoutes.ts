@@ -8,14 +8,16 @@
  *
  * @internal
  */
+import * as Projects from "@effect-lxd/core/Projects"
+import * as StoragePools from "@effect-lxd/core/StoragePools"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as M from "../LxdMockTransport.js"
 import { certificateRoutes } from "./fakeCertificates.js"
-import { clusterRoutes, placement } from "./fakeCluster.js"
-import { filterMatches } from "./fakeCollection.js"
+import { clusterRoutes, moveToMember, placement } from "./fakeCluster.js"
+import { filterMatches, findEntry } from "./fakeCollection.js"
 import {
   addInstance,
   cancelOperation,
@@ -23,6 +25,7 @@ import {
   type FakeFile,
   type FakeInstance,
   type FakeState,
+  INSTANCE_EXISTS,
   type Json,
   key,
   lifecycle,
@@ -355,6 +358,68 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
     )
   }
 
+  /**
+   * A move inside the server (`POST /instances/{name}` with `migration` and `pool` or `project`), as 5.0.2 does
+   * it: a stopped instance only; the pool wins over the project when both are given; the root disk is pinned in
+   * the instance's own devices; a pool move goes through a temporary name (its events say so).
+   */
+  const moveWithin = (i: FakeInstance, b: Json): Effect.Effect<M.MockResponse> | undefined => {
+    const pool = typeof b.pool === "string" && b.pool !== "" ? b.pool : undefined
+    const project = pool === undefined && typeof b.project === "string" && b.project !== "" ? b.project : undefined
+    if (pool === undefined && project === undefined) return undefined
+    const name = typeof b.name === "string" && b.name !== "" ? b.name : i.name
+    const target = project ?? i.project
+    const urlIn = (p: string, n: string) => `/1.0/instances/${n}${p === "default" ? "" : `?project=${p}`}`
+    return startOperation(
+      state,
+      i.project,
+      { description: "Migrating instance", resources: { instances: [source(i)] } },
+      Effect.gen(function*() {
+        if (i.status !== "Stopped") {
+          return yield* Effect.fail(
+            new OpFailure(
+              pool !== undefined && b.live === false
+                ? "Instance must be stopped to move between pools statelessly"
+                : "Unable to perform container live migration. CRIU isn't installed"
+            )
+          )
+        }
+        if (pool !== undefined && findEntry(state, StoragePools.spec, "", [], pool) === undefined) {
+          return yield* Effect.fail(
+            new OpFailure(
+              "Failed creating instance record: Failed initialising instance: Failed loading storage pool: Storage pool not found"
+            )
+          )
+        }
+        if (project !== undefined && findEntry(state, Projects.spec, "", [], project) === undefined) {
+          return yield* Effect.fail(new OpFailure("Failed creating instance record: Project not found"))
+        }
+        // a pool move lands on a temporary name first, so only another instance takes its name
+        const taken = state.instances.get(key(target, name))
+        if (taken !== undefined && (taken !== i || pool === undefined)) {
+          return yield* Effect.fail(new OpFailure(INSTANCE_EXISTS))
+        }
+        const root = Object.entries(expanded(state, i).devices).find(([, d]) => d.type === "disk" && d.path === "/")
+        if (root !== undefined) i.devices[root[0]] = { ...root[1], ...(pool === undefined ? {} : { pool }) }
+        const from = { project: i.project, name: i.name }
+        const landing = pool === undefined ? name : `lxd-move-of-${uuid(state)}`
+        state.instances.delete(key(from.project, from.name))
+        i.project = target
+        i.name = name
+        state.instances.set(key(target, name), i)
+        const storagePool = pool ?? root?.[1].pool ?? ""
+        yield* lifecycle(state, target, "instance-created", urlIn(target, landing), {
+          "storage-pool": storagePool,
+          type: i.type
+        })
+        yield* lifecycle(state, from.project, "instance-deleted", urlIn(from.project, from.name))
+        if (pool !== undefined) {
+          yield* lifecycle(state, target, "instance-renamed", urlIn(target, name), { old_name: landing })
+        }
+      })
+    )
+  }
+
   const create = (r: M.MockRequest) =>
     Effect.gen(function*() {
       if ((r.headers["content-type"] ?? "").startsWith("application/octet-stream")) {
@@ -501,7 +566,12 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
       const i = find(r)
       if (!i) return fail(404, "Instance not found")
       const b = body(r)
-      if (b.migration === true) return fail(501, "LxdFakeServer does not implement migration")
+      if (b.migration === true) {
+        return moveWithin(i, b) ??
+          (r.query.target === undefined
+            ? fail(501, "LxdFakeServer does not implement migration")
+            : moveToMember(state, i, r.query.target, b))
+      }
       const name = String(b.name ?? "")
       if (state.instances.has(key(i.project, name))) return fail(409, `Name "${name}" already in use`)
       return startOperation(
@@ -556,6 +626,11 @@ const instanceRoutes = (state: FakeState): Array<Route> => {
   ]
 }
 
+/** A time as LXD 5.0.2 answers it after storing it: UTC, RFC 3339 with no trailing zero in the fraction. */
+const goTime = (time: string) => new Date(time).toISOString().replace(/\.?0+Z$/, "Z")
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
+
 const snapshotRoutes = (
   state: FakeState,
   find: (r: M.MockRequest) => FakeInstance | undefined
@@ -571,19 +646,27 @@ const snapshotRoutes = (
     if (!s) return fail(404, "Instance snapshot not found")
     return f(i, s)
   }
+  // 5.0.2: PUT and PATCH alike, an operation; both honour If-Match (the ETag covers `expires_at`), change the
+  // expiry only when `expires_at` is a time (left out or `null`: kept), and refuse what is not RFC 3339 ("" too)
   const writeExpiry = (r: M.MockRequest) =>
     withSnap(r, (i, s) => {
-      const b = body(r)
-      if (typeof b.expires_at === "string") s.expires_at = b.expires_at
-      if (r.method === "PUT") {
-        return startOperation(
-          state,
-          i.project,
-          { description: "Updating snapshot" },
-          lifecycle(state, i.project, "instance-snapshot-updated", snapUrl(i, s.name))
-        )
+      const stale = staleEtag(r, { expires_at: s.expires_at })
+      if (stale) return stale
+      const expiry = body(r).expires_at
+      if (expiry !== undefined && expiry !== null && (typeof expiry !== "string" || !RFC3339.test(expiry))) {
+        const text = JSON.stringify(JSON.stringify(expiry))
+        return fail(400, `parsing time ${text} as "\\"2006-01-02T15:04:05Z07:00\\""`)
       }
-      return Effect.zipRight(lifecycle(state, i.project, "instance-snapshot-updated", snapUrl(i, s.name)), ok({}))
+      return startOperation(
+        state,
+        i.project,
+        // 5.0.2 names the snapshot as if it were an instance
+        { description: "Updating snapshot", resources: { instances: [`/1.0/instances/${s.name}`] } },
+        Effect.suspend(() => {
+          if (typeof expiry === "string") s.expires_at = goTime(expiry)
+          return lifecycle(state, i.project, "instance-snapshot-updated", snapUrl(i, s.name))
+        })
+      )
     })
   return [
     M.route("GET", "/instances/:name/snapshots", (r) => {
@@ -616,7 +699,7 @@ const snapshotRoutes = (
           i.snapshots.set(name, {
             name,
             created_at: now(),
-            expires_at: typeof b.expires_at === "string" ? b.expires_at : NEVER,
+            expires_at: typeof b.expires_at === "string" ? goTime(b.expires_at) : NEVER,
             stateful: false,
             description: "",
             config: { ...i.config },
