@@ -22,36 +22,37 @@ const once = <A>(f: () => A): () => A => {
 }
 
 /**
- * undici's `Agent` from its own file when that is where undici keeps it (undici 6 and 7), else from its index:
- * the same class either way (one module cache), so `Dispatcher.prototype`'s request API is there once anything
- * loads undici's index (`@effect/platform-node`'s client does).
- *
- * @internal
+ * A part of undici from its own file when that is where undici keeps it (undici 6 and 7), else from its index: the
+ * same value either way (one module cache), so `Dispatcher.prototype`'s request API is on the `Agent` once
+ * anything loads undici's index (`@effect/platform-node`'s client does).
  */
-export const undiciAgent: () => typeof Undici.Agent = once(() => {
-  try {
-    const Agent = load("undici/lib/dispatcher/agent.js") as unknown
-    if (typeof Agent === "function") return Agent as typeof Undici.Agent
-  } catch {
-    // another layout: the index has it
-  }
-  return (load("undici") as typeof Undici).Agent
-})
+const undiciPart = <K extends "Agent" | "buildConnector">(file: string, name: K): () => typeof Undici[K] =>
+  once(() => {
+    try {
+      const part = load(`undici/${file}`) as unknown
+      if (typeof part === "function") return part as typeof Undici[K]
+    } catch {
+      // another layout: the index has it
+    }
+    return (load("undici") as typeof Undici)[name]
+  })
 
 /**
- * undici's `buildConnector` (the HTTPS transport's TLS connector), from its own file when undici keeps it there.
+ * undici's `Agent` (both transports' HTTP).
  *
  * @internal
  */
-export const undiciBuildConnector: () => typeof Undici.buildConnector = once(() => {
-  try {
-    const build = load("undici/lib/core/connect.js") as unknown
-    if (typeof build === "function") return build as typeof Undici.buildConnector
-  } catch {
-    // another layout: the index has it
-  }
-  return (load("undici") as typeof Undici).buildConnector
-})
+export const undiciAgent: () => typeof Undici.Agent = undiciPart("lib/dispatcher/agent.js", "Agent")
+
+/**
+ * undici's `buildConnector` (the HTTPS transport's TLS connector).
+ *
+ * @internal
+ */
+export const undiciBuildConnector: () => typeof Undici.buildConnector = undiciPart(
+  "lib/core/connect.js",
+  "buildConnector"
+)
 
 /** @internal */
 export const ws: () => typeof WS = once(() => load("ws") as typeof WS)
