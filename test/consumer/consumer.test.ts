@@ -166,6 +166,7 @@ describe("the packed packages, installed with npm into a new project", () => {
     const expected = JSON.stringify({
       fake: { serverName: "fake", status: "Running", exec: [0, "hello\n"] },
       unreachable: ["ClientConnectionFailed", true],
+      unreachableWrapped: ["ClientConnectionFailed", "notFound", true],
       internal: "ERR_PACKAGE_PATH_NOT_EXPORTED"
     })
     if (seen !== expected) throw new StepFailed("node main.js", `printed ${seen} instead of ${expected}`)

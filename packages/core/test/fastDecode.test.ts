@@ -375,6 +375,21 @@ describe("fast decoder: falls back to Schema", () => {
     })
     expect(FD.compile(Throws.ast)({})).toBe(FD.FAIL)
   })
+
+  it("decoders kept in module constants compile on their first call, once", () => {
+    let built = 0
+    const decode = FD.onFirstUse(() => {
+      built++
+      return FD.decodeUnknownEither(LxdSchema.ServerInfo)
+    })
+    expect(built).toBe(0)
+    expect(Either.isRight(decode(serverInfo))).toBe(true)
+    expect(Either.isLeft(decode({ ...serverInfo, api_version: 1 }))).toBe(true)
+    expect(built).toBe(1)
+    const timestamp = FD.compileOnFirstUse(LxdSchema.Timestamp.ast)
+    expect(timestamp("2026-11-23T21:11:19.836774114Z")).not.toBe(FD.FAIL)
+    expect(timestamp("yesterday")).toBe(FD.FAIL)
+  })
 })
 
 describe("fast decoder: Schema semantics", () => {

@@ -2,6 +2,10 @@
  * No value import cycles in any package's sources: a module's value imports (type-only imports and re-exports
  * left out) never lead back to it. A cycle makes a module read another's exports before they exist, which shows
  * up as an `undefined` layer or schema depending on which module a user imports first.
+ *
+ * And no module of `@effect-lxd/node` imports a dependency that only some calls need (`ws`, `yaml`,
+ * `@peculiar/asn1-*`, undici's index, `@effect/platform-node`) at its top: they load on first use
+ * (`internal/lazy.ts`, a dynamic `import()`), so a cold start does not pay for them (bench/coldstart.ts).
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
@@ -16,8 +20,8 @@ const sourceFiles = (dir: string): Array<string> =>
     e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []
   )
 
-/** The relative modules `file` imports or re-exports as values. */
-const valueImports = (file: string): Array<string> => {
+/** The specifiers `file` imports or re-exports as values, as written. */
+const valueSpecifiers = (file: string): Array<string> => {
   const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, false)
   const out: Array<string> = []
   for (const statement of source.statements) {
@@ -33,11 +37,16 @@ const valueImports = (file: string): Array<string> => {
     } else if (ts.isExportDeclaration(statement) && !statement.isTypeOnly) {
       specifier = statement.moduleSpecifier
     }
-    if (specifier === undefined || !ts.isStringLiteral(specifier) || !specifier.text.startsWith(".")) continue
-    out.push(path.resolve(path.dirname(file), specifier.text.replace(/\.js$/, ".ts")))
+    if (specifier !== undefined && ts.isStringLiteral(specifier)) out.push(specifier.text)
   }
   return out
 }
+
+/** The relative modules `file` imports or re-exports as values. */
+const valueImports = (file: string): Array<string> =>
+  valueSpecifiers(file).filter((s) => s.startsWith(".")).map((s) =>
+    path.resolve(path.dirname(file), s.replace(/\.js$/, ".ts"))
+  )
 
 const cycles = (files: ReadonlyArray<string>): Array<string> => {
   const graph = new Map(files.map((f) => [f, valueImports(f)]))
@@ -67,4 +76,14 @@ describe("module graph", () => {
       expect(cycles(sourceFiles(path.join(root, "packages", pkg, "src")))).toEqual([])
     })
   }
+})
+
+describe("lazy dependencies", () => {
+  const lazy = /^(undici|ws|yaml|@peculiar\/.*|@effect\/platform-node(\/.*)?)$/
+  it("packages/node/src imports ws, yaml, @peculiar/asn1-*, undici and @effect/platform-node on first use only", () => {
+    const eager = sourceFiles(path.join(root, "packages", "node", "src")).flatMap((file) =>
+      valueSpecifiers(file).filter((s) => lazy.test(s)).map((s) => `${path.relative(root, file)}: ${s}`)
+    )
+    expect(eager).toEqual([])
+  })
 })

@@ -12,8 +12,6 @@
  * @since 0.2.0
  */
 import { TypeId } from "@effect-lxd/core/LxdError"
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema"
-import * as X509 from "@peculiar/asn1-x509"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -22,7 +20,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Yaml from "yaml"
+import * as Lazy from "./internal/lazy.js"
 
 /**
  * lxc's configuration could not be used: a missing or unreadable file, a remote that is not there, or one this
@@ -210,7 +208,7 @@ export const read = (dir?: string): Effect.Effect<LxcConfig, LxcConfigError> =>
       return { dir: folder, path, exists: false, defaultRemote: "local", remotes: defaultRemotes }
     }
     const parsed = yield* Effect.try({
-      try: () => Yaml.parse(text.value) as unknown,
+      try: () => Lazy.yaml().parse(text.value) as unknown,
       catch: (cause) => new LxcConfigError({ path, reason: "not valid YAML", cause })
     })
     const file = yield* decodeConfig(parsed ?? {}).pipe(
@@ -398,13 +396,18 @@ const sameOrigin = (addr: string, origin: string) => {
 }
 
 /** An X.509 extension holding `value` (DER). */
-const extension = (extnID: string, critical: boolean, value: unknown) =>
-  new X509.Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) })
+const extension = (extnID: string, critical: boolean, value: unknown) => {
+  const { AsnConvert, OctetString } = Lazy.asn1Schema()
+  const X509 = Lazy.asn1X509()
+  return new X509.Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) })
+}
 
-const attribute = (type: string, value: string) =>
-  new X509.RelativeDistinguishedName([
+const attribute = (type: string, value: string) => {
+  const X509 = Lazy.asn1X509()
+  return new X509.RelativeDistinguishedName([
     new X509.AttributeTypeAndValue({ type, value: new X509.AttributeValue({ utf8String: value }) })
   ])
+}
 
 /**
  * A fresh client certificate as `lxc` makes one (`shared.GenerateMemCert`): EC P-384 key (PEM `EC PRIVATE
@@ -419,6 +422,8 @@ export const generateClientCertificate = (
   options: { readonly commonName?: string | undefined } = {}
 ): Effect.Effect<KeyPair> =>
   Effect.sync(() => {
+    const X509 = Lazy.asn1X509()
+    const { AsnConvert } = Lazy.asn1Schema()
     const { privateKey, publicKey } = Crypto.generateKeyPairSync("ec", { namedCurve: "secp384r1" })
     const ecdsaWithSha384 = new X509.AlgorithmIdentifier({ algorithm: "1.2.840.10045.4.3.3" })
     const name = new X509.Name([
@@ -469,6 +474,7 @@ export const generateClientCertificate = (
 
 /** The text of `config.yml` with `remote` set, keeping the file's other keys, comments and order. */
 const withRemote = (text: string | undefined, name: string, remote: Remote): string => {
+  const Yaml = Lazy.yaml()
   const doc = text === undefined
     ? new Yaml.Document({
       "default-remote": "local",

@@ -9,8 +9,8 @@
 import { InvalidArgument } from "@effect-lxd/core/LxdError"
 import { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import * as Sha256 from "@effect-lxd/core/Sha256"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -21,10 +21,11 @@ import * as Redacted from "effect/Redacted"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as Undici from "undici"
+import type * as Undici from "undici"
 import type * as WS from "ws"
 import * as Download from "./internal/download.js"
 import * as Json from "./internal/json.js"
+import * as Lazy from "./internal/lazy.js"
 import * as Limits from "./internal/limits.js"
 import * as SocketWebSocket from "./internal/socketWebSocket.js"
 import { checkSettings, explainTlsError, tlsOptions, type TlsSettings } from "./internal/tls.js"
@@ -129,6 +130,27 @@ export const resolveSocketPath = (
   return DEBIAN_SOCKET
 }
 
+/**
+ * `@effect/platform-node`'s undici client, imported on the first request that goes through it (a wrapped client,
+ * or a request off the lean JSON path), not when the transport is built: it and undici's index are most of this
+ * package's import cost. The same client, the same spans and errors: only the import moved.
+ */
+const lazyUndiciClient = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
+  let client: HttpClient.HttpClient | undefined
+  const load = Effect.suspend(() =>
+    client !== undefined
+      ? Effect.succeed(client)
+      : Effect.map(
+        Effect.promise(() => import("@effect/platform-node/NodeHttpClient")),
+        (NodeHttpClient) => (client ??= NodeHttpClient.makeUndici(dispatcher))
+      )
+  )
+  return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+    (request) => Effect.flatMap(request, (request) => Effect.flatMap(load, (client) => client.execute(request))),
+    Effect.succeed
+  )
+}
+
 const makeTransport = (o: {
   readonly endpoint: string
   readonly origin: string
@@ -143,7 +165,7 @@ const makeTransport = (o: {
     const { limits } = o
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        new Undici.Agent({
+        new (Lazy.undiciAgent())({
           connect: o.connect,
           pipelining: 1,
           headersTimeout: limits.responseMs,
@@ -165,7 +187,7 @@ const makeTransport = (o: {
     const explainTimeout = Limits.explainTimeout(limits)
     const mapError = (error: unknown) => explainTimeout(o.mapError === undefined ? error : o.mapError(error))
     // LXD ignores trace headers: the span stays, the propagation goes
-    const base = NodeHttpClient.makeUndici(dispatcher).pipe(
+    const base = lazyUndiciClient(dispatcher).pipe(
       HttpClient.mapRequest(HttpClientRequest.prependUrl(o.origin)),
       HttpClient.withTracerPropagation(false)
     )
@@ -327,7 +349,7 @@ export const layerHttps = (given: HttpsOptions): Layer.Layer<LxdTransport | Sha2
       const tls = tlsOptions(settings)
       const limits = Limits.resolve(options)
       const explain = explainTlsError(settings)
-      const connector = Undici.buildConnector(
+      const connector = Lazy.undiciBuildConnector()(
         { ...tls, timeout: limits.connectMs } as Undici.buildConnector.BuildOptions
       )
       // rewrite certificate failures so the error says the pin did not match

@@ -258,8 +258,8 @@ const decodeRaw = FastDecode.decodeUnknownEither(RawEvent)
 // --- the hand-checked fast path for the three envelopes LXD sends ----------------------------------------------
 
 const hasOwn = Object.prototype.hasOwnProperty
-const fastTimestamp = FastDecode.compile(Timestamp.ast)
-const fastOperation = FastDecode.compile(Operation.ast)
+const fastTimestamp = FastDecode.compileOnFirstUse(Timestamp.ast)
+const fastOperation = FastDecode.compileOnFirstUse(Operation.ast)
 
 /** A JSON object (not an array) with no own `__proto__` or `constructor` key (the schema's record copy treats them apart). */
 const isPlainObject = (u: unknown): u is Record<string, unknown> =>

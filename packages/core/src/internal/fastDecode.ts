@@ -1042,11 +1042,32 @@ export const compile = (
 export const decodeUnknownEither = <A, I>(
   schema: Schema.Schema<A, I, never>,
   options?: AST.ParseOptions
-): (u: unknown) => Either.Either<A, ParseResult.ParseError> => {
-  const fast = compile(schema.ast, options)
-  const slow = Schema.decodeUnknownEither(schema, options)
-  return (u) => {
-    const r = fast(u)
-    return r === FAIL ? slow(u) : Either.right(r as A)
-  }
+): (u: unknown) => Either.Either<A, ParseResult.ParseError> =>
+  onFirstUse(() => {
+    const fast = compile(schema.ast, options)
+    const slow = Schema.decodeUnknownEither(schema, options)
+    return (u) => {
+      const r = fast(u)
+      return r === FAIL ? slow(u) : Either.right(r as A)
+    }
+  })
+
+/**
+ * {@link compile}, done on the decoder's first call instead of now: modules keep their decoders as constants,
+ * and a program that never decodes an event or an exec answer should not compile them when it imports the
+ * package (compiling is most of a module's own load time).
+ *
+ * @internal
+ */
+export const compileOnFirstUse = (ast: AST.AST, options?: AST.ParseOptions): FastDecoder =>
+  onFirstUse(() => compile(ast, options))
+
+/**
+ * A function built on its first call (then that one, called directly).
+ *
+ * @internal
+ */
+export const onFirstUse = <F extends (u: unknown) => unknown>(build: () => F): F => {
+  let f: F | undefined
+  return ((u: unknown) => (f ??= build())(u)) as F
 }

@@ -15,7 +15,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as WS from "ws"
+import type * as WS from "ws"
+import * as Lazy from "./lazy.js"
 import { type Limits, noAnswer, noPong } from "./limits.js"
 import { closedAbnormally, pull, type Waiting } from "./wake.js"
 
@@ -58,7 +59,8 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
     Effect.acquireRelease(
       Effect.sync(() => {
         const { limits } = options
-        const ws = new WS.WebSocket(options.url, { perMessageDeflate: false, ...options.wsOptions })
+        const { WebSocket } = Lazy.ws()
+        const ws = new WebSocket(options.url, { perMessageDeflate: false, ...options.wsOptions })
         const buffer = new FrameBuffer(ws, failed)
         // the open is bounded by the connect and the upgrade's answer together
         const openMs = limits.connectMs === 0 || limits.responseMs === 0 ? 0 : limits.connectMs + limits.responseMs
@@ -118,8 +120,8 @@ export const open = (options: OpenOptions): Effect.Effect<LxdWebSocket, ClientCo
       }),
       ({ ws }) =>
         Effect.sync(() => {
-          if (ws.readyState === WS.WebSocket.OPEN) ws.close(1000)
-          else if (ws.readyState === WS.WebSocket.CONNECTING) ws.terminate()
+          if (ws.readyState === ws.OPEN) ws.close(1000)
+          else if (ws.readyState === ws.CONNECTING) ws.terminate()
           // if the peer never answers the close, do not keep the socket around
           const timer = setTimeout(() => ws.terminate(), 2000)
           timer.unref()
@@ -187,7 +189,7 @@ class FrameBuffer implements Waiting {
       read: take,
       send: (frame) =>
         Effect.async<void, ClientConnectionFailed>((resume) => {
-          if (this.ws.readyState !== WS.WebSocket.OPEN) {
+          if (this.ws.readyState !== this.ws.OPEN) {
             resume(Effect.fail(this.failed(undefined, "websocket is closed")))
             return
           }
@@ -197,7 +199,7 @@ class FrameBuffer implements Waiting {
         }),
       close: (code) =>
         Effect.sync(() => {
-          if (this.ws.readyState === WS.WebSocket.OPEN) this.ws.close(code ?? 1000)
+          if (this.ws.readyState === this.ws.OPEN) this.ws.close(code ?? 1000)
         }),
       terminate: Effect.sync(() => this.ws.terminate())
     }
@@ -261,7 +263,7 @@ class FrameBuffer implements Waiting {
     this.ws.on("message", alive)
     this.ws.on("ping", alive)
     const timer = setInterval(() => {
-      if (Option.isSome(this.done) || this.ws.readyState !== WS.WebSocket.OPEN) return clearInterval(timer)
+      if (Option.isSome(this.done) || this.ws.readyState !== this.ws.OPEN) return clearInterval(timer)
       if (this.paused) unanswered = 0
       else if (unanswered >= limits.maxMissedPongs) {
         clearInterval(timer)
