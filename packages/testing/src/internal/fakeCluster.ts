@@ -69,6 +69,15 @@ const membership = (state: FakeState) => {
   return { groups, syncMembers, moveMember, unknownMembers }
 }
 
+/** Of `candidates`, the member with the fewest instances (the first of equals); `undefined` for none. */
+const leastLoaded = (state: FakeState, candidates: ReadonlyArray<string>): string | undefined => {
+  const load = (member: string) => [...state.instances.values()].filter((i) => i.location === member).length
+  return candidates.reduce<string | undefined>(
+    (best, m) => (best === undefined || load(m) < load(best) ? m : best),
+    undefined
+  )
+}
+
 /**
  * Where a new instance goes for a create's `?target=` (see the module comment): the member's name, `undefined`
  * on a standalone fake without a target, or LXD's refusal. Evacuated members are left out of an automatic choice.
@@ -90,11 +99,7 @@ export const placement = (state: FakeState, target: string | undefined): string 
     if (group === undefined) return M.error(400, `Cluster group "${target.slice(1)}" doesn't exist`)
     candidates = candidates.filter((m) => strings(group.value.members).includes(m))
   }
-  const load = (member: string) => [...state.instances.values()].filter((i) => i.location === member).length
-  const chosen = candidates.reduce<string | undefined>(
-    (best, m) => (best === undefined || load(m) < load(best) ? m : best),
-    undefined
-  )
+  const chosen = leastLoaded(state, candidates)
   return chosen ?? M.error(400, "No suitable cluster member could be found")
 }
 
@@ -184,13 +189,9 @@ export const clusterRoutes = (state: FakeState): Array<Route> => {
         const others = entriesOf(state, ClusterMembers.spec).filter((m) =>
           m.name !== name && m.value.status === "Online"
         ).map((m) => m.name)
-        const load = (member: string) => [...state.instances.values()].filter((i) => i.location === member).length
         for (const instance of [...state.instances.values()].filter((i) => i.location === name)) {
           const how = mode ?? instance.config["cluster.evacuate"] ?? "auto"
-          const to = how === "stop" ? undefined : others.reduce<string | undefined>(
-            (best, m) => (best === undefined || load(m) < load(best) ? m : best),
-            undefined
-          )
+          const to = how === "stop" ? undefined : leastLoaded(state, others)
           evacuations.set(instance, { from: name, moved: to !== undefined, running: instance.status === "Running" })
           if (to === undefined) instance.status = "Stopped"
           else instance.location = to
