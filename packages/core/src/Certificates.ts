@@ -151,8 +151,8 @@ export declare namespace Certificates {
     /**
      * Makes this connection's client certificate trusted with a trust password (5.0.2) or a trust token
      * (`POST /1.0/certificates {type: "client", password}` over HTTPS). With `certificate` (PEM), that
-     * certificate is the one trusted instead, as pylxd's `Certificate.create(client, password, cert_data)` does;
-     * the connection stays as it was. Errors: `InvalidArgument` (not a PEM certificate, nothing sent),
+     * certificate is the one trusted instead, as pylxd's `Certificate.create(client, password, cert_data)` does
+     * (this connection stays untrusted unless it is its own). Errors: `InvalidArgument` (not a PEM certificate, nothing sent),
      * `Forbidden` (wrong password or token), `BadRequest` ("No client certificate provided").
      */
     readonly authenticate: (
@@ -269,8 +269,8 @@ export const make: Effect.Effect<Certificates.Service, never, LxdClient> = Effec
             ...(certificate === undefined ? {} : { certificate })
           }
         })
-        // this connection's trust changed only when its own certificate was the one added
-        if (certificate === undefined) yield* client.refreshServer
+        // the certificate given may be this connection's own: read the server's view again either way
+        yield* client.refreshServer
       }).pipe(Effect.withSpan("Certificates.authenticate"))
   })
 })

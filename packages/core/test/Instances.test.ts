@@ -742,6 +742,31 @@ describe("request shapes", () => {
       route("PATCH", "/instances/c1/snapshots/s1", () => started("su2"))
     ], { finals: { su2: { status: "Failure", status_code: 400, err: "boom" } } }))))
 
+  it.effect("an invalid Date as expires_at is InvalidArgument (never a thrown RangeError); nothing is written", () =>
+    Effect.gen(function*() {
+      const i = yield* Instances.Instances
+      const bad = new Date("not a date")
+      const attempts = [
+        i.snapshots.create("c1", { name: "s9", expires_at: bad }),
+        i.snapshots.replace("c1", "s0", { expires_at: bad }),
+        i.snapshots.update("c1", "s0", { expires_at: bad }),
+        i.snapshots.modify("c1", "s0", (current) => ({ ...current, expires_at: bad })),
+        i.backups.create("c1", { name: "b9", expires_at: bad }),
+        i.publish("c1", { expires_at: bad })
+      ]
+      for (const attempt of attempts) {
+        const e = yield* Effect.flip(attempt)
+        expect(e).toMatchObject({ _tag: "InvalidArgument", argument: "expires_at" })
+      }
+      expect((yield* recorded).filter((r) => r.method !== "GET")).toEqual([])
+    }).pipe(Effect.provide(lxd([
+      route(
+        "GET",
+        "/instances/c1/snapshots/s0",
+        () => Effect.succeed(sync({ ...snapshotJson("s0") }, { etag: "\"se\"" }))
+      )
+    ]))))
+
   it.effect("move: POST with migration and the pool, the project or ?target= (name, live when given), waited on", () =>
     Effect.gen(function*() {
       const instances = yield* Instances.Instances

@@ -82,14 +82,16 @@ export const stripReadOnly = <A extends object>(value: A): A => {
  *
  * @internal
  */
-export const toTime = (input: I.TimeInput | undefined): string | undefined =>
+export const toTime = (input: I.TimeInput | undefined): Effect.Effect<string | undefined, InvalidArgument> =>
   input === undefined
-    ? undefined
+    ? Effect.succeed(undefined)
     : typeof input === "string"
-    ? input
+    ? Effect.succeed(input)
     : input instanceof Date
-    ? input.toISOString()
-    : DateTime.formatIso(input)
+    ? (Number.isNaN(input.getTime())
+      ? Effect.fail(new InvalidArgument({ argument: "expires_at", value: String(input), reason: "not a valid date" }))
+      : Effect.succeed(input.toISOString()))
+    : Effect.succeed(DateTime.formatIso(input))
 
 /**
  * The first resource URL of a kind in an operation (`resources.instances[0]` of a create), as a name.
@@ -515,7 +517,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
             public: options.public,
             properties: options.properties,
             compression_algorithm: options.compression_algorithm,
-            expires_at: toTime(options.expires_at),
+            expires_at: yield* toTime(options.expires_at),
             filename: options.filename
           }
         })
@@ -605,9 +607,13 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
      * A snapshot body with its `expires_at` as RFC 3339, other fields as they are (the type says `string`: a body
      * without one stays without, which only `update`'s `Partial` body may be).
      */
-    const expiryOf = <B extends { readonly expires_at?: I.TimeInput | undefined }>(body: B): OnWire<B> => {
+    const expiryOf = <B extends { readonly expires_at?: I.TimeInput | undefined }>(
+      body: B
+    ): Effect.Effect<OnWire<B>, InvalidArgument> => {
       const { expires_at, ...rest } = body
-      return (expires_at === undefined ? rest : { ...rest, expires_at: toTime(expires_at) }) as OnWire<B>
+      return expires_at === undefined
+        ? Effect.succeed(rest as OnWire<B>)
+        : Effect.map(toTime(expires_at), (time) => ({ ...rest, expires_at: time }) as OnWire<B>)
     }
 
     const snapshots: I.Instances.Snapshots = {
@@ -625,7 +631,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           const op = yield* run({
             method: "POST",
             path,
-            body: { name: body.name, stateful: body.stateful, expires_at: toTime(body.expires_at) }
+            body: { name: body.name, stateful: body.stateful, expires_at: yield* toTime(body.expires_at) }
           })
           if (body.name !== undefined) return body.name
           const fromOp = resourceName(op, "instances", "/snapshots/") ?? resourceName(op, "snapshots")
@@ -643,20 +649,24 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
           return newest.name
         }).pipe(Effect.withSpan(span("snapshots.create"))),
       replace: (instance, snapshot, body, options) =>
-        expiryWrite(instance, snapshot, snapshotCollection.replace(instance, snapshot, expiryOf(body), options)),
+        expiryWrite(
+          instance,
+          snapshot,
+          Effect.flatMap(expiryOf(body), (b) => snapshotCollection.replace(instance, snapshot, b, options))
+        ),
       update: (instance, snapshot, patch, options) =>
-        expiryWrite(instance, snapshot, snapshotCollection.update(instance, snapshot, expiryOf(patch), options)),
+        expiryWrite(
+          instance,
+          snapshot,
+          Effect.flatMap(expiryOf(patch), (p) => snapshotCollection.update(instance, snapshot, p, options))
+        ),
       modify: (instance, snapshot, f) =>
         expiryWrite(
           instance,
           snapshot,
-          Collection.modifyWith(
-            client,
-            snapshotsSpec,
-            [instance],
-            snapshot,
-            (current) => Effect.succeed(expiryOf(f(current)))
-          ).pipe(Effect.withSpan(span("snapshots.modify")))
+          Collection.modifyWith(client, snapshotsSpec, [instance], snapshot, (current) => expiryOf(f(current))).pipe(
+            Effect.withSpan(span("snapshots.modify"))
+          )
         ),
       restore: (instance, snapshot, options) =>
         Effect.gen(function*() {
@@ -687,7 +697,7 @@ export const make = (flavour: Flavour): Effect.Effect<I.Instances.Service, never
         Effect.gen(function*() {
           const path = yield* instancePath(instance, "/backups")
           if (body.name !== undefined) yield* Path.validate("backup", body.name)
-          const op = yield* run({ method: "POST", path, body: { ...body, expires_at: toTime(body.expires_at) } })
+          const op = yield* run({ method: "POST", path, body: { ...body, expires_at: yield* toTime(body.expires_at) } })
           const name = body.name ?? resourceName(op, "backups")
           if (name === undefined) {
             return yield* protocolError(
