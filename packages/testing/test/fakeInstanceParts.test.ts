@@ -126,10 +126,14 @@ describe("LxdFakeServer: an instance's backups, logs, metadata, templates and co
       }
       const stale = yield* Effect.flip(client.request({ method: "PATCH", path, body: {}, etag: "\"x\"" }))
       expect(stale._tag).toBe("PreconditionFailed")
-      for (const bad of ["", "2030-01-01", 5]) {
+      // not times (a 13th month and a 25th hour look like RFC 3339): 400, on a write and on a create alike
+      for (const bad of ["", "2030-01-01", 5, "2030-13-01T00:00:00Z", "2030-01-01T25:00:00Z"]) {
         const e = yield* Effect.flip(client.request({ method: "PATCH", path, body: { expires_at: bad } }))
         expect(e._tag, JSON.stringify(bad)).toBe("BadRequest")
+        const created = yield* Effect.flip(instances.snapshots.create("c1", { name: "s9", expires_at: String(bad) }))
+        expect(created._tag, JSON.stringify(bad)).toBe("BadRequest")
       }
+      expect(yield* instances.snapshots.listNames("c1")).toEqual(["s0"])
       expect((yield* instances.snapshots.getWithEtag("c1", "s0")).etag).toBe(etag)
     }).pipe(Effect.provide(fake())))
 

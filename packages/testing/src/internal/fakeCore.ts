@@ -439,6 +439,8 @@ export const startOperation = (
           )
           : work
       ),
+      // a defect in the fake's own work ends the operation as a failure, never leaves it running
+      Effect.catchAllDefect((d) => Effect.fail(new OpFailure(String(d)))),
       Effect.matchEffect({
         onSuccess: (metadata) =>
           finish("Success", 200, metadata === undefined ? {} : { metadata: metadata ?? op.metadata }),

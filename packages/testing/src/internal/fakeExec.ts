@@ -198,7 +198,7 @@ const execRoutes = (
           metadata: { fds },
           resources: { instances: [`/1.0/instances/${instance.name}`] }
         },
-        work.pipe(Effect.catchAllDefect((d) => Effect.fail(new OpFailure(String(d)))))
+        work
       )
       const id = JSON.parse(op.body as string).metadata.id as string
       sessions.set(id, { channels })

@@ -161,7 +161,12 @@ const parseMetadata = (text: string): ImageMetadata => {
     if (top !== null) {
       inProperties = top[1] === "properties" && top[2]!.trim() === ""
       if (top[1] === "architecture") architecture = unquote(top[2]!)
-      if (top[1] === "creation_date") creationDate = Number(unquote(top[2]!)) || 0
+      if (top[1] === "creation_date") {
+        // an int64 of seconds, as Go reads it; a time past what a date can hold counts as none
+        const seconds = unquote(top[2]!)
+        const n = /^-?\d+$/.test(seconds) ? Number(seconds) : 0
+        creationDate = Number.isFinite(new Date(n * 1000).getTime()) ? n : 0
+      }
       continue
     }
     const nested = /^\s+([^:#]+):\s*(.*)$/.exec(line)

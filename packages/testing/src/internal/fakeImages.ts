@@ -288,7 +288,8 @@ export const imageRoutes = (state: FakeState): Array<Route> => {
     route.method === "GET" && pattern.test(route.pattern)
       ? M.route(route.method, route.pattern, (r) =>
         Effect.flatMap(
-          refusal(r, imagesProject(state, projectOf(r)), decodeURIComponent(r.path.split("/").pop() ?? "")),
+          // the route's own (safely decoded) last parameter: a bad `%` escape is the router's 404, not a throw
+          refusal(r, imagesProject(state, projectOf(r)), r.params[route.pattern.split(":").pop() ?? ""] ?? ""),
           (refused) => refused === undefined ? route.handler(r) : Effect.succeed(refused)
         ))
       : route

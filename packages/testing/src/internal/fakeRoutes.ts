@@ -631,6 +631,13 @@ const goTime = (time: string) => new Date(time).toISOString().replace(/\.?0+Z$/,
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
 
+/** LXD's 400 for an `expires_at` that is there (not `null`) but no RFC 3339 time (`""` too); `undefined`: fine. */
+const badExpiry = (expiry: unknown): M.MockResponse | undefined =>
+  expiry === undefined || expiry === null ||
+    (typeof expiry === "string" && RFC3339.test(expiry) && !Number.isNaN(Date.parse(expiry)))
+    ? undefined
+    : M.error(400, `parsing time ${JSON.stringify(JSON.stringify(expiry))} as "\\"2006-01-02T15:04:05Z07:00\\""`)
+
 const snapshotRoutes = (
   state: FakeState,
   find: (r: M.MockRequest) => FakeInstance | undefined
@@ -653,10 +660,8 @@ const snapshotRoutes = (
       const stale = staleEtag(r, { expires_at: s.expires_at })
       if (stale) return stale
       const expiry = body(r).expires_at
-      if (expiry !== undefined && expiry !== null && (typeof expiry !== "string" || !RFC3339.test(expiry))) {
-        const text = JSON.stringify(JSON.stringify(expiry))
-        return fail(400, `parsing time ${text} as "\\"2006-01-02T15:04:05Z07:00\\""`)
-      }
+      const bad = badExpiry(expiry)
+      if (bad !== undefined) return Effect.succeed(bad)
       return startOperation(
         state,
         i.project,
@@ -682,6 +687,8 @@ const snapshotRoutes = (
       let name = typeof b.name === "string" && b.name !== "" ? b.name : ""
       if (name === "") { for (let n = 0; name === "" || i.snapshots.has(name); n++) name = `snap${n}` }
       if (i.snapshots.has(name)) return fail(409, `Snapshot "${name}" already exists`)
+      const bad = badExpiry(b.expires_at)
+      if (bad !== undefined) return Effect.succeed(bad)
       return startOperation(
         state,
         i.project,
