@@ -10,7 +10,7 @@ import { InvalidArgument } from "@effect-lxd/core/LxdError"
 import { LxdTransport } from "@effect-lxd/core/LxdTransport"
 import * as Sha256 from "@effect-lxd/core/Sha256"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -137,16 +137,25 @@ export const resolveSocketPath = (
  */
 const lazyUndiciClient = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
   let client: HttpClient.HttpClient | undefined
-  const load = Effect.suspend(() =>
-    client !== undefined
-      ? Effect.succeed(client)
-      : Effect.map(
-        Effect.promise(() => import("@effect/platform-node/NodeHttpClient")),
-        (NodeHttpClient) => (client ??= NodeHttpClient.makeUndici(dispatcher))
-      )
-  )
+  // a failed import (a broken install) is the request's transport error, not a defect
+  const load = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.suspend(() =>
+      client !== undefined
+        ? Effect.succeed(client)
+        : Effect.map(
+          Effect.tryPromise({
+            try: () => {
+              Lazy.undici()
+              return import("@effect/platform-node/NodeHttpClient")
+            },
+            catch: (cause) => new HttpClientError.RequestError({ request, reason: "Transport", cause })
+          }),
+          (NodeHttpClient) => (client ??= NodeHttpClient.makeUndici(dispatcher))
+        )
+    )
   return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
-    (request) => Effect.flatMap(request, (request) => Effect.flatMap(load, (client) => client.execute(request))),
+    (request) =>
+      Effect.flatMap(request, (request) => Effect.flatMap(load(request), (client) => client.execute(request))),
     Effect.succeed
   )
 }

@@ -14,12 +14,14 @@ import type * as Undici from "undici"
 import type * as WS from "ws"
 import type * as Yaml from "yaml"
 
-const load = createRequire(import.meta.url)
-
 const once = <A>(f: () => A): () => A => {
   let value: A | undefined
   return () => (value ??= f())
 }
+
+/** `require` relative to this module, made on first use (nothing runs at import). */
+const requireHere = once(() => createRequire(import.meta.url))
+const load = (id: string): unknown => requireHere()(id)
 
 /**
  * A part of undici from its own file when that is where undici keeps it (undici 6 and 7), else from its index: the
@@ -34,7 +36,7 @@ const undiciPart = <K extends "Agent" | "buildConnector">(file: string, name: K)
     } catch {
       // another layout: the index has it
     }
-    return (load("undici") as typeof Undici)[name]
+    return undici()[name]
   })
 
 /**
@@ -53,6 +55,14 @@ export const undiciBuildConnector: () => typeof Undici.buildConnector = undiciPa
   "lib/core/connect.js",
   "buildConnector"
 )
+
+/**
+ * undici's index: loaded before `@effect/platform-node`'s client is made on an `Agent` of ours, so that this copy
+ * of undici has its request API on `Dispatcher.prototype` even where the client resolves another copy.
+ *
+ * @internal
+ */
+export const undici: () => typeof Undici = once(() => load("undici") as typeof Undici)
 
 /** @internal */
 export const ws: () => typeof WS = once(() => load("ws") as typeof WS)
