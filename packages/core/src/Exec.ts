@@ -194,7 +194,7 @@ export interface Pty {
   readonly output: Stream.Stream<Uint8Array, LxdError>
   /** Sends bytes (a string as UTF-8) to the terminal. */
   readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, LxdError>
-  /** Resizes the terminal. */
+  /** Resizes the terminal (`InvalidArgument` for a size that is not an integer from 1 to 65535). */
   readonly resize: (width: number, height: number) => Effect.Effect<void, LxdError>
   /** Sends a signal (a number) to the command. */
   readonly signal: (signal: number) => Effect.Effect<void, LxdError>

@@ -447,7 +447,7 @@ export interface Console {
   readonly output: Stream.Stream<Uint8Array, LxdError>
   /** Sends bytes (a string as UTF-8) to the console. */
   readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, LxdError>
-  /** Resizes the console's terminal. */
+  /** Resizes the console's terminal (`InvalidArgument` for a size that is not an integer from 1 to 65535). */
   readonly resize: (width: number, height: number) => Effect.Effect<void, LxdError>
   /** Completes when the console operation has ended. */
   readonly done: Effect.Effect<void, LxdError>

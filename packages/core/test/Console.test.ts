@@ -94,6 +94,10 @@ describe("Instances.console against the mock", () => {
         expect(c.operationId).toBe("k1")
         expect(c.type).toBe("console")
         yield* c.resize(120, 40)
+        // sizes attach would refuse are refused on a resize too, and nothing goes out
+        for (const [w, h] of [[0, 40], [120, 1.5], [70000, 40]] as const) {
+          expect((yield* Effect.flip(c.resize(w, h)))._tag).toBe("InvalidArgument")
+        }
         yield* c.write("ls\n")
         yield* c.write(bytes("x"))
       })).pipe(Effect.provide(layer))

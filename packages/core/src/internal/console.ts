@@ -11,11 +11,6 @@ import type { LxdClient } from "../LxdClient.js"
 import { InvalidArgument, type LxdError } from "../LxdError.js"
 import * as WsOp from "./websocketOperation.js"
 
-const dimension = (argument: string, value: number | undefined) =>
-  value === undefined || (Number.isInteger(value) && value > 0 && value <= 65535)
-    ? Effect.void
-    : Effect.fail(new InvalidArgument({ argument, value, reason: "must be an integer from 1 to 65535" }))
-
 /** A detach as LXD 5.0.2 sometimes reports it: the console's copy loop saw the closed terminal. */
 const isDetach = (e: LxdError) => e._tag === "OperationFailed" && /file already closed/.test(e.message)
 
@@ -36,8 +31,8 @@ export const attach = (
     if (type !== "console" && type !== "vga") {
       return yield* new InvalidArgument({ argument: "type", value: type, reason: `must be "console" or "vga"` })
     }
-    yield* dimension("width", options.width)
-    yield* dimension("height", options.height)
+    yield* WsOp.dimension("width", options.width)
+    yield* WsOp.dimension("height", options.height)
     yield* client.requireExtension(type === "vga" ? "console_vga_type" : "console")
     const body = {
       type,

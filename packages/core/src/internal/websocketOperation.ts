@@ -11,7 +11,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { LxdClient, Request } from "../LxdClient.js"
-import { type LxdError, ProtocolError } from "../LxdError.js"
+import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
 import * as FastDecode from "./fastDecode.js"
 import * as Op from "./operation.js"
@@ -87,6 +87,16 @@ export interface Terminal {
 }
 
 /**
+ * A terminal size (`width`, `height`): an integer from 1 to 65535, or left out; else `InvalidArgument`.
+ *
+ * @internal
+ */
+export const dimension = (argument: string, value: number | undefined): Effect.Effect<void, InvalidArgument> =>
+  value === undefined || (Number.isInteger(value) && value > 0 && value <= 65535)
+    ? Effect.void
+    : Effect.fail(new InvalidArgument({ argument, value, reason: "must be an integer from 1 to 65535" }))
+
+/**
  * A terminal over a data socket (binary frames both ways) and a control socket (`window-resize`, as LXD's exec
  * PTY and console both take it). LXD drops the data socket without a close frame (1006) when the operation
  * ends, and a dying daemon drops it the same way: the outcome (`ended`) tells them apart, so the output then
@@ -105,5 +115,8 @@ export const terminal = (
   ),
   write: (chunk) => data.send(toBytes(chunk)),
   resize: (width, height) =>
-    controlMessage(control, { command: "window-resize", args: { width: String(width), height: String(height) } })
+    Effect.zipRight(
+      Effect.all([dimension("width", width), dimension("height", height)]),
+      controlMessage(control, { command: "window-resize", args: { width: String(width), height: String(height) } })
+    )
 })
