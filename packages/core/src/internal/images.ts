@@ -42,10 +42,10 @@ const OCTET = "application/octet-stream"
 /** LXD 5.0.2's answer to a prefix that matches several images (a 500 from `GetImage`). */
 const AMBIGUOUS = /more than one image/i
 
-/** The error of a read by fingerprint, with LXD's answer to an ambiguous prefix as `AmbiguousFingerprint`. */
 /** A whole image fingerprint: 64 lowercase hex digits (a SHA-256). */
 const FINGERPRINT = /^[0-9a-f]{64}$/
 
+/** The error of a read by fingerprint, with LXD's answer to an ambiguous prefix as `AmbiguousFingerprint`. */
 const ambiguity = (fingerprint: string) => (error: LxdError): LxdError =>
   (error._tag === "LxdApiError" || error._tag === "BadRequest") && AMBIGUOUS.test(error.message)
     ? new AmbiguousFingerprint({ prefix: fingerprint, message: error.message })

@@ -11,8 +11,9 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { LxdClient, Request } from "../LxdClient.js"
-import { InvalidArgument, type LxdError, ProtocolError } from "../LxdError.js"
+import { InvalidArgument, type LxdError } from "../LxdError.js"
 import type { LxdWebSocket } from "../LxdTransport.js"
+import { protocolError } from "./client.js"
 import * as FastDecode from "./fastDecode.js"
 import * as Op from "./operation.js"
 
@@ -40,22 +41,12 @@ export const submit = (client: LxdClient.Service, request: Request, what: string
     const handle = yield* client.operation(request, { uncancellableGrace: "15 seconds" })
     const fds = decodeFds(handle.initial.metadata)
     if (fds._tag === "Left") {
-      return yield* new ProtocolError({
-        method: request.method,
-        path: `/1.0${request.path}`,
-        description: `${what} operation without websocket secrets`
-      })
+      return yield* protocolError(request, `${what} operation without websocket secrets`)
     }
     const open = (fd: string) => {
       const secret = fds.right.fds[fd]
       return secret === undefined
-        ? Effect.fail(
-          new ProtocolError({
-            method: request.method,
-            path: `/1.0${request.path}`,
-            description: `no websocket secret for fd ${fd}`
-          })
-        )
+        ? Effect.fail(protocolError(request, `no websocket secret for fd ${fd}`))
         : Op.openWebsocket(client.websocket, handle.url, secret)
     }
     return { handle, open, fds: fds.right.fds }
